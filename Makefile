@@ -1,0 +1,45 @@
+# nablanet: every target creates the virtual environment it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test unit lint types bench bench-quick fashion-mnist clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+## demo: gradient check, train, evaluate and report on scikit-learn's bundled digits
+demo: $(STAMP)
+	$(VENV)/bin/nablanet demo --report report
+
+## test: the whole suite (unit, gradient checks, estimator checks, CLI), lint and types
+test: unit lint types
+
+unit: $(STAMP)
+	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check nablanet tests benchmarks
+
+types: $(STAMP)
+	$(VENV)/bin/mypy
+
+## fashion-mnist: Debian's package of the data set (benchmarks and demos only)
+fashion-mnist:
+	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
+
+bench: $(STAMP) fashion-mnist
+	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info report
