@@ -1,3 +1,47 @@
-"""nablanet: feedforward neural networks exactly as the mathematics of backpropagation says."""
+"""nablanet: feedforward neural networks exactly as the mathematics of backpropagation says.
+
+The public names are imported lazily (PEP 562) so that ``import nablanet`` and the
+command line start fast; ``from nablanet import Network`` works as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Network": "nablanet.network",
+    "Trace": "nablanet.network",
+    "ACTIVATIONS": "nablanet.activations",
+    "LOSSES": "nablanet.losses",
+    "numerical_gradient": "nablanet.gradcheck",
+    "check_gradient": "nablanet.gradcheck",
+    "GradientCheckReport": "nablanet.gradcheck",
+    "Diagnosis": "nablanet.diagnostics",
+    "diagnose": "nablanet.diagnostics",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from nablanet.activations import ACTIVATIONS
+    from nablanet.diagnostics import Diagnosis, diagnose
+    from nablanet.gradcheck import GradientCheckReport, check_gradient, numerical_gradient
+    from nablanet.losses import LOSSES
+    from nablanet.network import Network, Trace
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nablanet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

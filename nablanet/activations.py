@@ -1,0 +1,199 @@
+"""Activation functions f and their derivatives f', side by side (MATH.md §1).
+
+Each derivative is written from the output a = f(z), as the source does
+(sigmoid: a(1 - a), tanh: 1 - a²): the forward pass then never has to keep z for
+backpropagation, and the training loop can overwrite z with a in place.
+
+Every function writes into ``out`` (which may be ``z`` itself) so that the hot loop
+allocates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+
+Array = NDArray[Any]
+
+#: Slope of leaky_relu for z < 0.
+LEAKY_SLOPE = 0.01
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation f with its derivative expressed through a = f(z).
+
+    Attributes
+    ----------
+    name : str
+        Key in `ACTIVATIONS`.
+    f : callable ``f(z, out) -> out``
+        Applies the activation elementwise (row-wise for softmax). ``out`` may be ``z``.
+    derivative : callable ``derivative(a, out) -> out`` or None
+        f'(z) written in terms of a = f(z). None for softmax, whose derivative is a
+        Jacobian, not an elementwise factor (see `jacobian_vector`).
+    max_derivative : float
+        The largest value f' takes; a unit counts as saturated when f'(z) is small
+        relative to it.
+    saturating : bool
+        Whether f flattens out for large |z| (sigmoid, tanh): only such units can saturate.
+    """
+
+    name: str
+    f: Callable[[Array, Array], Array]
+    derivative: Callable[[Array, Array], Array] | None
+    max_derivative: float
+    saturating: bool
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether f'(z) is a per-unit factor (every activation except softmax)."""
+        return self.derivative is not None
+
+    def __call__(self, z: Array) -> Array:
+        """Return f(z) in a new array."""
+        return self.f(z, np.empty_like(z))
+
+
+# --- sigmoid:  f = 1 / (1 + e^-z),  f' = a (1 - a) ---------------------------------
+
+
+def _sigmoid(z: Array, out: Array) -> Array:
+    # expit uses the two-branch form internally: no overflow for z = -1e4.
+    return expit(z, out=out)
+
+
+def _sigmoid_derivative(a: Array, out: Array) -> Array:
+    np.subtract(1.0, a, out=out)
+    return np.multiply(out, a, out=out)
+
+
+# --- tanh:  f = (e^z - e^-z) / (e^z + e^-z),  f' = 1 - a² -------------------------
+
+
+def _tanh(z: Array, out: Array) -> Array:
+    return np.tanh(z, out=out)
+
+
+def _tanh_derivative(a: Array, out: Array) -> Array:
+    np.multiply(a, a, out=out)
+    return np.subtract(1.0, out, out=out)
+
+
+# --- relu:  f = max(0, z),  f' = 1 if z > 0 else 0  (z > 0 exactly when a > 0) ------
+
+
+def _relu(z: Array, out: Array) -> Array:
+    return np.maximum(z, 0.0, out=out)
+
+
+def _relu_derivative(a: Array, out: Array) -> Array:
+    return np.greater(a, 0.0, out=out)
+
+
+# --- leaky relu:  f = z if z > 0 else 0.01 z,  f' = 1 or 0.01 (sign(a) = sign(z)) ---
+
+
+def _leaky_relu(z: Array, out: Array) -> Array:
+    # max(z, slope*z) equals z for z > 0 and slope*z otherwise, since 0 < slope < 1.
+    return np.maximum(z, LEAKY_SLOPE * z, out=out)
+
+
+def _leaky_relu_derivative(a: Array, out: Array) -> Array:
+    np.greater(a, 0.0, out=out)
+    out *= 1.0 - LEAKY_SLOPE
+    out += LEAKY_SLOPE
+    return out
+
+
+# --- identity:  f = z,  f' = 1 ------------------------------------------------------
+
+
+def _identity(z: Array, out: Array) -> Array:
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def _identity_derivative(a: Array, out: Array) -> Array:
+    out.fill(1.0)
+    return out
+
+
+# --- softmax (a layer):  a_i = e^z_i / Σ_k e^z_k,  ∂a_i/∂z_j = a_i (δ_ij - a_j) -----
+
+
+def _softmax(z: Array, out: Array) -> Array:
+    # Subtracting the row maximum leaves softmax unchanged and keeps exp from overflowing.
+    np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def jacobian_vector(activation: Activation, a: Array, g: Array, out: Array) -> Array:
+    """Backpropagate ``g = ∂C/∂a`` through the output activation: ``δ = ∂C/∂z``.
+
+    Parameters
+    ----------
+    activation : Activation
+    a : ndarray of shape (m, k)
+        Outputs a = f(z), one sample per row.
+    g : ndarray of shape (m, k)
+        ∂C/∂a for each sample.
+    out : ndarray of shape (m, k)
+        Where δ is written; may be ``g``.
+
+    Returns
+    -------
+    ndarray of shape (m, k)
+
+    Notes
+    -----
+    Elementwise activations: ``δ = g ⊙ f'(z)``. Softmax couples its units through the
+    Jacobian ``∂a_i/∂z_j = a_i (δ_ij - a_j)``, so per sample ``δ = a ⊙ (g - gᵀa)``.
+    The source's "softmax' = f(z) - f(z)²" is only the diagonal of that Jacobian and
+    gives the wrong δ for any loss but cross-entropy.
+    """
+    if activation.derivative is None:  # softmax
+        ga = np.einsum("ij,ij->i", g, a)[:, None]
+        np.subtract(g, ga, out=out)
+        return np.multiply(out, a, out=out)
+    fprime = activation.derivative(a, np.empty_like(a))
+    return np.multiply(g, fprime, out=out)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True),
+    "tanh": Activation("tanh", _tanh, _tanh_derivative, 1.0, True),
+    "relu": Activation("relu", _relu, _relu_derivative, 1.0, False),
+    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_derivative, 1.0, False),
+    "identity": Activation("identity", _identity, _identity_derivative, 1.0, False),
+    "softmax": Activation("softmax", _softmax, None, 0.25, True),
+}
+
+#: Other names users know the same functions by (scikit-learn says "logistic").
+ALIASES = {"logistic": "sigmoid", "linear": "identity"}
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Look up an activation by name (or pass one through).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+    """
+    if isinstance(name, Activation):
+        return name
+    key = ALIASES.get(name, name) if isinstance(name, str) else name
+    try:
+        return ACTIVATIONS[key]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted([*ACTIVATIONS, *ALIASES]))
+        raise ValueError(f"unknown activation {name!r}; valid: {valid}") from None

@@ -1,0 +1,164 @@
+"""Costs C(a, y) per example and the output-layer error δ = ∂C/∂z they start backprop with.
+
+Each loss carries its value and its output delta side by side (MATH.md §4, §6), as
+Nielsen's cost classes do. The training cost J averages C over the m examples; weight
+decay is added by the network, not here.
+
+Which pairs make ``δ = a - y`` valid
+------------------------------------
+- cross-entropy with softmax outputs: ∂C/∂z_k = a_k - y_k (the softmax Jacobian and
+  -y/a cancel);
+- binary cross-entropy with sigmoid outputs: a(1 - a) cancels the same way;
+- squared error with identity outputs: f' = 1.
+
+For every other pair δ is computed honestly as ``∂C/∂a`` backpropagated through the
+output activation (`nablanet.activations.jacobian_vector`), which for softmax is the
+full Jacobian — never the diagonal ``f(z) - f(z)²`` the source gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+
+from nablanet.activations import Activation, jacobian_vector
+
+Array = NDArray[Any]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A per-example cost with its gradient with respect to the output activations.
+
+    Attributes
+    ----------
+    name : str
+        Key in `LOSSES`.
+    per_example : callable ``per_example(z, a, Y) -> C``
+        C_i for each row, shape (m,). Computed from z where that avoids log(0).
+    gradient : callable ``gradient(a, Y, out) -> out`` or None
+        ∂C/∂a. None where the loss is only defined with its canonical activation.
+    canonical : frozenset of str
+        Output activations for which ``δ = a - y`` exactly.
+    output_activations : frozenset of str or None
+        The output activations the loss may be used with (None: any).
+    """
+
+    name: str
+    per_example: Callable[[Array, Array, Array], Array]
+    gradient: Callable[[Array, Array, Array], Array] | None
+    canonical: frozenset[str]
+    output_activations: frozenset[str] | None = None
+
+    def check_output(self, activation: Activation) -> None:
+        """Raise ValueError if this loss cannot follow ``activation``."""
+        allowed = self.output_activations
+        if allowed is not None and activation.name not in allowed:
+            raise ValueError(
+                f"loss {self.name!r} needs a {' or '.join(sorted(allowed))} output layer, "
+                f"got {activation.name!r}"
+            )
+
+    def output_delta(self, activation: Activation, a: Array, Y: Array, out: Array) -> Array:
+        """Write δ^(n_l) = ∂C/∂z for each example into ``out`` and return it.
+
+        Parameters
+        ----------
+        activation : Activation
+            The output layer's activation.
+        a : ndarray of shape (m, k)
+            Output activations.
+        Y : ndarray of shape (m, k)
+            Targets.
+        out : ndarray of shape (m, k)
+
+        Notes
+        -----
+        Not divided by m: the caller scales by 1/m (or by sample weights).
+        """
+        if activation.name in self.canonical:
+            return np.subtract(a, Y, out=out)
+        assert self.gradient is not None  # losses without one have canonical-only outputs
+        self.gradient(a, Y, out)
+        return jacobian_vector(activation, a, out, out)
+
+
+# --- squared error:  C = ½‖a - y‖²,  ∂C/∂a = a - y  (MATH.md §4; the source's cost) ---
+
+
+def _squared_error(z: Array, a: Array, Y: Array) -> Array:
+    r = a - Y
+    return 0.5 * np.einsum("ij,ij->i", r, r)
+
+
+def _squared_error_gradient(a: Array, Y: Array, out: Array) -> Array:
+    return np.subtract(a, Y, out=out)
+
+
+# --- cross-entropy with softmax:  C = -Σ_k y_k log a_k = Σ_k y_k (lse(z) - z_k) -------
+
+
+def _cross_entropy(z: Array, a: Array, Y: Array) -> Array:
+    # log a_k = z_k - logsumexp(z): finite even when a_k underflows to 0.
+    lse = logsumexp(z, axis=1)
+    return lse * Y.sum(axis=1) - np.einsum("ij,ij->i", Y, z)
+
+
+# --- binary cross-entropy with sigmoid:  C = Σ_k softplus(z_k) - y_k z_k --------------
+
+
+def _binary_cross_entropy(z: Array, a: Array, Y: Array) -> Array:
+    # -y log σ(z) - (1-y) log(1-σ(z)) = log(1 + e^z) - y z; logaddexp keeps it finite.
+    return (np.logaddexp(0.0, z) - Y * z).sum(axis=1)
+
+
+LOSSES: dict[str, Loss] = {
+    "squared_error": Loss(
+        "squared_error", _squared_error, _squared_error_gradient, frozenset({"identity"})
+    ),
+    "cross_entropy": Loss(
+        "cross_entropy", _cross_entropy, None, frozenset({"softmax"}), frozenset({"softmax"})
+    ),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy",
+        _binary_cross_entropy,
+        None,
+        frozenset({"sigmoid"}),
+        frozenset({"sigmoid"}),
+    ),
+}
+
+#: Names used elsewhere for the same losses.
+ALIASES = {"squared_loss": "squared_error", "mse": "squared_error", "log_loss": "cross_entropy"}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Look up a loss by name (or pass one through).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid ones.
+    """
+    if isinstance(name, Loss):
+        return name
+    key = ALIASES.get(name, name) if isinstance(name, str) else name
+    try:
+        return LOSSES[key]
+    except (KeyError, TypeError):
+        valid = ", ".join(sorted([*LOSSES, *ALIASES]))
+        raise ValueError(f"unknown loss {name!r}; valid: {valid}") from None
+
+
+def default_loss(output_activation: str) -> str:
+    """The loss a network uses when none is named: the canonical partner of its output.
+
+    Softmax pairs with cross-entropy; everything else (the source's sigmoid included)
+    with squared error, as in UFLDL.
+    """
+    return "cross_entropy" if output_activation == "softmax" else "squared_error"

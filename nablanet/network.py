@@ -1,0 +1,517 @@
+"""The network h_{W,b}: forward propagation, the cost J and backpropagation (MATH.md §2–§6).
+
+Samples are rows. For a batch X of shape (m, s_1) and each layer l::
+
+    Z(l+1) = A(l) W(l)ᵀ + b(l)          one GEMM            (forward, §3)
+    A(l+1) = f(Z(l+1))
+
+    Δ(n_l) = ∂C/∂Z(n_l)                 from the loss       (BP1)
+    Δ(l)   = (Δ(l+1) W(l)) ⊙ f'(Z(l))    one GEMM            (BP2)
+    ∂J/∂b(l) = 1ᵀ Δ(l+1) / m            one GEMV            (BP3)
+    ∂J/∂W(l) = Δ(l+1)ᵀ A(l) / m + λ W(l) one GEMM            (BP4)
+
+The hot path writes into buffers kept per batch size, overwrites Z with A in place
+(every derivative is written from a = f(z)), and writes gradients straight into
+the flat gradient vector, so that a training step allocates next to nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nablanet.activations import Activation, get_activation
+from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet.layout import Layout, initialize
+from nablanet.losses import Loss, default_loss, get_loss
+
+if TYPE_CHECKING:
+    from nablanet.diagnostics import Diagnosis
+    from nablanet.gradcheck import GradientCheckReport
+
+Array = NDArray[Any]
+
+_RELU_FAMILY = frozenset({"relu", "leaky_relu"})
+_MAX_WORKSPACES = 4
+
+
+@dataclass
+class Trace:
+    """Every quantity of one forward (and backward) pass, one entry per layer.
+
+    Attributes
+    ----------
+    z : list of ndarray
+        ``z[l]`` of shape (m, s_{l+2}): weighted inputs of weight layer l's outputs
+        (z^(2) ... z^(n_l) in the mathematics' numbering).
+    a : list of ndarray
+        ``a[0]`` is the input X; ``a[l+1] = f(z[l])`` (a^(1) ... a^(n_l)).
+    delta : list of ndarray
+        ``delta[l]`` of shape (m, s_{l+2}): δ = ∂J/∂z for the same units as ``z[l]``,
+        per example and already divided by m (empty without targets).
+    dW, db : list of ndarray
+        Gradients of J for each W[l] and b[l] (empty without targets).
+    J : float or None
+        The cost, weight decay included (None without targets).
+    """
+
+    z: list[Array]
+    a: list[Array]
+    delta: list[Array] = field(default_factory=list)
+    dW: list[Array] = field(default_factory=list)
+    db: list[Array] = field(default_factory=list)
+    J: float | None = None
+
+
+class _Workspace:
+    """Buffers for one batch size: activations, derivative factors and deltas.
+
+    With ``keep_z`` the weighted inputs Z get buffers of their own (for `Network.trace`);
+    otherwise each hidden Z is overwritten by its activation A in place.
+    """
+
+    def __init__(self, layout: Layout, m: int, dtype: np.dtype[Any], keep_z: bool) -> None:
+        outs = layout.layer_sizes[1:]
+        self.A = [np.empty((m, s), dtype) for s in outs]
+        self.Z = [np.empty((m, s), dtype) for s in outs] if keep_z else list(self.A)
+        # The output layer's z is always kept: losses are computed from it (log-sum-exp).
+        if not keep_z:
+            self.Z[-1] = np.empty((m, outs[-1]), dtype)
+        self.D = [np.empty((m, s), dtype) for s in outs[:-1]]  # f'(z) of hidden layers
+        self.delta = [np.empty((m, s), dtype) for s in outs]
+        self.ones = np.ones(m, dtype)
+        self.decay = np.empty(layout.n_weights, dtype)
+
+
+class Network:
+    """A feedforward network of fully connected layers with parameters (W, b).
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(s_1, ..., s_{n_l})``: input units, hidden units per layer, output units.
+    activation : str or sequence of str, default "sigmoid"
+        Hidden-layer activation, or one per hidden layer. Names from
+        `nablanet.activations.ACTIVATIONS` ("logistic" is accepted for "sigmoid").
+    output_activation : str, default "sigmoid"
+        The output layer's activation (the source uses sigmoid; "softmax" for classes).
+    loss : str, optional
+        "squared_error", "cross_entropy" (softmax outputs) or "binary_cross_entropy"
+        (sigmoid outputs). Default: cross-entropy after softmax, else squared error.
+    weight_decay : float, default 0.0
+        λ in J = mean cost + (λ/2) Σ W². Never applied to biases.
+    init : str or sequence of str, default "auto"
+        "ufldl", "glorot", "he" or "normal" (one name or one per weight layer). "auto" uses
+        "he" for layers feeding relu-type units and "ufldl" otherwise.
+    seed : int or numpy.random.Generator, optional
+        Source of the random initial weights.
+    dtype : float32 or float64, default float64
+        Dtype of the parameters and of every computation.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (n_params,)
+        All parameters, weights first then biases. Assigning to it copies into the buffer.
+    W : list of ndarray
+        ``W[l]`` of shape (s_{l+1}, s_l), a view into theta.
+    b : list of ndarray
+        ``b[l]`` of shape (s_{l+1},), a view into theta.
+
+    Notes
+    -----
+    A network keeps work buffers between calls: one instance must not be used from two
+    threads at once.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activation: str | Sequence[str] = "sigmoid",
+        output_activation: str = "sigmoid",
+        loss: str | None = None,
+        weight_decay: float = 0.0,
+        init: str | Sequence[str] = "auto",
+        seed: int | np.random.Generator | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.layout = Layout(tuple(int(s) for s in layer_sizes))
+        n_hidden = self.layout.n_layers - 1
+        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(
+                f"activation needs one name per hidden layer ({n_hidden}), got {activation!r}"
+            )
+        hidden = [get_activation(n) for n in names]
+        for act in hidden:
+            if not act.elementwise:
+                raise ValueError(f"{act.name} can only be the output activation")
+        out = get_activation(output_activation)
+        self.activations: list[Activation] = [*hidden, out]
+        self.loss: Loss = get_loss(loss if loss is not None else default_loss(out.name))
+        self.loss.check_output(out)
+        if not np.isfinite(weight_decay) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
+        self.weight_decay = float(weight_decay)
+        self.init = init
+        self.dtype = check_dtype(dtype)
+        self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
+        self.W, self.b = self.layout.views(self._theta)
+        self._workspaces: dict[tuple[int, bool], _Workspace] = {}
+        self.reset(seed)
+
+    # --- parameters -------------------------------------------------------------------
+
+    @property
+    def theta(self) -> Array:
+        """The flat parameter vector; W and b are views into it."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, values: Any) -> None:
+        values = np.asarray(values)
+        if values.shape != self._theta.shape:
+            raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
+        if not np.isfinite(values).all():
+            raise ValueError("theta contains NaN or infinity")
+        self._theta[...] = values  # copy in place: the views W, b stay valid
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """``(s_1, ..., s_{n_l})``."""
+        return self.layout.layer_sizes
+
+    @property
+    def n_params(self) -> int:
+        """Total number of parameters, Σ_l s_{l+1} (s_l + 1)."""
+        return self.layout.n_params
+
+    @property
+    def n_weights(self) -> int:
+        """Number of weights; ``theta[:n_weights]`` are the weights, the rest biases."""
+        return self.layout.n_weights
+
+    @property
+    def init_names(self) -> list[str]:
+        """The initialiser of each weight layer, with "auto" resolved."""
+        if self.init != "auto":
+            return [self.init] * self.layout.n_layers if isinstance(self.init, str) else list(
+                self.init
+            )
+        return ["he" if a.name in _RELU_FAMILY else "ufldl" for a in self.activations]
+
+    def reset(self, seed: int | np.random.Generator | None = None) -> None:
+        """Draw new random weights (biases back to zero) from ``seed``."""
+        initialize(self.layout, self._theta, self.init_names, np.random.default_rng(seed))
+
+    def copy(self) -> Network:
+        """An independent network with the same settings and parameters."""
+        return self.astype(self.dtype)
+
+    def astype(self, dtype: Any) -> Network:
+        """A copy of this network whose parameters and computations use ``dtype``."""
+        net = Network(
+            self.layer_sizes,
+            activation=[a.name for a in self.activations[:-1]],
+            output_activation=self.activations[-1].name,
+            loss=self.loss.name,
+            weight_decay=self.weight_decay,
+            init=self.init,
+            seed=0,
+            dtype=dtype,
+        )
+        net._theta[...] = self._theta
+        return net
+
+    # --- forward propagation ----------------------------------------------------------
+
+    def forward(self, X: Any) -> Array:
+        """Compute the outputs ``h_{W,b}(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, s_1)
+
+        Returns
+        -------
+        ndarray of shape (m, s_{n_l})
+        """
+        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        return self._forward(X, self.W, self.b, self._workspace(X.shape[0])).copy()
+
+    def hidden(self, X: Any, layer: int = -1) -> Array:
+        """Activations of a hidden layer (default: the last one) for inputs X.
+
+        Returns
+        -------
+        ndarray of shape (m, s_{layer+2})
+        """
+        n_hidden = self.layout.n_layers - 1
+        if n_hidden == 0:
+            raise ValueError("this network has no hidden layer")
+        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        ws = self._workspace(X.shape[0])
+        self._forward(X, self.W, self.b, ws)
+        return ws.A[range(n_hidden)[layer]].copy()
+
+    def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
+        key = (m, keep_z)
+        ws = self._workspaces.get(key)
+        if ws is None:
+            if len(self._workspaces) >= _MAX_WORKSPACES:
+                self._workspaces.clear()
+            ws = self._workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
+        return ws
+
+    def _forward(
+        self,
+        X: Array,
+        W: list[Array],
+        b: list[Array],
+        ws: _Workspace,
+        need_derivatives: bool = False,
+        dropout_masks: Sequence[Array | None] | None = None,
+    ) -> Array:
+        """Forward pass into ``ws``; returns the output activations (a buffer).
+
+        With ``need_derivatives`` each hidden layer's f'(z) is stored in ``ws.D`` for
+        backpropagation. A dropout mask multiplies both a hidden layer's activation and
+        its f'(z), so the dropped units pass neither signal nor error.
+        """
+        a_in = X
+        last = len(W) - 1
+        for l, (W_l, b_l, act) in enumerate(zip(W, b, self.activations, strict=True)):
+            Z, A = ws.Z[l], ws.A[l]
+            np.matmul(a_in, W_l.T, out=Z)
+            Z += b_l
+            act.f(Z, A)
+            if l < last and need_derivatives:
+                assert act.derivative is not None
+                act.derivative(A, ws.D[l])
+            mask = dropout_masks[l] if dropout_masks is not None and l < last else None
+            if mask is not None:
+                A *= mask
+                if need_derivatives:
+                    ws.D[l] *= mask
+            a_in = A
+        return a_in
+
+    # --- cost and backpropagation -----------------------------------------------------
+
+    def loss_and_grad(
+        self,
+        X: Any,
+        Y: Any,
+        theta: Any = None,
+        *,
+        sample_weight: Any = None,
+        dropout_masks: Sequence[Array | None] | None = None,
+    ) -> tuple[float, Array]:
+        """The cost J and its gradient with respect to every parameter.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, s_1)
+        Y : array-like of shape (m, s_{n_l})
+            Targets coded for the output activation (0/1 for sigmoid, -1/+1 for tanh,
+            one-hot or probability rows for softmax).
+        theta : ndarray of shape (n_params,), optional
+            Evaluate at this vector instead of ``self.theta``; the network is not changed.
+        sample_weight : array-like of shape (m,), optional
+            Weights of the examples: J becomes the weighted mean cost.
+        dropout_masks : sequence of ndarray or None, optional
+            One per hidden layer, of shape (m, s_{l+1}): multiplies that layer's
+            activations (0 drops a unit; inverted dropout keeps 1/p). Used by training
+            and by gradient checks with a fixed mask.
+
+        Returns
+        -------
+        J : float
+            ``(1/m) Σ_i C(h(x_i), y_i) + (λ/2) Σ_l ‖W(l)‖²``.
+        grad : ndarray of shape (n_params,)
+            ∂J/∂θ in the layout of theta, same dtype.
+        """
+        X, Y = check_pair(
+            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1], dtype=self.dtype
+        )
+        if theta is None:
+            theta = self._theta
+        else:
+            theta = np.asarray(theta, dtype=self.dtype)
+            self.layout.views(theta)  # validates the shape
+        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        grad = np.empty(self.n_params, dtype=self.dtype)
+        J = self._loss_and_grad(X, Y, theta, grad, s, dropout_masks)
+        return J, grad
+
+    def cost(self, X: Any, Y: Any, *, sample_weight: Any = None) -> float:
+        """The cost J (see `loss_and_grad`) without its gradient."""
+        X, Y = check_pair(
+            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1], dtype=self.dtype
+        )
+        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        ws = self._workspace(X.shape[0])
+        self._forward(X, self.W, self.b, ws)
+        return self._cost(ws, Y, self._theta, s)
+
+    def _cost(self, ws: _Workspace, Y: Array, theta: Array, s: Array | None) -> float:
+        C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y)
+        J = float(C.mean()) if s is None else float(np.dot(s, C) / s.sum())
+        if self.weight_decay:
+            w = theta[: self.n_weights]
+            J += 0.5 * self.weight_decay * float(np.dot(w, w))
+        return J
+
+    def _loss_and_grad(
+        self,
+        X: Array,
+        Y: Array,
+        theta: Array,
+        grad: Array,
+        sample_weight: Array | None = None,
+        dropout_masks: Sequence[Array | None] | None = None,
+        ws: _Workspace | None = None,
+    ) -> float:
+        """J and ∂J/∂θ, written into ``grad``, for validated arrays of the network's dtype.
+
+        This is the training loop's entry point: it checks nothing and allocates nothing
+        once the workspace for this batch size exists.
+        """
+        W, b = (self.W, self.b) if theta is self._theta else self.layout.views(theta)
+        dW, db = self.layout.views(grad)
+        m = X.shape[0]
+        if ws is None:
+            ws = self._workspace(m)
+        a_out = self._forward(X, W, b, ws, need_derivatives=True, dropout_masks=dropout_masks)
+        J = self._cost(ws, Y, theta, sample_weight)
+
+        # BP1: output error, per example; dividing here by m (or weighting) averages every
+        # gradient below at no extra cost.
+        delta = self.loss.output_delta(self.activations[-1], a_out, Y, ws.delta[-1])
+        if sample_weight is None:
+            delta *= 1.0 / m
+        else:
+            delta *= (sample_weight / sample_weight.sum()).astype(self.dtype)[:, None]
+
+        for l in range(len(W) - 1, -1, -1):
+            a_in = X if l == 0 else ws.A[l - 1]
+            np.matmul(delta.T, a_in, out=dW[l])  # BP4
+            np.matmul(ws.ones, delta, out=db[l])  # BP3
+            if l > 0:  # BP2; the input layer needs no δ
+                prev = ws.delta[l - 1]
+                np.matmul(delta, W[l], out=prev)
+                prev *= ws.D[l - 1]
+                delta = prev
+
+        if self.weight_decay:  # ∂/∂W of (λ/2)ΣW²; biases are not decayed
+            np.multiply(theta[: self.n_weights], self.weight_decay, out=ws.decay)
+            grad[: self.n_weights] += ws.decay
+        return J
+
+    def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
+        """Run forward (and, with targets, backward) propagation and keep everything.
+
+        For teaching and diagnosis: returns z, a, δ and the gradients of every layer as
+        new arrays. Uses the same code as training.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, s_1)
+        Y : array-like of shape (m, s_{n_l}), optional
+
+        Returns
+        -------
+        Trace
+        """
+        n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
+        if Y is None:
+            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype)
+            ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
+            self._forward(X, self.W, self.b, ws)
+            return Trace(z=ws.Z, a=[X, *ws.A])
+        X, Y = check_pair(X, Y, n_inputs=n_in, n_outputs=n_out, dtype=self.dtype)
+        ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
+        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        grad = np.empty(self.n_params, dtype=self.dtype)
+        J = self._loss_and_grad(X, Y, self._theta, grad, s, ws=ws)
+        dW, db = self.layout.views(grad)
+        return Trace(z=ws.Z, a=[X, *ws.A], delta=ws.delta, dW=dW, db=db, J=J)
+
+    # --- checks and diagnostics -------------------------------------------------------
+
+    def check_gradient(
+        self,
+        X: Any,
+        Y: Any,
+        *,
+        eps: float = 1e-4,
+        tol: float = 1e-7,
+        n_coords: int | None = None,
+        seed: int | None = 0,
+        sample_weight: Any = None,
+    ) -> GradientCheckReport:
+        """Compare backpropagation with central differences, in float64 (MATH.md §7).
+
+        Parameters
+        ----------
+        X, Y : array-like
+            A small batch: the check costs 2 cost evaluations per checked coordinate.
+        eps, tol : float
+            Step of the central difference; largest relative difference that passes.
+        n_coords : int, optional
+            Check only this many coordinates, drawn at random (for large networks).
+        seed : int, optional
+            Chooses those coordinates.
+
+        Returns
+        -------
+        GradientCheckReport
+        """
+        from nablanet.gradcheck import check_gradient
+
+        net = self.astype(np.float64)
+        X, Y = check_pair(
+            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1]
+        )
+
+        def fun(theta: Array) -> tuple[float, Array]:
+            return net.loss_and_grad(X, Y, theta, sample_weight=sample_weight)
+
+        return check_gradient(fun, net.theta.copy(), eps=eps, tol=tol, n_coords=n_coords, seed=seed)
+
+    def diagnose(self, X: Any, Y: Any) -> Diagnosis:
+        """Per-layer saturation, dead units, mean |δ| and gradient/weight ratios (§6).
+
+        See `nablanet.diagnostics.diagnose`.
+        """
+        from nablanet.diagnostics import diagnose
+
+        return diagnose(self, X, Y)
+
+    # --- display ----------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        acts = ", ".join(a.name for a in self.activations)
+        sizes = "-".join(map(str, self.layer_sizes))
+        return (
+            f"Network({sizes}, activations=[{acts}], loss={self.loss.name}, "
+            f"weight_decay={self.weight_decay:g}, n_params={self.n_params}, "
+            f"dtype={self.dtype.name})"
+        )
+
+    def summary(self) -> str:
+        """A table of the layers: units, activation and parameter count."""
+        rows = [f"{'layer':<8}{'units':>8}  {'activation':<12}{'params':>10}"]
+        rows.append(f"{'input':<8}{self.layer_sizes[0]:>8}  {'-':<12}{0:>10}")
+        for l, act in enumerate(self.activations):
+            s_out, s_in = self.layout.shapes[l]
+            name = "output" if l == len(self.activations) - 1 else f"hidden {l + 1}"
+            rows.append(f"{name:<8}{s_out:>8}  {act.name:<12}{s_out * (s_in + 1):>10}")
+        rows.append(
+            f"loss {self.loss.name}, weight decay λ={self.weight_decay:g}, "
+            f"{self.n_params} parameters ({self.n_weights} weights), {self.dtype.name}"
+        )
+        return "\n".join(rows)
