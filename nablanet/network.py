@@ -226,6 +226,25 @@ class Network:
         net._theta[...] = self._theta
         return net
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Views and work buffers are rebuilt on unpickling: pickled views would lose
+        # their link to theta, and the buffers are only a cache.
+        state = self.__dict__.copy()
+        for key in ("W", "b", "_workspaces"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.W, self.b = self.layout.views(self._theta)
+        self._workspaces = {}
+
+    def save(self, path: Any) -> None:
+        """Write the network to a safe model file (see `nablanet.io`)."""
+        from nablanet.io import save
+
+        save(self, path)
+
     # --- forward propagation ----------------------------------------------------------
 
     def forward(self, X: Any) -> Array:
