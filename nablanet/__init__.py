@@ -22,16 +22,30 @@ _EXPORTS = {
     "GradientCheckReport": "nablanet.gradcheck",
     "Diagnosis": "nablanet.diagnostics",
     "diagnose": "nablanet.diagnostics",
+    "train": "nablanet.train",
+    "History": "nablanet.train",
+    "TrainingDiverged": "nablanet.train",
+    "EarlyStopping": "nablanet.callbacks",
+    "Callback": "nablanet.callbacks",
+    "MLPClassifier": "nablanet.estimators",
+    "MLPRegressor": "nablanet.estimators",
+    "save": "nablanet.io",
+    "load": "nablanet.io",
+    "ModelFileError": "nablanet.io",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nablanet.activations import ACTIVATIONS
+    from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
+    from nablanet.estimators import MLPClassifier, MLPRegressor
     from nablanet.gradcheck import GradientCheckReport, check_gradient, numerical_gradient
+    from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
+    from nablanet.train import History, TrainingDiverged, train
 
 
 def __getattr__(name: str) -> Any:

@@ -81,6 +81,7 @@ class _ScikitLearnStopping(Callback):
         est, h = self.est, state.history
         if self.early_stopping:
             score = h.val_score[-1]
+            assert est.validation_scores_ is not None and est.best_validation_score_ is not None
             est.validation_scores_.append(score)
             if score < est.best_validation_score_ + est.tol:
                 est._no_improvement_count += 1
@@ -91,6 +92,7 @@ class _ScikitLearnStopping(Callback):
                 self.best_theta = state.net.theta.copy()
         else:
             loss = h.train_loss[-1]
+            assert est.best_loss_ is not None
             if loss > est.best_loss_ - est.tol:
                 est._no_improvement_count += 1
             else:
@@ -495,13 +497,87 @@ class _BaseMLP(BaseEstimator):
         X, y = validate_data(self, X, y, reset=False, multi_output=True)
         return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
 
+    # --- model files (see nablanet.io: arrays + JSON, never pickle) ------------------
+
     def save(self, path: Any) -> None:
         """Write the fitted estimator to a safe model file (see `nablanet.io`)."""
         from nablanet.io import save
 
         save(self, path)
 
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """Header fields and arrays that rebuild this fitted estimator exactly."""
+        from nablanet.io import network_state
+
+        check_is_fitted(self, "net_")
+        spec, arrays = network_state(self.net_)
+        params = self.get_params()
+        params["callbacks"] = None  # callbacks are code: they are never written to a file
+        params["hidden_layer_sizes"] = [int(h) for h in np.atleast_1d(self.hidden_layer_sizes)]
+        params["activation"] = (
+            self.activation if isinstance(self.activation, str) else list(self.activation)
+        )
+        params["dtype"] = None if self.dtype is None else np.dtype(self.dtype).name
+        if not isinstance(self.random_state, int | type(None)):
+            params["random_state"] = None
+        fitted = {key: _json_value(getattr(self, key)) for key in _FITTED_FIELDS}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(f) for f in self.feature_names_in_]
+        header = {"kind": type(self).__name__, "network": spec, "params": params,
+                  "fitted": fitted, **self._target_state(arrays)}
+        return header, arrays
+
+    @classmethod
+    def _from_state(
+        cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
+    ) -> _BaseMLP:
+        """Rebuild an estimator saved by `_to_state`, checking every field."""
+        from nablanet import io
+
+        params = io.check_field(header, "params", dict, source=source)
+        est = cls(**params)
+        hidden = est._check_params()
+        fitted = io.check_field(header, "fitted", dict, source=source)
+        io.check_keys(fitted, _FITTED_FIELDS, ("feature_names_in_",), source=source,
+                      where="header field 'fitted'")
+        for key in _FITTED_FIELDS:
+            value = fitted[key]
+            types = _FITTED_TYPES[key]
+            io.check_field(fitted, key, types, source=source, where="fitted")
+            if isinstance(value, list) and not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            ):
+                raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
+            setattr(est, key, value)
+        if "feature_names_in_" in fitted:
+            names = io.check_field(fitted, "feature_names_in_", list, source=source, where="fitted")
+            if len(names) != est.n_features_in_ or not all(isinstance(n, str) for n in names):
+                raise io.ModelFileError(f"{source}: feature names do not match n_features_in_")
+            est.feature_names_in_ = np.asarray(names, dtype=object)
+        net = io.network_from_state(header["network"], arrays, source=source)
+        if list(net.layer_sizes[1:-1]) != hidden or net.layer_sizes[0] != est.n_features_in_:
+            raise io.ModelFileError(
+                f"{source}: the network's layers {list(net.layer_sizes)} do not match "
+                f"n_features_in_={est.n_features_in_} and hidden_layer_sizes={hidden}"
+            )
+        est.net_ = net
+        est._random_state = check_random_state(est.random_state)
+        est._restore_target_state(header, arrays, source)
+        est.n_layers_ = len(net.layer_sizes)
+        est.n_outputs_ = net.layer_sizes[-1]
+        name = net.activations[-1].name
+        est.out_activation_ = _SKLEARN_NAMES.get(name, name)
+        return est
+
     # --- to be provided by the subclasses -------------------------------------------
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        raise NotImplementedError
 
     def _output_activation(self) -> str:
         raise NotImplementedError
@@ -514,6 +590,33 @@ class _BaseMLP(BaseEstimator):
 
     def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
         raise NotImplementedError
+
+
+_FITTED_TYPES: dict[str, Any] = {
+    "n_iter_": int,
+    "t_": int,
+    "loss_": float,
+    "best_loss_": (float, type(None)),
+    "loss_curve_": list,
+    "validation_loss_curve_": list,
+    "validation_scores_": (list, type(None)),
+    "best_validation_score_": (float, type(None)),
+    "n_features_in_": int,
+    "_no_improvement_count": int,
+    "_learning_rate": float,
+}
+_FITTED_FIELDS = tuple(_FITTED_TYPES)
+
+
+def _json_value(value: Any) -> Any:
+    """A fitted attribute as plain JSON (non-finite floats have no JSON form: None)."""
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.integer | int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _one_of(name: str, value: Any, valid: Sequence[str]) -> None:
@@ -631,6 +734,41 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if out == "tanh":
             Y = 2.0 * Y - 1.0
         return np.ascontiguousarray(Y)
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        classes = self.classes_
+        kind = classes.dtype.kind
+        values = [str(c) for c in classes] if kind in "OUS" else classes.tolist()
+        return {"classes": values, "classes_dtype": "object" if kind == "O" else classes.dtype.str,
+                "target_kind": self._target_kind}
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        from nablanet import io
+
+        values = io.check_field(header, "classes", list, source=source)
+        dtype = np.dtype(io.check_field(header, "classes_dtype", str, source=source))
+        if dtype.kind not in "biufUO" or not all(
+            isinstance(v, str | int | float | bool) for v in values
+        ):
+            raise io.ModelFileError(f"{source}: header field 'classes' has unsupported labels")
+        kind = io.check_field(header, "target_kind", str, source=source)
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
+        self.classes_ = np.array(values, dtype=dtype)
+        self._target_kind = kind
+        if kind == "multilabel-indicator":
+            self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))
+        else:
+            self._binarizer = LabelBinarizer().fit(self.classes_)
+        n_out = self.net_.layer_sizes[-1]
+        expected = {1, 2} if len(values) == 2 and kind != "multilabel-indicator" else {len(values)}
+        if n_out not in expected or self._output_activation() != self.net_.activations[-1].name:
+            raise io.ModelFileError(
+                f"{source}: the network's output layer ({n_out} "
+                f"{self.net_.activations[-1].name} units) does not fit {len(values)} classes"
+            )
 
     def _decide(self, A: Array) -> Array:
         """Decisions from outputs (or coded targets): class indices or an indicator."""
@@ -767,6 +905,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"y has {Y.shape[1]} outputs, the model was fitted with {self._y_offset.shape[0]}"
             )
         return np.ascontiguousarray((Y - self._y_offset) / self._y_scale, dtype=dtype)
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        arrays["y_offset"] = np.asarray(self._y_offset, dtype=np.float64)
+        arrays["y_scale"] = np.asarray(self._y_scale, dtype=np.float64)
+        return {}
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        from nablanet import io
+
+        n_out = self.net_.layer_sizes[-1]
+        self._y_offset = io.check_finite_array(arrays, "y_offset", source=source, shape=(n_out,))
+        self._y_scale = io.check_finite_array(arrays, "y_scale", source=source, shape=(n_out,))
+        if (self._y_scale <= 0).any():
+            raise io.ModelFileError(f"{source}: array 'y_scale' must be positive")
+        if self._output_activation() != self.net_.activations[-1].name:
+            raise io.ModelFileError(f"{source}: output_activation does not match the network")
 
     def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
         # R² is unchanged by scaling each output column, so the scaled targets do.
