@@ -35,8 +35,8 @@ class Activation:
     f : callable ``f(z, out) -> out``
         Applies the activation elementwise (row-wise for softmax). ``out`` may be ``z``.
     derivative : callable ``derivative(a, out) -> out`` or None
-        f'(z) written in terms of a = f(z). None for softmax, whose derivative is a
-        Jacobian, not an elementwise factor (see `jacobian_vector`).
+        f'(z) written in terms of a = f(z); ``out`` must not be ``a``. None for softmax,
+        whose derivative is a Jacobian, not an elementwise factor (see `jacobian_vector`).
     max_derivative : float
         The largest value f' takes; a unit counts as saturated when f'(z) is small
         relative to it.

@@ -42,6 +42,7 @@ class Layout:
         for s in sizes:
             if not isinstance(s, int | np.integer) or isinstance(s, bool) or s < 1:
                 raise ValueError(f"layer sizes must be integers >= 1, got {sizes}")
+        object.__setattr__(self, "layer_sizes", tuple(int(s) for s in sizes))
 
     @property
     def n_layers(self) -> int:
@@ -138,7 +139,7 @@ def get_initializer(name: str) -> Initializer:
         return INITIALIZERS[name]
     except (KeyError, TypeError):
         raise ValueError(
-            f"unknown init {name!r}; valid: auto, {', '.join(sorted(INITIALIZERS))}"
+            f"unknown init {name!r}; valid: {', '.join(sorted(INITIALIZERS))} (or 'auto')"
         ) from None
 
 

@@ -6,8 +6,9 @@ decay is added by the network, not here.
 
 Which pairs make ``δ = a - y`` valid
 ------------------------------------
-- cross-entropy with softmax outputs: ∂C/∂z_k = a_k - y_k (the softmax Jacobian and
-  -y/a cancel);
+- cross-entropy with softmax outputs: ∂C/∂z_k = a_k - y_k when each row of y sums to
+  1 (the softmax Jacobian and -y/a cancel; in general a_k Σ_j y_j - y_k, which is what
+  is computed);
 - binary cross-entropy with sigmoid outputs: a(1 - a) cancels the same way;
 - squared error with identity outputs: f' = 1.
 
@@ -44,9 +45,11 @@ class Loss:
     gradient : callable ``gradient(a, Y, out) -> out`` or None
         ∂C/∂a. None where the loss is only defined with its canonical activation.
     canonical : frozenset of str
-        Output activations for which ``δ = a - y`` exactly.
+        Output activations whose Jacobian cancels against ∂C/∂a (see the module notes).
     output_activations : frozenset of str or None
         The output activations the loss may be used with (None: any).
+    canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
+        δ for those activations; ``a - y`` unless the loss says otherwise.
     """
 
     name: str
@@ -54,6 +57,7 @@ class Loss:
     gradient: Callable[[Array, Array, Array], Array] | None
     canonical: frozenset[str]
     output_activations: frozenset[str] | None = None
+    canonical_delta: Callable[[Array, Array, Array], Array] = np.subtract
 
     def check_output(self, activation: Activation) -> None:
         """Raise ValueError if this loss cannot follow ``activation``."""
@@ -82,7 +86,7 @@ class Loss:
         Not divided by m: the caller scales by 1/m (or by sample weights).
         """
         if activation.name in self.canonical:
-            return np.subtract(a, Y, out=out)
+            return self.canonical_delta(a, Y, out)
         assert self.gradient is not None  # losses without one have canonical-only outputs
         self.gradient(a, Y, out)
         return jacobian_vector(activation, a, out, out)
@@ -109,6 +113,13 @@ def _cross_entropy(z: Array, a: Array, Y: Array) -> Array:
     return lse * Y.sum(axis=1) - np.einsum("ij,ij->i", Y, z)
 
 
+def _cross_entropy_delta(a: Array, Y: Array, out: Array) -> Array:
+    # ∂C/∂z_k = a_k Σ_j y_j - y_k: the familiar a - y when the row of Y sums to 1
+    # (one-hot or a probability row), and still exact when it does not.
+    np.multiply(a, Y.sum(axis=1, keepdims=True), out=out)
+    return np.subtract(out, Y, out=out)
+
+
 # --- binary cross-entropy with sigmoid:  C = Σ_k softplus(z_k) - y_k z_k --------------
 
 
@@ -122,7 +133,12 @@ LOSSES: dict[str, Loss] = {
         "squared_error", _squared_error, _squared_error_gradient, frozenset({"identity"})
     ),
     "cross_entropy": Loss(
-        "cross_entropy", _cross_entropy, None, frozenset({"softmax"}), frozenset({"softmax"})
+        "cross_entropy",
+        _cross_entropy,
+        None,
+        frozenset({"softmax"}),
+        frozenset({"softmax"}),
+        _cross_entropy_delta,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",

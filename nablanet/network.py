@@ -138,7 +138,7 @@ class Network:
         seed: int | np.random.Generator | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        self.layout = Layout(tuple(int(s) for s in layer_sizes))
+        self.layout = Layout(tuple(layer_sizes))
         n_hidden = self.layout.n_layers - 1
         names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
         if len(names) != n_hidden:
@@ -172,11 +172,12 @@ class Network:
 
     @theta.setter
     def theta(self, values: Any) -> None:
-        values = np.asarray(values)
+        with np.errstate(over="ignore"):  # a float64 value too large for float32 -> inf
+            values = np.asarray(values, dtype=self.dtype)
         if values.shape != self._theta.shape:
             raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
         if not np.isfinite(values).all():
-            raise ValueError("theta contains NaN or infinity")
+            raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
         self._theta[...] = values  # copy in place: the views W, b stay valid
 
     @property
@@ -196,12 +197,18 @@ class Network:
 
     @property
     def init_names(self) -> list[str]:
-        """The initialiser of each weight layer, with "auto" resolved."""
-        if self.init != "auto":
-            return [self.init] * self.layout.n_layers if isinstance(self.init, str) else list(
-                self.init
-            )
-        return ["he" if a.name in _RELU_FAMILY else "ufldl" for a in self.activations]
+        """The initialiser of each weight layer, with "auto" resolved per layer.
+
+        "auto" is He's for a layer feeding relu-type units and UFLDL's range otherwise.
+        """
+        n = self.layout.n_layers
+        names = [self.init] * n if isinstance(self.init, str) else list(self.init)
+        if len(names) != n:
+            raise ValueError(f"init needs one name per weight layer ({n}), got {self.init!r}")
+        return [
+            ("he" if act.name in _RELU_FAMILY else "ufldl") if name == "auto" else name
+            for name, act in zip(names, self.activations, strict=True)
+        ]
 
     def reset(self, seed: int | np.random.Generator | None = None) -> None:
         """Draw new random weights (biases back to zero) from ``seed``."""

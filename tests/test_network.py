@@ -530,12 +530,6 @@ def test_theta_setter_rejects_bad_values():
         net.theta = bad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Network.theta setter (network.py:178-180) checks finiteness before the "
-    "cast to the network's dtype, so on a float32 network 1e39 passes the check and is "
-    "stored as inf (only a RuntimeWarning, an error under this suite's filterwarnings)",
-)
 def test_float32_theta_setter_rejects_values_that_overflow():
     net = Network([2, 1], dtype=np.float32, seed=0)
     with pytest.raises(ValueError, match="NaN or infinity"):
@@ -755,23 +749,12 @@ def test_unknown_activation_message_lists_every_valid_name():
         assert name in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Network.__init__ (network.py:141) passes tuple(int(s) for s in layer_sizes) "
-    "to Layout, so int() truncates 2.5 to 2 and turns True into 1 before Layout's own "
-    "integer check can refuse them",
-)
 @pytest.mark.parametrize("sizes", [[3, 2.5, 2], [3, True, 2]])
 def test_non_integer_layer_sizes_raise(sizes):
     with pytest.raises(ValueError, match="layer sizes must be integers >= 1"):
         Network(sizes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: layout.get_initializer's message (layout.py:141) lists 'auto' as valid, "
-    "but a per-layer init list containing 'auto' is refused",
-)
 def test_per_layer_auto_init_is_accepted_or_not_advertised():
     try:
         net = Network([3, 4, 2], activation="relu", init=["auto", "normal"])
