@@ -1,0 +1,133 @@
+"""In-place vector kernels and argument checks shared by the step optimizers.
+
+A step optimizer is a handful of passes over the flat parameter vector. The kernels here
+make each pass read and write memory once and allocate nothing, whatever the dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import blas
+
+FloatArray = NDArray[np.floating[Any]]
+
+# y <- a x + y in one pass. NumPy has no fused multiply-add, so `y += a * x` costs a
+# temporary and two passes; BLAS reads x and y once and writes y once.
+_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
+
+
+def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
+    """Add ``alpha * x`` to ``y`` in place, in one pass over memory.
+
+    Parameters
+    ----------
+    alpha : float
+        The scale. A Python float, so that it never changes the dtype of the arithmetic.
+    x : ndarray of shape (n,)
+        Read only. Same dtype as ``y``.
+    y : ndarray of shape (n,)
+        Updated in place.
+
+    Notes
+    -----
+    y ← α x + y
+
+    This is BLAS ``saxpy``/``daxpy``. f2py updates ``y`` in place only when it is
+    contiguous and of the routine's dtype; otherwise it returns a new array, which is copied
+    back so that the update is in place for the caller in every case (slower, never wrong).
+    """
+    z = _AXPY[y.dtype](x, y, a=alpha)
+    if z is not y:
+        y[...] = z
+
+
+def check_theta(theta: Any) -> None:
+    """Check that ``theta`` is a writable, non-empty 1-D float32 or float64 ndarray.
+
+    Raises
+    ------
+    TypeError
+        If ``theta`` is not an ndarray.
+    ValueError
+        If it is not 1-D, is empty, is read-only or has another dtype.
+    """
+    if not isinstance(theta, np.ndarray):
+        raise TypeError(f"theta must be a NumPy ndarray, got {type(theta).__name__}")
+    if theta.ndim != 1 or theta.size == 0:
+        raise ValueError(f"theta must be a non-empty 1-D vector, got shape {theta.shape}")
+    if theta.dtype not in _AXPY:
+        raise ValueError(f"theta must be float32 or float64, got {theta.dtype}")
+    if not theta.flags.writeable:
+        raise ValueError("theta must be writable: the optimizers update it in place")
+
+
+def check_grad(theta: FloatArray, grad: FloatArray) -> None:
+    """Check that ``grad`` matches ``theta`` in shape and dtype (cheap: run every step).
+
+    A float64 gradient for a float32 ``theta`` would be silently cast (and copied) on every
+    step, so it is refused instead.
+
+    Raises
+    ------
+    ValueError
+        On a shape or dtype mismatch.
+    """
+    if grad.shape != theta.shape or grad.dtype != theta.dtype:
+        raise ValueError(
+            f"grad must match theta: got grad {grad.dtype}{list(grad.shape)} for "
+            f"theta {theta.dtype}{list(theta.shape)}"
+        )
+
+
+def positive(value: Any, name: str) -> float:
+    """Return ``value`` as a Python float if it is finite and > 0, else raise ValueError."""
+    x = _as_float(value, name)
+    if not (math.isfinite(x) and x > 0.0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return x
+
+
+def non_negative(value: Any, name: str) -> float:
+    """Return ``value`` as a Python float if it is finite and >= 0, else raise ValueError."""
+    x = _as_float(value, name)
+    if not (math.isfinite(x) and x >= 0.0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return x
+
+
+def in_unit_interval(value: Any, name: str) -> float:
+    """Return ``value`` as a Python float if it lies in [0, 1), else raise ValueError."""
+    x = _as_float(value, name)
+    if not 0.0 <= x < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return x
+
+
+def step_learning_rate(default: float, override: float | None) -> float:
+    """Return this step's learning rate: ``override`` (from a schedule) or ``default``.
+
+    A schedule may legitimately reach 0 (a cosine schedule's floor), so 0 is accepted here,
+    unlike in the optimizers' constructors.
+
+    Raises
+    ------
+    ValueError
+        If the rate is negative or NaN.
+    """
+    if override is None:
+        return default
+    alpha = float(override)
+    if not alpha >= 0.0:  # also catches NaN
+        raise ValueError(f"learning_rate must be >= 0, got {override!r}")
+    return alpha
+
+
+def _as_float(value: Any, name: str) -> float:
+    # bool is an int subclass; True as a learning rate is surely a mistake.
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    return float(value)

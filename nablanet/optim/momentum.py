@@ -1,0 +1,122 @@
+"""Stochastic gradient descent with (Nesterov) momentum, as scikit-learn writes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nablanet.optim._inplace import (
+    FloatArray,
+    axpy,
+    check_grad,
+    check_theta,
+    in_unit_interval,
+    positive,
+    step_learning_rate,
+)
+
+
+@dataclass
+class SGDState:
+    """State of `SGD`.
+
+    Attributes
+    ----------
+    velocity : ndarray of shape (n_params,)
+        The velocity v, same dtype as ``theta``; zero at the start.
+    t : int
+        Number of steps taken.
+    """
+
+    velocity: FloatArray
+    t: int = 0
+
+
+@dataclass
+class SGD:
+    """Gradient descent with momentum, optionally Nesterov's.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+        The step size α (> 0).
+    momentum : float, default 0.9
+        μ, in [0, 1). With 0 this is plain gradient descent (at three passes instead of one).
+    nesterov : bool, default False
+        Use Nesterov's accelerated gradient in the form below.
+
+    Notes
+    -----
+    scikit-learn's formulation (``sklearn.neural_network._stochastic_optimizers``), so that
+    the scikit-learn–compatible estimators follow the same path:
+
+        v ← μ v − α g
+        θ ← θ + v                  (classical momentum)
+        θ ← θ + μ v − α g          (Nesterov, with the v just updated)
+
+    With a constant α this equals ``torch.optim.SGD`` (dampening 0), whose buffer is
+    b = −v/α. When α changes between steps the two differ: here the old velocity keeps the
+    old rate, as in scikit-learn.
+
+    Passes over the arrays per step: 3 (classical) or 4 (Nesterov).
+    """
+
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        self.learning_rate = positive(self.learning_rate, "learning_rate")
+        self.momentum = in_unit_interval(self.momentum, "momentum")
+        if not isinstance(self.nesterov, bool | np.bool_):
+            raise ValueError(f"nesterov must be True or False, got {self.nesterov!r}")
+        self.nesterov = bool(self.nesterov)
+
+    def init(self, theta: FloatArray) -> SGDState:
+        """Return the initial state: a zero velocity shaped and typed like ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            float32 or float64.
+
+        Returns
+        -------
+        SGDState
+        """
+        check_theta(theta)
+        return SGDState(velocity=np.zeros_like(theta))
+
+    def step(
+        self,
+        theta: FloatArray,
+        grad: FloatArray,
+        state: SGDState,
+        learning_rate: float | None = None,
+    ) -> None:
+        """Take one step, updating ``theta`` and ``state`` in place.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The parameters, updated in place.
+        grad : ndarray of shape (n_params,)
+            ∂J/∂θ at ``theta``, same dtype.
+        state : SGDState
+            From `init`; its velocity is updated in place.
+        learning_rate : float, optional
+            Overrides ``self.learning_rate`` for this step (a schedule's value).
+        """
+        alpha = step_learning_rate(self.learning_rate, learning_rate)
+        mu = self.momentum
+        check_grad(theta, grad)
+        v = state.velocity
+        np.multiply(v, mu, out=v)  # pass 1
+        axpy(-alpha, grad, v)  # pass 2: v = μ v − α g
+        if self.nesterov:
+            axpy(mu, v, theta)  # pass 3
+            axpy(-alpha, grad, theta)  # pass 4: θ = θ + μ v − α g
+        else:
+            np.add(theta, v, out=theta)  # pass 3: θ = θ + v
+        state.t += 1
