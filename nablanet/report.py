@@ -1,0 +1,366 @@
+"""Evaluation figures and one self-contained HTML report of a trained model.
+
+`evaluate_model` measures a fitted estimator on labelled data (accuracy, per-class
+precision/recall/F1 and the confusion matrix for a classifier; R², MAE and RMSE for a
+regressor) as plain JSON-ready numbers; `format_evaluation` writes them as text;
+`write_report` draws the pictures (`nablanet.plots`) and writes ``report.html``, which
+embeds them as data URIs and carries its own CSS: it opens offline, from anywhere, and
+can be mailed as one file. Every piece of text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: The file names `write_report` writes into its directory.
+REPORT_FILE = "report.html"
+CURVES_FILE = "training_curves.png"
+WEIGHTS_FILE = "weights.png"
+CONFUSION_FILE = "confusion_matrix.png"
+
+
+def _label_names(classes: Any, class_names: Sequence[str] | None) -> list[str]:
+    """Display names of the labels: ``class_names[c]`` for index labels, else ``str(c)``."""
+    names = []
+    for c in classes:
+        if (
+            class_names is not None
+            and isinstance(c, int | np.integer)
+            and 0 <= int(c) < len(class_names)
+        ):
+            names.append(str(class_names[int(c)]))
+        else:
+            names.append(str(c))
+    return names
+
+
+def evaluate_model(
+    estimator: Any, X: Any, y: Any, class_names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Measure a fitted estimator on labelled data.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        Fitted.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        The true labels (classifier) or targets (regressor).
+    class_names : sequence of str, optional
+        Names of integer labels 0, 1, ... (e.g. a `Dataset`'s ``class_names``).
+
+    Returns
+    -------
+    dict
+        Plain JSON values. A classifier gives ``task="classification"``,
+        ``accuracy``, ``classes`` (names), ``per_class`` (one dict per class with
+        ``class``, ``precision``, ``recall``, ``f1``, ``support``), ``macro_avg`` and
+        ``confusion_matrix`` (rows: true class, columns: predicted class). A regressor
+        gives ``task="regression"``, ``r2``, ``mae`` and ``rmse``. Both give
+        ``n_samples``.
+
+    Notes
+    -----
+    The classes are those the model knows plus any label of ``y`` it never saw (which
+    it can never predict: their recall is 0).
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        mean_absolute_error,
+        precision_recall_fscore_support,
+        r2_score,
+        root_mean_squared_error,
+    )
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"evaluation needs one target per sample, got shape {y.shape}")
+    if not hasattr(estimator, "classes_"):
+        y_pred = np.asarray(estimator.predict(X), dtype=np.float64)
+        y_true = y.astype(np.float64)
+        return {
+            "task": "regression",
+            "n_samples": int(y.size),
+            "r2": float(r2_score(y_true, y_pred)) if y.size > 1 else math.nan,
+            "mae": float(mean_absolute_error(y_true, y_pred)),
+            "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        }
+    y = _as_classes_dtype(y, estimator.classes_)
+    y_pred = estimator.predict(X)
+    labels = np.union1d(estimator.classes_, y)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, y_pred, labels=labels, zero_division=0
+    )
+    names = _label_names(labels.tolist(), class_names)
+    per_class = [
+        {"class": name, "precision": float(p), "recall": float(r), "f1": float(f),
+         "support": int(s)}
+        for name, p, r, f, s in zip(names, precision, recall, f1, support, strict=True)
+    ]
+    return {
+        "task": "classification",
+        "n_samples": int(y.size),
+        "accuracy": float(accuracy_score(y, y_pred)),
+        "classes": names,
+        "per_class": per_class,
+        "macro_avg": {
+            "precision": float(np.mean(precision)),
+            "recall": float(np.mean(recall)),
+            "f1": float(np.mean(f1)),
+        },
+        "confusion_matrix": confusion_matrix(y, y_pred, labels=labels).tolist(),
+    }
+
+
+def _as_classes_dtype(y: Any, classes: Any) -> Any:
+    """Labels read as numbers compare with a model's text classes as text ("3" == 3)."""
+    y = np.asarray(y)
+    if classes.dtype.kind in "UO" and y.dtype.kind in "iub":
+        return y.astype(str)
+    if classes.dtype.kind in "iu" and y.dtype.kind in "UO":
+        try:
+            return y.astype(np.int64)
+        except ValueError:
+            raise ValueError(
+                f"the data's labels (e.g. {y[0]!r}) are text, but the model's classes are "
+                f"numbers ({', '.join(map(str, classes[:5].tolist()))}, ...)"
+            ) from None
+    return y
+
+
+def format_evaluation(result: Mapping[str, Any]) -> str:
+    """`evaluate_model`'s result as text: the scores, a per-class table, the matrix.
+
+    Parameters
+    ----------
+    result : mapping
+        As returned by `evaluate_model`.
+
+    Returns
+    -------
+    str
+    """
+    n = result["n_samples"]
+    if result["task"] == "regression":
+        return "\n".join([
+            f"R²    {result['r2']:.4f}   (1 is perfect, 0 is no better than the mean)",
+            f"MAE   {result['mae']:.6g}   (mean absolute error)",
+            f"RMSE  {result['rmse']:.6g}   (root mean squared error)",
+            f"on {n} samples",
+        ])
+    names = [str(c) for c in result["classes"]]
+    width = max(8, *(len(s) for s in names))
+    lines = [f"accuracy {result['accuracy']:.4f} ({result['accuracy']:.2%} of {n} samples)", ""]
+    lines.append(f"{'class':<{width}}  {'precision':>9}  {'recall':>9}  {'F1':>9}  {'support':>8}")
+    for row in result["per_class"]:
+        lines.append(
+            f"{row['class']:<{width}}  {row['precision']:>9.4f}  {row['recall']:>9.4f}  "
+            f"{row['f1']:>9.4f}  {row['support']:>8d}"
+        )
+    avg = result["macro_avg"]
+    lines.append(
+        f"{'mean':<{width}}  {avg['precision']:>9.4f}  {avg['recall']:>9.4f}  "
+        f"{avg['f1']:>9.4f}  {n:>8d}"
+    )
+    lines += ["", "confusion matrix (rows: true class, columns: predicted class)"]
+    cm = result["confusion_matrix"]
+    cell = max(5, *(len(str(v)) + 1 for row in cm for v in row))
+    short = [s[: cell - 1] for s in names]
+    lines.append(f"{'':<{width}}" + "".join(f"{s:>{cell}}" for s in short))
+    for name, row in zip(names, cm, strict=True):
+        lines.append(f"{name:<{width}}" + "".join(f"{v:>{cell}d}" for v in row))
+    return "\n".join(lines)
+
+
+# --- the HTML report ---------------------------------------------------------------------
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 64em; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+h2 { font-size: 1.25em; margin-top: 2em; }
+table { border-collapse: collapse; margin: .5em 0; }
+td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: .9em; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+.score { font-size: 1.3em; }
+.pass { color: #1a7f37; font-weight: bold; }
+.fail { color: #cf222e; font-weight: bold; }
+.note { color: #555; font-size: .92em; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
+
+
+def _settings_table(settings: Mapping[str, Any]) -> str:
+    rows = []
+    for key, value in settings.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        rows.append(f"<tr><th>{_e(key)}</th><td>{_e(text)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _evaluation_html(result: Mapping[str, Any]) -> str:
+    n = result["n_samples"]
+    if result["task"] == "regression":
+        return (
+            f'<p class="score">R² = {result["r2"]:.4f} on {n} samples</p>'
+            f"<table><tr><th>MAE</th><td class=num>{result['mae']:.6g}</td></tr>"
+            f"<tr><th>RMSE</th><td class=num>{result['rmse']:.6g}</td></tr></table>"
+        )
+    rows = "".join(
+        f"<tr><td>{_e(r['class'])}</td><td class=num>{r['precision']:.4f}</td>"
+        f"<td class=num>{r['recall']:.4f}</td><td class=num>{r['f1']:.4f}</td>"
+        f"<td class=num>{r['support']}</td></tr>"
+        for r in result["per_class"]
+    )
+    return (
+        f'<p class="score">accuracy {result["accuracy"]:.4f} '
+        f"({result['accuracy']:.2%} of {n} samples)</p>"
+        "<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+        f"<th>support</th></tr>{rows}</table>"
+    )
+
+
+def write_report(
+    directory: str | os.PathLike[str],
+    *,
+    estimator: Any,
+    title: str = "nablanet report",
+    data_description: str | None = None,
+    evaluation: Mapping[str, Any] | None = None,
+    gradient_check: Any = None,
+    diagnosis: Any = None,
+    settings: Mapping[str, Any] | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> Path:
+    """Write the pictures and one self-contained ``report.html`` into ``directory``.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Created if missing. Receives ``report.html`` and the PNG files it embeds:
+        ``training_curves.png`` (when the estimator has a ``history_``), ``weights.png``
+        (when ``image_shape`` is given) and ``confusion_matrix.png`` (for a classifier's
+        ``evaluation``).
+    estimator : MLPClassifier or MLPRegressor
+        Fitted; its ``net_`` gives the architecture and the first layer's weights.
+    title : str
+    data_description : str, optional
+        One line saying which data were used.
+    evaluation : mapping, optional
+        `evaluate_model`'s result on the test data.
+    gradient_check : GradientCheckReport, optional
+    diagnosis : Diagnosis, optional
+    settings : mapping, optional
+        Training settings shown as a table (values are written as JSON).
+    image_shape : (int, int), optional
+        ``(height, width)`` when the inputs are images.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``report.html``.
+    """
+    from nablanet import plots
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    net = estimator.net_
+    is_classifier = hasattr(estimator, "classes_")
+    parts = [f"<h1>{_e(title)}</h1>"]
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"written {created}"]
+    if data_description:
+        lines.insert(0, data_description)
+    parts.append("".join(f'<p class="note">{_e(s)}</p>' for s in lines))
+
+    if evaluation is not None:
+        parts.append("<h2>Test results</h2>")
+        parts.append(_evaluation_html(evaluation))
+
+    history = getattr(estimator, "history_", None)
+    if history is not None and getattr(history, "runs", None):
+        score = "validation accuracy" if is_classifier else "validation R²"
+        png = plots.plot_training_curves(history, out / CURVES_FILE, score_name=score)
+        runs = len(history.runs)
+        parts.append("<h2>Training curves</h2>")
+        parts.append(
+            f'<p class="note">The cost J per epoch for each of the {runs} random '
+            f"initialisation{'s' if runs > 1 else ''} (MATH.md §5)"
+            + (", the kept run drawn thicker" if runs > 1 else "")
+            + "; dashed: the same cost on the validation part.</p>"
+        )
+        parts.append(_img(png, "training curves"))
+
+    if image_shape is not None:
+        png = plots.plot_weight_images(net.W[0], image_shape, out / WEIGHTS_FILE)
+        parts.append("<h2>First-layer weights</h2>")
+        parts.append(
+            '<p class="note">Each tile is one hidden unit\'s incoming weights drawn as an '
+            "image (mean removed, scaled to its largest weight, as UFLDL's display_network): "
+            "bright pixels excite the unit, dark ones inhibit it.</p>"
+        )
+        parts.append(_img(png, "first-layer weights"))
+
+    if evaluation is not None and evaluation.get("task") == "classification":
+        png = plots.plot_confusion_matrix(
+            evaluation["confusion_matrix"], evaluation["classes"], out / CONFUSION_FILE
+        )
+        parts.append("<h2>Confusion matrix</h2>")
+        parts.append(_img(png, "confusion matrix"))
+
+    if gradient_check is not None:
+        verdict = "pass" if gradient_check.passed else "fail"
+        parts.append("<h2>Gradient check</h2>")
+        parts.append(
+            f'<p>Backpropagation against central differences (MATH.md §7): '
+            f'<span class="{verdict}">{"PASSED" if gradient_check.passed else "FAILED"}'
+            f"</span>, relative difference {gradient_check.relative_difference:.3e}.</p>"
+        )
+        parts.append(f"<pre>{_e(gradient_check)}</pre>")
+
+    if diagnosis is not None:
+        parts.append("<h2>Diagnostics</h2>")
+        parts.append(
+            '<p class="note">Per weight layer: saturated units (f\'(z) near 0), dead ReLUs, '
+            "the size of the errors δ and how fast the weights move (MATH.md §6).</p>"
+        )
+        table, _, _ = str(diagnosis).partition("\n\n")
+        parts.append(f"<pre>{_e(table)}</pre>")
+        parts.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in diagnosis.findings()) + "</ul>")
+
+    parts.append("<h2>Network</h2>")
+    parts.append(f"<pre>{_e(net.summary())}</pre>")
+    if settings:
+        parts.append("<h2>Settings</h2>")
+        parts.append(_settings_table(settings))
+
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body>\n</html>\n"
+    )
+    path = out / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
