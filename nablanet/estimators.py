@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from nablanet.activations import get_activation
 from nablanet.callbacks import Callback, EpochLogger, TrainState
@@ -112,7 +112,7 @@ class _ScikitLearnStopping(Callback):
             state.net.theta[...] = self.best_theta
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(TransformerMixin, BaseEstimator):
     """Parameters and training shared by the classifier and the regressor.
 
     Parameters
@@ -377,7 +377,8 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         batch = min(batch, m)
-        self.net_.weight_decay = self.alpha / batch
+        # scikit-learn divides the penalty by each batch's total sample weight.
+        self.net_.weight_decay = self.alpha / (batch * (1.0 if s is None else float(s.mean())))
         schedule = None
         if self.solver == "sgd" and self.learning_rate == "invscaling":
             schedule = InverseScaling(self.learning_rate_init, self.power_t, steps_per_epoch=m)
@@ -409,7 +410,8 @@ class _BaseMLP(BaseEstimator):
         return history, m
 
     def _fit_lbfgs(self, X: Array, Y: Array, s: Array | None) -> tuple[History, int]:
-        self.net_.weight_decay = self.alpha / X.shape[0]
+        # scikit-learn divides the penalty by the total sample weight of the batch.
+        self.net_.weight_decay = self.alpha / (X.shape[0] if s is None else float(s.sum()))
         history = self._train(
             X, Y, s,
             optimizer=LBFGS(max_iter=self.max_iter, tol=self.tol, max_fun=self.max_fun),
@@ -707,6 +709,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
         """Code labels as output targets: one-hot, 0/1, or −1/+1 for tanh outputs."""
+        if np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector is not multi-label
         if fit:
             labels = getattr(self, "_partial_fit_classes", None)
             self._binarizer = LabelBinarizer().fit(y if labels is None else labels)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -441,10 +441,17 @@ class _Loop:
 
         for cb in callbacks:
             cb.on_train_begin(state)
-        opt.max_iter = state.total_epochs
-        result = opt.minimize(fun, theta, callback=on_iteration)
-        if not math.isfinite(result.J):
-            raise self._diverged(state, "line search", result.J)
+        # epochs is the iteration limit; a copy leaves the caller's optimizer untouched.
+        result = replace(opt, max_iter=state.total_epochs).minimize(
+            fun, theta, callback=on_iteration
+        )
+        if result.message.startswith("stopped: non-finite"):
+            raise TrainingDiverged(
+                f"training diverged in {type(opt).__name__} iteration {state.epoch + 1}: "
+                f"{result.message} (J={result.J:.6g}). Check the data's scale and the "
+                "weight decay; the network keeps that point.",
+                self.history,
+            )
         if state.history.stop_reason == "max_epochs" and result.success:
             state.history.stop_reason = "converged"
         for cb in callbacks:
