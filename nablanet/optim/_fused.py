@@ -47,4 +47,4 @@ def adam_kernel() -> Callable[..., None]:
             v[i] = v_i
             theta[i] -= alpha_t * m_i / (v_i**0.5 + eps_t)
 
-    return kernel  # type: ignore[no-any-return]
+    return kernel
