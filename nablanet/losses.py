@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
 from nablanet.activations import Activation, jacobian_vector
 
@@ -107,10 +106,16 @@ def _squared_error_gradient(a: Array, Y: Array, out: Array) -> Array:
 # --- cross-entropy with softmax:  C = -Σ_k y_k log a_k = Σ_k y_k (lse(z) - z_k) -------
 
 
+def _log_sum_exp(z: Array) -> Array:
+    """Return log Σ_k e^{z_k} per row, shifted by the row maximum so that exp cannot overflow."""
+    z_max = z.max(axis=1)
+    shifted = np.exp(z - z_max[:, None])
+    return np.log(shifted.sum(axis=1)) + z_max
+
+
 def _cross_entropy(z: Array, a: Array, Y: Array) -> Array:
     # log a_k = z_k - logsumexp(z): finite even when a_k underflows to 0.
-    lse = logsumexp(z, axis=1)
-    return lse * Y.sum(axis=1) - np.einsum("ij,ij->i", Y, z)
+    return _log_sum_exp(z) * Y.sum(axis=1) - np.einsum("ij,ij->i", Y, z)
 
 
 def _cross_entropy_delta(a: Array, Y: Array, out: Array) -> Array:
