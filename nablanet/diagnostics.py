@@ -72,10 +72,19 @@ class Diagnosis:
 
     def findings(self) -> list[str]:
         """Sentences saying what the numbers mean for learning."""
+        from nablanet.losses import get_loss
+
+        canonical = get_loss(self.loss).canonical
         out = []
         for d in self.layers:
             where = f"layer {d.layer + 1} ({d.role}, {d.activation})"
-            if d.saturated_fraction >= 0.5:
+            if d.saturated_fraction >= 0.5 and d.role == "output" and d.activation in canonical:
+                out.append(
+                    f"{where}: {d.saturated_fraction:.0%} of its outputs are near 0 or 1, but "
+                    f"with {self.loss} the output error is δ = a − y: the f'(z) factor "
+                    f"cancels, so saturation here does not slow learning (confident outputs)."
+                )
+            elif d.saturated_fraction >= 0.5:
                 text = (
                     f"{where}: {d.saturated_fraction:.0%} of its activations are saturated "
                     f"(f'(z) near 0). Their δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2), so the weights "
