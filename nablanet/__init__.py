@@ -22,9 +22,9 @@ _EXPORTS = {
     "GradientCheckReport": "nablanet.gradcheck",
     "Diagnosis": "nablanet.diagnostics",
     "diagnose": "nablanet.diagnostics",
-    "train": "nablanet.train",
-    "History": "nablanet.train",
-    "TrainingDiverged": "nablanet.train",
+    "train": "nablanet.training",
+    "History": "nablanet.training",
+    "TrainingDiverged": "nablanet.training",
     "EarlyStopping": "nablanet.callbacks",
     "Callback": "nablanet.callbacks",
     "MLPClassifier": "nablanet.estimators",
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
-    from nablanet.train import History, TrainingDiverged, train
+    from nablanet.training import History, TrainingDiverged, train
 
 
 def __getattr__(name: str) -> Any:

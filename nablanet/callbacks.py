@@ -163,10 +163,10 @@ class EarlyStopping(Callback):
             raise ValueError(
                 f"unknown monitor {monitor!r}; valid: train_loss, val_loss, val_score"
             )
-        if patience < 1:
-            raise ValueError(f"patience must be at least 1, got {patience}")
-        if min_delta < 0:
-            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
+        if not isinstance(patience, int | np.integer) or isinstance(patience, bool) or patience < 1:
+            raise ValueError(f"patience must be an integer >= 1, got {patience!r}")
+        if not (isinstance(min_delta, int | float) and math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
         self.patience = patience
         self.min_delta = min_delta
         self.monitor = monitor
@@ -179,8 +179,11 @@ class EarlyStopping(Callback):
     def _value(self, state: TrainState) -> float:
         h = state.history
         if self.monitor == "val_score":
-            if not state.has_validation:
-                raise ValueError("EarlyStopping(monitor='val_score') needs validation data")
+            if not state.has_validation or math.isnan(h.val_score[-1]):
+                raise ValueError(
+                    "EarlyStopping(monitor='val_score') needs validation data and a score "
+                    "function (train(..., score=accuracy))"
+                )
             return -h.val_score[-1]  # maximise the score = minimise its negative
         if self.monitor == "val_loss" and state.has_validation:
             return h.val_loss[-1]

@@ -49,7 +49,7 @@ from nablanet.network import Network
 from nablanet.optim import SGD, Adam
 from nablanet.optim.schedules import InverseScaling
 from nablanet.optim.scipy_min import LBFGS
-from nablanet.train import History, train
+from nablanet.training import History, train
 
 Array = NDArray[Any]
 

@@ -210,12 +210,6 @@ def test_val_score_without_validation_data_is_an_error():
         drive(cb, make_state(has_validation=False), losses(1.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: callbacks.py EarlyStopping._value returns -nan when validation data has no "
-    "score (val_score NaN); NaN never improves, so the run stops after `patience` epochs "
-    "without restoring anything, silently. Should raise like the no-validation case.",
-)
 def test_val_score_that_was_never_measured_is_an_error():
     state = make_state(has_validation=True)
     cb = EarlyStopping(monitor="val_score", patience=2)
@@ -259,21 +253,11 @@ def test_bad_arguments_raise(kwargs, match):
         EarlyStopping(**kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: callbacks.py EarlyStopping.__init__ accepts min_delta=nan (`nan < 0` is "
-    "False); then nothing ever counts as an improvement and no weights are kept",
-)
 def test_nan_min_delta_is_refused():
     with pytest.raises(ValueError, match="min_delta"):
         EarlyStopping(min_delta=math.nan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: callbacks.py EarlyStopping.__init__ accepts a non-integer patience (2.5 "
-    "stops after 3 epochs); documented as int",
-)
 def test_non_integer_patience_is_refused():
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(patience=2.5)

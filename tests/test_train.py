@@ -1,4 +1,4 @@
-"""The training loop (nablanet/train.py) on real data: scikit-learn's bundled digits and iris.
+"""The training loop (nablanet/training.py) on real data: scikit-learn's bundled digits and iris.
 
 What the loop promises (MATH.md §5 and the issue): batch gradient descent reaches the
 accuracy the source reports; L-BFGS finds the optimum gradient descent finds; restarts
@@ -32,7 +32,7 @@ from nablanet.datasets import load_digits, one_hot
 from nablanet.gradcheck import check_gradient
 from nablanet.optim import LBFGS, SGD, ConjugateGradient, GradientDescent
 from nablanet.optim.schedules import Cosine, ReduceOnPlateau, StepDecay
-from nablanet.train import History, accuracy, run_seeds, train
+from nablanet.training import History, accuracy, run_seeds, train
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -325,12 +325,6 @@ def test_early_stopping_bad_arguments(kwargs):
         EarlyStopping(**kwargs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: callbacks.py EarlyStopping._value: monitor='val_score' with validation data "
-    "but no score= gives NaN scores; training silently stops after `patience` epochs "
-    "with nothing restored instead of raising",
-)
 def test_early_stopping_on_val_score_needs_a_score(overfit_data):
     X, Y, X_val, Y_val = overfit_data
     with pytest.raises(ValueError, match="score"):
@@ -450,15 +444,6 @@ def test_divergence_stops_with_a_clear_error_and_the_last_finite_weights(
     assert isinstance(history, History) and history.best.n_epochs == finished
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="BUG: network.py _cost/_loss_and_grad overflow (C.mean(), matmul) emits "
-    "RuntimeWarning before train.py's guard sees the non-finite cost; under warnings-as-"
-    "errors (this project's pytest config) train() raises RuntimeWarning, not "
-    "TrainingDiverged. Fix: run the step under np.errstate(over='ignore', invalid='ignore') "
-    "in train.py _Loop.descend/minimize, since non-finite values are checked explicitly.",
-)
 def test_divergence_does_not_leak_overflow_warnings(digits):
     X, Y, _, _ = digits
     net = Network([64, 30, 10], activation="relu", output_activation="identity", seed=0)
@@ -548,6 +533,13 @@ def test_float32_training_stays_float32(iris, optimizer):
     assert history.train_loss[-1] < history.train_loss[0]
 
 
+def test_float32_training_with_dropout(iris):
+    X, Y = iris
+    net = small_net(dtype=np.float32)
+    history = train(net, X, Y, epochs=5, batch_size=32, dropout=0.2, seed=0)
+    assert net.theta.dtype == np.float32 and history.train_loss[-1] < history.train_loss[0]
+
+
 # --- callbacks inside the loop ----------------------------------------------------------------
 
 
@@ -570,14 +562,6 @@ def test_a_callback_stops_lbfgs_too(iris):
     assert history.best.n_epochs <= 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: train.py _Loop.minimize on_iteration sets state.epoch = iteration, and "
-    "scipy's iterations count from 1, so L-BFGS/CG callbacks see epochs 1..n instead of "
-    "0..n-1 (TrainState.epoch 'counting from 0'): EpochLogger prints 'epoch 2' for the "
-    "first iteration and skips the last one with every>1, EarlyStopping.best_epoch and "
-    "StopAtThree are off by one. Fix: state.epoch = iteration - 1",
-)
 def test_lbfgs_epochs_count_from_zero_like_descent(iris):
     X, Y = iris
     rec = Recorder()
@@ -630,13 +614,6 @@ def test_a_constant_rate_is_recorded(iris):
     assert history.best.learning_rate == [0.5, 0.5]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: train.py base_lr uses isinstance(learning_rate, int | float): a NumPy "
-    "scalar rate (np.float32(0.5), np.int64(1)) is silently replaced by the optimizer's "
-    "default (0.1 for gd). Fix: `float(learning_rate)` whenever it is not callable "
-    "(or numbers.Real)",
-)
 def test_a_numpy_scalar_rate_is_used(iris):
     X, Y = iris
     history = train(small_net(), X, Y, optimizer="gd", learning_rate=np.float32(0.5), epochs=2)
@@ -762,15 +739,6 @@ def test_bad_sample_weights_raise(iris):
 # --- the public name ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: nablanet/__init__.py: the function `train` shares its name with the "
-    "submodule nablanet.train; once that module is imported (e.g. by `from nablanet import "
-    "MLPClassifier` or `TrainingDiverged`), importing it sets the package attribute `train` "
-    "to the module, so `from nablanet import train` (the README's first line) returns a "
-    "module. Fix: rename the module (e.g. nablanet/training.py) or bind the function "
-    "eagerly in __init__ after importing the submodule",
-)
 def test_from_nablanet_import_train_is_the_function_after_other_imports():
     code = (
         "import nablanet\n"
