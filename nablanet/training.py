@@ -196,9 +196,10 @@ def train(
         cbs.insert(0, LearningRateSchedule(learning_rate))
     if progress:
         cbs.append(ProgressBar())
-    base_lr = float(learning_rate) if isinstance(learning_rate, int | float) else float(
-        getattr(opt, "learning_rate", math.nan)
-    )
+    if learning_rate is None or callable(learning_rate):
+        base_lr = float(getattr(opt, "learning_rate", math.nan))
+    else:
+        base_lr = float(learning_rate)
 
     history = History()
     seeds = run_seeds(seed, restarts) if restarts > 1 else [None]
@@ -293,7 +294,7 @@ class _Loop:
             sizes = self.net.layer_sizes[1:-1]
             bufs = cache[m] = [np.empty((m, k), dtype=self.net.dtype) for k in sizes]
         for mask in bufs:
-            self.rng.random(out=mask)
+            self.rng.random(dtype=mask.dtype, out=mask)
             np.less(mask, keep, out=mask)
             mask *= 1.0 / keep
         return list(bufs)
@@ -370,16 +371,20 @@ class _Loop:
             if shuffle and bs < m:
                 self.rng.shuffle(order)
             total = 0.0
-            for start in range(0, m, bs):
-                if bs == m:  # full batch: the data as it is, no gather
-                    Xb, Yb, sb = X, Y, s
-                else:
-                    Xb, Yb, sb = self._gather(order[start : start + bs], buffers)
-                J = net._loss_and_grad(Xb, Yb, theta, grad, sb, self._masks(Xb.shape[0], masks))
-                if not math.isfinite(J):
-                    raise self._diverged(state, f"batch {start // bs + 1}", J)
-                total += J * Xb.shape[0]
-                opt.step(theta, grad, opt_state, lr)
+            # Overflow is expected when training diverges and is caught by the explicit
+            # finiteness checks below, with a better message than NumPy's warning.
+            with np.errstate(over="ignore", invalid="ignore"):
+                for start in range(0, m, bs):
+                    if bs == m:  # full batch: the data as it is, no gather
+                        Xb, Yb, sb = X, Y, s
+                    else:
+                        Xb, Yb, sb = self._gather(order[start : start + bs], buffers)
+                    masks_b = self._masks(Xb.shape[0], masks)
+                    J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks_b)
+                    if not math.isfinite(J):
+                        raise self._diverged(state, f"batch {start // bs + 1}", J)
+                    total += J * Xb.shape[0]
+                    opt.step(theta, grad, opt_state, lr)
             self._end_epoch(state, total / m, time.perf_counter() - t0)
             stop = [cb for cb in callbacks if cb.on_epoch_end(state)]
             if stop:
@@ -430,7 +435,7 @@ class _Loop:
 
         def on_iteration(iteration: int, J: float) -> bool:
             nonlocal t_last
-            state.epoch = iteration
+            state.epoch = iteration - 1  # scipy counts iterations from 1, epochs from 0
             now = time.perf_counter()
             self._end_epoch(state, J, now - t_last)
             t_last = now
@@ -442,9 +447,10 @@ class _Loop:
         for cb in callbacks:
             cb.on_train_begin(state)
         # epochs is the iteration limit; a copy leaves the caller's optimizer untouched.
-        result = replace(opt, max_iter=state.total_epochs).minimize(
-            fun, theta, callback=on_iteration
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite J is checked below
+            result = replace(opt, max_iter=state.total_epochs).minimize(
+                fun, theta, callback=on_iteration
+            )
         if result.message.startswith("stopped: non-finite"):
             raise TrainingDiverged(
                 f"training diverged in {type(opt).__name__} iteration {state.epoch + 1}: "
