@@ -16,8 +16,9 @@ Where a meaning differs from scikit-learn
 - ``loss_`` / ``loss_curve_`` for regression: scikit-learn's squared loss averages over
   outputs as well as samples; nablanet's is ``½‖h − y‖²`` summed over outputs (MATH.md
   §4). They agree for a single output.
-- Initial weights: nablanet's initialisers (He for relu layers, UFLDL's uniform range
-  otherwise) and zero biases, not scikit-learn's Glorot-uniform biases.
+- Initial weights: Glorot's uniform range ±√(6 / (fan_in + fan_out)) as in scikit-learn
+  (which narrows it for logistic layers), and zero biases where scikit-learn draws them
+  from the same range.
 - ``coefs_[l]`` has scikit-learn's shape ``(n_in, n_out)``: it is the transposed view
   ``W[l].T`` of the network's weight matrix, sharing its memory.
 - ``loss_curve_`` is also recorded for the "lbfgs" solver (one entry per iteration).
@@ -39,6 +40,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
@@ -319,6 +321,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             activation=self.activation,
             output_activation=out,
             loss=self._loss_name(out),
+            # scikit-learn's scheme (Glorot's uniform range), whatever the activation.
+            init="glorot",
             seed=int(self._random_state.randint(np.iinfo(np.int32).max)),
             dtype=dtype,
         )
@@ -537,6 +541,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         from nablanet import io
 
         params = io.check_field(header, "params", dict, source=source)
+        if params.get("callbacks") is not None:
+            raise io.ModelFileError(
+                f"{source}: params.callbacks must be null (code is never loaded from a file)"
+            )
         est = cls(**params)
         hidden = est._check_params()
         fitted = io.check_field(header, "fitted", dict, source=source)
@@ -592,6 +600,15 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
         raise NotImplementedError
+
+
+def _stochastic_solver(est: _BaseMLP) -> bool:
+    """Let `partial_fit` exist only for minibatch solvers, as in scikit-learn."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. lbfgs is not stochastic."
+        )
+    return True
 
 
 _FITTED_TYPES: dict[str, Any] = {
@@ -761,6 +778,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
         self.classes_ = np.array(values, dtype=dtype)
+        if len(values) < 2 or not np.array_equal(np.unique(self.classes_), self.classes_):
+            raise io.ModelFileError(
+                f"{source}: header field 'classes' must hold at least two distinct labels in "
+                f"sorted order, got {values!r}"
+            )
         self._target_kind = kind
         if kind == "multilabel-indicator":
             self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))
@@ -788,6 +810,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         true = self._decide(Y).reshape(X.shape[0], -1)
         return float(np.mean(np.all(pred == true, axis=1)))
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Any:
         """Run one epoch over (X, y), continuing from the current weights.
 
@@ -803,11 +826,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self
         """
-        if self.solver == "lbfgs":
-            raise AttributeError(
-                "partial_fit is only available for stochastic optimizers. lbfgs is not "
-                "stochastic."
-            )
         if not hasattr(self, "net_"):
             if classes is None and type_of_target(y) != "multilabel-indicator":
                 raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -932,16 +950,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # R² is unchanged by scaling each output column, so the scaled targets do.
         return float(r2_score(Y, net.forward(X)))
 
+    @available_if(_stochastic_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         """Run one epoch over (X, y), continuing from the current weights."""
-        if self.solver == "lbfgs":
-            raise AttributeError(
-                "partial_fit is only available for stochastic optimizers. lbfgs is not "
-                "stochastic."
-            )
         return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X: Any) -> Array:
         """Predicted targets; shape (n_samples,) for a single output."""
-        Y = self._outputs(X) * self._y_scale + self._y_offset
+        A = self._outputs(X)
+        Y = (A * self._y_scale + self._y_offset).astype(A.dtype, copy=False)
         return Y.ravel() if Y.shape[1] == 1 else Y

@@ -141,14 +141,6 @@ def test_at_least_as_good_as_scikit_learn(name):
     assert nn >= sk - margin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (issue acceptance): on iris with scikit-learn's default settings nablanet's "
-    "mean test accuracy is 0.958 against scikit-learn's 0.995 (1.4 test samples of 38 "
-    "worse). Cause: estimators.py builds the Network with init='auto', i.e. He for relu "
-    "layers, three times scikit-learn's Glorot scale on a 4-input layer; with "
-    "init='glorot' nablanet reaches 0.98 here and matches on digits too",
-)
 def test_at_least_as_good_as_scikit_learn_on_iris():
     sk, nn, margin = compare_with_scikit_learn("iris")
     assert nn >= sk - margin
@@ -274,17 +266,11 @@ def test_regressor_partial_fit(diabetes):
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_lbfgs_has_no_partial_fit(iris, cls):
     X, y = iris
-    with pytest.raises(AttributeError, match="lbfgs is not"):
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as info:
         cls(solver="lbfgs").partial_fit(X, y)
+    assert "lbfgs is not stochastic" in str(info.value.__cause__)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (drop-in compatibility): scikit-learn's MLPClassifier hides partial_fit "
-    "for solver='lbfgs' (@available_if), so hasattr() is False; nablanet's is a plain "
-    "method that raises when called. Fix: decorate with "
-    "sklearn.utils._available_if.available_if(lambda est: est.solver != 'lbfgs')",
-)
 def test_lbfgs_classifier_hides_partial_fit_like_scikit_learn():
     assert not hasattr(skl.MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
@@ -734,14 +720,6 @@ def test_tampered_model_files_are_refused(tmp_path, saved, model, edit_header, e
     assert str(info.value).startswith(str(path))  # names the file
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: estimators.py MLPClassifier._restore_target_state checks only the number "
-    "of classes: duplicated labels (['a', 'a', 'b'], or any labels with classes_dtype "
-    "'|b1', which np.array turns into [True, True, True]) load, and predict() then maps "
-    "different outputs to one label while the LabelBinarizer disagrees with classes_. "
-    "Fix: require len(np.unique(classes_)) == len(values) (and sorted, as fit makes them)",
-)
 @pytest.mark.parametrize(
     "edit",
     [set_in(["classes"], ["a", "a", "b"]), set_in(["classes_dtype"], "|b1")],
@@ -753,12 +731,6 @@ def test_classes_that_are_not_distinct_are_refused(tmp_path, saved, edit):
         nablanet.load(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: estimators.py _from_state accepts params.callbacks other than null "
-    "(e.g. ['boom']); save always writes null because callbacks are code, and the loaded "
-    "estimator crashes on its next fit. Fix: refuse a non-null callbacks entry",
-)
 def test_callbacks_in_a_file_are_refused(tmp_path, saved):
     path = rewrite(saved[0], tmp_path / "tampered.npz", set_in(["params", "callbacks"], ["boom"]))
     with pytest.raises(ModelFileError, match="callbacks"):
