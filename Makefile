@@ -20,8 +20,10 @@ demo: $(STAMP)
 ## test: the whole suite (unit, gradient checks, estimator checks, CLI), lint and types
 test: unit lint types
 
+# Two test workers already use both cores: one BLAS thread each avoids oversubscription,
+# under which OpenBLAS's spinning threads make small matrix products many times slower.
 unit: $(STAMP)
-	$(PY) -m pytest -q -n 2 -p no:cacheprovider
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks
