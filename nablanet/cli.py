@@ -358,6 +358,9 @@ class _Data:
 
 
 def _is_csv(source: str) -> bool:
+    """Whether --data names a CSV file (the names of the data sets win over file names)."""
+    if source in ("digits", "fashion-mnist"):
+        return False
     return source.lower().endswith(".csv") or os.path.isfile(source)
 
 
@@ -514,7 +517,9 @@ def _progress_callbacks(quiet: bool) -> list[Any]:
     return [ProgressBar()] if sys.stderr.isatty() else [EpochLogger(sys.stderr)]
 
 
-def _build_estimator(args: argparse.Namespace, regression: bool, callbacks: list[Any]) -> Any:
+def _build_estimator(
+    args: argparse.Namespace, regression: bool, n_train: int, callbacks: list[Any]
+) -> Any:
     """An MLPClassifier or MLPRegressor configured from the train flags."""
     from nablanet import MLPClassifier, MLPRegressor
 
@@ -525,7 +530,7 @@ def _build_estimator(args: argparse.Namespace, regression: bool, callbacks: list
         momentum = 0.0 if args.optimizer == "gd" else 0.9
     batch_size = args.batch_size
     if args.optimizer == "gd":
-        batch_size = args.n_train  # every sample in each step (clipped to the training part)
+        batch_size = n_train  # every sample in each step (clipped to the training part)
     validate = args.validation_fraction > 0 and args.optimizer != "lbfgs"
     cls = MLPRegressor if regression else MLPClassifier
     return cls(
@@ -539,8 +544,9 @@ def _build_estimator(args: argparse.Namespace, regression: bool, callbacks: list
         random_state=args.seed,
         momentum=momentum,
         nesterovs_momentum=args.optimizer == "sgd",
-        # scikit-learn measures a validation part only with early stopping: without
-        # --early-stopping its patience is the whole run, so only the record remains.
+        # scikit-learn measures a validation part only with early stopping. Without
+        # --early-stopping its patience is the whole run: each epoch's validation score
+        # is recorded and the best epoch's weights are kept, but the run never stops early.
         early_stopping=validate,
         validation_fraction=args.validation_fraction if validate else 0.1,
         n_iter_no_change=args.patience if args.early_stopping else args.epochs,
@@ -557,7 +563,7 @@ def _fit(est: Any, X: Any, y: Any) -> Any:
     """Fit quietly: the epoch limit is the user's choice, not a warning.
 
     Floating-point overflow warnings are silenced too: a run whose cost stops being
-    finite raises `nablanet.train.TrainingDiverged`, whose one-line message says at
+    finite raises `nablanet.training.TrainingDiverged`, whose one-line message says at
     which epoch and what to do, and that is all the user needs to read.
     """
     import numpy as np
@@ -668,6 +674,9 @@ def _check_train_flags(args: argparse.Namespace) -> None:
             "--early-stopping needs --validation-fraction > 0 and an optimizer other than "
             "lbfgs"
         )
+    if args.optimizer == "gd" and args.batch_size != "auto":
+        raise UsageError("--optimizer gd uses every sample in each step; --batch-size is for "
+                         "adam and sgd")
     if args.dropout and args.optimizer == "lbfgs":
         raise UsageError("--dropout needs a stochastic optimizer (adam, sgd or gd), not lbfgs")
 
@@ -682,8 +691,8 @@ def _train(args: argparse.Namespace) -> int:
     quiet = args.quiet
     if not quiet:
         _err(f"data: {data.description}")
-    args.n_train = int(data.X_train.shape[0])
-    est = _build_estimator(args, data.regression, _progress_callbacks(quiet))
+    est = _build_estimator(args, data.regression, int(data.X_train.shape[0]),
+                           _progress_callbacks(quiet))
     _fit(est, data.X_train, data.y_train)
     if not quiet:
         _err(est.net_.summary())
@@ -696,6 +705,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         est.save(args.out)
         _out(f"model written to {args.out}")
+    elif not quiet:
+        _err("note: the model was not saved; give --out MODEL to keep it")
     if args.report:
         path = _write_train_report(args.report, est, data, result, _settings(est, args, data),
                                    seed=args.seed)
@@ -743,7 +754,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from nablanet.report import _label_names
+    from nablanet.report import label_names
 
     model = _load_model(args.model)
     classifier = hasattr(model, "classes_")
@@ -753,12 +764,12 @@ def _predict(args: argparse.Namespace) -> int:
     pred = np.asarray(model.predict(data.X_test))
     header: list[str]
     if classifier:
-        labels = _label_names(pred.tolist(), data.class_names)
+        labels = label_names(pred.tolist(), data.class_names)
         columns: list[list[Any]] = [labels]
         header = ["prediction"]
         if args.proba:
             P = model.predict_proba(data.X_test)
-            names = _label_names(model.classes_.tolist(), data.class_names)
+            names = label_names(model.classes_.tolist(), data.class_names)
             header += [f"p({name})" for name in names]
             columns += [[f"{p:.6g}" for p in P[:, j]] for j in range(P.shape[1])]
     else:
@@ -964,6 +975,7 @@ def _demo(args: argparse.Namespace) -> int:
         hidden_layer_sizes=(64,), solver="adam", learning_rate_init=0.005, alpha=1e-4,
         max_iter=args.epochs, early_stopping=True, validation_fraction=0.1,
         n_iter_no_change=args.epochs, restarts=2, random_state=args.seed,
+        # a bar on a terminal; no per-epoch lines in a log, where they would bury the tour
         callbacks=_progress_callbacks(args.quiet or not sys.stderr.isatty()),
     )
     t0 = time.perf_counter()
@@ -1017,8 +1029,8 @@ def _user_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a mistake in the input rather than a bug in nablanet."""
     if isinstance(exc, ValueError | OSError | UsageError | CommandFailed):
         return True
-    train = sys.modules.get("nablanet.train")  # not imported: no training, no divergence
-    return train is not None and isinstance(exc, train.TrainingDiverged)
+    training = sys.modules.get("nablanet.training")  # not imported: no training, no divergence
+    return training is not None and isinstance(exc, training.TrainingDiverged)
 
 
 def _message(exc: BaseException) -> str:

@@ -57,7 +57,7 @@ def plot_training_curves(
 
     Parameters
     ----------
-    history : nablanet.train.History
+    history : nablanet.training.History
         Or any object with ``runs`` (each with ``train_loss`` and optionally
         ``val_loss``, ``val_score`` lists) and optionally ``best_run``.
     path : str or path-like, optional
@@ -78,7 +78,7 @@ def training_curves_figure(history: Any, *, score_name: str = "validation score"
 
     Parameters
     ----------
-    history : nablanet.train.History
+    history : nablanet.training.History
         Or any object with ``runs`` and optionally ``best_run``.
     score_name : str, default "validation score"
 

@@ -29,8 +29,20 @@ WEIGHTS_FILE = "weights.png"
 CONFUSION_FILE = "confusion_matrix.png"
 
 
-def _label_names(classes: Any, class_names: Sequence[str] | None) -> list[str]:
-    """Display names of the labels: ``class_names[c]`` for index labels, else ``str(c)``."""
+def label_names(classes: Sequence[Any], class_names: Sequence[str] | None) -> list[str]:
+    """Display names of labels: ``class_names[c]`` for integer labels, else ``str(c)``.
+
+    Parameters
+    ----------
+    classes : sequence
+        Labels, e.g. a model's ``classes_`` or its predictions.
+    class_names : sequence of str, optional
+        Names of the integer labels 0, 1, ... (a `Dataset`'s ``class_names``).
+
+    Returns
+    -------
+    list of str
+    """
     names = []
     for c in classes:
         if (
@@ -102,7 +114,7 @@ def evaluate_model(
     precision, recall, f1, support = precision_recall_fscore_support(
         y, y_pred, labels=labels, zero_division=0
     )
-    names = _label_names(labels.tolist(), class_names)
+    names = label_names(labels.tolist(), class_names)
     per_class = [
         {"class": name, "precision": float(p), "recall": float(r), "f1": float(f),
          "support": int(s)}

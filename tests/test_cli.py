@@ -41,6 +41,7 @@ def assert_one_line_error(stderr, *fragments):
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     assert lines[0].startswith("nablanet: error: ")
+    assert "internal error" not in lines[0]  # a mistake the command knows, not a bug
     for fragment in fragments:
         assert fragment in lines[0]
 
@@ -229,6 +230,18 @@ def test_train_early_stopping_stops(tmp_path, capsys):
     est = nablanet.load(model)
     assert est.early_stopping and est.n_iter_no_change == 3
     assert est.n_iter_ < 300
+
+
+def test_train_dropout_restarts_and_per_layer_activations(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, out, _ = cli(capsys, "train", "--layers", "20,12", "--activation", "tanh,relu",
+                       "--dropout", "0.2", "--restarts", "2", "--epochs", "4", "--dtype",
+                       "float32", "--validation-fraction", "0.2", "--out", model, "-q")
+    assert code == 0, out
+    est = nablanet.load(model)
+    assert est.dropout == 0.2 and est.restarts == 2 and est.validation_fraction == 0.2
+    assert [a.name for a in est.net_.activations] == ["tanh", "relu", "softmax"]
+    assert est.net_.dtype == np.float32
 
 
 def test_train_idx_folder_uses_its_splits_and_images(tmp_path, capsys, digits):
@@ -424,7 +437,7 @@ def test_csv_text_cell_names_row_and_column(iris_csv, tmp_path, capsys):
     assert_one_line_error(err, "row 4", "missing value")
 
 
-def test_csv_features_only_text_cell(digits_model, iris_csv, tmp_path, capsys):
+def test_csv_features_only_text_cell(iris_csv, tmp_path, capsys):
     model = tmp_path / "iris.npz"
     assert cli(capsys, "train", "--data", iris_csv, "--epochs", "3", "--out", model, "-q")[0] == 0
     bad = tmp_path / "x.csv"
@@ -498,6 +511,9 @@ def test_diverging_training_is_one_line(diabetes_csv, tmp_path):
         (["train", "--data", "no-such-folder"], 1, ["data source 'no-such-folder' not found"]),
         (["train", "--epochs", "0"], 2, ["--epochs"]),
         (["gradcheck", "--layers", "4"], 2, ["--layers needs at least"]),
+        (["train", "--optimizer", "gd", "--batch-size", "32"], 2, ["--batch-size"]),
+        (["train", "--layers", "5,5", "--activation", "relu,tanh,relu"], 2,
+         ["3 names for 2 hidden layers"]),
     ],
 )
 def test_mistakes_in_process(capsys, args, status, fragments):
