@@ -67,6 +67,15 @@ class Trace:
     J: float | None = None
 
 
+#: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
+_CHUNK_ROWS = 4096
+
+
+def _chunks(m: int) -> list[slice]:
+    """Row slices of at most `_CHUNK_ROWS` covering ``range(m)``."""
+    return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
+
+
 class _Workspace:
     """Buffers for one batch size: activations, derivative factors and deltas.
 
@@ -266,7 +275,10 @@ class Network:
         ndarray of shape (m, s_{n_l})
         """
         X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
-        return self._forward(X, self.W, self.b, self._workspace(X.shape[0])).copy()
+        out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
+        for rows in _chunks(X.shape[0]):
+            out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
+        return out
 
     def hidden(self, X: Any, layer: int = -1) -> Array:
         """Activations of a hidden layer (default: the last one) for inputs X.
@@ -379,17 +391,31 @@ class Network:
             X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1], dtype=self.dtype
         )
         s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
-        ws = self._workspace(X.shape[0])
-        self._forward(X, self.W, self.b, ws)
-        return self._cost(ws, Y, self._theta, s)
+        return self._data_cost(X, Y, s)
+
+    def _data_cost(self, X: Array, Y: Array, s: Array | None = None) -> float:
+        """J at ``self.theta`` for validated arrays, in chunks of rows (bounded buffers)."""
+        total = 0.0
+        for rows in _chunks(X.shape[0]):
+            Xc = X[rows]
+            ws = self._workspace(Xc.shape[0])
+            self._forward(Xc, self.W, self.b, ws)
+            C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y[rows])
+            total += float(C.sum()) if s is None else float(np.dot(s[rows], C))
+        m = X.shape[0] if s is None else float(s.sum())
+        return total / m + self._decay_term(self._theta)
 
     def _cost(self, ws: _Workspace, Y: Array, theta: Array, s: Array | None) -> float:
         C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y)
         J = float(C.mean()) if s is None else float(np.dot(s, C) / s.sum())
-        if self.weight_decay:
-            w = theta[: self.n_weights]
-            J += 0.5 * self.weight_decay * float(np.dot(w, w))
-        return J
+        return J + self._decay_term(theta)
+
+    def _decay_term(self, theta: Array) -> float:
+        """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
+        if not self.weight_decay:
+            return 0.0
+        w = theta[: self.n_weights]
+        return 0.5 * self.weight_decay * float(np.dot(w, w))
 
     def _loss_and_grad(
         self,

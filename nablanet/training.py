@@ -325,7 +325,7 @@ class _Loop:
         h.learning_rate.append(state.learning_rate)
         h.epoch_time.append(seconds)
         if self.X_val is not None and self.Y_val is not None:
-            h.val_loss.append(net.cost(self.X_val, self.Y_val))
+            h.val_loss.append(net._data_cost(self.X_val, self.Y_val))
             h.val_score.append(
                 self.score(net, self.X_val, self.Y_val) if self.score else math.nan
             )
@@ -336,8 +336,8 @@ class _Loop:
     def final_loss(self) -> float:
         """The loss the run's final weights reach: validation, else full training cost."""
         if self.X_val is not None and self.Y_val is not None:
-            return self.net.cost(self.X_val, self.Y_val)
-        return self.net.cost(self.X, self.Y, sample_weight=self.s)
+            return self.net._data_cost(self.X_val, self.Y_val)
+        return self.net._data_cost(self.X, self.Y, self.s)
 
     # --- first-order methods: minibatch (or full-batch) descent ---------------------
 

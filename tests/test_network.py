@@ -860,3 +860,21 @@ def test_outputs_finite_for_extreme_inputs(data, hidden, pair, m):
     assert np.isfinite(out).all()
     J, g = net.loss_and_grad(X, Y)
     assert np.isfinite(J) and np.isfinite(g).all()
+
+
+def test_forward_and_cost_in_chunks_equal_one_pass():
+    # More rows than one evaluation chunk: forward/cost run in row blocks with bounded
+    # buffers; the result must equal the per-batch path of loss_and_grad on all rows.
+    from nablanet.network import _CHUNK_ROWS
+
+    rng = np.random.default_rng(11)
+    m = _CHUNK_ROWS + 123
+    X = rng.normal(size=(m, 5))
+    Y = np.eye(3)[rng.integers(0, 3, m)]
+    w = rng.random(m) + 0.1
+    net = Network([5, 7, 3], activation="tanh", output_activation="softmax",
+                  weight_decay=0.01, seed=3)
+    J_all, _ = net.loss_and_grad(X, Y, sample_weight=w)
+    assert net.cost(X, Y, sample_weight=w) == pytest.approx(J_all, rel=1e-12)
+    trace = net.trace(X)
+    np.testing.assert_allclose(net.forward(X), trace.a[-1], rtol=1e-12, atol=1e-15)

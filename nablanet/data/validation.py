@@ -75,13 +75,22 @@ def check_matrix(
         raise ValueError(f"{name} has 0 columns (shape {arr.shape})")
     if n_columns is not None and arr.shape[1] != n_columns:
         raise ValueError(f"{name} has {arr.shape[1]} columns, expected {n_columns}")
-    arr = np.ascontiguousarray(arr, dtype=check_dtype(dtype))
-    if not np.isfinite(arr).all():
+    with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
+        arr = np.ascontiguousarray(arr, dtype=check_dtype(dtype))
+    if not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
             f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
         )
     return arr
+
+
+def _all_finite(arr: NDArray[Any], rows_per_block: int = 4096) -> bool:
+    """Whether every entry is finite, checked in blocks of rows (no full-size temporary)."""
+    return all(
+        np.isfinite(arr[start : start + rows_per_block]).all()
+        for start in range(0, arr.shape[0], rows_per_block)
+    )
 
 
 def check_pair(
