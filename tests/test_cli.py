@@ -184,6 +184,39 @@ def _line(text, start):
     raise AssertionError(f"no line starting {start!r} in:\n{text}")
 
 
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_train_shows_a_progress_bar_on_a_terminal(tmp_path):
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    # a terminal 100 columns wide (a new pseudo-terminal has no size, and tqdm fits its bar
+    # to the width)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nablanet.cli", "train", "--layers", "8", "--epochs", "3"],
+        stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed: the process is done with it
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "3/3" in terminal and "epoch" in terminal and "loss=" in terminal  # tqdm's bar
+    assert "run 1  epoch 1" not in terminal  # no log lines on a terminal
+    assert out.decode().startswith("test accuracy: ")
+
+
 def test_train_quiet_prints_only_results(capsys):
     code, out, err = cli(capsys, "train", "--layers", "8", "--epochs", "2", "-q")
     assert code == 0 and err == ""
@@ -569,7 +602,7 @@ def test_demo_runs_offline_and_writes_the_report(tmp_path, capsys):
 
 
 @pytest.mark.skipif(os.environ.get("NABLANET_SLOW") != "1",
-                    reason="set NABLANET_SLOW=1 to train on Fashion-MNIST (minutes)")
+                    reason="set NABLANET_SLOW=1 to train on Fashion-MNIST (30 s to minutes)")
 def test_fashion_mnist_reaches_089(tmp_path, capsys):
     from nablanet.datasets import load_fashion_mnist
 
