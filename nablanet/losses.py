@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._fused import sigmoid_cross_entropy_kernel, softmax_cross_entropy_kernel
 from nablanet.activations import Activation, jacobian_vector
 
 Array = NDArray[Any]
@@ -49,6 +50,9 @@ class Loss:
         The output activations the loss may be used with (None: any).
     canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
         δ for those activations; ``a - y`` unless the loss says otherwise.
+    fused : callable returning a kernel ``kernel(z, a, Y, C, delta)``, optional
+        The same C and canonical δ in one compiled loop (`nablanet._fused`), used by
+        `cost_and_delta` in training.
     """
 
     name: str
@@ -57,6 +61,7 @@ class Loss:
     canonical: frozenset[str]
     output_activations: frozenset[str] | None = None
     canonical_delta: Callable[[Array, Array, Array], Array] = np.subtract
+    fused: Callable[[], Callable[..., None]] | None = None
 
     def check_output(self, activation: Activation) -> None:
         """Raise ValueError if this loss cannot follow ``activation``."""
@@ -66,6 +71,20 @@ class Loss:
                 f"loss {self.name!r} needs a {' or '.join(sorted(allowed))} output layer, "
                 f"got {activation.name!r}"
             )
+
+    def cost_and_delta(
+        self, activation: Activation, z: Array, a: Array, Y: Array, C: Array, delta: Array
+    ) -> None:
+        """Write each example's cost into ``C`` (shape (m,)) and δ^(n_l) into ``delta``.
+
+        The training step's one call into the loss: for a canonical pair with a compiled
+        kernel this is one loop, otherwise `per_example` and `output_delta`.
+        """
+        if self.fused is not None and activation.name in self.canonical:
+            self.fused()(z, a, Y, C, delta)
+            return
+        C[...] = self.per_example(z, a, Y)
+        self.output_delta(activation, a, Y, delta)
 
     def output_delta(self, activation: Activation, a: Array, Y: Array, out: Array) -> Array:
         """Write δ^(n_l) = ∂C/∂z for each example into ``out`` and return it.
@@ -144,6 +163,7 @@ LOSSES: dict[str, Loss] = {
         frozenset({"softmax"}),
         frozenset({"softmax"}),
         _cross_entropy_delta,
+        softmax_cross_entropy_kernel,
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",
@@ -151,6 +171,8 @@ LOSSES: dict[str, Loss] = {
         None,
         frozenset({"sigmoid"}),
         frozenset({"sigmoid"}),
+        np.subtract,
+        sigmoid_cross_entropy_kernel,
     ),
 }
 

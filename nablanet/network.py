@@ -93,6 +93,7 @@ class _Workspace:
         self.D = [np.empty((m, s), dtype) for s in outs[:-1]]  # f'(z) of hidden layers
         self.delta = [np.empty((m, s), dtype) for s in outs]
         self.ones = np.ones(m, dtype)
+        self.C = np.empty(m, dtype)  # per-example costs
         self.decay = np.empty(layout.n_weights, dtype)
 
 
@@ -405,11 +406,6 @@ class Network:
         m = X.shape[0] if s is None else float(s.sum())
         return total / m + self._decay_term(self._theta)
 
-    def _cost(self, ws: _Workspace, Y: Array, theta: Array, s: Array | None) -> float:
-        C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y)
-        J = float(C.mean()) if s is None else float(np.dot(s, C) / s.sum())
-        return J + self._decay_term(theta)
-
     def _decay_term(self, theta: Array) -> float:
         """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
         if not self.weight_decay:
@@ -438,11 +434,15 @@ class Network:
         if ws is None:
             ws = self._workspace(m)
         a_out = self._forward(X, W, b, ws, need_derivatives=True, dropout_masks=dropout_masks)
-        J = self._cost(ws, Y, theta, sample_weight)
+        # Per-example costs C and BP1's output error δ, per example, in one call.
+        delta = ws.delta[-1]
+        self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], a_out, Y, ws.C, delta)
+        J = float(ws.C.mean()) if sample_weight is None else float(
+            np.dot(sample_weight, ws.C) / sample_weight.sum()
+        )
+        J += self._decay_term(theta)
 
-        # BP1: output error, per example; dividing here by m (or weighting) averages every
-        # gradient below at no extra cost.
-        delta = self.loss.output_delta(self.activations[-1], a_out, Y, ws.delta[-1])
+        # Dividing δ here by m (or weighting it) averages every gradient below for free.
         if sample_weight is None:
             delta *= 1.0 / m
         else:

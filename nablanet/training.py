@@ -407,10 +407,12 @@ class _Loop:
                 None if s is None else np.empty(k, s.dtype),
             )
         Xb, Yb, sb = bufs
-        np.take(self.X, rows, axis=0, out=Xb)
-        np.take(self.Y, rows, axis=0, out=Yb)
+        # mode="clip": with the default "raise", NumPy buffers `out` (a second copy);
+        # the row indices are a permutation, always in range.
+        np.take(self.X, rows, axis=0, out=Xb, mode="clip")
+        np.take(self.Y, rows, axis=0, out=Yb, mode="clip")
         if sb is not None and self.s is not None:
-            np.take(self.s, rows, out=sb)
+            np.take(self.s, rows, out=sb, mode="clip")
         return bufs
 
     # --- quasi-Newton / conjugate gradient on the flat vector ------------------------

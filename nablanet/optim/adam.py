@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nablanet.optim._fused import adam_kernel
+from nablanet._fused import adam_kernel
 from nablanet.optim._inplace import (
     FloatArray,
     axpy,
@@ -101,7 +101,7 @@ class Adam:
     decay α λ below about 6e-8 is lost to rounding, as in any float32 implementation.
 
     Cost per step: one fused pass over θ, g, m and v (a numba kernel,
-    `nablanet.optim._fused`), plus one pass over the decayed slice (or two over the whole
+    `nablanet._fused`), plus one pass over the decayed slice (or two over the whole
     vector for a boolean mask). A non-contiguous θ takes the same update as 9 NumPy passes.
     """
 
@@ -204,7 +204,7 @@ class Adam:
         alpha_t = alpha * root_c2 / (1.0 - b1**t)
         eps_t = self.epsilon * root_c2
         if theta.flags.c_contiguous and m.flags.c_contiguous:
-            # One fused pass (nablanet.optim._fused); scalars in theta's dtype.
+            # One fused pass (nablanet._fused); scalars in theta's dtype.
             real = theta.dtype.type
             adam_kernel()(
                 theta, grad, m, v, real(b1), real(1.0 - b1), real(b2), real(1.0 - b2),
