@@ -5,6 +5,8 @@ beside it in `activations`, `losses` or `optim.adam`, and the tests compare the 
 in one loop over memory and one call:
 
 - `adam_kernel`: Adam's update is nine NumPy passes over the parameter vector per step;
+- `axpy_kernel`: y ← αx + y in one pass (NumPy needs a temporary and two passes; BLAS's
+  axpy would bring scipy's second OpenBLAS thread pool into the training loop);
 - `softmax_kernel`, `softmax_cross_entropy_kernel`, `sigmoid_cross_entropy_kernel`: the
   output layer of a classifier is a handful of arrays of shape (m, k) with k ≈ 10, where
   NumPy's per-call cost and its slow reductions along short rows dominate.
@@ -52,6 +54,19 @@ def adam_kernel() -> Kernel:
             m[i] = m_i
             v[i] = v_i
             theta[i] -= alpha_t * m_i / (np.sqrt(v_i) + eps_t)
+
+    return kernel
+
+
+@cache
+def axpy_kernel() -> Kernel:
+    """Return ``kernel(alpha, x, y)``: y ← α x + y in place (α of y's dtype)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def kernel(alpha: Any, x: Any, y: Any) -> None:  # pragma: no cover - compiled
+        for i in range(y.shape[0]):
+            y[i] += alpha * x[i]
 
     return kernel
 

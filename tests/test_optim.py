@@ -669,3 +669,26 @@ def test_adam_matches_torch(weight_decay):
         torch_opt.step()
         opt.step(theta, g.copy(), state)
     np.testing.assert_allclose(theta, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_lbfgs_runs_scipys_own_blas_on_one_thread_and_restores_it():
+    # Two spinning OpenBLAS pools (NumPy's and scipy's) on the same cores slowed every
+    # cost evaluation; during minimize scipy's pool is held to one thread.
+    from threadpoolctl import ThreadpoolController
+
+    def scipy_threads():
+        libs = [c for c in ThreadpoolController().lib_controllers if "scipy.libs" in c.filepath]
+        return [c.num_threads for c in libs]
+
+    before = scipy_threads()
+    if not before:
+        pytest.skip("scipy shares NumPy's BLAS here")
+    seen = []
+
+    def fun(x):
+        seen.append(scipy_threads())
+        return 0.5 * float(x @ x), x.copy()
+
+    LBFGS(max_iter=5).minimize(fun, np.ones(10))
+    assert seen and all(t == [1] for t in seen)
+    assert scipy_threads() == before

@@ -11,14 +11,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import blas
+
+from nablanet._fused import axpy_kernel
 
 FloatArray = NDArray[np.floating[Any]]
-
-# y <- a x + y in one pass. NumPy has no fused multiply-add, so `y += a * x` costs a
-# temporary and two passes; BLAS reads x and y once and writes y once.
-_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
-
 
 def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
     """Add ``alpha * x`` to ``y`` in place, in one pass over memory.
@@ -26,7 +22,7 @@ def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
     Parameters
     ----------
     alpha : float
-        The scale. A Python float, so that it never changes the dtype of the arithmetic.
+        The scale, applied in ``y``'s dtype.
     x : ndarray of shape (n,)
         Read only. Same dtype as ``y``.
     y : ndarray of shape (n,)
@@ -34,15 +30,10 @@ def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
 
     Notes
     -----
-    y ← α x + y
-
-    This is BLAS ``saxpy``/``daxpy``. f2py updates ``y`` in place only when it is
-    contiguous and of the routine's dtype; otherwise it returns a new array, which is copied
-    back so that the update is in place for the caller in every case (slower, never wrong).
+    y ← α x + y. NumPy has no fused multiply-add (``y += a * x`` costs a temporary and
+    two passes); this is one compiled loop (`nablanet._fused.axpy_kernel`).
     """
-    z = _AXPY[y.dtype](x, y, a=alpha)
-    if z is not y:
-        y[...] = z
+    axpy_kernel()(y.dtype.type(alpha), x, y)
 
 
 def check_theta(theta: Any) -> None:
@@ -59,7 +50,7 @@ def check_theta(theta: Any) -> None:
         raise TypeError(f"theta must be a NumPy ndarray, got {type(theta).__name__}")
     if theta.ndim != 1 or theta.size == 0:
         raise ValueError(f"theta must be a non-empty 1-D vector, got shape {theta.shape}")
-    if theta.dtype not in _AXPY:
+    if theta.dtype not in (np.float32, np.float64):
         raise ValueError(f"theta must be float32 or float64, got {theta.dtype}")
     if not theta.flags.writeable:
         raise ValueError("theta must be writable: the optimizers update it in place")
