@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from scipy.special import expit
 
 from nablanet._fused import softmax_kernel
+from nablanet._tables import lookup
 
 Array = NDArray[Any]
 
@@ -196,9 +197,4 @@ def get_activation(name: str | Activation) -> Activation:
     """
     if isinstance(name, Activation):
         return name
-    key = ALIASES.get(name, name) if isinstance(name, str) else name
-    try:
-        return ACTIVATIONS[key]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted([*ACTIVATIONS, *ALIASES]))
-        raise ValueError(f"unknown activation {name!r}; valid: {valid}") from None
+    return lookup(ACTIVATIONS, name, "activation", ALIASES)

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._fused import sigmoid_cross_entropy_kernel, softmax_cross_entropy_kernel
+from nablanet._tables import lookup
 from nablanet.activations import Activation, jacobian_vector
 
 Array = NDArray[Any]
@@ -190,12 +191,7 @@ def get_loss(name: str | Loss) -> Loss:
     """
     if isinstance(name, Loss):
         return name
-    key = ALIASES.get(name, name) if isinstance(name, str) else name
-    try:
-        return LOSSES[key]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted([*LOSSES, *ALIASES]))
-        raise ValueError(f"unknown loss {name!r}; valid: {valid}") from None
+    return lookup(LOSSES, name, "loss", ALIASES)
 
 
 def default_loss(output_activation: str) -> str:
