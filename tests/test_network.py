@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from reference import textbook as f_ref
 
 from nablanet import Network
 from nablanet.activations import ACTIVATIONS
@@ -35,23 +36,6 @@ KINK_MARGIN = 0.05  # min |z| of relu-type hidden units in a gradient check
 
 
 # --- the reference implementation: MATH.md §1, §4, §6, one example at a time -------------
-
-
-def f_ref(name, z):
-    if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
-    if name == "tanh":
-        return (np.exp(z) - np.exp(-z)) / (np.exp(z) + np.exp(-z))
-    if name == "relu":
-        return np.where(z > 0, z, 0.0)
-    if name == "leaky_relu":
-        return np.where(z > 0, z, 0.01 * z)
-    if name == "identity":
-        return z.copy()
-    if name == "softmax":
-        e = np.exp(z)
-        return e / e.sum()
-    raise AssertionError(name)
 
 
 def fprime_ref(name, z):
