@@ -4,7 +4,8 @@ Each kernel computes exactly the formula its docstring gives (the NumPy version 
 beside it in `activations`, `losses` or `optim.adam`, and the tests compare the two), but
 in one loop over memory and one call:
 
-- `adam_kernel`: Adam's update is nine NumPy passes over the parameter vector per step;
+- `adam_kernel`, `momentum_kernel`: Adam's update is nine NumPy passes over the parameter
+  vector per step, momentum's three or four;
 - `axpy_kernel`: y ← αx + y in one pass (NumPy needs a temporary and two passes; BLAS's
   axpy would bring scipy's second OpenBLAS thread pool into the training loop);
 - `softmax_kernel`, `softmax_cross_entropy_kernel`, `sigmoid_cross_entropy_kernel`: the
@@ -13,6 +14,14 @@ in one loop over memory and one call:
 
 Compilation happens on first use and is cached on disk by numba, so importing nablanet
 stays fast. ``error_model="numpy"`` lets the loops vectorise (no Python division checks).
+
+The optimizer kernels flush subnormal moments to zero. A weight whose gradient is always
+0 (a border pixel that is 0 in every image) has its moment decay geometrically, as
+β₁ᵗ m, into the subnormal range after about 800 steps, where every arithmetic operation on
+it costs ~100 cycles: measured on Fashion-MNIST, Adam's step went from 38 to 160-320 µs.
+A moment below the smallest normal number (``tiny``, 1.2e-38 in float32) moves no weight
+(its update is < 1e-30 α), so setting it to 0 changes nothing else; the comparison is a
+branch-free select, so the loop still vectorises.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ Kernel = Callable[..., Any]
 
 @cache
 def adam_kernel() -> Kernel:
-    """Return ``kernel(theta, grad, m, v, b1, c1, b2, c2, alpha_t, eps_t)``.
+    """Return ``kernel(theta, grad, m, v, b1, c1, b2, c2, alpha_t, eps_t, tiny)``.
 
     Notes
     -----
@@ -37,6 +46,7 @@ def adam_kernel() -> Kernel:
         v_i ← β₂ v_i + (1 − β₂) g_i²
         θ_i ← θ_i − α_t m_i / (√v_i + ε_t)
 
+    with m_i and v_i below ``tiny`` (the dtype's smallest normal number) flushed to 0.
     c1 = 1 − β₁ and c2 = 1 − β₂ are passed in rather than computed here: in float32,
     1 − float32(0.999) is off by 1e-5 relative, while float32(1 − 0.999) is exact to
     rounding. The scalars must have the arrays' dtype, so that float32 stays float32.
@@ -46,14 +56,46 @@ def adam_kernel() -> Kernel:
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(theta: Any, grad: Any, m: Any, v: Any, b1: Any, c1: Any, b2: Any, c2: Any,
-               alpha_t: Any, eps_t: Any) -> None:  # pragma: no cover - compiled
+               alpha_t: Any, eps_t: Any, tiny: Any) -> None:  # pragma: no cover - compiled
         for i in range(theta.shape[0]):
             g = grad[i]
             m_i = b1 * m[i] + c1 * g
             v_i = b2 * v[i] + c2 * g * g
+            # Flush subnormals (see the module docstring); x - x keeps the dtype and a NaN.
+            m_i = m_i if abs(m_i) >= tiny else m_i - m_i
+            v_i = v_i if v_i >= tiny else v_i - v_i
             m[i] = m_i
             v[i] = v_i
             theta[i] -= alpha_t * m_i / (np.sqrt(v_i) + eps_t)
+
+    return kernel
+
+
+@cache
+def momentum_kernel() -> Kernel:
+    """Return ``kernel(theta, grad, v, mu, alpha, nesterov, tiny)``.
+
+    Notes
+    -----
+    For each coordinate i (scikit-learn's formulation of classical and Nesterov momentum)::
+
+        v_i ← μ v_i − α g_i                       (flushed to 0 below ``tiny``)
+        θ_i ← θ_i + v_i            or, with Nesterov,  θ_i ← θ_i + μ v_i − α g_i
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def kernel(theta: Any, grad: Any, v: Any, mu: Any, alpha: Any, nesterov: bool,
+               tiny: Any) -> None:  # pragma: no cover - compiled
+        for i in range(theta.shape[0]):
+            g = grad[i]
+            v_i = mu * v[i] - alpha * g
+            v_i = v_i if abs(v_i) >= tiny else v_i - v_i
+            v[i] = v_i
+            if nesterov:
+                theta[i] += mu * v_i - alpha * g
+            else:
+                theta[i] += v_i
 
     return kernel
 

@@ -10,7 +10,7 @@ from nablanet._fused import (
 )
 from nablanet.activations import get_activation
 from nablanet.losses import get_loss
-from nablanet.optim import Adam
+from nablanet.optim import SGD, Adam
 
 
 def logits(dtype, scale=3.0, shape=(40, 7), seed=0):
@@ -81,3 +81,46 @@ def test_fused_adam_equals_the_numpy_passes(dtype):
         opt.step(strided, g, s2)
     np.testing.assert_allclose(fused, strided, **tol(dtype))
     np.testing.assert_allclose(s1.v, s2.v, **tol(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "make", [lambda: Adam(0.01), lambda: SGD(0.1, momentum=0.9), lambda: SGD(0.1, 0.9, True)]
+)
+def test_optimizers_flush_subnormal_moments_to_zero(dtype, make):
+    # A weight whose gradient is always 0 sees its moment decay geometrically; once the
+    # moment is subnormal it must become exactly 0 (not linger, slowing every later step).
+    # The other coordinates take their ordinary update.
+    opt = make()
+    theta = np.array([1.0, -2.0, 0.5], dtype)
+    state = opt.init(theta)
+    moment = state.m if isinstance(opt, Adam) else state.velocity
+    tiny = np.finfo(dtype).tiny
+    moment[...] = [tiny / 4, -tiny * 4, 0.25]  # subnormal, normal, normal
+    if isinstance(opt, Adam):
+        state.v[...] = [tiny / 4, 1e-4, 1e-4]
+    grad = np.zeros(3, dtype)
+    reference = theta.copy()
+    ref_state = opt.init(reference)
+    ref_moment = ref_state.m if isinstance(opt, Adam) else ref_state.velocity
+    ref_moment[...] = moment
+    if isinstance(opt, Adam):
+        ref_state.v[...] = state.v
+    opt.step(theta, grad, state)
+    assert moment[0] == 0.0 and theta[0] == 1.0
+    if isinstance(opt, Adam):
+        assert state.v[0] == 0.0
+    # The normal moment -4·tiny times β (0.9) is still normal and is kept.
+    assert moment[1] == dtype(-tiny * 4) * dtype(0.9) and moment[1] != 0.0
+    # The third coordinate moved by the textbook update, as a NumPy evaluation gives it.
+    b = dtype(0.9)
+    if isinstance(opt, Adam):
+        m3 = b * dtype(0.25)
+        v3 = dtype(0.999) * dtype(1e-4)
+        alpha_t = 0.01 * np.sqrt(1 - 0.999) / (1 - 0.9)
+        expected = 0.5 - alpha_t * m3 / (np.sqrt(v3) + 1e-8 * np.sqrt(1 - 0.999))
+    else:
+        v3 = b * dtype(0.25)
+        expected = 0.5 + (b * v3 if opt.nesterov else v3)
+    np.testing.assert_allclose(theta[2], expected, rtol=1e-6)
+    assert np.isfinite(theta).all()

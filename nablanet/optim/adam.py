@@ -208,7 +208,7 @@ class Adam:
             real = theta.dtype.type
             adam_kernel()(
                 theta, grad, m, v, real(b1), real(1.0 - b1), real(b2), real(1.0 - b2),
-                real(alpha_t), real(eps_t),
+                real(alpha_t), real(eps_t), np.finfo(theta.dtype).tiny,
             )
             return
         # The same update as NumPy passes, for a non-contiguous theta. Python floats

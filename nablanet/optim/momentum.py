@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nablanet._fused import momentum_kernel
 from nablanet.optim._inplace import (
     FloatArray,
-    axpy,
     check_grad,
     check_theta,
     in_unit_interval,
@@ -111,12 +111,11 @@ class SGD:
         alpha = step_learning_rate(self.learning_rate, learning_rate)
         mu = self.momentum
         check_grad(theta, grad)
-        v = state.velocity
-        np.multiply(v, mu, out=v)  # pass 1
-        axpy(-alpha, grad, v)  # pass 2: v = μ v − α g
-        if self.nesterov:
-            axpy(mu, v, theta)  # pass 3
-            axpy(-alpha, grad, theta)  # pass 4: θ = θ + μ v − α g
-        else:
-            np.add(theta, v, out=theta)  # pass 3: θ = θ + v
+        # One fused pass (nablanet._fused): v = μ v − α g, then θ = θ + v, or with
+        # Nesterov θ = θ + μ v − α g; scalars in theta's dtype.
+        real = theta.dtype.type
+        momentum_kernel()(
+            theta, grad, state.velocity, real(mu), real(alpha), self.nesterov,
+            np.finfo(theta.dtype).tiny,
+        )
         state.t += 1
