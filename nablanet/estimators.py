@@ -564,7 +564,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             if len(names) != est.n_features_in_ or not all(isinstance(n, str) for n in names):
                 raise io.ModelFileError(f"{source}: feature names do not match n_features_in_")
             est.feature_names_in_ = np.asarray(names, dtype=object)
-        net = io.network_from_state(header["network"], arrays, source=source)
+        net = io.network_from_state(
+            header["network"], arrays, source=source, format_version=header["format_version"]
+        )
         if list(net.layer_sizes[1:-1]) != hidden or net.layer_sizes[0] != est.n_features_in_:
             raise io.ModelFileError(
                 f"{source}: the network's layers {list(net.layer_sizes)} do not match "

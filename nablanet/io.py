@@ -14,7 +14,7 @@ The header of a saved `~nablanet.network.Network`::
 
     {
       "format": "nablanet-model",
-      "format_version": 1,
+      "format_version": 2,
       "library_version": "0.1.0",
       "kind": "Network",
       "created": "2025-01-31T12:00:00+00:00",
@@ -76,8 +76,9 @@ Array = NDArray[Any]
 
 #: The value of the header's "format" field.
 FORMAT_NAME = "nablanet-model"
-#: The layout version this module writes and the only one it reads.
-FORMAT_VERSION = 1
+#: The layout version this module writes. Version 1 stored each W(l) of theta row-major;
+#: version 2 stores it column-major (see `nablanet.layout`). Both are read.
+FORMAT_VERSION = 2
 #: Largest JSON header accepted, in bytes.
 MAX_HEADER_BYTES = 1 << 20
 #: Largest single array accepted, in bytes (a sanity bound; sizes must also match the file).
@@ -616,7 +617,7 @@ def _check_common(header: Any, source: str) -> dict[str, Any]:
             f"written in model format version {version} by nablanet {_short(library)}; this "
             f"nablanet ({__version__}) reads format version {FORMAT_VERSION}: upgrade nablanet",
         )
-    if version != FORMAT_VERSION:
+    if version < 1:
         raise _fail(source, f"format_version {version} is not a valid version")
     if len(library) > 64:
         raise _fail(source, f"header field 'library_version' is too long: {_short(library)}")
@@ -822,7 +823,12 @@ def _name_from(table: Mapping[str, Any], value: Any, field: str, what: str, sour
 
 
 def network_from_state(
-    spec: Any, arrays: Mapping[str, Array], *, source: str, where: str = "network"
+    spec: Any,
+    arrays: Mapping[str, Array],
+    *,
+    source: str,
+    where: str = "network",
+    format_version: int = FORMAT_VERSION,
 ) -> Network:
     """Rebuild a `Network` from `network_state`'s output, checking every field first.
 
@@ -836,11 +842,14 @@ def network_from_state(
         The file, for messages.
     where : str, default "network"
         The spec's path in the header, for messages.
+    format_version : int, default FORMAT_VERSION
+        The file's version; version 1 files have their weights reordered on loading.
 
     Returns
     -------
     Network
-        With ``theta`` equal bit for bit to the saved one: its predictions are identical.
+        With ``theta`` equal bit for bit to the saved one (for version 1, the same values
+        in the current order): its predictions are identical.
 
     Raises
     ------
@@ -942,8 +951,21 @@ def network_from_state(
         )
     except ValueError as exc:
         raise _fail(source, f"header field {where!r} is invalid: {exc}") from None
+    if format_version == 1:
+        theta = _column_major_weights(theta, layout)
     net.theta = theta  # copies into the network's buffer: same dtype, so the same bits
     return net
+
+
+def _column_major_weights(theta: Array, layout: Layout) -> Array:
+    """Theta of a version-1 file (each W(l) row-major) in the current layout (column-major)."""
+    out = theta.copy()
+    at = 0
+    for out_units, in_units in layout.shapes:
+        n = out_units * in_units
+        out[at : at + n] = theta[at : at + n].reshape(out_units, in_units).T.ravel()
+        at += n
+    return out
 
 
 # --- top level -----------------------------------------------------------------------------
@@ -1037,7 +1059,9 @@ def load(path: str | os.PathLike[str]) -> Any:
         required = ("format", "format_version", "library_version", "kind", "network", _MANIFEST)
         check_keys(header, required, ("created",), source=source, where="header")
         check_keys(arrays, ("theta",), source=source, where="the Network file", item="array")
-        return network_from_state(header["network"], arrays, source=source)
+        return network_from_state(
+            header["network"], arrays, source=source, format_version=header["format_version"]
+        )
     target = _ESTIMATOR_KINDS.get(kind)
     if target is None:
         raise _fail(

@@ -7,6 +7,12 @@ All parameters share one contiguous vector, weights first, then biases::
 ``W[l]`` of shape ``(s_{l+1}, s_l)`` and ``b[l]`` of shape ``(s_{l+1},)`` are views into
 it. Weight decay is then one slice (``theta[:n_weights]``), an optimizer step one
 vectorised operation, and L-BFGS and gradient checking see θ without a copy.
+
+Each W(l) is stored column-major: its block of θ holds W(l)ᵀ row by row, the memory of
+scikit-learn's ``coefs_[l]``. With samples as rows the hot products are Z = A Wᵀ and
+∂J/∂Wᵀ = Aᵀ Δ; both then read and write contiguous (s_l, s_{l+1}) matrices, which
+OpenBLAS multiplies faster than the transposed operands of a row-major W: on a 2-core
+machine, 784-100 at 200 rows, 270 instead of 332 µs for the forward and gradient products.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class Layout:
         Returns
         -------
         W : list of ndarray, W[l] of shape (s_{l+1}, s_l)
+            Column-major (Fortran-ordered): ``W[l].T`` is C-contiguous.
         b : list of ndarray, b[l] of shape (s_{l+1},)
         """
         if theta.ndim != 1 or theta.shape[0] != self.n_params:
@@ -90,7 +97,8 @@ class Layout:
         W, b = [], []
         w_at, b_at = 0, self.n_weights
         for out_units, in_units in self.shapes:
-            W.append(theta[w_at : w_at + out_units * in_units].reshape(out_units, in_units))
+            block = theta[w_at : w_at + out_units * in_units]
+            W.append(block.reshape(in_units, out_units).T)
             b.append(theta[b_at : b_at + out_units])
             w_at += out_units * in_units
             b_at += out_units

@@ -450,7 +450,7 @@ class Network:
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
-            np.matmul(delta.T, a_in, out=dW[l])  # BP4
+            np.matmul(a_in.T, delta, out=dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
             np.matmul(ws.ones, delta, out=db[l])  # BP3
             if l > 0:  # BP2; the input layer needs no δ
                 prev = ws.delta[l - 1]

@@ -157,6 +157,46 @@ def test_round_trip_is_bit_identical(tmp_path: Path, arch: tuple[Any, ...], dtyp
     assert np.array_equal(back.forward(X), net.forward(X))
 
 
+def row_major_theta(net: Network) -> np.ndarray:
+    """θ as format version 1 stored it: each W(l) row by row, then the biases."""
+    weights = [W_l.ravel(order="C") for W_l in net.W]
+    return np.concatenate([*weights, *net.b]).astype(net.dtype)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES, ids=lambda a: "-".join(map(str, a[0])))
+def test_version_1_files_load_with_the_same_weights(
+    tmp_path: Path, arch: tuple[Any, ...]
+) -> None:
+    # Version 1 stored W(l) row-major; loading reorders it, so each W, b and every
+    # prediction is what the saving network had.
+    net = make_net(arch)
+    path = tmp_path / "net.npz"
+    save(net, path)
+    header, _ = read_model(path)
+    del header["arrays"]
+    craft(path, {**header, "format_version": 1}, {"theta": row_major_theta(net)})
+    back = load(path)
+    for W_back, W_net in zip(back.W, net.W, strict=True):
+        np.testing.assert_array_equal(W_back, W_net)
+    np.testing.assert_array_equal(back.theta, net.theta)
+
+
+def test_version_1_estimator_file_loads(tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris
+
+    from nablanet.estimators import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier((5,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
+    path = tmp_path / "clf.npz"
+    save(clf, path)
+    header, arrays = read_model(path)
+    del header["arrays"]
+    arrays["theta"] = row_major_theta(clf.net_)
+    craft(path, {**header, "format_version": 1}, arrays)
+    np.testing.assert_array_equal(load(path).predict_proba(X), clf.predict_proba(X))
+
+
 def test_loaded_theta_is_the_parameter_buffer(saved: Path) -> None:
     back = load(saved)
     assert np.shares_memory(back.W[0], back.theta)
@@ -190,7 +230,7 @@ def test_header_layout(saved: Path, net: Network) -> None:
         "arrays",
     ]
     assert header["format"] == "nablanet-model"
-    assert header["format_version"] == FORMAT_VERSION == 1
+    assert header["format_version"] == FORMAT_VERSION == 2
     assert header["library_version"] == __import__("nablanet").__version__
     assert header["kind"] == "Network"
     assert header["network"] == {
@@ -478,7 +518,7 @@ def test_non_finite_json_constant(
     ("changes", "match"),
     [
         ({"format": "other-format"}, "not a nablanet model file: header field 'format' is 'other"),
-        ({"format_version": 2}, r"format version 2 .* upgrade nablanet"),
+        ({"format_version": 3}, r"format version 3 .* upgrade nablanet"),
         ({"format_version": 0}, "format_version 0 is not a valid version"),
         ({"format_version": "1"}, "'format_version' must be int, got string"),
         ({"format_version": True}, "'format_version' must be int, got boolean"),
@@ -871,7 +911,7 @@ def test_estimator_round_trip(tmp_path: Path, net: Network, fake_kind: None) -> 
     est = FakeEstimator(net, ["cat", "dog", "eel"], np.array([1.0, 2.0, 0.5, 4.0]))
     save(est, tmp_path / "est.npz")
     header, _ = read_model(tmp_path / "est.npz")
-    assert header["kind"] == "FakeEstimator" and header["format_version"] == 1
+    assert header["kind"] == "FakeEstimator" and header["format_version"] == FORMAT_VERSION
     back = load(tmp_path / "est.npz")
     assert isinstance(back, FakeEstimator)
     assert back.classes == est.classes

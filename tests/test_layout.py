@@ -59,11 +59,11 @@ def test_views_share_memory_with_theta():
     assert W2[1][2, 3] == 7.0 and b2[2][1] == -3.0
 
 
-def test_order_is_weights_first_then_biases_row_major():
+def test_order_is_weights_first_then_biases_each_w_column_major():
     lay = Layout((2, 3, 1))
     # weights: W(1) 3x2 = 6 entries, W(2) 1x3 = 3 entries; biases: 3 + 1
     theta = np.array(
-        [11, 12, 21, 22, 31, 32]  # W(1): row i = unit i of layer 2, column j = input j
+        [11, 21, 31, 12, 22, 32]  # W(1) column by column: W_ij = weight from input j to unit i
         + [1, 2, 3]  # W(2)
         + [-1, -2, -3]  # b(1)
         + [-9],  # b(2)
@@ -75,7 +75,9 @@ def test_order_is_weights_first_then_biases_row_major():
     np.testing.assert_array_equal(b[0], [-1, -2, -3])
     np.testing.assert_array_equal(b[1], [-9])
     # weight decay is the slice theta[:n_weights]
-    np.testing.assert_array_equal(theta[: lay.n_weights], [11, 12, 21, 22, 31, 32, 1, 2, 3])
+    np.testing.assert_array_equal(theta[: lay.n_weights], [11, 21, 31, 12, 22, 32, 1, 2, 3])
+    # W(l)ᵀ is C-contiguous: the products of the hot path read it without striding
+    assert all(W_l.T.flags.c_contiguous for W_l in W)
 
 
 def test_views_reject_wrong_theta():

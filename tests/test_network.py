@@ -55,10 +55,11 @@ def fprime_ref(name, z):
 
 
 def unroll(theta, sizes):
-    """W(l), b(l) from θ = [W(1) … W(L) | b(1) … b(L)], W row-major (out, in)."""
+    """W(l), b(l) from θ = [W(1) … W(L) | b(1) … b(L)], each W(l) column-major."""
     Ws, bs, at = [], [], 0
     for s_in, s_out in zip(sizes[:-1], sizes[1:], strict=True):
-        Ws.append(np.array(theta[at : at + s_out * s_in], dtype=np.float64).reshape(s_out, s_in))
+        block = np.array(theta[at : at + s_out * s_in], dtype=np.float64)
+        Ws.append(block.reshape(s_in, s_out).T)
         at += s_out * s_in
     for s_out in sizes[1:]:
         bs.append(np.array(theta[at : at + s_out], dtype=np.float64))
@@ -119,7 +120,7 @@ def reference_loss_and_grad(
     for l in range(L):  # weight decay: weights only, never biases
         J += 0.5 * weight_decay * np.sum(Ws[l] ** 2)
         dW[l] += weight_decay * Ws[l]
-    return J, np.concatenate([d.ravel() for d in dW] + [d for d in db])
+    return J, np.concatenate([d.ravel(order="F") for d in dW] + [d for d in db])
 
 
 def central_difference(cost, theta, eps=1e-4):
@@ -311,8 +312,9 @@ def test_hand_worked_loss_and_grad():
     net = hand_net()
     J, grad = net.loss_and_grad(X_HAND, Y_HAND)
     assert J == pytest.approx(HAND["J"], rel=1e-14)
-    # θ = [W1 (row-major) | W2 | b1 | b2]
-    expected = [*np.ravel(HAND["dW1"]), *np.ravel(HAND["dW2"]), *HAND["delta2"], *HAND["delta3"]]
+    # θ = [W1 (column-major) | W2 | b1 | b2]
+    dW1, dW2 = (np.ravel(HAND[k], order="F") for k in ("dW1", "dW2"))
+    expected = [*dW1, *dW2, *HAND["delta2"], *HAND["delta3"]]
     np.testing.assert_allclose(grad, expected, rtol=1e-14, atol=0)
     assert net.cost(X_HAND, Y_HAND) == pytest.approx(HAND["J"], rel=1e-14)
 
@@ -326,7 +328,7 @@ def test_hand_worked_with_weight_decay():
     W1, W2 = np.array([[0.1, 0.2], [0.3, 0.4]]), np.array([[0.7, 0.8]])
     dW1 = np.array(HAND["dW1"]) + lam * W1
     dW2 = np.array(HAND["dW2"]) + lam * W2
-    expected = [*dW1.ravel(), *dW2.ravel(), *HAND["delta2"], *HAND["delta3"]]  # biases: no decay
+    expected = [*dW1.ravel("F"), *dW2.ravel("F"), *HAND["delta2"], *HAND["delta3"]]  # no decay on b
     np.testing.assert_allclose(grad, expected, rtol=1e-14, atol=0)
     tr = net.trace(X_HAND, Y_HAND)
     assert tr.J == pytest.approx(J, rel=1e-15)
@@ -492,13 +494,13 @@ def test_views_share_memory_and_setter_copies_in_place():
     v = np.arange(net.n_params, dtype=np.float64)
     net.theta = v
     assert net.theta is buffer  # same buffer, not rebound
-    np.testing.assert_array_equal(W0, np.arange(12).reshape(4, 3))  # old views see the values
+    np.testing.assert_array_equal(W0, np.arange(12).reshape(3, 4).T)  # old views see them
     np.testing.assert_array_equal(b1, [24, 25])
     assert np.shares_memory(net.W[0], net.theta)
     v[0] = 99.0  # a copy was taken
     assert net.theta[0] == 0.0
-    net.W[1][0, 0] = -5.0  # writing through a view changes θ
-    assert net.theta[12] == -5.0
+    net.W[1][1, 0] = -5.0  # writing through a view changes θ (W column-major)
+    assert net.theta[13] == -5.0
 
 
 def test_theta_setter_rejects_bad_values():
@@ -601,7 +603,7 @@ def test_forward_matches_trace_and_reference():
     tr = net.trace(X, Y)
     J, grad = net.loss_and_grad(X, Y)
     assert tr.J == J
-    np.testing.assert_array_equal(np.concatenate([d.ravel() for d in tr.dW] + tr.db), grad)
+    np.testing.assert_array_equal(np.concatenate([d.ravel("F") for d in tr.dW] + tr.db), grad)
     np.testing.assert_array_equal(tr.a[-1], out)
 
 

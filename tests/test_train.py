@@ -762,6 +762,6 @@ def test_accuracy_thresholds_and_argmax():
     tanh.theta = [1.0, 0.0]  # −1/+1 targets, threshold 0 (MATH.md §4)
     assert accuracy(tanh, X, np.array([[-1.0], [-1.0], [1.0], [-1.0]])) == 0.75
     soft = Network([2, 3], output_activation="softmax", seed=0)
-    soft.theta = np.concatenate([np.eye(3, 2).ravel(), np.zeros(3)])
+    soft.W[0][...] = np.eye(3, 2)
     X2 = np.array([[5.0, 0.0], [0.0, 5.0], [0.0, 5.0]])
     assert accuracy(soft, X2, np.eye(3)[[0, 1, 2]]) == pytest.approx(2 / 3)
