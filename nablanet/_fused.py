@@ -145,61 +145,77 @@ def softmax_kernel() -> Kernel:
 
 @cache
 def softmax_cross_entropy_kernel() -> Kernel:
-    """Return ``kernel(z, a, y, C, delta)`` for cross-entropy after softmax.
+    """Return ``kernel(z, a, y, w, delta) -> J`` for cross-entropy after softmax.
 
     Notes
     -----
-    Per row i, from the weighted inputs z (log-sum-exp, finite when a_k underflows) and
-    the softmax outputs a::
+    Per row i, from the weighted inputs z, one exponential per entry::
 
-        C_i = lse(z_i) Σ_k y_ik − Σ_k y_ik z_ik
-        δ_ik = a_ik Σ_j y_ij − y_ik            (a − y for one-hot or probability rows)
+        a_i  = softmax(z_i)
+        C_i  = lse(z_i) Σ_k y_ik − Σ_k y_ik z_ik   (log-sum-exp: finite when a_ik underflows)
+        δ_ik = w_i (a_ik Σ_j y_ij − y_ik)         (w_i (a − y) for one-hot or probability rows)
+
+    and returns J = Σ_i w_i C_i, summed in float64.
     """
     import numba
     import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def kernel(z: Any, a: Any, y: Any, C: Any, delta: Any) -> None:  # pragma: no cover
+    def kernel(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:  # pragma: no cover
+        J = 0.0
         for i in range(z.shape[0]):
             z_max = z[i, 0]
             for k in range(1, z.shape[1]):
                 z_max = max(z_max, z[i, k])
             total = 0.0
+            for k in range(z.shape[1]):
+                e = np.exp(z[i, k] - z_max)
+                a[i, k] = e
+                total += e
+            inv = 1.0 / total
             y_sum = 0.0
             yz = 0.0
             for k in range(z.shape[1]):
-                total += np.exp(z[i, k] - z_max)
+                a[i, k] *= inv
                 y_sum += y[i, k]
                 yz += y[i, k] * z[i, k]
-            C[i] = (np.log(total) + z_max) * y_sum - yz
+            J += w[i] * ((np.log(total) + z_max) * y_sum - yz)
             for k in range(z.shape[1]):
-                delta[i, k] = a[i, k] * y_sum - y[i, k]
+                delta[i, k] = w[i] * (a[i, k] * y_sum - y[i, k])
+        return J
 
     return kernel
 
 
 @cache
 def sigmoid_cross_entropy_kernel() -> Kernel:
-    """Return ``kernel(z, a, y, C, delta)`` for binary cross-entropy after sigmoid.
+    """Return ``kernel(z, a, y, w, delta) -> J`` for binary cross-entropy after sigmoid.
 
     Notes
     -----
-    Per row i, with softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^{−|z|})::
+    Per entry, with softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^{−|z|})::
 
-        C_i = Σ_k softplus(z_ik) − y_ik z_ik
-        δ_ik = a_ik − y_ik
+        a_ik = σ(z_ik)     (as e^z / (1 + e^z) for z < 0: no overflow, no cancellation)
+        C_i  = Σ_k softplus(z_ik) − y_ik z_ik
+        δ_ik = w_i (a_ik − y_ik)
+
+    and returns J = Σ_i w_i C_i, summed in float64.
     """
     import numba
     import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def kernel(z: Any, a: Any, y: Any, C: Any, delta: Any) -> None:  # pragma: no cover
+    def kernel(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:  # pragma: no cover
+        J = 0.0
         for i in range(z.shape[0]):
             c = 0.0
             for k in range(z.shape[1]):
                 zk = z[i, k]
-                c += max(zk, 0.0) + np.log1p(np.exp(-abs(zk))) - y[i, k] * zk
-                delta[i, k] = a[i, k] - y[i, k]
-            C[i] = c
+                e = np.exp(-abs(zk))  # in (0, 1]: never overflows
+                a[i, k] = 1.0 / (1.0 + e) if zk >= 0 else e / (1.0 + e)
+                c += max(zk, 0.0) + np.log1p(e) - y[i, k] * zk
+                delta[i, k] = w[i] * (a[i, k] - y[i, k])
+            J += w[i] * c
+        return J
 
     return kernel

@@ -51,9 +51,9 @@ class Loss:
         The output activations the loss may be used with (None: any).
     canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
         δ for those activations; ``a - y`` unless the loss says otherwise.
-    fused : callable returning a kernel ``kernel(z, a, Y, C, delta)``, optional
-        The same C and canonical δ in one compiled loop (`nablanet._fused`), used by
-        `cost_and_delta` in training.
+    fused : callable returning a kernel ``kernel(z, a, Y, w, delta) -> J``, optional
+        The canonical activation, weighted δ and Σ w C in one compiled loop
+        (`nablanet._fused`), used by `cost_and_delta` in training.
     """
 
     name: str
@@ -62,7 +62,7 @@ class Loss:
     canonical: frozenset[str]
     output_activations: frozenset[str] | None = None
     canonical_delta: Callable[[Array, Array, Array], Array] = np.subtract
-    fused: Callable[[], Callable[..., None]] | None = None
+    fused: Callable[[], Callable[..., float]] | None = None
 
     def check_output(self, activation: Activation) -> None:
         """Raise ValueError if this loss cannot follow ``activation``."""
@@ -74,18 +74,44 @@ class Loss:
             )
 
     def cost_and_delta(
-        self, activation: Activation, z: Array, a: Array, Y: Array, C: Array, delta: Array
-    ) -> None:
-        """Write each example's cost into ``C`` (shape (m,)) and δ^(n_l) into ``delta``.
+        self, activation: Activation, z: Array, a: Array, Y: Array, w: Array, delta: Array
+    ) -> float:
+        """The output layer of a training step: a = f(z), δ^(n_l) and the data cost.
 
-        The training step's one call into the loss: for a canonical pair with a compiled
-        kernel this is one loop, otherwise `per_example` and `output_delta`.
+        Parameters
+        ----------
+        activation : Activation
+            The output layer's activation f.
+        z : ndarray of shape (m, k)
+            Weighted inputs of the output layer.
+        a : ndarray of shape (m, k)
+            Overwritten with f(z).
+        Y : ndarray of shape (m, k)
+            Targets.
+        w : ndarray of shape (m,)
+            Each example's weight in J: 1/m, or s_i / Σ s with sample weights.
+        delta : ndarray of shape (m, k)
+            Overwritten with w_i ∂C_i/∂z_i: already weighted, so the gradients that
+            backpropagation builds from it are averages.
+
+        Returns
+        -------
+        float
+            Σ_i w_i C_i.
+
+        Notes
+        -----
+        For a canonical pair with a compiled kernel (softmax with cross-entropy, sigmoid
+        with binary cross-entropy) this is one loop that computes each exponential once;
+        otherwise `per_example` and `output_delta`.
         """
         if self.fused is not None and activation.name in self.canonical:
-            self.fused()(z, a, Y, C, delta)
-            return
-        C[...] = self.per_example(z, a, Y)
+            return float(self.fused()(z, a, Y, w, delta))
+        activation.f(z, a)
+        J = float(np.dot(w, self.per_example(z, a, Y)))
         self.output_delta(activation, a, Y, delta)
+        delta *= w[:, None]
+        return J
 
     def output_delta(self, activation: Activation, a: Array, Y: Array, out: Array) -> Array:
         """Write δ^(n_l) = ∂C/∂z for each example into ``out`` and return it.

@@ -93,7 +93,7 @@ class _Workspace:
         self.D = [np.empty((m, s), dtype) for s in outs[:-1]]  # f'(z) of hidden layers
         self.delta = [np.empty((m, s), dtype) for s in outs]
         self.ones = np.ones(m, dtype)
-        self.C = np.empty(m, dtype)  # per-example costs
+        self.uniform = np.full(m, 1.0 / m, dtype)  # each example's weight in the mean J
         self.decay = np.empty(layout.n_weights, dtype)
 
 
@@ -171,6 +171,7 @@ class Network:
         self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
         self.W, self.b = self.layout.views(self._theta)
         self._workspaces: dict[tuple[int, bool], _Workspace] = {}
+        self._grad_views: tuple[Array, list[Array], list[Array]] | None = None
         self.reset(seed)
 
     # --- parameters -------------------------------------------------------------------
@@ -247,7 +248,7 @@ class Network:
         # Views and work buffers are rebuilt on unpickling: pickled views would lose
         # their link to theta, and the buffers are only a cache.
         state = self.__dict__.copy()
-        for key in ("W", "b", "_workspaces"):
+        for key in ("W", "b", "_workspaces", "_grad_views"):
             state.pop(key)
         return state
 
@@ -255,6 +256,7 @@ class Network:
         self.__dict__.update(state)
         self.W, self.b = self.layout.views(self._theta)
         self._workspaces = {}
+        self._grad_views = None
 
     def save(self, path: Any) -> None:
         """Write the network to a safe model file (see `nablanet.io`)."""
@@ -313,12 +315,15 @@ class Network:
         ws: _Workspace,
         need_derivatives: bool = False,
         dropout_masks: Sequence[Array | None] | None = None,
+        output: bool = True,
     ) -> Array:
         """Forward pass into ``ws``; returns the output activations (a buffer).
 
         With ``need_derivatives`` each hidden layer's f'(z) is stored in ``ws.D`` for
         backpropagation. A dropout mask multiplies both a hidden layer's activation and
-        its f'(z), so the dropped units pass neither signal nor error.
+        its f'(z), so the dropped units pass neither signal nor error. Without
+        ``output`` the pass stops at the output layer's z (``ws.Z[-1]``): training
+        leaves the output activation to the loss, which fuses it with the cost.
         """
         a_in = X
         last = len(W) - 1
@@ -326,6 +331,8 @@ class Network:
             Z, A = ws.Z[l], ws.A[l]
             np.matmul(a_in, W_l.T, out=Z)
             Z += b_l
+            if l == last and not output:
+                break
             act.f(Z, A)
             if l < last and need_derivatives:
                 assert act.derivative is not None
@@ -429,24 +436,20 @@ class Network:
         once the workspace for this batch size exists.
         """
         W, b = (self.W, self.b) if theta is self._theta else self.layout.views(theta)
-        dW, db = self.layout.views(grad)
-        m = X.shape[0]
+        dW, db = self._gradient_views(grad)
         if ws is None:
-            ws = self._workspace(m)
-        a_out = self._forward(X, W, b, ws, need_derivatives=True, dropout_masks=dropout_masks)
-        # Per-example costs C and BP1's output error δ, per example, in one call.
-        delta = ws.delta[-1]
-        self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], a_out, Y, ws.C, delta)
-        J = float(ws.C.mean()) if sample_weight is None else float(
-            np.dot(sample_weight, ws.C) / sample_weight.sum()
-        )
-        J += self._decay_term(theta)
-
-        # Dividing δ here by m (or weighting it) averages every gradient below for free.
+            ws = self._workspace(X.shape[0])
+        self._forward(X, W, b, ws, True, dropout_masks, output=False)
+        # BP1 and the cost in one call: the output activation, each example's share
+        # w_i of J (1/m, or s_i / Σ s) and δ = w_i ∂C_i/∂z. Weighting δ here makes
+        # every gradient below an average for free.
         if sample_weight is None:
-            delta *= 1.0 / m
+            w = ws.uniform
         else:
-            delta *= (sample_weight / sample_weight.sum()).astype(self.dtype)[:, None]
+            w = (sample_weight / sample_weight.sum()).astype(self.dtype)
+        delta = ws.delta[-1]
+        J = self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], ws.A[-1], Y, w, delta)
+        J += self._decay_term(theta)
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
@@ -462,6 +465,13 @@ class Network:
             np.multiply(theta[: self.n_weights], self.weight_decay, out=ws.decay)
             grad[: self.n_weights] += ws.decay
         return J
+
+    def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
+        """Views ``(dW, db)`` into ``grad``, kept for the buffer the training loop reuses."""
+        cached = self._grad_views
+        if cached is None or cached[0] is not grad:
+            cached = self._grad_views = (grad, *self.layout.views(grad))
+        return cached[1], cached[2]
 
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
         """Run forward (and, with targets, backward) propagation and keep everything.

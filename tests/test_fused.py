@@ -36,33 +36,48 @@ def test_softmax_kernel_matches_the_formula(dtype):
     np.testing.assert_array_equal(z, out)
 
 
+def weights(n, seed=4):
+    w = np.random.default_rng(seed).random(n) + 0.1
+    return w / w.sum()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_kernel_matches_per_example_and_delta(dtype):
     z = logits(dtype)
-    a = get_activation("softmax")(z)
     rng = np.random.default_rng(1)
     Y = rng.dirichlet(np.ones(7), size=40).astype(dtype)
     Y[1] *= 3.0  # an unnormalised row: δ = a Σy − y still holds
-    loss = get_loss("cross_entropy")
-    C, delta = np.empty(40, dtype), np.empty_like(z)
-    softmax_cross_entropy_kernel()(z, a, Y, C, delta)
-    expected_C = loss.per_example(z.astype(np.float64), a.astype(np.float64), Y.astype(np.float64))
-    assert np.isfinite(C).all() and C[0] > 100  # from z, not log(a): finite when a_k = 0
-    np.testing.assert_allclose(C, expected_C, rtol=1e-5 if dtype == np.float32 else 1e-12)
-    np.testing.assert_allclose(delta, a * Y.sum(1, keepdims=True) - Y, **tol(dtype))
+    w = weights(40).astype(dtype)
+    a, delta = np.empty_like(z), np.empty_like(z)
+    J = softmax_cross_entropy_kernel()(z, a, Y, w, delta)
+    z64, Y64 = z.astype(np.float64), Y.astype(np.float64)
+    a64 = get_activation("softmax")(z64)
+    C = get_loss("cross_entropy").per_example(z64, a64, Y64)
+    np.testing.assert_allclose(a, a64, **tol(dtype))
+    np.testing.assert_allclose(J, w @ C, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    expected = w[:, None] * (a64 * Y64.sum(1, keepdims=True) - Y64)
+    np.testing.assert_allclose(delta, expected, **tol(dtype))
+    # The saturated row's cost comes from z, not log(a): finite although a_k = 0.
+    only_first = np.eye(40, dtype=dtype)[0]
+    J0 = softmax_cross_entropy_kernel()(z, a, Y, only_first, delta)
+    assert np.isfinite(J0) and J0 > 100
+    np.testing.assert_allclose(J0, C[0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_binary_cross_entropy_kernel_matches_per_example_and_delta(dtype):
     z = logits(dtype)
-    a = get_activation("sigmoid")(z)
     Y = (np.random.default_rng(2).random(z.shape) > 0.5).astype(dtype)
-    C, delta = np.empty(40, dtype), np.empty_like(z)
-    sigmoid_cross_entropy_kernel()(z, a, Y, C, delta)
+    w = weights(40).astype(dtype)
+    a, delta = np.empty_like(z), np.empty_like(z)
+    J = sigmoid_cross_entropy_kernel()(z, a, Y, w, delta)
     z64 = z.astype(np.float64)
-    expected = (np.logaddexp(0.0, z64) - Y * z64).sum(1)
-    np.testing.assert_allclose(C, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
-    np.testing.assert_array_equal(delta, a - Y)
+    a64 = get_activation("sigmoid")(z64)
+    C = (np.logaddexp(0.0, z64) - Y * z64).sum(1)
+    np.testing.assert_allclose(a, a64, **tol(dtype))
+    assert a[0, 0] == 1.0 and a[0, 1] == 0.0  # z = ±1000 saturates without overflow
+    np.testing.assert_allclose(J, w @ C, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(delta, w[:, None] * (a64 - Y), **tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
