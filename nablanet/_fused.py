@@ -6,6 +6,8 @@ in one loop over memory and one call:
 
 - `adam_kernel`, `momentum_kernel`: Adam's update is nine NumPy passes over the parameter
   vector per step, momentum's three or four;
+- `rectifier_kernel`: a hidden relu / leaky relu layer's bias, activation and derivative
+  are three NumPy passes (24 µs for 200 × 100 here), one compiled pass takes 7 µs;
 - `axpy_kernel`: y ← αx + y in one pass (NumPy needs a temporary and two passes; BLAS's
   axpy would bring scipy's second OpenBLAS thread pool into the training loop);
 - `softmax_kernel`, `softmax_cross_entropy_kernel`, `sigmoid_cross_entropy_kernel`: the
@@ -96,6 +98,34 @@ def momentum_kernel() -> Kernel:
                 theta[i] += mu * v_i - alpha * g
             else:
                 theta[i] += v_i
+
+    return kernel
+
+
+@cache
+def rectifier_kernel() -> Kernel:
+    """Return ``kernel(za, b, d, slope, one)``: a (leaky) relu layer in one pass.
+
+    Notes
+    -----
+    For each entry, with x = z_ik + b_k::
+
+        a_ik = x if x > 0 else slope · x        (written over z: ``za`` is z in, a out)
+        d_ik = f'(x) = 1 if x > 0 else slope
+
+    slope is 0 for relu. ``one`` and ``slope`` have the arrays' dtype. Updating z in
+    place (not into a second array that might alias it) is what lets the loop vectorise.
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def kernel(za: Any, b: Any, d: Any, slope: Any, one: Any) -> None:  # pragma: no cover
+        for i in range(za.shape[0]):
+            for k in range(za.shape[1]):
+                x = za[i, k] + b[k]
+                positive = x > 0
+                za[i, k] = x if positive else slope * x
+                d[i, k] = one if positive else slope
 
     return kernel
 

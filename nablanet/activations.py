@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from nablanet._fused import softmax_kernel
+from nablanet._fused import rectifier_kernel, softmax_kernel
 from nablanet._tables import lookup
 
 Array = NDArray[Any]
@@ -45,6 +45,10 @@ class Activation:
         relative to it.
     saturating : bool
         Whether f flattens out for large |z| (sigmoid, tanh): only such units can saturate.
+    layer : callable ``layer(za, b, d)`` or None
+        A hidden layer's forward step in one compiled pass: ``za`` ← f(za + b) in place
+        and ``d`` ← f'. Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a
+        compiled scalar one) the network makes the three NumPy passes.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Activation:
     derivative: Callable[[Array, Array], Array] | None
     max_derivative: float
     saturating: bool
+    layer: Callable[[Array, Array, Array], None] | None = None
 
     @property
     def elementwise(self) -> bool:
@@ -99,6 +104,11 @@ def _relu_derivative(a: Array, out: Array) -> Array:
     return np.greater(a, 0.0, out=out)
 
 
+def _relu_layer(za: Array, b: Array, d: Array) -> None:
+    real = za.dtype.type
+    rectifier_kernel()(za, b, d, real(0.0), real(1.0))
+
+
 # --- leaky relu:  f = z if z > 0 else 0.01 z,  f' = 1 or 0.01 (sign(a) = sign(z)) ---
 
 
@@ -112,6 +122,11 @@ def _leaky_relu_derivative(a: Array, out: Array) -> Array:
     out *= 1.0 - LEAKY_SLOPE
     out += LEAKY_SLOPE
     return out
+
+
+def _leaky_relu_layer(za: Array, b: Array, d: Array) -> None:
+    real = za.dtype.type
+    rectifier_kernel()(za, b, d, real(LEAKY_SLOPE), real(1.0))
 
 
 # --- identity:  f = z,  f' = 1 ------------------------------------------------------
@@ -177,8 +192,10 @@ def jacobian_vector(activation: Activation, a: Array, g: Array, out: Array) -> A
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True),
     "tanh": Activation("tanh", _tanh, _tanh_derivative, 1.0, True),
-    "relu": Activation("relu", _relu, _relu_derivative, 1.0, False),
-    "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_derivative, 1.0, False),
+    "relu": Activation("relu", _relu, _relu_derivative, 1.0, False, _relu_layer),
+    "leaky_relu": Activation(
+        "leaky_relu", _leaky_relu, _leaky_relu_derivative, 1.0, False, _leaky_relu_layer
+    ),
     "identity": Activation("identity", _identity, _identity_derivative, 1.0, False),
     "softmax": Activation("softmax", _softmax, None, 0.25, True),
 }

@@ -330,13 +330,16 @@ class Network:
         for l, (W_l, b_l, act) in enumerate(zip(W, b, self.activations, strict=True)):
             Z, A = ws.Z[l], ws.A[l]
             np.matmul(a_in, W_l.T, out=Z)
-            Z += b_l
-            if l == last and not output:
-                break
-            act.f(Z, A)
-            if l < last and need_derivatives:
-                assert act.derivative is not None
-                act.derivative(A, ws.D[l])
+            if l < last and act.layer is not None and Z is A:
+                act.layer(A, b_l, ws.D[l])  # Z += b, A = f(Z), D = f'(Z) in one pass
+            else:
+                Z += b_l
+                if l == last and not output:
+                    break
+                act.f(Z, A)
+                if l < last and need_derivatives:
+                    assert act.derivative is not None
+                    act.derivative(A, ws.D[l])
             mask = dropout_masks[l] if dropout_masks is not None and l < last else None
             if mask is not None:
                 A *= mask

@@ -81,6 +81,22 @@ def test_binary_cross_entropy_kernel_matches_per_example_and_delta(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_fused_hidden_layer_equals_bias_activation_and_derivative(dtype, name):
+    act = get_activation(name)
+    z = logits(dtype)
+    z[5, :3] = 0.0  # f'(0) is the left derivative, as the NumPy formula has it
+    b = np.random.default_rng(7).normal(size=z.shape[1]).astype(dtype)
+    b[:3] = 0.0
+    za, d = z.copy(), np.empty_like(z)
+    act.layer(za, b, d)
+    expected_a = act(z + b)
+    np.testing.assert_array_equal(za, expected_a)
+    np.testing.assert_array_equal(d, act.derivative(expected_a, np.empty_like(z)))
+    assert set(np.unique(d)) <= {dtype(1.0), dtype(0.0 if name == "relu" else 0.01)}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_adam_equals_the_numpy_passes(dtype):
     # A strided theta takes the nine NumPy passes; a contiguous one the kernel.
     rng = np.random.default_rng(3)
