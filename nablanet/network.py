@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
 from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet.layout import Layout, initialize
@@ -94,7 +95,22 @@ class _Workspace:
         self.delta = [np.empty((m, s), dtype) for s in outs]
         self.ones = np.ones(m, dtype)
         self.uniform = np.full(m, 1.0 / m, dtype)  # each example's weight in the mean J
-        self.decay = np.empty(layout.n_weights, dtype)
+
+
+def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
+    """A hidden layer's A = f(Z + b) and, with ``derivative``, D = f'(Z + b).
+
+    One compiled pass where the activation has one (relu, leaky relu) and Z is
+    overwritten by A, as in training; NumPy's passes otherwise.
+    """
+    if act.layer is not None and Z is A:
+        act.layer(A, b, D)
+        return
+    Z += b
+    act.f(Z, A)
+    if derivative:
+        assert act.derivative is not None
+        act.derivative(A, D)
 
 
 class Network:
@@ -326,27 +342,22 @@ class Network:
         leaves the output activation to the loss, which fuses it with the cost.
         """
         a_in = X
-        last = len(W) - 1
-        for l, (W_l, b_l, act) in enumerate(zip(W, b, self.activations, strict=True)):
+        for l, act in enumerate(self.activations[:-1]):  # hidden layers
             Z, A = ws.Z[l], ws.A[l]
-            np.matmul(a_in, W_l.T, out=Z)
-            if l < last and act.layer is not None and Z is A:
-                act.layer(A, b_l, ws.D[l])  # Z += b, A = f(Z), D = f'(Z) in one pass
-            else:
-                Z += b_l
-                if l == last and not output:
-                    break
-                act.f(Z, A)
-                if l < last and need_derivatives:
-                    assert act.derivative is not None
-                    act.derivative(A, ws.D[l])
-            mask = dropout_masks[l] if dropout_masks is not None and l < last else None
+            np.matmul(a_in, W[l].T, out=Z)
+            _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
+            mask = dropout_masks[l] if dropout_masks is not None else None
             if mask is not None:
                 A *= mask
                 if need_derivatives:
                     ws.D[l] *= mask
             a_in = A
-        return a_in
+        Z, A = ws.Z[-1], ws.A[-1]  # the output layer
+        np.matmul(a_in, W[-1].T, out=Z)
+        Z += b[-1]
+        if output:
+            self.activations[-1].f(Z, A)
+        return A
 
     # --- cost and backpropagation -----------------------------------------------------
 
@@ -464,9 +475,9 @@ class Network:
                 prev *= ws.D[l - 1]
                 delta = prev
 
-        if self.weight_decay:  # ∂/∂W of (λ/2)ΣW²; biases are not decayed
-            np.multiply(theta[: self.n_weights], self.weight_decay, out=ws.decay)
-            grad[: self.n_weights] += ws.decay
+        if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
+            n = self.n_weights
+            axpy_kernel()(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
         return J
 
     def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
