@@ -17,6 +17,7 @@ import numpy as np
 
 from nablanet._fused import adam_kernel
 from nablanet.optim._inplace import (
+    TINY,
     FloatArray,
     axpy,
     check_grad,
@@ -208,7 +209,7 @@ class Adam:
             real = theta.dtype.type
             adam_kernel()(
                 theta, grad, m, v, real(b1), real(1.0 - b1), real(b2), real(1.0 - b2),
-                real(alpha_t), real(eps_t), np.finfo(theta.dtype).tiny,
+                real(alpha_t), real(eps_t), TINY[theta.dtype],
             )
             return
         # The same update as NumPy passes, for a non-contiguous theta. Python floats

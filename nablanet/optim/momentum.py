@@ -8,6 +8,7 @@ import numpy as np
 
 from nablanet._fused import momentum_kernel
 from nablanet.optim._inplace import (
+    TINY,
     FloatArray,
     check_grad,
     check_theta,
@@ -116,6 +117,6 @@ class SGD:
         real = theta.dtype.type
         momentum_kernel()(
             theta, grad, state.velocity, real(mu), real(alpha), self.nesterov,
-            np.finfo(theta.dtype).tiny,
+            TINY[theta.dtype],
         )
         state.t += 1
