@@ -1,15 +1,17 @@
 """Fused loops compiled by numba, where NumPy's passes cost more than the arithmetic.
 
 Each kernel computes exactly the formula its docstring gives (the NumPy version stands
-beside it in `activations`, `losses` or `optim.adam`, and the tests compare the two), but
-in one loop over memory and one call:
+beside it in `activations`, `losses` or `optim.adam`, and the tests compare the two; the
+momentum kernel is checked against the formula by hand and against ``torch.optim.SGD``),
+but in one loop over memory and one call:
 
 - `adam_kernel`, `momentum_kernel`: Adam's update is nine NumPy passes over the parameter
   vector per step, momentum's three or four;
 - `rectifier_kernel`: a hidden relu / leaky relu layer's bias, activation and derivative
   are three NumPy passes (24 µs for 200 × 100 here), one compiled pass takes 7 µs;
 - `axpy_kernel`: y ← αx + y in one pass (NumPy needs a temporary and two passes; BLAS's
-  axpy would bring scipy's second OpenBLAS thread pool into the training loop);
+  axpy would bring scipy's second OpenBLAS thread pool into the training loop): gradient
+  descent's step and weight decay's gradient λW;
 - `softmax_kernel`, `softmax_cross_entropy_kernel`, `sigmoid_cross_entropy_kernel`: the
   output layer of a classifier is a handful of arrays of shape (m, k) with k ≈ 10, where
   NumPy's per-call cost and its slow reductions along short rows dominate.
