@@ -115,19 +115,22 @@ def rectifier_kernel() -> Kernel:
         a_ik = x if x > 0 else slope · x        (written over z: ``za`` is z in, a out)
         d_ik = f'(x) = 1 if x > 0 else slope
 
-    slope is 0 for relu. ``one`` and ``slope`` have the arrays' dtype. Updating z in
-    place (not into a second array that might alias it) is what lets the loop vectorise.
+    slope is 0 for relu, whose negative side is then written as an exact 0 (not 0 · x,
+    which is −0.0, or NaN for x = −∞); a NaN x stays NaN, as ``np.maximum`` keeps it.
+    ``one`` and ``slope`` have the arrays' dtype. Updating z in place (not into a second
+    array that might alias it) is what lets the loop vectorise.
     """
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(za: Any, b: Any, d: Any, slope: Any, one: Any) -> None:  # pragma: no cover
+        zero = one - one
         for i in range(za.shape[0]):
             for k in range(za.shape[1]):
                 x = za[i, k] + b[k]
-                positive = x > 0
-                za[i, k] = x if positive else slope * x
-                d[i, k] = one if positive else slope
+                negative = slope * x if slope != zero else zero
+                za[i, k] = negative if x <= zero else x  # NaN <= 0 is False: NaN stays
+                d[i, k] = one if x > zero else slope
 
     return kernel
 

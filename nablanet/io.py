@@ -68,7 +68,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet.activations import ACTIVATIONS
-from nablanet.layout import INITIALIZERS, Layout
+from nablanet.layout import INITIALIZERS, Layout, from_row_major
 from nablanet.losses import LOSSES
 from nablanet.network import Network
 
@@ -827,8 +827,8 @@ def network_from_state(
     arrays: Mapping[str, Array],
     *,
     source: str,
+    format_version: int,
     where: str = "network",
-    format_version: int = FORMAT_VERSION,
 ) -> Network:
     """Rebuild a `Network` from `network_state`'s output, checking every field first.
 
@@ -840,10 +840,11 @@ def network_from_state(
         Must hold ``"theta"``; other arrays are ignored (they belong to the caller).
     source : str
         The file, for messages.
+    format_version : int
+        The file's version (the header's ``format_version``): version-1 files have
+        their weights reordered on loading.
     where : str, default "network"
         The spec's path in the header, for messages.
-    format_version : int, default FORMAT_VERSION
-        The file's version; version 1 files have their weights reordered on loading.
 
     Returns
     -------
@@ -952,20 +953,9 @@ def network_from_state(
     except ValueError as exc:
         raise _fail(source, f"header field {where!r} is invalid: {exc}") from None
     if format_version == 1:
-        theta = _column_major_weights(theta, layout)
+        theta = from_row_major(theta, layout)
     net.theta = theta  # copies into the network's buffer: same dtype, so the same bits
     return net
-
-
-def _column_major_weights(theta: Array, layout: Layout) -> Array:
-    """Theta of a version-1 file (each W(l) row-major) in the current layout (column-major)."""
-    out = theta.copy()
-    at = 0
-    for out_units, in_units in layout.shapes:
-        n = out_units * in_units
-        out[at : at + n] = theta[at : at + n].reshape(out_units, in_units).T.ravel()
-        at += n
-    return out
 
 
 # --- top level -----------------------------------------------------------------------------

@@ -105,6 +105,21 @@ class Layout:
         return W, b
 
 
+def from_row_major(theta: Array, layout: Layout) -> Array:
+    """A copy of ``theta`` stored with each W(l) row by row, in the current layout.
+
+    The first layout kept W(l) row-major; model files of format version 1 and networks
+    pickled then hold θ that way, and are converted with this on loading.
+    """
+    out = theta.copy()
+    at = 0
+    for out_units, in_units in layout.shapes:
+        n = out_units * in_units
+        out[at : at + n] = theta[at : at + n].reshape(out_units, in_units).T.ravel()
+        at += n
+    return out
+
+
 # --- Initialisers: W[l] ~ small random values near zero; biases start at 0 -------------
 # Each takes (fan_in, fan_out, rng) and returns W of shape (fan_out, fan_in) in float64.
 

@@ -85,7 +85,7 @@ class Loss:
         z : ndarray of shape (m, k)
             Weighted inputs of the output layer.
         a : ndarray of shape (m, k)
-            Overwritten with f(z).
+            Overwritten with f(z); a buffer of its own (the cost is computed from z).
         Y : ndarray of shape (m, k)
             Targets.
         w : ndarray of shape (m,)

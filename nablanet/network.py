@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
 from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
-from nablanet.layout import Layout, initialize
+from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, default_loss, get_loss
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ Array = NDArray[Any]
 
 _RELU_FAMILY = frozenset({"relu", "leaky_relu"})
 _MAX_WORKSPACES = 4
+#: How θ stores each W(l) in pickles: 2 is column-major (see `nablanet.layout`); a pickle
+#: without the mark was written with the row-major layout 1 and is converted on loading.
+_THETA_LAYOUT = 2
 
 
 @dataclass
@@ -266,9 +269,13 @@ class Network:
         state = self.__dict__.copy()
         for key in ("W", "b", "_workspaces", "_grad_views"):
             state.pop(key)
+        state["theta_layout"] = _THETA_LAYOUT
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        if state.pop("theta_layout", 1) == 1:  # pickled before W became column-major
+            state["_theta"] = from_row_major(state["_theta"], state["layout"])
         self.__dict__.update(state)
         self.W, self.b = self.layout.views(self._theta)
         self._workspaces = {}

@@ -97,6 +97,22 @@ def test_fused_hidden_layer_equals_bias_activation_and_derivative(dtype, name):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_fused_hidden_layer_extreme_values_match_numpy(dtype, name):
+    # relu(-inf) is 0 (not 0 * -inf = NaN), a negative input gives +0.0 (not -0.0), and
+    # NaN propagates as np.maximum propagates it: the divergence checks rely on that.
+    act = get_activation(name)
+    z = np.array([[-np.inf, np.nan, -1.0, -0.0, 0.0, 2.0, np.inf]], dtype)
+    b = np.zeros(z.shape[1], dtype)
+    za, d = z.copy(), np.empty_like(z)
+    act.layer(za, b, d)
+    expected = act(z + b)  # as the NumPy passes compute it (-0.0 + 0.0 is +0.0)
+    np.testing.assert_array_equal(za, expected)
+    np.testing.assert_array_equal(np.signbit(za[:, 2:]), np.signbit(expected[:, 2:]))
+    np.testing.assert_array_equal(d, act.derivative(expected, np.empty_like(z)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_adam_equals_the_numpy_passes(dtype):
     # A strided theta takes the nine NumPy passes; a contiguous one the kernel.
     rng = np.random.default_rng(3)

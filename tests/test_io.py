@@ -890,7 +890,9 @@ class FakeEstimator:
         cls, header: dict[str, Any], arrays: dict[str, np.ndarray], *, source: str
     ) -> FakeEstimator:
         check_keys(arrays, ("theta", "scale"), source=source, where="the file", item="array")
-        net = network_from_state(header["network"], arrays, source=source)
+        net = network_from_state(
+            header["network"], arrays, source=source, format_version=header["format_version"]
+        )
         classes = check_field(header, "classes", list, source=source)
         n_in = net.layer_sizes[0]
         scale = check_finite_array(arrays, "scale", shape=(n_in,), source=source)

@@ -486,6 +486,27 @@ def test_loss_and_grad_with_theta_leaves_network_alone():
         net.loss_and_grad(X, Y, theta=np.zeros(net.n_params + 1))
 
 
+def test_pickle_round_trip_and_pickles_of_the_row_major_layout():
+    import pickle
+
+    net = Network([3, 4, 2], activation="tanh", output_activation="softmax", seed=0)
+    net.theta = np.random.default_rng(1).normal(size=net.n_params)
+    X = np.random.default_rng(2).normal(size=(5, 3))
+    back = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(back.theta, net.theta)
+    np.testing.assert_array_equal(back.forward(X), net.forward(X))
+    assert np.shares_memory(back.W[0], back.theta)
+    # A pickle from before the column-major layout has no mark and row-major weights.
+    state = net.__getstate__()
+    del state["theta_layout"]
+    state["_theta"] = np.concatenate([*(W.ravel(order="C") for W in net.W), *net.b])
+    old = Network.__new__(Network)
+    old.__setstate__(state)
+    for W_old, W_net in zip(old.W, net.W, strict=True):
+        np.testing.assert_array_equal(W_old, W_net)
+    np.testing.assert_array_equal(old.forward(X), net.forward(X))
+
+
 def test_views_share_memory_and_setter_copies_in_place():
     net = Network([3, 4, 2], seed=0)
     buffer, W0, b1 = net.theta, net.W[0], net.b[1]

@@ -425,6 +425,21 @@ def test_step_refuses_gradient_of_other_dtype_or_shape():
             opt.step(theta, np.zeros(4, dtype=np.float32), state)
 
 
+@pytest.mark.parametrize("make", [Adam, lambda: SGD(0.1, 0.9), lambda: SGD(0.1, 0.9, True)])
+def test_step_refuses_state_of_another_vector(make):
+    # The compiled kernels index the state by theta's length: a state from init on a
+    # shorter (or float64) vector must be refused, never read or written out of bounds.
+    opt = make()
+    small = opt.init(np.zeros(4, dtype=np.float32))
+    theta = np.zeros(200_000, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"optimizer state '(m|velocity)' is float32\[4\]"):
+        opt.step(theta, np.ones_like(theta), small)
+    wrong_dtype = opt.init(np.zeros(200_000))
+    with pytest.raises(ValueError, match="use the state that init"):
+        opt.step(theta, np.ones_like(theta), wrong_dtype)
+    np.testing.assert_array_equal(theta, 0.0)  # nothing was updated
+
+
 def test_init_refuses_bad_theta():
     with pytest.raises(ValueError, match="float32 or float64"):
         Adam().init(np.zeros(3, dtype=np.int64))

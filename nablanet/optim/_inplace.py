@@ -78,6 +78,25 @@ def check_grad(theta: FloatArray, grad: FloatArray) -> None:
         )
 
 
+def check_state(theta: FloatArray, **moments: FloatArray) -> None:
+    """Check that each optimizer state array matches ``theta`` in shape and dtype.
+
+    The compiled kernels index the state by θ's length: a state from ``init`` on another
+    vector would be read and written out of bounds, so it is refused instead.
+
+    Raises
+    ------
+    ValueError
+        Naming the first state array that does not match.
+    """
+    for name, array in moments.items():
+        if array.shape != theta.shape or array.dtype != theta.dtype:
+            raise ValueError(
+                f"optimizer state {name!r} is {array.dtype}{list(array.shape)} but theta is "
+                f"{theta.dtype}{list(theta.shape)}: use the state that init(theta) returned"
+            )
+
+
 def positive(value: Any, name: str) -> float:
     """Return ``value`` as a Python float if it is finite and > 0, else raise ValueError."""
     x = _as_float(value, name)

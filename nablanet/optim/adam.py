@@ -21,6 +21,7 @@ from nablanet.optim._inplace import (
     FloatArray,
     axpy,
     check_grad,
+    check_state,
     check_theta,
     in_unit_interval,
     non_negative,
@@ -188,6 +189,7 @@ class Adam:
         b1, b2 = self.beta_1, self.beta_2
         check_grad(theta, grad)
         m, v, work = state.m, state.v, state.work
+        check_state(theta, m=m, v=v)
         state.t += 1
         t = state.t
 

@@ -11,6 +11,7 @@ from nablanet.optim._inplace import (
     TINY,
     FloatArray,
     check_grad,
+    check_state,
     check_theta,
     in_unit_interval,
     positive,
@@ -112,6 +113,7 @@ class SGD:
         alpha = step_learning_rate(self.learning_rate, learning_rate)
         mu = self.momentum
         check_grad(theta, grad)
+        check_state(theta, velocity=state.velocity)
         # One fused pass (nablanet._fused): v = μ v − α g, then θ = θ + v, or with
         # Nesterov θ = θ + μ v − α g; scalars in theta's dtype.
         real = theta.dtype.type
