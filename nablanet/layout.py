@@ -112,11 +112,11 @@ def from_row_major(theta: Array, layout: Layout) -> Array:
     pickled then hold θ that way, and are converted with this on loading.
     """
     out = theta.copy()
+    W, _ = layout.views(out)
     at = 0
-    for out_units, in_units in layout.shapes:
-        n = out_units * in_units
-        out[at : at + n] = theta[at : at + n].reshape(out_units, in_units).T.ravel()
-        at += n
+    for W_l in W:  # the old block, read row by row, written through the current view
+        W_l[...] = theta[at : at + W_l.size].reshape(W_l.shape)
+        at += W_l.size
     return out
 
 

@@ -20,6 +20,7 @@ FloatArray = NDArray[np.floating[Any]]
 #: (looked up once: ``np.finfo`` costs microseconds per call, the step itself ~40 µs).
 TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}
 
+
 def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
     """Add ``alpha * x`` to ``y`` in place, in one pass over memory.
 
