@@ -32,7 +32,6 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 from onnx import TensorProto
-from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.validation import check_is_fitted
 
 from nablanet._tables import lookup
@@ -83,17 +82,31 @@ def onnx_dtype(real: np.dtype[Any]) -> int:
     return TensorProto.DOUBLE if real == np.float64 else TensorProto.FLOAT
 
 
+def kind_of(model: Any) -> str:
+    """"classifier", "regressor" (scikit-learn's tags say which) or "network".
+
+    Raises
+    ------
+    TypeError
+        For anything else (a scikit-learn transformer, say).
+    """
+    if hasattr(model, "__sklearn_tags__"):
+        kind = model.__sklearn_tags__().estimator_type
+        if kind in ("classifier", "regressor") and hasattr(model, "_check_params"):
+            return str(kind)
+    elif hasattr(model, "W") and hasattr(model, "activations"):
+        return "network"
+    raise TypeError(
+        f"expected a nablanet Network, MLPClassifier or MLPRegressor, got {type(model).__name__}"
+    )
+
+
 def network_of(model: Any) -> Any:
     """The `Network` inside ``model`` (itself for a bare network); checks it is fitted."""
-    if is_classifier(model) or is_regressor(model):
-        check_is_fitted(model, "net_")
-        return model.net_
-    if not hasattr(model, "W") or not hasattr(model, "activations"):
-        raise TypeError(
-            "expected a nablanet Network, MLPClassifier or MLPRegressor, got "
-            f"{type(model).__name__}"
-        )
-    return model
+    if kind_of(model) == "network":
+        return model
+    check_is_fitted(model, "net_")
+    return model.net_
 
 
 def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
@@ -112,7 +125,8 @@ def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
         ``[output]`` for a network.
     """
     net = network_of(model)
-    if is_classifier(model):
+    kind = kind_of(model)
+    if kind == "classifier":
         n = len(model.classes_)
         multilabel = model._target_kind == _MULTILABEL
         label_type = TensorProto.INT64 if multilabel else _classes(model)[0]
@@ -120,7 +134,7 @@ def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
             Output("label", label_type, (None, n) if multilabel else (None,)),
             Output("probabilities", onnx_dtype(real), (None, n)),
         ]
-    name = "variable" if is_regressor(model) else "output"
+    name = "variable" if kind == "regressor" else "output"
     return [Output(name, onnx_dtype(real), (None, net.layer_sizes[-1]))]
 
 
@@ -143,9 +157,10 @@ def emit(g: Graph, model: Any, x: str, real: np.dtype[Any]) -> list[str]:
     """
     net = network_of(model)
     a = network_nodes(g, net, x, real)
-    if is_classifier(model):
+    kind = kind_of(model)
+    if kind == "classifier":
         return list(_classifier_nodes(g, model, a, real))
-    if is_regressor(model):
+    if kind == "regressor":
         return [_regressor_nodes(g, model, a, real)]
     return [a]
 
@@ -163,10 +178,10 @@ def network_nodes(g: Graph, net: Any, x: str, real: np.dtype[Any]) -> str:
 
 
 def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint: str) -> str:
-    """a = f(z) with the activation's ONNX operator.
+    """The activation node ``a = f(z)``, written with the activation's ONNX operator.
 
     Leaky relu is ``LeakyRelu(alpha=slope)`` in float32. An ONNX attribute is a float32,
-    so in a float64 graph the slope would be rounded (by 2e-9 relative): there it is
+    so in a float64 graph the slope would be rounded (by 2e-8 relative): there it is
     written as ``Max(z, slope · z)`` with a float64 constant, as nablanet computes it.
     """
     op = lookup(ONNX_OPS, act.name, "activation")

@@ -29,7 +29,7 @@ from skl2onnx.common.data_types import (
 
 from nablanet.export._graph import MIN_OPSET, emit, outputs_of
 
-_TYPES = {
+_TYPES: dict[int, Any] = {
     TensorProto.FLOAT: FloatTensorType,
     TensorProto.DOUBLE: DoubleTensorType,
     TensorProto.INT64: Int64TensorType,

@@ -59,9 +59,8 @@ class _ModelGraph:
         name = self._unique(hint)
         value = np.asarray(value)
         if value.dtype.kind in "OUS":
-            tensor = helper.make_tensor(
-                name, TensorProto.STRING, value.shape, [str(v).encode() for v in value.ravel()]
-            )
+            strings: Any = [str(v).encode() for v in value.ravel()]
+            tensor = helper.make_tensor(name, TensorProto.STRING, value.shape, strings)
         else:
             tensor = numpy_helper.from_array(np.ascontiguousarray(value), name)
         self.initializers.append(tensor)
