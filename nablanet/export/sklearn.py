@@ -36,18 +36,23 @@ _NABLANET_ONLY = {"output_activation": None, "loss": None, "dropout": 0.0, "rest
 _MULTILABEL = "multilabel-indicator"
 
 
-def _sklearn_kind(fitted: Any) -> str:
-    """"classifier" or "regressor" for a scikit-learn MLP (by its tags and parameters)."""
-    tags = getattr(fitted, "__sklearn_tags__", None)
+def is_sklearn_mlp(obj: Any) -> bool:
+    """Whether ``obj`` is a scikit-learn MLPClassifier or MLPRegressor (fitted or not)."""
+    tags = getattr(obj, "__sklearn_tags__", None)
     kind = tags().estimator_type if tags is not None else None
-    params = set(fitted.get_params()) if hasattr(fitted, "get_params") else set()
+    params = set(obj.get_params()) if hasattr(obj, "get_params") else set()
     # scikit-learn's MLPs have max_fun; nablanet's own estimators also have dropout.
-    if kind not in ("classifier", "regressor") or "max_fun" not in params or "dropout" in params:
+    return kind in ("classifier", "regressor") and "max_fun" in params and "dropout" not in params
+
+
+def _sklearn_kind(fitted: Any) -> str:
+    """"classifier" or "regressor" for a scikit-learn MLP."""
+    if not is_sklearn_mlp(fitted):
         raise TypeError(
             "from_sklearn needs a fitted sklearn.neural_network.MLPClassifier or "
             f"MLPRegressor, got {type(fitted).__name__}"
         )
-    return str(kind)
+    return str(fitted.__sklearn_tags__().estimator_type)
 
 
 def from_sklearn(fitted: Any) -> Any:
