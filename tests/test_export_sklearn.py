@@ -101,7 +101,7 @@ def test_converted_model_saves_loads_and_refits(tmp_path):
 
 
 def test_feature_names_and_float32_weights_are_kept():
-    import pandas as pd  # noqa: F401  (scikit-learn's own dependency for frames)
+    pd = pytest.importorskip("pandas")
 
     X, y = IRIS
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
