@@ -26,7 +26,7 @@ unit: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nablanet tests benchmarks
+	$(VENV)/bin/ruff check nablanet tests benchmarks docs
 
 types: $(STAMP)
 	$(VENV)/bin/mypy

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 # A script, stylesheet, image or frame whose address is absolute: http(s)://, or //host.
-_REMOTE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["'](?:https?:)?//""")
+_REMOTE = re.compile(
+    r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["'](?:https?:)?//"""
+)
 
 
 def remote_loads(site: Path) -> list[str]:

@@ -24,6 +24,7 @@ class CliReference(SphinxDirective):
     """Render the help of ``nablanet`` and of each of its commands."""
 
     def run(self) -> list[nodes.Node]:
+        """The top-level help, then one section per command."""
         from nablanet.cli import build_parser
 
         parser = build_parser()
@@ -38,5 +39,6 @@ class CliReference(SphinxDirective):
 
 
 def setup(app: Any) -> dict[str, Any]:
+    """Register the directive (Sphinx's extension entry point)."""
     app.add_directive("cli-reference", CliReference)
     return {"parallel_read_safe": True}
