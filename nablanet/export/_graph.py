@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto
 from sklearn.utils.validation import check_is_fitted
 
-from nablanet._tables import lookup
+from nablanet._checks import lookup
 from nablanet.activations import LEAKY_SLOPE, Activation
 
 Array = NDArray[Any]
@@ -219,9 +219,9 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
     P = _probability_nodes(g, act, A, real)
 
     def above() -> str:
-        # An elementwise output decides at f(0): 0.5 for sigmoid, 0 for tanh, the middle
-        # of its range. It compares the outputs A themselves, as `predict` does.
-        threshold = g.constant("threshold", np.array(act(np.zeros(1))[0], dtype=real))
+        # 0.5 for sigmoid, 0 for tanh (between its label codes); the outputs A themselves
+        # are compared, as `predict` does.
+        threshold = g.constant("threshold", np.array(act.decision_threshold, dtype=real))
         return g.node("Greater", [A, threshold], "above")
 
     if est._target_kind == _MULTILABEL:
@@ -241,15 +241,13 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
 
 
 def _probability_nodes(g: Graph, act: Activation, A: str, real: np.dtype[Any]) -> str:
-    """Map outputs into [0, 1]: (A − f(−∞)) / (f(∞) − f(−∞)), clipped; no node for [0, 1].
+    """Map outputs from their range [lo, hi] into [0, 1]: (A − lo) / (hi − lo), clipped.
 
-    Softmax and sigmoid outputs are probabilities already; tanh's become (A + 1) / 2.
+    Softmax and sigmoid outputs are probabilities already (no node); tanh's become
+    (A + 1) / 2.
     """
-    if not act.elementwise:
-        return A
-    with np.errstate(all="ignore"):
-        lo, hi = act(np.array([-np.inf, np.inf]))
-    if (lo, hi) == (0.0, 1.0):
+    lo, hi = act.output_range
+    if not act.elementwise or (lo, hi) == (0.0, 1.0):
         return A
     shifted = g.node("Sub", [A, g.constant("range_low", np.array(lo, dtype=real))], "shifted")
     scaled = g.node("Div", [shifted, g.constant("range_width", np.array(hi - lo, dtype=real))],

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from nablanet._tables import lookup
+from nablanet._checks import lookup
 from nablanet.activations import LEAKY_SLOPE
 from nablanet.export._graph import kind_of, network_of
 
