@@ -278,3 +278,20 @@ def test_skl2onnx_converts_pipelines():
                                           output_activation="tanh")), X, y)
     (pred,) = run(skl2onnx.to_onnx(pipe, X[:1]), X)
     np.testing.assert_allclose(pred.ravel(), pipe.predict(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("zipmap", [True, False, "columns"])
+def test_skl2onnx_multilabel_with_every_zipmap_option(zipmap):
+    register_skl2onnx()
+    X, Y = digits_multilabel()
+    est = fit(MLPClassifier((16,), max_iter=10, random_state=0), X, Y)
+    X32 = X[:50].astype(np.float32)
+    outputs = run(skl2onnx.to_onnx(est, X32[:1], options={"zipmap": zipmap}), X32)
+    np.testing.assert_array_equal(outputs[0], est.predict(X[:50]))
+    if zipmap is False:
+        np.testing.assert_allclose(outputs[1], est.predict_proba(X[:50]), atol=F32_TOL)
+    elif zipmap == "columns":  # one output per class
+        proba = np.column_stack(outputs[1:])
+        np.testing.assert_allclose(proba, est.predict_proba(X[:50]), atol=F32_TOL)
+    else:
+        assert outputs[1][0].keys() == {0, 1, 2}

@@ -8,7 +8,7 @@ model converts to the same graph whether it is exported alone or inside a pipeli
 
 The graph, for a network of L weight layers and an input X of shape (N, s_1)::
 
-    z(l+1) = Gemm(a(l), W(l), b(l), transB=1)     = a(l) W(l)ᵀ + b(l)   (MATH.md §3)
+    z(l+1) = Gemm(a(l), W(l), b(l), transB=1)     = a(l) W(l)ᵀ + b(l)   (forward propagation)
     a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu,
                                                    Softmax(axis=-1); identity: no node
 

@@ -102,13 +102,15 @@ def register_skl2onnx() -> None:
     After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
     estimator, and any scikit-learn pipeline that contains one. Calling it again is
     harmless. The classifier accepts skl2onnx's options ``zipmap`` (True, False or
-    "columns"; True by default, as for skl2onnx's own classifiers) and ``nocl``.
+    "columns"; True by default, as for skl2onnx's own classifiers).
     """
     from nablanet.estimators import MLPClassifier, MLPRegressor
 
     update_registered_converter(
         MLPClassifier, "NablanetMLPClassifier", _shape_calculator, _converter,
-        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
+        # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
+        # indices); these graphs always hold the classes, so only False is accepted.
+        options={"zipmap": [True, False, "columns"], "nocl": [False]},
     )
     update_registered_converter(
         MLPRegressor, "NablanetMLPRegressor", _shape_calculator, _converter
