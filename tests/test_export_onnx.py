@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import skl2onnx
+import sklearn.neural_network
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
@@ -236,6 +237,9 @@ def test_bad_arguments():
         to_onnx(est, X[:1].astype(int))
     with pytest.raises(TypeError, match="Network, MLPClassifier or MLPRegressor"):
         to_onnx(StandardScaler().fit(X))
+    sk = fit(sklearn.neural_network.MLPClassifier((4,), max_iter=5, random_state=0), X, y)
+    with pytest.raises(TypeError, match="from_sklearn first"):
+        to_onnx(sk)
 
 
 def test_top_level_name():

@@ -43,14 +43,14 @@ Array = NDArray[Any]
 #: axis alone and ReduceSum with its axes as an input both date from opset 13.
 MIN_OPSET = 13
 
-#: Each activation's ONNX operator (None: no node, a = z).
-ONNX_OPS: dict[str, str | None] = {
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-    "leaky_relu": "LeakyRelu",
+#: Each activation's ONNX operator and attributes (None: no node, a = z).
+ONNX_OPS: dict[str, tuple[str, dict[str, Any]] | None] = {
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "relu": ("Relu", {}),
+    "leaky_relu": ("LeakyRelu", {"alpha": LEAKY_SLOPE}),
     "identity": None,
-    "softmax": "Softmax",
+    "softmax": ("Softmax", {"axis": -1}),  # each row on its own
 }
 
 _MULTILABEL = "multilabel-indicator"
@@ -92,12 +92,15 @@ def kind_of(model: Any) -> str:
     """
     if hasattr(model, "__sklearn_tags__"):
         kind = model.__sklearn_tags__().estimator_type
-        if kind in ("classifier", "regressor") and hasattr(model, "_check_params"):
+        # nablanet's own estimators only: scikit-learn's MLPs go through from_sklearn
+        if kind in ("classifier", "regressor") and type(model).__module__.startswith("nablanet."):
             return str(kind)
     elif hasattr(model, "W") and hasattr(model, "activations"):
         return "network"
     raise TypeError(
-        f"expected a nablanet Network, MLPClassifier or MLPRegressor, got {type(model).__name__}"
+        "expected a nablanet Network, MLPClassifier or MLPRegressor, got "
+        f"{type(model).__module__}.{type(model).__name__} (a scikit-learn MLP converts with "
+        "nablanet.from_sklearn first)"
     )
 
 
@@ -184,17 +187,14 @@ def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint
     so in a float64 graph the slope would be rounded (by 2e-8 relative): there it is
     written as ``Max(z, slope · z)`` with a float64 constant, as nablanet computes it.
     """
-    op = lookup(ONNX_OPS, act.name, "activation")
-    if op is None:
+    entry = lookup(ONNX_OPS, act.name, "activation")
+    if entry is None:
         return z
-    if op == "LeakyRelu":
-        if real == np.float64:
-            slope = g.constant("leaky_slope", np.array(LEAKY_SLOPE, dtype=real))
-            return g.node("Max", [z, g.node("Mul", [z, slope], "slope_z")], hint)
-        return g.node(op, [z], hint, alpha=LEAKY_SLOPE)
-    if op == "Softmax":
-        return g.node(op, [z], hint, axis=-1)
-    return g.node(op, [z], hint)
+    op, attrs = entry
+    if "alpha" in attrs and real == np.float64:  # the slope kept in float64
+        slope = g.constant("leaky_slope", np.array(attrs["alpha"], dtype=real))
+        return g.node("Max", [z, g.node("Mul", [z, slope], "slope_z")], hint)
+    return g.node(op, [z], hint, **attrs)
 
 
 def _classes(model: Any) -> tuple[int, Array]:
