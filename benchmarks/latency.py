@@ -22,6 +22,7 @@ Run: ``python benchmarks/latency.py [--rows 1,10,100,10000] [--threads 1]``.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -131,8 +132,9 @@ def main() -> None:
     batches = {m: np.ascontiguousarray(X[rng.integers(0, len(X), m)]) for m in rows}
 
     with threadpool_limits(limits=args.threads):
-        print(f"CPU: {cpu_model()}; Python {platform.python_version()}; numpy "
-              f"{np.__version__}; threads per runtime: {args.threads}")
+        print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python "
+              f"{platform.python_version()}; numpy {np.__version__}; threads per runtime: "
+              f"{args.threads}; load average {os.getloadavg()[0]:.2f} at the start")
         for line in blas_lines():
             print(f"BLAS: {line}")
         fns = runtimes(est, args.threads)
@@ -155,6 +157,8 @@ def main() -> None:
         print_table(wall, rows, "wall time")
         print()
         print_table(cpu, rows, "CPU time of this process (steady on a shared machine)")
+        print(f"\nload average {os.getloadavg()[0]:.2f} at the end (near the core count or "
+              "above: other programs shared the CPUs, and the wall times suffered)")
 
 
 def print_table(table: dict[str, dict[int, float]], rows: list[int], what: str) -> None:
