@@ -355,7 +355,7 @@ class Network:
         return ws.A[range(n_hidden)[layer]].copy()
 
     def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
-        """This thread's buffers for a batch of m rows (made on first use, then reused)."""
+        """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
         key = (m, keep_z)
         workspaces = self._local.workspaces
         ws = workspaces.get(key)
