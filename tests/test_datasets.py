@@ -235,6 +235,8 @@ def test_facade_exports():
         "download_fashion_mnist",
         "one_hot",
         "stratified_split",
+        "split",
+        "split_indices",
         "read_csv",
     } <= set(datasets.__all__)
 
