@@ -183,7 +183,10 @@ def _inspect(
                if target is not None else "it needs at least one feature")
             + ("; give the delimiter if the file uses another" if d.how == "assumed" else "")
         )
-    t = None if target is None else _resolve_target(target, names, n_columns, header)
+    try:
+        t = None if target is None else _resolve_target(target, names, n_columns, header)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     features = [j for j in range(n_columns) if j != t]
     return _Table(path, d, names, line if has_header else 0, n_columns, t, features)
 
@@ -253,8 +256,10 @@ def _parse(table: _Table, capacity: int) -> tuple[NDArray[np.float64], NDArray[A
     y = _Rows(capacity if table.target is not None else 0, 1, "<U1")
     for X_chunk, y_chunk in _converted_chunks(table):
         X.append(X_chunk)
-        if y_chunk is not None:
-            y.append(y_chunk[:, np.newaxis])
+        if y_chunk is not None and y_chunk.size:
+            # the narrowest width, so that the dtype does not depend on the chunking
+            width = max(int(np.strings.str_len(y_chunk).max()), 1)
+            y.append(y_chunk.astype(f"<U{width}")[:, np.newaxis])
     return X.result(), y.result()[:, 0]
 
 
