@@ -10,6 +10,7 @@ allocates nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -50,6 +51,8 @@ class Activation:
         A hidden layer's forward step in one compiled pass: ``za`` ← f(za + b) in place
         and ``d`` ← f'. Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a
         compiled scalar one) the network makes the three NumPy passes.
+    output_range : tuple of float
+        The interval [lo, hi] that f's values lie in (infinite ends where unbounded).
     """
 
     name: str
@@ -58,6 +61,7 @@ class Activation:
     max_derivative: float
     saturating: bool
     layer: Callable[[Array, Array, Array], None] | None = None
+    output_range: tuple[float, float] = (-math.inf, math.inf)
 
     @property
     def elementwise(self) -> bool:
@@ -187,8 +191,12 @@ def jacobian_vector(activation: Activation, a: Array, g: Array, out: Array) -> A
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True),
-    "tanh": Activation("tanh", _tanh, _tanh_derivative, 1.0, True),
+    "sigmoid": Activation(
+        "sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True, output_range=(0.0, 1.0)
+    ),
+    "tanh": Activation(
+        "tanh", _tanh, _tanh_derivative, 1.0, True, output_range=(-1.0, 1.0)
+    ),
     "relu": Activation("relu", _relu, _relu_derivative, 1.0, False, _rectifier_layer),
     "leaky_relu": Activation(
         "leaky_relu",
@@ -199,7 +207,9 @@ ACTIVATIONS: dict[str, Activation] = {
         partial(_rectifier_layer, slope=LEAKY_SLOPE),
     ),
     "identity": Activation("identity", _identity, _identity_derivative, 1.0, False),
-    "softmax": Activation("softmax", _softmax, None, 0.25, True),
+    "softmax": Activation(
+        "softmax", _softmax, None, 0.25, True, output_range=(0.0, 1.0)
+    ),
 }
 
 #: Other names users know the same functions by (scikit-learn says "logistic").
