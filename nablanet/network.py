@@ -28,7 +28,7 @@ from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
 from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet.layout import Layout, from_row_major, initialize
-from nablanet.losses import Loss, default_loss, get_loss
+from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 Array = NDArray[Any]
 
-_RELU_FAMILY = frozenset({"relu", "leaky_relu"})
 _MAX_WORKSPACES = 4
 #: How θ stores each W(l) in pickles: 2 is column-major (see `nablanet.layout`); a pickle
 #: without the mark was written with the row-major layout 1 and is converted on loading.
@@ -186,7 +185,7 @@ class Network:
                 raise ValueError(f"{act.name} can only be the output activation")
         out = get_activation(output_activation)
         self.activations: list[Activation] = [*hidden, out]
-        self.loss: Loss = get_loss(loss if loss is not None else default_loss(out.name))
+        self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
         self.loss.check_output(out)
         if not np.isfinite(weight_decay) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
@@ -258,7 +257,7 @@ class Network:
         if len(names) != n:
             raise ValueError(f"init needs one name per weight layer ({n}), got {self.init!r}")
         return [
-            ("he" if act.name in _RELU_FAMILY else "ufldl") if name == "auto" else name
+            act.default_init if name == "auto" else name
             for name, act in zip(names, self.activations, strict=True)
         ]
 

@@ -86,12 +86,12 @@ class History:
 def accuracy(net: Network, X: Array, Y: Array) -> float:
     """Share of rows classified right: argmax for several outputs, a threshold for one.
 
-    With a single output unit the decision threshold is the middle of the activation's
-    range: 0.5 for sigmoid, 0 for tanh (the source's −1/+1 convention).
+    With a single output unit the decision threshold lies halfway between the output
+    activation's two label codes: 0.5 for 0/1 labels, 0 for tanh's −1/+1 (the source's).
     """
     out = net.forward(X)
     if out.shape[1] == 1:
-        threshold = 0.0 if net.activations[-1].name in ("tanh", "identity") else 0.5
+        threshold = net.activations[-1].decision_threshold
         return float(np.mean((out[:, 0] > threshold) == (Y[:, 0] > threshold)))
     return float(np.mean(out.argmax(axis=1) == Y.argmax(axis=1)))
 
