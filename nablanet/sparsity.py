@@ -15,13 +15,13 @@ the map (a + 1)/2 contributes the chain factor 1/2.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._checks import number
 from nablanet.activations import Activation
 
 Array = NDArray[Any]
@@ -44,18 +44,8 @@ class Sparsity:
     weight: float
 
     def __post_init__(self) -> None:
-        ok = isinstance(self.target, int | float | np.floating) and not isinstance(
-            self.target, bool
-        )
-        if not ok or not 0.0 < float(self.target) < 1.0:
-            raise ValueError(f"sparsity target must be a number in (0, 1), got {self.target!r}")
-        ok = isinstance(self.weight, int | float | np.floating) and not isinstance(
-            self.weight, bool
-        )
-        if not ok or not math.isfinite(self.weight) or self.weight < 0:
-            raise ValueError(
-                f"sparsity weight must be a finite number >= 0, got {self.weight!r}"
-            )
+        number(self.target, "sparsity target", 0.0, 1.0, low_open=True, high_open=True)
+        number(self.weight, "sparsity weight", low=0.0)
 
     def cost(self, rho_hat: Array) -> float:
         """β Σ_j KL(ρ ‖ ρ̂_j) for mean activations ``rho_hat`` of shape (s,)."""
@@ -81,7 +71,7 @@ def unit_range(act: Activation) -> tuple[float, float]:
         target between "never active" and "always active".
     """
     lo, hi = act.output_range
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    if not act.bounded:
         raise ValueError(
             f"a sparsity penalty needs bounded hidden units (sigmoid or tanh), not {act.name} "
             f"(range [{lo}, {hi}])"

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._checks import integer
+
 Array = NDArray[Any]
 
 #: Olshausen and Field's cut-off f₀ of the whitening filter, in cycles per pixel
@@ -25,11 +27,6 @@ WHITENING_CUTOFF = 0.4
 DOWNSAMPLE = 2
 #: ITU-R BT.601 luma weights for grey from RGB.
 _LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def whiten_image(image: Array) -> Array:
@@ -111,8 +108,8 @@ def natural_image_patches(n_patches: int = 10000, patch_size: int = 8, seed: int
     ndarray of shape (n_patches, patch_size²), float64
         One patch per row (pixels in C order), values in [0.1, 0.9].
     """
-    _check_positive_int("n_patches", n_patches)
-    _check_positive_int("patch_size", patch_size)
+    integer(n_patches, "n_patches")
+    integer(patch_size, "patch_size")
     images = sample_images()
     height, width = images[0].shape
     if patch_size > min(height, width):
