@@ -92,6 +92,12 @@ MAX_MEMBERS = 256
 _ESTIMATOR_KINDS: dict[str, tuple[str, str]] = {
     "MLPClassifier": ("nablanet.estimators", "MLPClassifier"),
     "MLPRegressor": ("nablanet.estimators", "MLPRegressor"),
+    "SparseAutoencoder": ("nablanet.autoencoder", "SparseAutoencoder"),
+    "SoftmaxRegression": ("nablanet.softmax_regression", "SoftmaxRegression"),
+    "StackedAutoencoderClassifier": (
+        "nablanet.stacked_autoencoder",
+        "StackedAutoencoderClassifier",
+    ),
 }
 
 # Header fields that `save` writes itself; a `_to_state` header must not contain them.

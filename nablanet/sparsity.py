@@ -26,6 +26,9 @@ from nablanet.activations import Activation
 
 Array = NDArray[Any]
 
+#: How close ρ̂ may come to 0 or 1 (see `_inside`).
+RHO_MARGIN = 1e-12
+
 
 @dataclass(frozen=True)
 class Sparsity:
@@ -49,16 +52,25 @@ class Sparsity:
 
     def cost(self, rho_hat: Array) -> float:
         """β Σ_j KL(ρ ‖ ρ̂_j) for mean activations ``rho_hat`` of shape (s,)."""
-        rho = self.target
-        with np.errstate(divide="ignore"):  # ρ̂ of exactly 0 or 1 gives J = inf, honestly
-            kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+        rho, r = self.target, _inside(rho_hat)
+        kl = rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))
         return self.weight * float(kl.sum())
 
     def derivative(self, rho_hat: Array) -> Array:
         """∂/∂ρ̂_j of the penalty: β (−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)), shape (s,)."""
-        rho = self.target
-        with np.errstate(divide="ignore"):
-            return self.weight * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+        rho, r = self.target, _inside(rho_hat)
+        return self.weight * (-rho / r + (1 - rho) / (1 - r))
+
+
+def _inside(rho_hat: Array) -> Array:
+    """ρ̂ kept RHO_MARGIN away from 0 and 1.
+
+    A unit saturated on every example has ρ̂ = 0 or 1 exactly, where KL is infinite and
+    its derivative times f'(z) = 0 is NaN; an L-BFGS line search that tries a long step
+    would then stop on a non-finite J instead of backtracking. Inside the margin J and
+    its gradient are exact; at the margin J is large (about 28 β) but finite.
+    """
+    return np.clip(rho_hat, RHO_MARGIN, 1.0 - RHO_MARGIN)
 
 
 def unit_range(act: Activation) -> tuple[float, float]:

@@ -93,7 +93,7 @@ class PCAWhitening(_Whitening):
             if total == 0:
                 return 1
             cumulative = np.cumsum(lam) / total
-            return int(min(np.searchsorted(cumulative, share - 1e-12) + 1, lam.size))
+            return min(int(np.searchsorted(cumulative, share - 1e-12)) + 1, lam.size)
         return integer(k, "n_components", low=1, high=lam.size)
 
     def transform(self, X: Any) -> Array:

@@ -161,3 +161,11 @@ def test_no_penalty_leaves_the_hot_path_alone():
     net = Network([3, 2, 3])
     assert net._sparsity_pass() is None
     assert net.sparsity == [None]
+
+
+def test_a_fully_saturated_unit_gives_a_large_finite_cost():
+    net = Network([2, 1, 2], sparsity=(0.01, 3.0), seed=0)
+    net.W[0][...] = 1e4  # the hidden unit is 1 on every example: ρ̂ = 1
+    X = np.array([[0.5, 0.5], [0.2, 0.9]])
+    J, grad = net.loss_and_grad(X, X)
+    assert np.isfinite(J) and J > 3.0 * 20 and np.isfinite(grad).all()
