@@ -3,8 +3,8 @@
 UFLDL samples 8×8 patches from ten photographs that Olshausen and Field had whitened
 (their filter flattens the 1/f amplitude spectrum of natural images, so that edges, not
 slow shading, carry the variance). Here the photographs are scikit-learn's two bundled
-ones (`sklearn.datasets.load_sample_images`: nothing is downloaded), made grey, halved
-in size (2×2 means: JPEG's 8×8 block edges and sensor noise are high frequencies that
+ones (`sklearn.datasets.load_sample_images`: nothing is downloaded), made grey, shrunk
+to a third (3×3 means: JPEG's 8×8 block edges and sensor noise are high frequencies that
 whitening would amplify into the patches) and whitened by the same filter; the patches
 are then normalised exactly as ``sampleIMAGES`` does.
 """
@@ -24,7 +24,7 @@ Array = NDArray[Any]
 #: (0.4 N cycles per image of N pixels).
 WHITENING_CUTOFF = 0.4
 #: Each photograph is shrunk by this factor (means of blocks) before whitening.
-DOWNSAMPLE = 2
+DOWNSAMPLE = 3
 #: ITU-R BT.601 luma weights for grey from RGB.
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -56,7 +56,7 @@ def whiten_image(image: Array) -> Array:
 
 
 def sample_images() -> list[Array]:
-    """scikit-learn's bundled photographs in grey, halved and whitened (see `whiten_image`)."""
+    """scikit-learn's bundled photographs in grey, shrunk and whitened (see `whiten_image`)."""
     from sklearn.datasets import load_sample_images
 
     k = DOWNSAMPLE
