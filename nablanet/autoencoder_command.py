@@ -16,7 +16,6 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[Any]
