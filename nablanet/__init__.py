@@ -29,6 +29,12 @@ _EXPORTS = {
     "Callback": "nablanet.callbacks",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
+    "SparseAutoencoder": "nablanet.autoencoder",
+    "SoftmaxRegression": "nablanet.softmax_regression",
+    "StackedAutoencoderClassifier": "nablanet.stacked_autoencoder",
+    "ZCAWhitening": "nablanet.whitening",
+    "PCAWhitening": "nablanet.whitening",
+    "Sparsity": "nablanet.sparsity",
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
@@ -42,6 +48,7 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nablanet.activations import ACTIVATIONS
+    from nablanet.autoencoder import SparseAutoencoder
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
@@ -52,7 +59,11 @@ if TYPE_CHECKING:
     from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
+    from nablanet.softmax_regression import SoftmaxRegression
+    from nablanet.sparsity import Sparsity
+    from nablanet.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.training import History, TrainingDiverged, train
+    from nablanet.whitening import PCAWhitening, ZCAWhitening
 
 
 def __getattr__(name: str) -> Any:
