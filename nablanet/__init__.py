@@ -38,6 +38,10 @@ _EXPORTS = {
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
+    "to_onnx": "nablanet.export.onnx",
+    "from_sklearn": "nablanet.export.sklearn",
+    "to_sklearn": "nablanet.export.sklearn",
+    "to_torch": "nablanet.export.torch",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -48,6 +52,9 @@ if TYPE_CHECKING:
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet.export.onnx import to_onnx
+    from nablanet.export.sklearn import from_sklearn, to_sklearn
+    from nablanet.export.torch import to_torch
     from nablanet.gradcheck import GradientCheckReport, check_gradient, numerical_gradient
     from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES

@@ -12,6 +12,7 @@ from nablanet.data.idx import read_idx, write_idx
 from nablanet.data.patches import natural_image_patches
 from nablanet.data.preprocessing import one_hot, stratified_split
 from nablanet.data.sets import Dataset, load_digits, load_fashion_mnist, load_idx_folder
+from nablanet.data.split import split, split_indices
 
 __all__ = [
     "ChecksumError",
@@ -24,6 +25,8 @@ __all__ = [
     "one_hot",
     "read_csv",
     "read_idx",
+    "split",
+    "split_indices",
     "stratified_split",
     "write_idx",
 ]
