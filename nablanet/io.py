@@ -92,10 +92,10 @@ MAX_MEMBERS = 256
 _ESTIMATOR_KINDS: dict[str, tuple[str, str]] = {
     "MLPClassifier": ("nablanet.estimators", "MLPClassifier"),
     "MLPRegressor": ("nablanet.estimators", "MLPRegressor"),
-    "SparseAutoencoder": ("nablanet.autoencoder", "SparseAutoencoder"),
-    "SoftmaxRegression": ("nablanet.softmax_regression", "SoftmaxRegression"),
+    "SparseAutoencoder": ("nablanet.estimators.autoencoder", "SparseAutoencoder"),
+    "SoftmaxRegression": ("nablanet.estimators.softmax_regression", "SoftmaxRegression"),
     "StackedAutoencoderClassifier": (
-        "nablanet.stacked_autoencoder",
+        "nablanet.estimators.stacked_autoencoder",
         "StackedAutoencoderClassifier",
     ),
 }
