@@ -350,3 +350,17 @@ def test_bad_delimiter_option(tmp_path):
     p = _csv(tmp_path, "1,2\n")
     with pytest.raises(ValueError, match="delimiter must be one character"):
         read_csv(p, delimiter=", ")
+
+
+def test_inspect_csv_gives_the_width_without_reading_everything(tmp_path):
+    from nablanet.data.csv import inspect_csv
+
+    p = _csv(tmp_path, "a;b;label\n1;2;x\n3;4;y\n")
+    layout = inspect_csv(p)
+    assert layout.n_columns == 3 and layout.names == ["a", "b", "label"]
+    assert layout.delimiter == ";" and layout.delimiter_detected
+    assert inspect_csv(p, header=False).names is None
+    q = tmp_path / "x.npy"
+    q.write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'}")
+    with pytest.raises(ValueError, match=r"x\.npy is not UTF-8 text: it looks like a NumPy"):
+        inspect_csv(q)

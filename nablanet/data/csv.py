@@ -59,6 +59,50 @@ class _Table:
         return [f"x{j}" for j in self.features]
 
 
+@dataclass(frozen=True)
+class CsvLayout:
+    """A CSV file's columns, as `read_csv` would see them.
+
+    Attributes
+    ----------
+    n_columns : int
+        The number of fields in the first non-blank row.
+    names : list of str or None
+        The header's cells, or None when the file has no header row.
+    delimiter : str
+        The field separator.
+    delimiter_detected : bool
+        Whether the delimiter was detected (False: given, or assumed for want of one).
+    """
+
+    n_columns: int
+    names: list[str] | None
+    delimiter: str
+    delimiter_detected: bool
+
+
+def inspect_csv(
+    path: str | os.PathLike[str], *, header: bool | None = None, delimiter: str | None = None
+) -> CsvLayout:
+    """The columns of a CSV file, from its first rows, without reading it all.
+
+    For a caller that must know the width before choosing how to read (e.g. whether a
+    file for prediction has the target column). The arguments are those of `read_csv`.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    ValueError
+        Naming the file, if its head is not UTF-8 text or it has no rows.
+    """
+    path_str = os.fspath(path)
+    _check_options(header, delimiter)
+    scan_text(path_str, limit=SAMPLE_CHARS)
+    t = _inspect(path_str, None, header, delimiter)
+    return CsvLayout(t.n_columns, t.names, t.delimiter.char, t.delimiter.how == "detected")
+
+
 @overload
 def read_csv(
     path: str | os.PathLike[str],
@@ -165,8 +209,12 @@ def _inspect(
     path: str, target: int | str | None, header: bool | None, delimiter: str | None
 ) -> _Table:
     """Decide the delimiter, the header and the columns from the file's first rows."""
-    with _open(path) as f:
-        text = f.read(SAMPLE_CHARS) + f.readline()  # whole lines only
+    try:
+        with _open(path) as f:
+            text = f.read(SAMPLE_CHARS) + f.readline()  # whole lines only
+    except UnicodeDecodeError:  # past the head that inspect_csv checks
+        scan_text(path)  # raises the precise message
+        raise
     d = Delimiter(delimiter, "given") if delimiter else detect_delimiter(text)
     rows = sample_rows(text, d.char)
     if not rows:
