@@ -9,6 +9,7 @@
 from nablanet.data.csv import CsvLayout, inspect_csv, read_csv
 from nablanet.data.download import ChecksumError, download_fashion_mnist
 from nablanet.data.idx import read_idx, write_idx
+from nablanet.data.patches import natural_image_patches
 from nablanet.data.preprocessing import one_hot, stratified_split
 from nablanet.data.sets import Dataset, load_digits, load_fashion_mnist, load_idx_folder
 from nablanet.data.split import split, split_indices
@@ -22,6 +23,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_idx_folder",
+    "natural_image_patches",
     "one_hot",
     "read_csv",
     "read_idx",
