@@ -17,7 +17,9 @@ the flat gradient vector, so that a training step allocates next to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +79,20 @@ _CHUNK_ROWS = 4096
 def _chunks(m: int) -> list[slice]:
     """Row slices of at most `_CHUNK_ROWS` covering ``range(m)``."""
     return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
+
+
+class _PerThread(threading.local):
+    """Each thread's own work buffers for one network.
+
+    Read-only calls (forward, hidden, cost, ...) may run from many threads at once: with
+    buffers shared between threads, one call would overwrite another's activations. Each
+    thread therefore keeps its own buffers per batch size, so that a single thread still
+    reuses them from call to call and allocates nothing once they exist.
+    """
+
+    def __init__(self) -> None:
+        self.workspaces: dict[tuple[int, bool], _Workspace] = {}
+        self.grad_views: tuple[Array, list[Array], list[Array]] | None = None
 
 
 class _Workspace:
@@ -151,8 +167,9 @@ class Network:
 
     Notes
     -----
-    A network keeps work buffers between calls: one instance must not be used from two
-    threads at once.
+    Read-only methods (`forward`, `hidden`, `trace`, `cost`, `loss_and_grad`, `diagnose`)
+    may be called from many threads at once: each thread keeps its own work buffers.
+    Training one network from two threads at once is refused (`RuntimeError`).
     """
 
     def __init__(
@@ -188,8 +205,8 @@ class Network:
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
         self.W, self.b = self.layout.views(self._theta)
-        self._workspaces: dict[tuple[int, bool], _Workspace] = {}
-        self._grad_views: tuple[Array, list[Array], list[Array]] | None = None
+        self._local = _PerThread()
+        self._training_lock = threading.Lock()
         self.reset(seed)
 
     # --- parameters -------------------------------------------------------------------
@@ -266,7 +283,7 @@ class Network:
         # Views and work buffers are rebuilt on unpickling: pickled views would lose
         # their link to theta, and the buffers are only a cache.
         state = self.__dict__.copy()
-        for key in ("W", "b", "_workspaces", "_grad_views"):
+        for key in ("W", "b", "_local", "_training_lock"):
             state.pop(key)
         state["theta_layout"] = _THETA_LAYOUT
         return state
@@ -277,8 +294,25 @@ class Network:
             state["_theta"] = from_row_major(state["_theta"], state["layout"])
         self.__dict__.update(state)
         self.W, self.b = self.layout.views(self._theta)
-        self._workspaces = {}
-        self._grad_views = None
+        self._local = _PerThread()
+        self._training_lock = threading.Lock()
+
+    @contextmanager
+    def _training(self) -> Iterator[None]:
+        """Hold the network for one training call; a second one at the same time is refused.
+
+        Two trainings interleaving their steps on one theta would leave weights that
+        neither computed. Not blocking: waiting would hide the mistake in the caller.
+        """
+        if not self._training_lock.acquire(blocking=False):
+            raise RuntimeError(
+                "network is being trained by another thread (or by a callback of its own "
+                "training); train one network from one thread at a time, or train a copy"
+            )
+        try:
+            yield
+        finally:
+            self._training_lock.release()
 
     def save(self, path: Any) -> None:
         """Write the network to a safe model file (see `nablanet.io`)."""
@@ -321,12 +355,14 @@ class Network:
         return ws.A[range(n_hidden)[layer]].copy()
 
     def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
+        """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
         key = (m, keep_z)
-        ws = self._workspaces.get(key)
+        workspaces = self._local.workspaces
+        ws = workspaces.get(key)
         if ws is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                self._workspaces.clear()
-            ws = self._workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
+            if len(workspaces) >= _MAX_WORKSPACES:
+                workspaces.clear()
+            ws = workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
         return ws
 
     def _forward(
@@ -488,9 +524,10 @@ class Network:
 
     def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
         """Views ``(dW, db)`` into ``grad``, kept for the buffer the training loop reuses."""
-        cached = self._grad_views
+        local = self._local
+        cached = local.grad_views
         if cached is None or cached[0] is not grad:
-            cached = self._grad_views = (grad, *self.layout.views(grad))
+            cached = local.grad_views = (grad, *self.layout.views(grad))
         return cached[1], cached[2]
 
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
