@@ -83,17 +83,19 @@ def test_a_huge_value_in_the_data_leaves_the_estimator_unfitted(digits):
 
 
 @no_convergence_warning
-def test_a_failed_warm_start_fit_changes_nothing(digits):
+def test_a_diverging_warm_start_fit_changes_nothing(digits):
     X, y = digits
-    # a rate of 1e8 takes a few epochs to give NaN
-    est = MLPClassifier(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=1e8,
-                        max_iter=2, random_state=0, warm_start=True).fit(X, y)
+    est = MLPRegressor(hidden_layer_sizes=(10,), max_iter=3, random_state=0,
+                       warm_start=True).fit(X, y)
     before, net, view = fitted_state(est), est.net_, est.coefs_[0]
-    est.set_params(max_iter=50)
+    huge = X.copy()
+    huge[5, 7] = 1e308
     with pytest.raises(TrainingDiverged):
-        est.fit(X, y)
+        est.fit(huge, y)
     assert fitted_state(est) == before
     assert est.net_ is net and np.shares_memory(view, est.net_.theta)
+    est.fit(X, y)  # and it trains on from there
+    assert est.n_iter_ == 6
 
 
 @pytest.mark.parametrize(
@@ -116,11 +118,10 @@ def test_a_diverging_partial_fit_changes_nothing(digits):
     X, y = digits
     est = MLPClassifier(hidden_layer_sizes=(10,), solver="sgd", learning_rate_init=1e8,
                         random_state=0)
-    est.partial_fit(X, y, classes=np.arange(10))
     for _ in range(20):  # it diverges within a few epochs
         before = fitted_state(est)
         try:
-            est.partial_fit(X, y)
+            est.partial_fit(X, y, classes=np.arange(10))
         except TrainingDiverged:
             break
     else:
@@ -139,11 +140,12 @@ class FailAt(Callback):
             raise self.error
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_any_failure_during_a_warm_start_fit_changes_nothing(digits, solver):
+def test_any_failure_during_a_warm_start_fit_changes_nothing(digits, cls, solver):
     X, y = digits
-    est = MLPRegressor(hidden_layer_sizes=(10,), solver=solver, max_iter=3, random_state=0,
-                       warm_start=True, early_stopping=True)
+    est = cls(hidden_layer_sizes=(10,), solver=solver, max_iter=3, random_state=0,
+              warm_start=True, early_stopping=True)
     with pytest.warns(Warning):
         est.fit(X, y)
     before = fitted_state(est)
