@@ -24,6 +24,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from nablanet.callbacks import Callback
 from nablanet.data.validation import check_sample_weight
 from nablanet.estimators import _state
+from nablanet.estimators._inputs import (
+    FLOAT_DTYPES,
+    as_network_matrix,
+    network_takes_sparse,
+    prediction_matrix,
+    sparse_formats,
+)
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
@@ -97,6 +104,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     _is_classifier = False
 
     _parameter_constraints = PARAMETER_CONSTRAINTS
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = network_takes_sparse()  # CSR and CSC, as scikit-learn's MLP
+        return tags
 
     def __init__(
         self,
@@ -204,12 +216,13 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             hidden = self._check_params()
             X, y = validate_data(
                 self, X, y, reset=not continuing, multi_output=True,
-                dtype=(np.float64, np.float32), y_numeric=not self._is_classifier,
+                y_numeric=not self._is_classifier,
+                accept_sparse=sparse_formats(), dtype=FLOAT_DTYPES,
             )
             if not continuing:
                 self._random_state = check_random_state(self.random_state)
             dtype = self.net_.dtype if continuing else self._train_dtype(X)
-            X = np.ascontiguousarray(X, dtype=dtype)
+            X = as_network_matrix(X, dtype)
             Y = self._encode(y, fit=not continuing, dtype=dtype)
             s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
             if not continuing:
@@ -313,11 +326,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         return list(self.net_.b)
 
-    def _inputs(self, X: Any) -> Array:
-        """X checked against the fit (width, names, finite) in the network's dtype."""
-        check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return np.asarray(X, dtype=self.net_.dtype)
+    def _inputs(self, X: Any) -> Any:
+        """X checked against the fit, in the network's dtype (see `_inputs`)."""
+        return prediction_matrix(self, X)
 
     def _outputs(self, X: Any) -> Array:
         X = self._inputs(X)  # first: it raises NotFittedError before net_ is looked up
