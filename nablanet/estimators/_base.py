@@ -354,6 +354,26 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X, y = validate_data(self, X, y, reset=False, multi_output=True)
         return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
 
+    # --- other homes: scikit-learn and PyTorch (see nablanet.export) ------------------
+
+    def to_sklearn(self) -> Any:
+        """A fitted scikit-learn MLP that predicts as this one; see `nablanet.to_sklearn`.
+
+        Raises
+        ------
+        ValueError
+            Naming each setting scikit-learn's MLP cannot express.
+        """
+        from nablanet.export.sklearn import to_sklearn
+
+        return to_sklearn(self)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
+        from nablanet.export.torch import to_torch
+
+        return to_torch(self)
+
     # --- model files (arrays + JSON, never pickle: see nablanet.io) -------------------
 
     def save(self, path: Any) -> None:
