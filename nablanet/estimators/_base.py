@@ -1,18 +1,13 @@
 """What the classifier and the regressor share: parameters, fitting, fitted views, files.
 
-A fit is all or nothing: it runs inside `_BaseMLP._all_or_nothing`, which on any exception
-(``TrainingDiverged``, bad data, a parameter out of range) puts the estimator back as it
-was before the call when the call continues a fitted model (``warm_start``,
-``partial_fit``), and otherwise leaves it unfitted. Training itself (`_training`) changes
-only the network's weights; the estimator's attributes change when it succeeded
+A fit is all or nothing (`_transaction`). Training itself (`_training`) changes only the
+network's weights; the estimator's attributes change when it succeeded
 (`_BaseMLP._commit`).
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +29,7 @@ from nablanet.estimators._inputs import (
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
+from nablanet.estimators._transaction import all_or_nothing
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -212,7 +208,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
         continuing = self._continues(incremental)
-        with self._all_or_nothing(continuing):
+        with all_or_nothing(self, continuing):
             hidden = self._check_params()
             X, y = validate_data(
                 self, X, y, reset=not continuing, multi_output=True,
@@ -233,26 +229,6 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 fitted = fit_stochastic(self, X, Y, y, s, incremental)
             self._commit(fitted)
         return self
-
-    @contextmanager
-    def _all_or_nothing(self, continuing: bool) -> Iterator[None]:
-        """On any exception, restore the fitted state from before the call (or none)."""
-        params = self.get_params(deep=False)
-        state = {k: v for k, v in vars(self).items() if k not in params}
-        net = state.pop("net_", None) if continuing else None
-        saved = copy.deepcopy(state) if continuing else {}
-        theta = None if net is None else (net.theta.copy(), net.weight_decay)
-        try:
-            yield
-        except BaseException:
-            for key in [k for k in vars(self) if k not in params]:
-                delattr(self, key)
-            self.__dict__.update(saved)
-            if net is not None and theta is not None:
-                # the same network object, so that views taken before stay valid
-                net.theta[...], net.weight_decay = theta
-                self.net_ = net
-            raise
 
     def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
         """Build a fresh network and reset the fitted record."""
