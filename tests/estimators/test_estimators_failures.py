@@ -237,3 +237,28 @@ def test_ctrl_c_before_any_epoch_completes_raises_and_changes_nothing(digits):
     with pytest.raises(KeyboardInterrupt):
         est.partial_fit(X, y)
     assert fitted_state(est) == before
+
+
+@no_convergence_warning
+def test_ctrl_c_in_the_middle_of_an_epoch_goes_back_to_its_start(digits, monkeypatch):
+    # digits has 1797 rows: 9 minibatches of 200 per epoch. Interrupt at the 5th step of
+    # the 4th epoch: the kept weights are those at the end of the 3rd.
+    from nablanet.optim import Adam
+
+    X, y = digits
+    real_step, calls = Adam.step, []
+
+    def step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3 * 9 + 5:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    settings = {"hidden_layer_sizes": (10,), "random_state": 0}
+    with monkeypatch.context() as patch:
+        patch.setattr(Adam, "step", step)
+        with pytest.warns(UserWarning, match="interrupted"):
+            est = MLPClassifier(max_iter=50, **settings).fit(X, y)
+    assert est.n_iter_ == 3 and est.t_ == 3 * len(X)
+    reference = MLPClassifier(max_iter=3, **settings).fit(X, y)
+    np.testing.assert_array_equal(est.net_.theta, reference.net_.theta)
