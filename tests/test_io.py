@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from model_files import seal
 
 from nablanet.io import (
     FORMAT_VERSION,
@@ -89,16 +90,6 @@ def settings_of(net: Network) -> tuple[Any, ...]:
 
 def sha(arr: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
-
-
-def seal(path: Path) -> Path:
-    """Seal a file as save does, written independently of nablanet.io: the zip comment is
-    ``nablanet-sha256:`` and the SHA-256 of every byte before its 64 hex digits."""
-    with zipfile.ZipFile(path, "a") as zf:
-        zf.comment = b"nablanet-sha256:" + b"0" * 64
-    data = path.read_bytes()[:-64]
-    path.write_bytes(data + hashlib.sha256(data).hexdigest().encode())
-    return path
 
 
 def craft(

@@ -9,14 +9,12 @@ whose files had no digest.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from model_files import header_of, with_header
 
 from nablanet import ModelFileError, load, save
 from nablanet.network import Network
@@ -30,31 +28,11 @@ def small_net() -> Network:
     return net
 
 
-def members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def header_of(path: Path) -> dict[str, Any]:
-    raw = members(path)["header.npy"]
-    return json.loads(np.load(__import__("io").BytesIO(raw)).tobytes())
-
-
 def rewrite(path: Path, header: dict[str, Any], *, sealed: bool) -> Path:
-    """Write the file again with another header, as a user editing it with NumPy would
-    (np.savez: valid zip CRCs, the manifest untouched), optionally sealed again with a
-    freshly computed digest, as someone who read the format could."""
-    arrays = {n[:-4]: np.load(__import__("io").BytesIO(b)) for n, b in members(path).items()}
-    del arrays["header"]
-    raw = np.frombuffer(json.dumps(header).encode(), np.uint8)
-    with open(path, "wb") as f:
-        np.savez(f, header=raw, **arrays)
-    if sealed:
-        with zipfile.ZipFile(path, "a") as zf:
-            zf.comment = b"nablanet-sha256:" + b"0" * 64
-        data = path.read_bytes()[:-64]
-        path.write_bytes(data + hashlib.sha256(data).hexdigest().encode())
-    return path
+    """The file with another header, as a user editing it with NumPy would (valid zip CRCs,
+    the manifest untouched), optionally sealed again with a freshly computed digest, as
+    someone who read the format could."""
+    return with_header(path, header, sealed=sealed)
 
 
 @pytest.fixture
