@@ -11,7 +11,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -19,8 +18,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from model_files import seal
 
 from nablanet.io import (
@@ -272,36 +269,6 @@ def test_big_endian_and_fortran_arrays_are_read_exactly(
     craft(tmp_path / "f.npz", {**good_header, "kind": "Other"}, {"M": M})
     _, arrays = read_model(tmp_path / "f.npz")
     assert np.array_equal(arrays["M"], M) and arrays["M"].flags.c_contiguous
-
-
-@settings(max_examples=25, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
-    hidden=st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "identity"]),
-    output=st.sampled_from(["sigmoid", "tanh", "identity", "softmax"]),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    decay=st.floats(0.0, 10.0),
-    seed=st.integers(0, 2**31),
-)
-def test_property_round_trip(
-    sizes: list[int], hidden: str, output: str, dtype: Any, decay: float, seed: int
-) -> None:
-    net = Network(
-        sizes,
-        activation=hidden,
-        output_activation=output,
-        weight_decay=decay,
-        seed=seed,
-        dtype=dtype,
-    )
-    net.theta = np.random.default_rng(seed).normal(size=net.n_params)
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "m.npz"
-        save(net, path)
-        back = load(path)
-    assert settings_of(back) == settings_of(net)
-    X = np.random.default_rng(seed + 1).normal(size=(5, sizes[0]))
-    assert np.array_equal(back.forward(X), net.forward(X))
 
 
 # --- atomic writes --------------------------------------------------------------------------
