@@ -106,7 +106,8 @@ def test_a_save_killed_by_sigkill_is_cleaned_up_by_the_next(tmp_path: Path) -> N
         assert run.returncode == -9
     assert target.read_bytes() == before  # the file itself is intact
     stale = hidden(tmp_path)
-    assert len(stale) == 3
+    # Each killed save removed the dead ones over 2 s old: on a slow machine, fewer are left.
+    assert 1 <= len(stale) <= 3
     for name in stale:  # as if the kills were a while ago
         os.utime(tmp_path / name, (time.time() - 10 * STALE_AFTER_S,) * 2)
     save(Network([2, 2], seed=1), target)

@@ -33,10 +33,31 @@ def _regressor() -> type:
     return MLPRegressor
 
 
+def _sparse_autoencoder() -> type:
+    from nablanet.autoencoder import SparseAutoencoder
+
+    return SparseAutoencoder
+
+
+def _softmax_regression() -> type:
+    from nablanet.softmax_regression import SoftmaxRegression
+
+    return SoftmaxRegression
+
+
+def _stacked_autoencoder() -> type:
+    from nablanet.stacked_autoencoder import StackedAutoencoderClassifier
+
+    return StackedAutoencoderClassifier
+
+
 #: kind -> a function returning the class that rebuilds a file of that kind.
 ESTIMATOR_KINDS: dict[str, Callable[[], type]] = {
     "MLPClassifier": _classifier,
     "MLPRegressor": _regressor,
+    "SparseAutoencoder": _sparse_autoencoder,
+    "SoftmaxRegression": _softmax_regression,
+    "StackedAutoencoderClassifier": _stacked_autoencoder,
 }
 
 # What an estimator's own checks raise on a hostile value they did not foresee (a label

@@ -7,6 +7,9 @@ field, before it builds anything, then copies ``theta`` into the new network's b
 
     {"layer_sizes": [4, 5, 3], "activations": ["tanh"], "output_activation": "softmax",
      "loss": "cross_entropy", "weight_decay": 0.0001, "init": "auto", "dtype": "float64"}
+
+plus, for a network with a sparsity penalty, ``"sparsity"``: one ``{"target", "weight"}``
+or null per hidden layer.
 """
 
 from __future__ import annotations
@@ -74,6 +77,11 @@ def network_state(net: Network) -> tuple[dict[str, Any], dict[str, Array]]:
         "init": net.init if isinstance(net.init, str) else [str(i) for i in net.init],
         "dtype": net.dtype.name,
     }
+    if any(p is not None for p in net.sparsity):  # absent otherwise: older readers agree
+        spec["sparsity"] = [
+            None if p is None else {"target": p.target, "weight": p.weight}
+            for p in net.sparsity
+        ]
     return spec, {"theta": theta.copy()}
 
 
@@ -169,6 +177,32 @@ def _dtype(spec: dict[str, Any], at: _Spec) -> str:
     return dtype
 
 
+def _sparsity(spec: dict[str, Any], n_hidden: int, at: _Spec) -> Any:
+    """The optional ``sparsity`` field: one ``{"target", "weight"}`` or null per hidden layer."""
+    if "sparsity" not in spec:
+        return None
+    entries = check_field(spec, "sparsity", list, source=at.source, where=at.where)
+    if len(entries) != n_hidden:
+        raise fail(
+            at.source,
+            f"header field '{at.field('sparsity')}' has {len(entries)} entries, expected "
+            f"{n_hidden} (one per hidden layer)",
+        )
+    out: list[tuple[float, float] | None] = []
+    for i, entry in enumerate(entries):
+        if entry is None:
+            out.append(None)
+            continue
+        here = f"{at.field('sparsity')}[{i}]"
+        if not isinstance(entry, dict):
+            raise fail(at.source, f"header field {here!r} must be object or null")
+        check_keys(entry, ("target", "weight"), source=at.source, where=f"header field {here!r}")
+        target = check_field(entry, "target", (int, float), source=at.source, where=here)
+        weight = check_field(entry, "weight", (int, float), source=at.source, where=here)
+        out.append((float(target), float(weight)))  # ranges are checked by Sparsity
+    return out
+
+
 def network_from_state(
     spec: Any,
     arrays: Mapping[str, Array],
@@ -210,7 +244,7 @@ def network_from_state(
     if not isinstance(spec, dict):
         raise fail(source, f"header field {where!r} must be object, got {type_name(spec)}")
     at = _Spec(source, where)
-    check_keys(spec, SPEC_FIELDS, source=source, where=f"header field {where!r}")
+    check_keys(spec, SPEC_FIELDS, ("sparsity",), source=source, where=f"header field {where!r}")
     sizes = _layer_sizes(spec, at)
     layout = Layout(sizes)
     label = layers_label(sizes)
@@ -226,7 +260,7 @@ def network_from_state(
     try:
         net = Network(
             sizes, activation=hidden, output_activation=output, loss=loss, weight_decay=decay,
-            init=init, seed=0, dtype=dtype,
+            init=init, seed=0, dtype=dtype, sparsity=_sparsity(spec, len(sizes) - 2, at),
         )
     except ValueError as exc:
         raise fail(source, f"header field {where!r} is invalid: {exc}") from None

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from _fuzz import count, run_fuzz
+from hypothesis import given
 from hypothesis import strategies as st
 from model_files import header_member, members, write_members
 
@@ -139,32 +140,36 @@ def write(workdir: Path, data: bytes) -> Path:
 # --- byte-level damage --------------------------------------------------------------------
 
 
-@settings()
-@given(data=st.data())
-def test_fuzz_byte_flips(workdir: Path, bases: list[Base], data: st.DataObject) -> None:
-    base = data.draw(st.sampled_from(bases), label="base")
-    raw = bytearray(base.data)
-    flips = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)),
-                               min_size=1, max_size=8), label="flips")
-    for at, xor in flips:
-        raw[at] ^= xor
-    result = outcome(write(workdir, bytes(raw)), base)
-    if base.sealed and bytes(raw) != base.data:
-        assert result == "refused", "a changed sealed file loaded"
+def test_fuzz_byte_flips(workdir: Path, bases: list[Base]) -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count("model files: byte flips")
+        base = data.draw(st.sampled_from(bases), label="base")
+        raw = bytearray(base.data)
+        flips = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)),
+                                   min_size=1, max_size=8), label="flips")
+        for at, xor in flips:
+            raw[at] ^= xor
+        result = outcome(write(workdir, bytes(raw)), base)
+        if base.sealed and bytes(raw) != base.data:
+            assert result == "refused", "a changed sealed file loaded"
+
+    run_fuzz(run)
 
 
-@settings()
-@given(data=st.data())
-def test_fuzz_truncation_and_extra_bytes(
-    workdir: Path, bases: list[Base], data: st.DataObject
-) -> None:
-    base = data.draw(st.sampled_from(bases), label="base")
-    cut = data.draw(st.integers(0, len(base.data)), label="keep")
-    extra = data.draw(st.binary(max_size=64), label="appended")
-    changed = base.data[:cut] + extra
-    result = outcome(write(workdir, changed), base)
-    if base.sealed and changed != base.data:
-        assert result == "refused", "a changed sealed file loaded"
+def test_fuzz_truncation_and_extra_bytes(workdir: Path, bases: list[Base]) -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count("model files: truncation and extra bytes")
+        base = data.draw(st.sampled_from(bases), label="base")
+        cut = data.draw(st.integers(0, len(base.data)), label="keep")
+        extra = data.draw(st.binary(max_size=64), label="appended")
+        changed = base.data[:cut] + extra
+        result = outcome(write(workdir, changed), base)
+        if base.sealed and changed != base.data:
+            assert result == "refused", "a changed sealed file loaded"
+
+    run_fuzz(run)
 
 
 # --- header JSON edits ----------------------------------------------------------------------
@@ -209,74 +214,84 @@ def _edit(header: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     return header
 
 
-@settings()
-@given(data=st.data())
-def test_fuzz_header_json_edits(workdir: Path, bases: list[Base], data: st.DataObject) -> None:
-    base = data.draw(st.sampled_from(bases), label="base")
-    path = write(workdir, base.data)
-    content = members(path)
-    header = json.loads(np.load(io.BytesIO(content["header.npy"])).tobytes())
-    edited = _edit(header, data)
-    resealed = data.draw(st.booleans(), label="resealed")
-    content["header.npy"] = header_member(edited)
-    write_members(path, content, sealed=resealed)
-    # An old file has no digest: an edit to its header is undetectable, so it may load
-    # as another working model, as a resealed edit may.
-    result = outcome(path, base, new_file=resealed or not base.sealed)
-    if base.sealed and not resealed:
-        assert result == "refused", "an edited sealed file loaded"
+def test_fuzz_header_json_edits(workdir: Path, bases: list[Base]) -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count("model files: header JSON edits")
+        base = data.draw(st.sampled_from(bases), label="base")
+        path = write(workdir, base.data)
+        content = members(path)
+        header = json.loads(np.load(io.BytesIO(content["header.npy"])).tobytes())
+        edited = _edit(header, data)
+        resealed = data.draw(st.booleans(), label="resealed")
+        content["header.npy"] = header_member(edited)
+        write_members(path, content, sealed=resealed)
+        # An old file has no digest: an edit to its header is undetectable, so it may load
+        # as another working model, as a resealed edit may.
+        result = outcome(path, base, new_file=resealed or not base.sealed)
+        if base.sealed and not resealed:
+            assert result == "refused", "an edited sealed file loaded"
+
+    run_fuzz(run)
 
 
 # --- zip members ----------------------------------------------------------------------------
 
 
-@settings()
-@given(data=st.data())
-def test_fuzz_member_renames(workdir: Path, bases: list[Base], data: st.DataObject) -> None:
-    base = data.draw(st.sampled_from(bases), label="base")
-    path = write(workdir, base.data)
-    content = members(path)
-    names = sorted(content)
-    renamed: dict[str, bytes] = {}
-    for name in names:
-        action = data.draw(st.sampled_from(["keep", "rename", "drop", "twice"]), label=name)
-        if action == "keep":
-            renamed[name] = content[name]
-        elif action == "rename":
-            new = data.draw(st.sampled_from(names) | st.text(min_size=1, max_size=12)
-                            .map(lambda s: s + data.draw(st.sampled_from(["", ".npy"]))),
-                            label="new name")
-            renamed[new] = content[name]
-        elif action == "twice":
-            renamed[name] = content[name]
-            renamed[name.replace(".npy", "_2.npy")] = content[name]
-    resealed = data.draw(st.booleans(), label="resealed")
-    if renamed == content:
-        return
-    write_members(path, renamed, sealed=resealed)
-    assert outcome(path, base, new_file=True) == "refused"
+def test_fuzz_member_renames(workdir: Path, bases: list[Base]) -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count("model files: member renames")
+        base = data.draw(st.sampled_from(bases), label="base")
+        path = write(workdir, base.data)
+        content = members(path)
+        names = sorted(content)
+        renamed: dict[str, bytes] = {}
+        for name in names:
+            action = data.draw(st.sampled_from(["keep", "rename", "drop", "twice"]), label=name)
+            if action == "keep":
+                renamed[name] = content[name]
+            elif action == "rename":
+                new = data.draw(st.sampled_from(names) | st.text(min_size=1, max_size=12)
+                                .map(lambda s: s + data.draw(st.sampled_from(["", ".npy"]))),
+                                label="new name")
+                renamed[new] = content[name]
+            elif action == "twice":
+                renamed[name] = content[name]
+                renamed[name.replace(".npy", "_2.npy")] = content[name]
+        resealed = data.draw(st.booleans(), label="resealed")
+        if renamed == content:
+            return
+        write_members(path, renamed, sealed=resealed)
+        assert outcome(path, base, new_file=True) == "refused"
+
+    run_fuzz(run)
 
 
-@settings()
-@given(data=st.data())
-def test_fuzz_huge_declared_shapes(workdir: Path, bases: list[Base], data: st.DataObject) -> None:
-    base = data.draw(st.sampled_from(bases), label="base")
-    path = write(workdir, base.data)
-    content = members(path)
-    name = data.draw(st.sampled_from(sorted(content)), label="member")
-    shape = tuple(data.draw(st.lists(st.integers(0, 2**63), min_size=0, max_size=4),
-                            label="shape"))
-    descr = data.draw(st.sampled_from(["<f8", "<f4", "|u1", "<i8", "|b1", ">f8"]), label="dtype")
-    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
-    text += b" " * (-(len(text) + 11) % 64) + b"\n"
-    header_len = len(text).to_bytes(2, "little")
-    old = content[name]
-    body = old[10 + int.from_bytes(old[8:10], "little"):]
-    content[name] = b"\x93NUMPY\x01\x00" + header_len + text + body
-    if content[name] == old:
-        return
-    write_members(path, content, sealed=data.draw(st.booleans(), label="resealed"))
-    outcome(path, base, new_file=True)
+def test_fuzz_huge_declared_shapes(workdir: Path, bases: list[Base]) -> None:
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count("model files: huge declared shapes")
+        base = data.draw(st.sampled_from(bases), label="base")
+        path = write(workdir, base.data)
+        content = members(path)
+        name = data.draw(st.sampled_from(sorted(content)), label="member")
+        shape = tuple(data.draw(st.lists(st.integers(0, 2**63), min_size=0, max_size=4),
+                                label="shape"))
+        dtypes = ["<f8", "<f4", "|u1", "<i8", "|b1", ">f8"]
+        descr = data.draw(st.sampled_from(dtypes), label="dtype")
+        text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}".encode()
+        text += b" " * (-(len(text) + 11) % 64) + b"\n"
+        header_len = len(text).to_bytes(2, "little")
+        old = content[name]
+        body = old[10 + int.from_bytes(old[8:10], "little"):]
+        content[name] = b"\x93NUMPY\x01\x00" + header_len + text + body
+        if content[name] == old:
+            return
+        write_members(path, content, sealed=data.draw(st.booleans(), label="resealed"))
+        outcome(path, base, new_file=True)
+
+    run_fuzz(run)
 
 
 # --- the round trip -------------------------------------------------------------------------
@@ -284,31 +299,32 @@ def test_fuzz_huge_declared_shapes(workdir: Path, bases: list[Base], data: st.Da
 ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 
 
-@settings()
-@given(
-    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
-    data=st.data(),
-    output=st.sampled_from(["sigmoid", "tanh", "identity", "softmax"]),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    decay=st.floats(0.0, 10.0),
-    init=st.sampled_from(["auto", "he", "glorot", "normal", "ufldl"]),
-    net_seed=st.integers(0, 2**31),
-)
-def test_fuzz_round_trip_is_identical(
-    workdir: Path, sizes: list[int], data: st.DataObject, output: str, dtype: Any,
-    decay: float, init: str, net_seed: int,
-) -> None:
-    hidden = data.draw(st.lists(st.sampled_from(ELEMENTWISE), min_size=len(sizes) - 2,
-                                max_size=len(sizes) - 2), label="hidden")
-    net = Network(sizes, activation=hidden, output_activation=output, weight_decay=decay,
-                  init=init, seed=net_seed, dtype=dtype)
-    net.theta = np.random.default_rng(net_seed).normal(size=net.n_params)
-    path = workdir / "round.npz"
-    save(net, path)
-    back = load(path)
-    assert [a.name for a in back.activations] == [a.name for a in net.activations]
-    assert back.loss.name == net.loss.name and back.weight_decay == net.weight_decay
-    assert back.theta.dtype == net.theta.dtype
-    assert np.array_equal(back.theta.view(np.uint8), net.theta.view(np.uint8))
-    X = np.random.default_rng(net_seed + 1).normal(size=(5, sizes[0])).astype(dtype)
-    assert np.array_equal(back.forward(X), net.forward(X))
+def test_fuzz_round_trip_is_identical(workdir: Path) -> None:
+    @given(
+        sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+        data=st.data(),
+        output=st.sampled_from(["sigmoid", "tanh", "identity", "softmax"]),
+        dtype=st.sampled_from([np.float32, np.float64]),
+        decay=st.floats(0.0, 10.0),
+        init=st.sampled_from(["auto", "he", "glorot", "normal", "ufldl"]),
+        net_seed=st.integers(0, 2**31),
+    )
+    def run(sizes: list[int], data: st.DataObject, output: str, dtype: Any, decay: float,
+            init: str, net_seed: int) -> None:
+        count("model files: save/load round trip")
+        hidden = data.draw(st.lists(st.sampled_from(ELEMENTWISE), min_size=len(sizes) - 2,
+                                    max_size=len(sizes) - 2), label="hidden")
+        net = Network(sizes, activation=hidden, output_activation=output, weight_decay=decay,
+                      init=init, seed=net_seed, dtype=dtype)
+        net.theta = np.random.default_rng(net_seed).normal(size=net.n_params)
+        path = workdir / "round.npz"
+        save(net, path)
+        back = load(path)
+        assert [a.name for a in back.activations] == [a.name for a in net.activations]
+        assert back.loss.name == net.loss.name and back.weight_decay == net.weight_decay
+        assert back.theta.dtype == net.theta.dtype
+        assert np.array_equal(back.theta.view(np.uint8), net.theta.view(np.uint8))
+        X = np.random.default_rng(net_seed + 1).normal(size=(5, sizes[0])).astype(dtype)
+        assert np.array_equal(back.forward(X), net.forward(X))
+
+    run_fuzz(run)
