@@ -152,3 +152,14 @@ def test_a_failed_fsync_names_the_target(tmp_path: Path, monkeypatch: pytest.Mon
         atomic_write(tmp_path / "out.bin", lambda f: f.write(b"data"))
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "out.bin")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_file_locks_only_old_temporaries_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where flock is missing, a writer paused for a minute must not lose its file.
+    monkeypatch.setattr(files, "_lock", lambda fd: None)
+    recent = leftover(tmp_path, "model.npz", age_s=60, letters="recent00")
+    old = leftover(tmp_path, "model.npz", age_s=2 * files.STALE_AFTER_NO_LOCK_S, letters="old00000")
+    save(Network([2, 2], seed=0), tmp_path / "model.npz")
+    assert recent.exists() and not old.exists()

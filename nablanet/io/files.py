@@ -21,7 +21,8 @@ pattern (``.NAME.`` + 8 characters + ``.tmp``, regular files, not links) that
   ``flock``, and writers on file systems where the lock is not shared (a writer streams
   data, so its file's time keeps moving).
 
-Where `fcntl` is missing (Windows) only the age rule applies, with `STALE_AFTER_NO_LOCK_S`.
+Where there are no such locks (Windows, a file system without flock) only age can tell a
+dead writer from a slow one: the file must then be `STALE_AFTER_NO_LOCK_S` old.
 Files of other names (another target's temporaries, a user's files) are never touched.
 """
 
@@ -83,20 +84,24 @@ def temporary_pattern(path: str) -> re.Pattern[str]:
     return re.compile(rf"\.{name}\.[a-z0-9_]{{8}}{re.escape(_SUFFIX)}\Z")
 
 
-def _lock(fd: int) -> bool:
-    """Take an exclusive lock without waiting; False when another process holds one."""
+def _lock(fd: int) -> bool | None:
+    """Take an exclusive lock without waiting.
+
+    Returns True when taken, False when another process holds one, None where this system
+    or file system has no such locks (then only age can tell a dead writer).
+    """
     if sys.platform == "win32":
-        return True
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
-    except OSError:  # a file system without flock: no lock to ask, the age rule decides
-        return True
+    except OSError:
+        return None
     return True
 
 
-def _remove_if_dead(path: str, before_ns: int) -> None:
+def _remove_if_dead(path: str, own_ns: int) -> None:
     """Remove one candidate temporary file if no writer holds it and it is old enough."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
@@ -104,8 +109,11 @@ def _remove_if_dead(path: str, before_ns: int) -> None:
         return
     try:
         st = os.fstat(fd)
-        if stat.S_ISREG(st.st_mode) and st.st_mtime_ns <= before_ns and _lock(fd):
-            os.unlink(path)
+        held = _lock(fd) if stat.S_ISREG(st.st_mode) else False
+        if held is not False:
+            wait = STALE_AFTER_S if held else STALE_AFTER_NO_LOCK_S
+            if st.st_mtime_ns <= own_ns - int(wait * 1e9):
+                os.unlink(path)
     except OSError:
         pass
     finally:
@@ -124,15 +132,14 @@ def remove_stale_temporaries(path: str, own: str) -> None:
     """
     directory = os.path.dirname(os.path.abspath(path))
     pattern = temporary_pattern(path)
-    wait = STALE_AFTER_NO_LOCK_S if sys.platform == "win32" else STALE_AFTER_S
     try:
-        before_ns = os.stat(own).st_mtime_ns - int(wait * 1e9)
+        own_ns = os.stat(own).st_mtime_ns
         entries = [e.path for e in os.scandir(directory) if pattern.match(e.name)]
     except OSError:
         return
     for candidate in entries:
         if os.path.basename(candidate) != os.path.basename(own):
-            _remove_if_dead(candidate, before_ns)
+            _remove_if_dead(candidate, own_ns)
 
 
 def _naming_target(exc: OSError, target: str) -> OSError:
