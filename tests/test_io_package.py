@@ -112,3 +112,11 @@ def test_jsonable_is_the_one_sanitiser() -> None:
     with pytest.raises(TypeError, match="not JSON"):
         jsonable(object())
     assert jsonable({"x": object}, other=lambda v: "obj") == {"x": "obj"}
+
+
+def test_every_estimator_kind_names_its_class() -> None:
+    from nablanet.io.estimators import ESTIMATOR_KINDS
+
+    for kind, find in ESTIMATOR_KINDS.items():
+        cls = find()
+        assert cls.__name__ == kind and hasattr(cls, "_from_state") and hasattr(cls, "_to_state")

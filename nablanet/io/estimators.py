@@ -4,9 +4,9 @@ An estimator saves itself through ``_to_state() -> (header, arrays)`` (its heade
 ``kind`` and usually a ``network`` spec from `nablanet.io.network.network_state`) and is
 rebuilt by the class method ``_from_state(header, arrays, source=...)``, which checks its
 own fields with `nablanet.io.fields`. `ESTIMATOR_KINDS` maps each kind to a function
-returning its class. The dependency points one way: this module imports
-`nablanet.estimators` (inside those functions, so that loading a bare Network never
-imports scikit-learn); the estimators import nothing of io at module level.
+returning its class. The dependency points one way: this module imports the estimator
+classes (inside those functions, so that loading a bare Network never imports
+scikit-learn); the estimators import nothing of io at module level.
 """
 
 from __future__ import annotations
@@ -21,32 +21,36 @@ from nablanet.io.container import COMMON_FIELDS, INTEGRITY, MANIFEST, ModelFileE
 Array = NDArray[Any]
 
 
+# Each class is imported through the package's public names, which stay put when a module
+# moves inside nablanet; inside these functions, so that loading a Network imports none.
+
+
 def _classifier() -> type:
-    from nablanet.estimators import MLPClassifier
+    from nablanet import MLPClassifier
 
     return MLPClassifier
 
 
 def _regressor() -> type:
-    from nablanet.estimators import MLPRegressor
+    from nablanet import MLPRegressor
 
     return MLPRegressor
 
 
 def _sparse_autoencoder() -> type:
-    from nablanet.autoencoder import SparseAutoencoder
+    from nablanet import SparseAutoencoder
 
     return SparseAutoencoder
 
 
 def _softmax_regression() -> type:
-    from nablanet.softmax_regression import SoftmaxRegression
+    from nablanet import SoftmaxRegression
 
     return SoftmaxRegression
 
 
 def _stacked_autoencoder() -> type:
-    from nablanet.stacked_autoencoder import StackedAutoencoderClassifier
+    from nablanet import StackedAutoencoderClassifier
 
     return StackedAutoencoderClassifier
 
