@@ -145,6 +145,31 @@ def test_parsing_imports_nothing_heavy():
     assert done.stdout.strip() == "[]"
 
 
+def test_a_command_module_registers_in_one_line(capsys):
+    # the contract other packages' command modules follow: add_parser(subparsers) may add
+    # one subcommand or several; run(args) -> int runs whichever was chosen
+    import types
+
+    from nablanet.cli import COMMANDS, build_parser
+    from nablanet.cli.main import _run
+
+    def add_parser(subparsers):
+        for name in ("hello", "bye"):
+            p = subparsers.add_parser(name, help=f"say {name}")
+            p.add_argument("--times", type=int, default=1)
+
+    def run_(args):
+        print(" ".join([args.command] * args.times))
+        return 3
+
+    module = types.SimpleNamespace(add_parser=add_parser, run=run_)
+    parser = build_parser([*COMMANDS, module])
+    assert _run(parser.parse_args(["bye", "--times", "2"])) == 3
+    assert capsys.readouterr().out == "bye bye\n"
+    assert _run(parser.parse_args(["hello"])) == 3
+    assert "train" in parser.format_help() and "hello" in parser.format_help()
+
+
 def test_each_command_has_help(capsys):
     for command, flag in [("train", "--layers"), ("evaluate", "--json"),
                           ("predict", "--proba"), ("gradcheck", "--tol"),

@@ -1,0 +1,209 @@
+"""What every command shares: its two errors, the flag types, and how it writes.
+
+Nothing heavy is imported here (nor in any command module at import time): the parser is
+built from every command module, and ``nablanet --help`` must answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+PROG = "nablanet"
+DATA_HELP = (
+    "where the data come from: 'digits' (scikit-learn's bundled 8x8 digits, the default), "
+    "'fashion-mnist' (Debian's dataset-fashion-mnist package or nablanet's cache), a "
+    "folder holding the four MNIST-style IDX files, or a CSV file (see --target)"
+)
+TARGET_HELP = (
+    "the target column of a CSV file: a header name or a 0-based index (negative counts "
+    "from the end; default -1, the last column)"
+)
+
+
+class UsageError(Exception):
+    """A mistake in the command line found after parsing: exit status 2."""
+
+
+class CommandFailed(Exception):
+    """A command that ran but did not succeed (e.g. a failed gradient check): status 1."""
+
+
+# --- flag types (checked while parsing: a bad value is a usage error) ----------------------
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """``"256,128"`` -> ``(256, 128)``; every entry at least 1."""
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of integers, e.g. 256,128"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"every layer needs at least 1 unit, got {text!r}")
+    return sizes
+
+
+def hidden_layers(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes; ``""`` or ``"none"`` for no hidden layer."""
+    return () if text.strip() in ("", "none") else positive_int_list(text)
+
+
+def names(text: str) -> str | list[str]:
+    """One name, or a comma-separated list of names."""
+    parts = [s.strip() for s in text.split(",")]
+    if any(not s for s in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
+    return parts[0] if len(parts) == 1 else parts
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number greater than 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    value = non_negative_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def target(text: str) -> int | str:
+    """A column index, or else a column name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def batch_size(text: str) -> int | str:
+    """A batch size, or ``"auto"``."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
+# --- shared flags ----------------------------------------------------------------------------
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults and keep the descriptions' line breaks."""
+
+
+def add_command(
+    subparsers: Any, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, with the formatter every nablanet command uses."""
+    return subparsers.add_parser(name, help=summary, description=description,
+                                 formatter_class=Formatter)
+
+
+def add_data(p: argparse.ArgumentParser) -> None:
+    """``--data SOURCE`` and ``--target COLUMN``."""
+    p.add_argument("--data", default="digits", metavar="SOURCE", help=DATA_HELP)
+    p.add_argument("--target", type=target, default=-1, metavar="COLUMN", help=TARGET_HELP)
+
+
+def add_model(p: argparse.ArgumentParser, help: str = "a model file written by 'nablanet train'"
+              ) -> None:
+    """The positional ``MODEL``."""
+    p.add_argument("model", metavar="MODEL", help=help)
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """``--json``."""
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def out(text: str = "") -> None:
+    """A result line, on standard output."""
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    """A message or progress line, on standard error."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def indent(text: str, prefix: str = "   ") -> str:
+    """``text`` with each non-empty line indented."""
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on standard output (NaN and infinity as null)."""
+    import json
+
+    out(json.dumps(_finite(obj), indent=2, allow_nan=False, default=_json_default))
+
+
+def _finite(obj: Any) -> Any:
+    """NaN and infinity have no JSON form: they become null."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def check_writable(path: str | None, flag: str) -> None:
+    """Refuse an output path that cannot be written before a long computation, not after."""
+    if path is None:
+        return
+    if flag == "--report":  # a folder, created with its parents
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise FileExistsError(f"--report {path}: a file of that name exists; give a folder")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")

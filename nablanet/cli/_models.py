@@ -1,0 +1,75 @@
+"""What the commands that train or read a model share: loading, fitting, sampling."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+def load_model(path: str, estimator: bool = True) -> Any:
+    """The model in ``path``; with ``estimator``, refuse a bare `Network`."""
+    import nablanet
+
+    model = nablanet.load(path)
+    if estimator and not hasattr(model, "net_"):
+        raise ValueError(
+            f"{path} holds a bare Network, not a model trained by 'nablanet train' (an "
+            "MLPClassifier or MLPRegressor); this command needs the latter"
+        )
+    return model
+
+
+def progress_callbacks(quiet: bool) -> list[Any]:
+    """A progress bar on a terminal, one line per epoch elsewhere, nothing when quiet."""
+    if quiet:
+        return []
+    from nablanet.callbacks import EpochLogger, ProgressBar
+
+    return [ProgressBar()] if sys.stderr.isatty() else [EpochLogger(sys.stderr)]
+
+
+def fit(est: Any, X: Any, y: Any) -> Any:
+    """Fit quietly: the epoch limit is the user's choice, not a warning.
+
+    Floating-point overflow warnings are silenced too: a run whose cost stops being
+    finite raises `nablanet.training.TrainingDiverged`, whose one-line message says at
+    which epoch and what to do, and that is all the user needs to read.
+    """
+    import numpy as np
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Got `batch_size` larger than sample size")
+        return est.fit(X, y)
+
+
+def sample(n: int, k: int, seed: int) -> NDArray[Any]:
+    """``k`` sorted row indices of ``n`` drawn without replacement (all when ``n <= k``)."""
+    import numpy as np
+
+    if n <= k:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, k, replace=False))
+
+
+def model_gradient_check(est: Any, X: Any, y: Any, *, samples: int, seed: int,
+                         eps: float = 1e-4, tol: float = 1e-7,
+                         n_coords: int | None = None) -> Any:
+    """A fitted estimator's gradient check on ``samples`` rows (500 coordinates if large)."""
+    rows = sample(len(y), samples, seed)
+    if n_coords is None and est.net_.n_params > 2000:
+        n_coords = 500
+    return est.check_gradient(X[rows], y[rows], eps=eps, tol=tol, n_coords=n_coords, seed=seed)
+
+
+def score_line(result: dict[str, Any], where: str) -> str:
+    """One line: accuracy for a classifier, R² with MAE and RMSE for a regressor."""
+    if result["task"] == "classification":
+        return f"{where} accuracy: {result['accuracy']:.4f} ({result['n_samples']} samples)"
+    return (f"{where} R²: {result['r2']:.4f} (MAE {result['mae']:.4g}, RMSE "
+            f"{result['rmse']:.4g}, {result['n_samples']} samples)")

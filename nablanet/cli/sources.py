@@ -1,0 +1,179 @@
+"""Resolving ``--data SOURCE`` into arrays: a bundled data set, an IDX folder or a CSV file.
+
+`load_for_training` gives the training and test parts a command trains on;
+`load_for_model` gives the rows a saved model is scored or run on (a data set's test
+split, or every row of a CSV file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nablanet.cli._common import UsageError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+#: The --data names of data sets; any other name is a file or a folder.
+DATASETS = ("digits", "fashion-mnist")
+
+
+@dataclass
+class Data:
+    """What a command needs of a data source, whatever its kind."""
+
+    description: str
+    X_train: NDArray[Any]
+    y_train: NDArray[Any]
+    X_test: NDArray[Any]
+    y_test: NDArray[Any] | None  # None: a CSV of features only (predict)
+    image_shape: tuple[int, int] | None = None
+    class_names: tuple[str, ...] | None = None
+    regression: bool = False
+
+
+def is_csv(source: str) -> bool:
+    """Whether --data names a CSV file (the names of the data sets win over file names)."""
+    if source in DATASETS:
+        return False
+    return source.lower().endswith(".csv") or os.path.isfile(source)
+
+
+def load_dataset(source: str) -> Data:
+    """A data set with its own training and test splits: digits, fashion-mnist, IDX folder."""
+    from nablanet import datasets
+
+    if source == "digits":
+        data = datasets.load_digits()
+    elif source == "fashion-mnist":
+        data = datasets.load_fashion_mnist()
+    elif os.path.isdir(source):
+        data = datasets.load_idx_folder(source)
+    else:
+        raise FileNotFoundError(
+            f"data source {source!r} not found: give digits, fashion-mnist, a folder of IDX "
+            "files or a CSV file"
+        )
+    return Data(
+        description=f"{data.name} ({data.X_train.shape[0]} training and "
+        f"{data.X_test.shape[0]} test samples, {data.n_features} features, "
+        f"{data.n_classes} classes)",
+        X_train=data.X_train,
+        y_train=data.y_train,
+        X_test=data.X_test,
+        y_test=data.y_test,
+        image_shape=data.image_shape,
+        class_names=data.class_names,
+    )
+
+
+def _regression_target(y: NDArray[Any], task: str) -> bool:
+    if task == "auto":
+        return y.dtype.kind == "f"
+    if task == "regress" and y.dtype.kind not in "iuf":
+        raise ValueError(f"--task regress needs numeric targets, got e.g. {str(y[0])!r}")
+    return task == "regress"
+
+
+def load_for_training(args: argparse.Namespace) -> Data:
+    """The training and test parts: a data set's splits, or a split of a CSV file."""
+    if not is_csv(args.data):
+        data = load_dataset(args.data)
+        if args.task == "regress":
+            raise UsageError(f"--data {args.data} holds classes; --task regress needs a CSV")
+        return data
+    import numpy as np
+
+    from nablanet.datasets import read_csv
+
+    X, y, _ = read_csv(args.data, target=args.target)
+    regression = _regression_target(y, args.task)
+    if regression:
+        y = y.astype(np.float64)
+    what = f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, " + (
+        "regression)" if regression else f"{np.unique(y).size} classes)"
+    )
+    if args.test_fraction == 0:
+        return Data(what + ", every row used for training", X, y, X[:0], y[:0],
+                    regression=regression)
+    X_train, X_test, y_train, y_test = _split(X, y, args.test_fraction, args.seed, regression)
+    what += f", {X_test.shape[0]} rows held out for testing"
+    return Data(what, X_train, y_train, X_test, y_test, regression=regression)
+
+
+def _split(X: NDArray[Any], y: NDArray[Any], fraction: float, seed: int,
+           regression: bool) -> tuple[NDArray[Any], ...]:
+    """Training and test parts: a shuffled split for regression, else a stratified one."""
+    import numpy as np
+
+    from nablanet.datasets import stratified_split
+
+    if not regression:
+        return tuple(stratified_split(X, y, test_size=fraction, seed=seed))
+    order = np.random.default_rng(seed).permutation(X.shape[0])
+    n_test = int(np.ceil(fraction * X.shape[0]))
+    if n_test >= X.shape[0]:
+        raise ValueError(f"--test-fraction {fraction} leaves no training rows")
+    test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = True) -> Data:
+    """The data a saved model is scored on: a data set's test split, or a whole CSV."""
+    if not is_csv(args.data):
+        data = load_dataset(args.data)
+        data.description = f"{args.data} test split ({data.X_test.shape[0]} samples)"
+        return data
+    from nablanet.datasets import read_csv
+
+    n_features = int(model.n_features_in_)
+    if not need_target and _csv_width(args.data) == n_features:
+        X = _read_features_csv(args.data)
+        return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], X[:0], X, None)
+    X, y, _ = read_csv(args.data, target=args.target)
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{args.data} has {X.shape[1]} feature columns besides the target, but the model "
+            f"expects {n_features}"
+        )
+    return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], y[:0], X, y)
+
+
+def _csv_width(path: str) -> int:
+    """Fields in the first non-blank row of a CSV file."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for row in csv.reader(f):
+            if row and any(c.strip() for c in row):
+                return len(row)
+    return 0
+
+
+def _read_features_csv(path: str) -> NDArray[Any]:
+    """Read a CSV file that has no target column (for predict).
+
+    `nablanet.datasets.read_csv` always takes a target out. It gets a copy of the file
+    with a constant last column as the target, so its header detection and its error
+    messages (row numbers and column names and indices) apply to every real column.
+    """
+    import csv
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, os.path.basename(path))
+        with open(path, newline="", encoding="utf-8-sig") as src, \
+                open(copy, "w", newline="", encoding="utf-8") as dst:
+            writer = csv.writer(dst, lineterminator="\n")
+            for row in csv.reader(src):
+                writer.writerow([*row, "0"] if row else row)
+        from nablanet.datasets import read_csv
+
+        try:
+            X, _, _ = read_csv(copy, target=-1)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace(copy, path)) from None
+    return X
