@@ -590,6 +590,60 @@ def test_output_folder_is_checked_before_training(tmp_path, capsys):
     assert "epoch" not in err  # refused before any training
 
 
+def _unwritable_folder(tmp_path):
+    """A folder no file can be created in: read-only for a user, /proc for root."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    if not os.path.isdir("/proc"):
+        pytest.skip("needs /proc (running as root, file permissions do not refuse writes)")
+    return Path("/proc")
+
+
+def test_unwritable_output_folder_is_refused_before_training(tmp_path, capsys):
+    folder = _unwritable_folder(tmp_path)
+    code, out, err = cli(capsys, "train", "--epochs", "500", "--out", folder / "m.npz")
+    assert code == 1 and out == ""
+    assert_one_line_error(err, f"--out {folder / 'm.npz'}", f"cannot write into the folder "
+                          f"{folder}")
+    assert "epoch" not in err  # refused before any training
+
+
+def test_output_that_is_an_input_is_refused_before_any_work(iris_csv, digits_model, tmp_path,
+                                                            capsys):
+    data = tmp_path / "in.csv"
+    data.write_bytes(iris_csv.read_bytes())
+    code, out, err = cli(capsys, "train", "--data", data, "--out", data, "--epochs", "500")
+    assert code == 2 and out == ""
+    assert_one_line_error(err, f"--out {data} is also an input")
+    assert "epoch" not in err and data.read_bytes() == iris_csv.read_bytes()
+    # through another spelling of the same path, and for predict's model and data
+    model = tmp_path / "m.npz"
+    model.write_bytes(digits_model.read_bytes())
+    for args in (["predict", model, "--out", tmp_path / "." / "m.npz"],
+                 ["predict", model, "--data", data, "--out", data]):
+        code, out, err = cli(capsys, *args)
+        assert code == 2 and out == ""
+        assert_one_line_error(err, "is also an input")
+    assert model.read_bytes() == digits_model.read_bytes()
+    assert data.read_bytes() == iris_csv.read_bytes()
+
+
+def test_predict_writes_its_file_atomically(digits_model, tmp_path, capsys):
+    # an atomic write replaces the file by a rename: a second link to the old file keeps
+    # the old content, where writing in place would change it under every link
+    out_file = tmp_path / "preds.csv"
+    out_file.write_text("old\n")
+    os.link(out_file, tmp_path / "old.csv")
+    code, _, _ = cli(capsys, "predict", digits_model, "--out", out_file)
+    assert code == 0
+    assert (tmp_path / "old.csv").read_text() == "old\n"
+    assert out_file.read_text().splitlines()[0] == "prediction"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_model_commands_refuse_wrong_data_and_models(digits_model, iris_csv, tmp_path, capsys):
     code, _, err = cli(capsys, "evaluate", digits_model, "--data", iris_csv)
     assert code == 1

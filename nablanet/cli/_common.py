@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any
 
 PROG = "nablanet"
 DATA_HELP = (
@@ -194,10 +196,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def check_writable(path: str | None, flag: str) -> None:
-    """Refuse an output path that cannot be written before a long computation, not after."""
+def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] = ()) -> None:
+    """Refuse an output path that cannot be written before a long computation, not after.
+
+    The folder must exist and take a new file (tried, not guessed from permission bits:
+    a read-only file system or an administrator's rules say no as well), the path must
+    not be a folder, and it must not be one of the command's ``inputs``: writing the
+    result would destroy them.
+    """
     if path is None:
         return
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise UsageError(f"{flag} {path} is also an input of this command; writing it "
+                             "would destroy the input: give another file name")
     if flag == "--report":  # a folder, created with its parents
         if os.path.exists(path) and not os.path.isdir(path):
             raise FileExistsError(f"--report {path}: a file of that name exists; give a folder")
@@ -207,3 +219,26 @@ def check_writable(path: str | None, flag: str) -> None:
         raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nablanet-probe.", dir=folder)
+    except OSError as exc:
+        raise PermissionError(
+            f"{flag} {path}: cannot write into the folder {folder} ({exc.strerror})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too), existing or not."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file as models are written: a temporary file beside it, then a rename."""
+    from nablanet.io import _atomic_write
+
+    _atomic_write(path, write)

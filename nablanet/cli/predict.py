@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
-from typing import Any
+from typing import IO, Any
 
 from nablanet.cli import _common as c
 from nablanet.cli._models import load_model
@@ -29,6 +30,8 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the predictions (and with --proba the probabilities) as CSV."""
+    if args.out != "-":
+        c.check_writable(args.out, "--out", inputs=(args.model, args.data))
     model = load_model(args.model)
     if args.proba and not hasattr(model, "classes_"):
         raise c.UsageError("--proba needs a classifier; this model is a regressor")
@@ -42,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
         writer.writerow(header)
         writer.writerows(zip(*columns, strict=True))
 
+    def write_bytes(f: IO[bytes]) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        write(text)
+        text.flush()
+        text.detach()  # the atomic write closes the file itself
+
     if args.out == "-":
         write(sys.stdout)
     else:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            write(f)
+        c.write_atomically(args.out, write_bytes)
         c.err(f"wrote {len(columns[0])} predictions to {args.out}")
     return 0
 
