@@ -242,10 +242,12 @@ def test_train_shows_a_progress_bar_on_a_terminal(tmp_path):
     assert out.decode().startswith("test accuracy: ")
 
 
-def test_train_quiet_prints_only_results(capsys):
+def test_train_quiet_prints_only_results_and_warnings(capsys):
     code, out, err = cli(capsys, "train", "--layers", "8", "--epochs", "2", "-q")
-    assert code == 0 and err == ""
+    assert code == 0
     assert out.startswith("test accuracy: ")
+    # no progress, no notes; a warning that the run stopped unconverged is still said
+    assert [line for line in err.splitlines() if "warning:" not in line] == []
 
 
 def test_train_report_has_real_pictures(tmp_path, capsys):
@@ -451,7 +453,9 @@ def test_info_text_and_json(digits_model, capsys):
     assert info["settings"]["hidden_layer_sizes"] == [32]
     assert info["history"]["epochs"] == 15
     assert info["history"]["final_loss"] < info["history"]["first_loss"]
-    assert 0 < info["history"]["best_validation_score"] <= 1
+    # no validation part and no early stopping unless asked for
+    assert info["settings"]["early_stopping"] is False
+    assert info["history"]["best_validation_score"] is None
 
 
 # --- CSV files ---------------------------------------------------------------------------------
@@ -522,6 +526,86 @@ def test_csv_regression_prints_r2(diabetes_csv, tmp_path, capsys):
     assert code == 0 and out.splitlines()[0] == "prediction" and len(out.splitlines()) == 443
 
 
+@pytest.fixture(scope="module")
+def diabetes_whole_numbers_csv(tmp_path_factory):
+    """Diabetes as %.6g writes it: the target holds whole numbers (151, 75, ...)."""
+    from sklearn.datasets import load_diabetes
+
+    d = load_diabetes()
+    path = tmp_path_factory.mktemp("csv") / "diabetes6g.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*d.feature_names, "progression"])
+        for x, t in zip(d.data, d.target, strict=True):
+            w.writerow([*(f"{v:.6g}" for v in x), f"{t:.6g}"])
+    return path
+
+
+def test_whole_number_quantity_is_regressed_with_defaults(diabetes_whole_numbers_csv, capsys):
+    # the task is inferred from many distinct values per row, and said in one line; the
+    # targets are standardised, so default flags give a real fit (was: a stratification
+    # error listing 84 numbers; with --task regress, test R² -3.2)
+    code, out, err = cli(capsys, "train", "--data", diabetes_whole_numbers_csv)
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("task:")]
+    assert notes == ["task: regression (the target holds 214 distinct numbers in 442 rows); "
+                     "give --task classify to treat its values as classes"]
+    assert printed_float(r"^test R²: (-?[0-9.]+) ", out) > 0.3
+
+
+def test_failed_class_split_suggests_regression(diabetes_whole_numbers_csv, capsys):
+    code, _, err = cli(capsys, "train", "--data", diabetes_whole_numbers_csv, "--task",
+                       "classify")
+    assert code == 1
+    assert_one_line_error(err, "cannot stratify", "give --task regress")
+
+
+def test_standardised_regression_model_predicts_in_target_units(diabetes_csv, tmp_path,
+                                                                capsys):
+    model = tmp_path / "d.npz"
+    code, _, _ = cli(capsys, "train", "--data", diabetes_csv, "--test-fraction", "0",
+                     "--epochs", "30", "--out", model, "-q")
+    assert code == 0
+    est = nablanet.load(model)
+    rows = np.loadtxt(diabetes_csv, delimiter=",", skiprows=1)
+    pred = est.predict(rows[:, :-1])
+    # in the target's units (mean ~152), and scored there
+    assert abs(pred.mean() - rows[:, -1].mean()) < 20
+    assert est.score(rows[:, :-1], rows[:, -1]) > 0.3
+
+
+def test_iris_with_default_flags_reaches_the_library_estimator(iris_csv, capsys):
+    # was 0.76: a 12-row validation part reached accuracy 1.0 early and kept that epoch
+    import warnings
+
+    from nablanet import MLPClassifier
+    from nablanet.datasets import read_csv, stratified_split
+
+    X, y, _ = read_csv(iris_csv, target="species")
+    X_train, X_test, y_train, y_test = stratified_split(X, y, test_size=0.25, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        library = MLPClassifier(random_state=0).fit(X_train, y_train).score(X_test, y_test)
+    code, out, _ = cli(capsys, "train", "--data", iris_csv, "-q")
+    assert code == 0
+    assert printed_float(r"test accuracy: ([0-9.]+) \(38 samples\)", out) >= library
+
+
+def test_training_that_stops_unconverged_says_so(capsys):
+    code, _, err = cli(capsys, "train", "--layers", "8", "--epochs", "3")
+    assert code == 0
+    assert ("nablanet: warning: training stopped at the limit of 3 epochs before the loss "
+            "converged; give more --epochs") in err
+
+
+def test_diverging_training_with_out_says_nothing_was_written(diabetes_csv, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = cli(capsys, "train", "--data", diabetes_csv, "--optimizer", "sgd",
+                       "--learning-rate", "1e5", "--epochs", "40", "--out", model, "-q")
+    assert code == 1 and not model.exists()
+    assert_one_line_error(err, "diverged", f"nothing was written to {model}")
+
+
 # --- mistakes: one line, the right exit status, never a traceback --------------------------
 
 
@@ -557,6 +641,16 @@ def test_diverging_training_is_one_line(diabetes_csv, tmp_path):
                "--epochs", "40", "-q", cwd=tmp_path)
     assert done.returncode == 1
     assert_one_line_error(done.stderr, "diverged", "smaller learning rate")
+
+
+@pytest.mark.xfail(reason="needs the library's guard against a cost that explodes while "
+                   "staying finite (issue 10 item 5, the core helper's part)", strict=False)
+def test_runaway_learning_rate_exits_non_zero(capsys):
+    # the cost reaches ~1e17 and stays finite; accuracy 0.10 used to exit 0
+    code, _, err = cli(capsys, "train", "--optimizer", "sgd", "--learning-rate", "1000",
+                       "--epochs", "20", "-q")
+    assert code == 1
+    assert_one_line_error(err, "diverged")
 
 
 @pytest.mark.parametrize(

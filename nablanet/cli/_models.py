@@ -32,20 +32,30 @@ def progress_callbacks(quiet: bool) -> list[Any]:
     return [ProgressBar()] if sys.stderr.isatty() else [EpochLogger(sys.stderr)]
 
 
-def fit(est: Any, X: Any, y: Any) -> Any:
-    """Fit quietly: the epoch limit is the user's choice, not a warning.
+def fit(est: Any, X: Any, y: Any) -> bool:
+    """Fit ``est`` and return whether training converged before its iteration limit.
 
-    Floating-point overflow warnings are silenced too: a run whose cost stops being
-    finite raises `nablanet.training.TrainingDiverged`, whose one-line message says at
-    which epoch and what to do, and that is all the user needs to read.
+    scikit-learn's ConvergenceWarning is caught and returned rather than shown: its text
+    names the estimator's parameters, and the command says it with its own flags.
+    Floating-point overflow warnings are silenced: a run whose cost stops being finite
+    raises `nablanet.training.TrainingDiverged`, whose one-line message says at which
+    epoch and what to do, and that is all the user needs to read.
     """
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
 
-    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught, \
+            np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("always", ConvergenceWarning)
         warnings.filterwarnings("ignore", message="Got `batch_size` larger than sample size")
-        return est.fit(X, y)
+        est.fit(X, y)
+    converged = True
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            converged = False
+        else:  # anything else is the user's to read
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return converged
 
 
 def sample(n: int, k: int, seed: int) -> NDArray[Any]:

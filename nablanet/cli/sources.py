@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nablanet.cli._common import UsageError
+from nablanet.cli._common import UsageError, err
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -70,12 +70,36 @@ def load_dataset(source: str) -> Data:
     )
 
 
-def _regression_target(y: NDArray[Any], task: str) -> bool:
-    if task == "auto":
-        return y.dtype.kind == "f"
-    if task == "regress" and y.dtype.kind not in "iuf":
+#: An integer target is taken for a quantity, not classes, when it holds more than this
+#: many distinct values ...
+MAX_CLASSES_GUESSED = 20
+#: ... and fewer than this many rows per distinct value on average.
+MIN_ROWS_PER_CLASS = 5
+
+
+def infer_task(y: NDArray[Any], task: str) -> tuple[bool, str | None]:
+    """Whether the target is to be regressed, and the line that says why (or None).
+
+    With ``task="auto"`` a numeric target is a quantity when it holds fractions, or when
+    it holds many distinct whole numbers relative to the rows (diabetes' progression
+    scores written as integers: 214 values in 442 rows); text labels are classes.
+    """
+    import numpy as np
+
+    numeric = y.dtype.kind in "iuf"
+    if task == "regress" and not numeric:
         raise ValueError(f"--task regress needs numeric targets, got e.g. {str(y[0])!r}")
-    return task == "regress"
+    if task != "auto" or not numeric:
+        return task == "regress", None
+    n_values = np.unique(y).size
+    fractions = y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)
+    many = n_values > MAX_CLASSES_GUESSED and y.size < MIN_ROWS_PER_CLASS * n_values
+    if fractions or many:
+        why = "fractions" if fractions else f"{n_values} distinct numbers in {y.size} rows"
+        return True, (f"task: regression (the target holds {why}); give --task classify "
+                      "to treat its values as classes")
+    return False, (f"task: classification (the target holds {n_values} distinct numbers); "
+                   "give --task regress to predict it as a quantity")
 
 
 def load_for_training(args: argparse.Namespace) -> Data:
@@ -90,7 +114,9 @@ def load_for_training(args: argparse.Namespace) -> Data:
     from nablanet.datasets import read_csv
 
     X, y, _ = read_csv(args.data, target=args.target)
-    regression = _regression_target(y, args.task)
+    regression, note = infer_task(y, args.task)
+    if note and not args.quiet:
+        err(note)
     if regression:
         y = y.astype(np.float64)
     what = f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, " + (
@@ -112,7 +138,13 @@ def _split(X: NDArray[Any], y: NDArray[Any], fraction: float, seed: int,
     from nablanet.datasets import stratified_split
 
     if not regression:
-        return tuple(stratified_split(X, y, test_size=fraction, seed=seed))
+        try:
+            return tuple(stratified_split(X, y, test_size=fraction, seed=seed))
+        except ValueError as exc:
+            if y.dtype.kind not in "iuf":
+                raise
+            raise ValueError(f"{exc}; if the target is a quantity rather than classes, "
+                             "give --task regress") from None
     order = np.random.default_rng(seed).permutation(X.shape[0])
     n_test = int(np.ceil(fraction * X.shape[0]))
     if n_test >= X.shape[0]:

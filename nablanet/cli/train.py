@@ -78,14 +78,16 @@ def _add_optimizer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=c.batch_size, default=None, metavar="N",
                    help="samples per step (default 100), or 'auto' for scikit-learn's "
                    "min(200, samples)")
-    p.add_argument("--validation-fraction", type=c.fraction, default=0.1, metavar="F",
+    p.add_argument("--validation-fraction", type=c.fraction, default=None, metavar="F",
                    help="share of the training part held out to score each epoch (the "
-                   "best-scoring epoch's weights are kept); 0 for none")
+                   "best-scoring epoch's weights are kept); default: none, or 0.1 with "
+                   "--early-stopping")
     p.add_argument("--early-stopping", action="store_true",
                    help="stop when the validation score has not improved for --patience "
-                   "epochs (needs --validation-fraction > 0)")
+                   "epochs (holds out --validation-fraction, default 0.1)")
     p.add_argument("--patience", type=c.positive_int, default=10,
-                   help="epochs without improvement before --early-stopping stops")
+                   help="epochs without improvement before training stops: of the "
+                   "validation score with --early-stopping, else of the training loss")
     p.add_argument("--restarts", type=c.positive_int, default=1,
                    help="random initialisations tried; the best is kept (MATH.md §5)")
 
@@ -120,6 +122,17 @@ def check_flags(args: argparse.Namespace) -> None:
                            "lbfgs")
 
 
+def validation_fraction(args: argparse.Namespace) -> float:
+    """The share held out for validation: none unless asked for.
+
+    A default hold-out cost small data sets dearly: on iris, 12 validation rows reach
+    accuracy 1.0 early and that undertrained epoch was kept (test accuracy 0.76).
+    """
+    if args.validation_fraction is not None:
+        return float(args.validation_fraction)
+    return 0.1 if args.early_stopping else 0.0
+
+
 def build_estimator(
     args: argparse.Namespace, regression: bool, n_train: int, callbacks: list[Any]
 ) -> Any:
@@ -136,7 +149,8 @@ def build_estimator(
     batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
     if args.optimizer == "gd":
         batch_size = n_train  # every sample in each step (clipped to the training part)
-    validate = args.validation_fraction > 0 and args.optimizer != "lbfgs"
+    fraction = validation_fraction(args)
+    validate = fraction > 0 and args.optimizer != "lbfgs"
     cls = MLPRegressor if regression else MLPClassifier
     return cls(
         hidden_layer_sizes=args.layers,
@@ -149,12 +163,14 @@ def build_estimator(
         random_state=args.seed,
         momentum=momentum,
         nesterovs_momentum=args.optimizer == "sgd",
-        # scikit-learn measures a validation part only with early stopping. Without
-        # --early-stopping its patience is the whole run: each epoch's validation score
-        # is recorded and the best epoch's weights are kept, but the run never stops early.
+        # scikit-learn measures a validation part only with early stopping. With a
+        # --validation-fraction but no --early-stopping its patience is the whole run: each
+        # epoch's validation score is recorded and the best epoch's weights are kept, but
+        # the run never stops early. Without a validation part, training stops when the
+        # training loss has stopped falling for --patience epochs (it has converged).
         early_stopping=validate,
-        validation_fraction=args.validation_fraction if validate else 0.1,
-        n_iter_no_change=args.patience if args.early_stopping else args.epochs,
+        validation_fraction=fraction if validate else 0.1,
+        n_iter_no_change=args.epochs if validate and not args.early_stopping else args.patience,
         output_activation=args.output,
         loss=args.loss,
         dropout=args.dropout,
@@ -177,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         c.err(f"data: {data.description}")
     est = build_estimator(args, data.regression, int(data.X_train.shape[0]),
                           progress_callbacks(quiet))
-    fit(est, data.X_train, data.y_train)
+    _fit(est, data, args)
     if not quiet:
         c.err(est.net_.summary())
     result = None
@@ -196,6 +212,59 @@ def run(args: argparse.Namespace) -> int:
                              seed=args.seed)
         c.out(f"report written to {path}")
     return 0
+
+
+def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
+    """Fit, saying when training stopped before converging or diverged."""
+    from nablanet.training import TrainingDiverged
+
+    scaling = args.output is None and data.regression
+    y = standardise(data.y_train) if scaling else (data.y_train, 0.0, 1.0)
+    try:
+        converged = fit(est, data.X_train, y[0])
+    except TrainingDiverged as exc:
+        if not args.out:
+            raise
+        raise c.CommandFailed(f"{exc} (nothing was written to {args.out})") from exc
+    if scaling:
+        unstandardise_output(est.net_, y[1], y[2])
+    if not converged:
+        limit = "iterations" if args.optimizer == "lbfgs" else "epochs"
+        c.err(f"{c.PROG}: warning: training stopped at the limit of {est.n_iter_} {limit} "
+              "before the loss converged; give more --epochs (or a larger --learning-rate) "
+              "to train further")
+
+
+def standardise(y: Any) -> tuple[Any, Any, Any]:
+    """``(y - mean) / std`` per target column, with the mean and std (1 where std is 0).
+
+    Regression with the default identity output trains on standardised targets: an
+    unscaled target (diabetes' progression: mean 152, std 77) leaves Adam's small steps
+    far from the answer after the default epochs (test R² -3.2, the loss still falling).
+    """
+    import numpy as np
+
+    mean = y.mean(axis=0)
+    std = y.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (y - mean) / std, mean, std
+
+
+def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
+    """Fold the inverse of `standardise` into an identity output layer, in place.
+
+    Notes
+    -----
+    The output a = W x + b predicts (y − μ)/σ, so ``σ a + μ = (σ W) x + (σ b + μ)``: the
+    saved network predicts y itself, and every later use of the model file (evaluate,
+    predict, a Python user's ``load``) needs nothing more.
+    """
+    import numpy as np
+
+    std = np.atleast_1d(std).astype(net.dtype)
+    net.W[-1] *= std[:, None]
+    net.b[-1] *= std
+    net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
 
 
 def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:
