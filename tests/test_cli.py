@@ -46,14 +46,6 @@ def assert_one_line_error(stderr, *fragments):
         assert fragment in lines[0]
 
 
-def assert_usage_error(stderr, *fragments):
-    assert "Traceback" not in stderr
-    last = stderr.strip().splitlines()[-1]
-    assert last.startswith("nablanet") and "error:" in last, stderr
-    for fragment in fragments:
-        assert fragment in last
-
-
 def check_png(path):
     data = Path(path).read_bytes()
     assert data[:8] == PNG_MAGIC and len(data) > 3000
@@ -264,6 +256,9 @@ def test_train_report_has_real_pictures(tmp_path, capsys):
     # the settings, the gradient check and the diagnostics are in the page
     assert "hidden_layer_sizes" in page and "restarts" in page
     assert re.search(r"Gradient check.*PASSED", page, re.S)
+    assert "on the trained network (64-25-10)" in page
+    assert "null" not in page and "softmax (default)" in page  # resolved, not JSON's null
+    assert "for each of the 2 random initialisations" in page
     assert "Diagnostics" in page and "mean|δ|" in page
     # weight filters: 25 units tiled 5 x 5 into the picture
     weights = check_png(report / "weights.png")
@@ -319,6 +314,8 @@ def test_train_idx_folder_uses_its_splits_and_images(tmp_path, capsys, digits):
     assert code == 0
     assert "(100 samples)" in _line(out, "test accuracy")
     check_png(report / "weights.png")  # 8x8 images: the filters are drawn
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "of the one random initialisation" in page  # was "each of the 1 ... initialisation"
 
 
 # --- evaluate, predict ---------------------------------------------------------------------
@@ -388,8 +385,8 @@ def test_predict_output_pipes(digits_model):
 
 
 def test_gradcheck_random_network_passes(capsys):
-    code, out, _ = cli(capsys, "gradcheck", "--layers", "4,5,3", "--output", "softmax",
-                       "--loss", "squared_error")
+    code, out, _ = cli(capsys, "gradcheck", "--inputs", "4", "--layers", "5", "--outputs",
+                       "3", "--output", "softmax", "--loss", "squared_error")
     assert code == 0
     assert "Network(4-5-3" in out and "gradient check PASSED" in out
     assert printed_float(r"relative difference ([0-9.e+-]+)", out) < 1e-7
@@ -398,7 +395,8 @@ def test_gradcheck_random_network_passes(capsys):
 
 @pytest.mark.parametrize("activation,output", [("tanh,relu", "tanh"), ("sigmoid", "identity")])
 def test_gradcheck_other_networks(capsys, activation, output):
-    code, out, _ = cli(capsys, "gradcheck", "--layers", "3,6,4,2", "--activation", activation,
+    code, out, _ = cli(capsys, "gradcheck", "--inputs", "3", "--layers", "6,4", "--outputs", "2",
+                       "--activation", activation,
                        "--output", output, "--samples", "7", "--weight-decay", "0.01")
     assert code == 0, out
     assert "PASSED" in out
@@ -418,7 +416,7 @@ def test_gradcheck_saved_model(digits_model, capsys):
 
 
 def test_gradcheck_flags_of_a_random_network_refused_with_a_model(digits_model, capsys):
-    code, _, err = cli(capsys, "gradcheck", digits_model, "--layers", "4,5,3")
+    code, _, err = cli(capsys, "gradcheck", digits_model, "--layers", "5")
     assert code == 2
     assert_one_line_error(err, "--layers")
 
@@ -633,7 +631,7 @@ def test_mistakes_in_a_real_process(tmp_path, iris_csv):
         done = run(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stdout == ""
-        assert_usage_error(done.stderr, *fragments)
+        assert_one_line_error(done.stderr, *fragments)  # no usage block above it
 
 
 def test_diverging_training_is_one_line(diabetes_csv, tmp_path):
@@ -662,7 +660,7 @@ def test_runaway_learning_rate_exits_non_zero(capsys):
         (["train", "--early-stopping", "--validation-fraction", "0"], 2, ["--early-stopping"]),
         (["train", "--data", "no-such-folder"], 1, ["data source 'no-such-folder' not found"]),
         (["train", "--epochs", "0"], 2, ["--epochs"]),
-        (["gradcheck", "--layers", "4"], 2, ["--layers needs at least"]),
+        (["gradcheck", "--layers", "0"], 2, ["--layers", "integers >= 1"]),
         (["train", "--optimizer", "gd", "--batch-size", "32"], 2, ["--batch-size"]),
         (["train", "--layers", "5,5", "--activation", "relu,tanh,relu"], 2,
          ["3 names for 2 hidden layers"]),
@@ -671,10 +669,52 @@ def test_runaway_learning_rate_exits_non_zero(capsys):
 def test_mistakes_in_process(capsys, args, status, fragments):
     code, out, err = cli(capsys, *args)
     assert code == status
-    if status == 2 and "usage:" in err:
-        assert_usage_error(err, *fragments)
-    else:
-        assert_one_line_error(err, *fragments)
+    assert_one_line_error(err, *fragments)
+    if status == 2:  # a usage error points to the command's help
+        assert err.rstrip().endswith(f"; see 'nablanet {args[0]} --help'")
+
+
+@pytest.mark.parametrize("args", [["train", "--layers", "abc"], ["train", "--epochs", "0"],
+                                  ["train", "--no-such-flag"], ["gradcheck", "--tol", "x"]])
+def test_usage_errors_are_one_line_pointing_to_help(capsys, args):
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert_one_line_error(err, args[1])
+    assert err.rstrip().endswith(f"; see 'nablanet {args[0]} --help'")
+
+
+def test_number_flags_refuse_in_one_wording(capsys):
+    # was "must be a finite number >= 0" for -0.1 and "must be greater than 0" for 0
+    for value in ("-0.1", "0", "inf", "nan", "x"):
+        code, _, err = cli(capsys, "train", "--learning-rate", value)
+        assert code == 2
+        assert_one_line_error(err, f"--learning-rate: must be a number in (0, inf), got {value}")
+    code, _, err = cli(capsys, "train", "--validation-fraction", "1")
+    assert_one_line_error(err, "must be a number in [0, 1), got 1")
+    code, _, err = cli(capsys, "train", "--epochs", "2.5")
+    assert_one_line_error(err, "--epochs: must be an integer >= 1, got 2.5")
+
+
+def test_gradcheck_layers_are_the_hidden_layers_as_in_train(capsys):
+    # was: every layer, so --layers 256,128 checked a network without a hidden layer
+    code, out, _ = cli(capsys, "gradcheck", "--layers", "6,4", "--n-coords", "50")
+    assert code == 0
+    assert "Network(4-6-4-3," in out
+    code, out, _ = cli(capsys, "gradcheck", "--layers", "none", "--inputs", "2", "--outputs",
+                       "2")
+    assert code == 0 and "Network(2-2," in out
+
+
+def test_help_shows_no_empty_defaults(capsys):
+    for command in ("train", "evaluate", "predict", "gradcheck", "diagnose", "info", "demo"):
+        _, out, _ = cli(capsys, command, "--help")
+        text = " ".join(out.split())
+        assert "(default: None)" not in text and "(default: False)" not in text, command
+        assert "MATH.md" not in text  # the project's own docs, not a developer's file
+    _, out, _ = cli(capsys, "train", "--help")
+    text = " ".join(out.split())
+    assert "(default: 0.001 for adam, 0.01 for sgd, 0.5 for gd)" in text
+    assert "(default: 100)" in text  # a plain default is still shown
 
 
 def test_output_folder_is_checked_before_training(tmp_path, capsys):
@@ -764,6 +804,10 @@ def test_demo_runs_offline_and_writes_the_report(tmp_path, capsys):
     assert code == 0
     assert "gradient check PASSED" in out
     assert "64-25-10" in out and "relative difference" in out
+    assert "freshly initialised 64-25-10 network" in out and "not the network trained" in out
+    page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "on the trained network (64-64-10)" in page
+    assert "for each of the 2 random initialisations" in page
     assert printed_float(r"test accuracy ([0-9.]+);", out) > 0.5
     assert "confusion matrix" in out and "saturated" in out
     assert (tmp_path / "rep" / "report.html").exists()

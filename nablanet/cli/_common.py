@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 PROG = "nablanet"
 DATA_HELP = (
@@ -34,6 +34,62 @@ class CommandFailed(Exception):
 
 
 # --- flag types (checked while parsing: a bad value is a usage error) ----------------------
+#
+# Numbers are checked by nablanet._checks, so a flag and the library argument behind it
+# refuse a value in the same words: "must be a number in (0, inf), got -0.1".
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+           high_open: bool = False) -> Callable[[str], float]:
+    """A flag type: a finite number in an interval (see `nablanet._checks.number`)."""
+
+    def parse(text: str) -> float:
+        from nablanet import _checks  # imports numpy: not before a flag is read
+
+        try:
+            return _checks.number(_real(text), "value", low, high, low_open=low_open,
+                                  high_open=high_open)
+        except ValueError:
+            where = _checks.interval(low, high, low_open, high_open)
+            raise argparse.ArgumentTypeError(f"must be a number in {where}, got {text}"
+                                             ) from None
+
+    return parse
+
+
+def integer(low: int = 1) -> Callable[[str], int]:
+    """A flag type: an integer of at least ``low`` (see `nablanet._checks.integer`)."""
+
+    def parse(text: str) -> int:
+        from nablanet import _checks
+
+        try:
+            return _checks.integer(_int(text), "value", low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}"
+                                             ) from None
+
+    return parse
+
+
+def _real(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # refused by the check, which names the text
+
+
+def _int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+positive_int = integer(1)
+non_negative_float = number(0.0)
+positive_float = number(0.0, low_open=True)
+fraction = number(0.0, 1.0, high_open=True)
 
 
 def positive_int_list(text: str) -> tuple[int, ...]:
@@ -41,11 +97,11 @@ def positive_int_list(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
+        sizes = ()
+    if not sizes or any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers, e.g. 256,128"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"every layer needs at least 1 unit, got {text!r}")
+            f"must be a comma-separated list of integers >= 1, e.g. 256,128, got {text}"
+        )
     return sizes
 
 
@@ -60,44 +116,6 @@ def names(text: str) -> str | list[str]:
     if any(not s for s in parts):
         raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
     return parts[0] if len(parts) == 1 else parts
-
-
-def positive_int(text: str) -> int:
-    """An integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number of at least 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number greater than 0."""
-    value = non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1)."""
-    value = non_negative_float(text)
-    if not value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
 
 
 def target(text: str) -> int | str:
@@ -117,7 +135,24 @@ def batch_size(text: str) -> int | str:
 
 
 class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show defaults and keep the descriptions' line breaks."""
+    """Show defaults and keep the descriptions' line breaks.
+
+    A default of None or False is not shown, nor one the help already gives in words
+    ("default: 0.001 for adam, 0.01 for sgd"): "(default: None)" would contradict it.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, pointing to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Write ``nablanet: error: MESSAGE; see 'PROG --help'`` and exit with status 2."""
+        self.exit(2, f"{PROG}: error: {' '.join(message.split())}; see '{self.prog} --help'\n")
 
 
 def add_command(

@@ -72,9 +72,13 @@ def model_gradient_check(est: Any, X: Any, y: Any, *, samples: int, seed: int,
                          n_coords: int | None = None) -> Any:
     """A fitted estimator's gradient check on ``samples`` rows (500 coordinates if large)."""
     rows = sample(len(y), samples, seed)
-    if n_coords is None and est.net_.n_params > 2000:
-        n_coords = 500
-    return est.check_gradient(X[rows], y[rows], eps=eps, tol=tol, n_coords=n_coords, seed=seed)
+    return est.check_gradient(X[rows], y[rows], eps=eps, tol=tol,
+                              n_coords=coordinates(n_coords, est.net_.n_params), seed=seed)
+
+
+def coordinates(n_coords: int | None, n_params: int) -> int | None:
+    """Coordinates a gradient check tries: all up to 2000 parameters, else 500 at random."""
+    return 500 if n_coords is None and n_params > 2000 else n_coords
 
 
 def score_line(result: dict[str, Any], where: str) -> str:
@@ -83,3 +87,17 @@ def score_line(result: dict[str, Any], where: str) -> str:
         return f"{where} accuracy: {result['accuracy']:.4f} ({result['n_samples']} samples)"
     return (f"{where} R²: {result['r2']:.4f} (MAE {result['mae']:.4g}, RMSE "
             f"{result['rmse']:.4g}, {result['n_samples']} samples)")
+
+
+def settings(est: Any) -> dict[str, Any]:
+    """The estimator's parameters for a report, with what a None default resolved to."""
+    params = {k: v for k, v in est.get_params().items() if k != "callbacks"}
+    if isinstance(params.get("hidden_layer_sizes"), tuple):
+        params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
+    net = est.net_
+    chosen = {"loss": net.loss.name, "output_activation": net.activations[-1].name,
+              "dtype": net.dtype.name}
+    for key, value in chosen.items():
+        if key in params and params[key] is None:
+            params[key] = f"{value} (default)"
+    return params

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from nablanet.cli import _common as c
-from nablanet.cli._models import fit, model_gradient_check, progress_callbacks
+from nablanet.cli._models import fit, model_gradient_check, progress_callbacks, settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_model(est, data.X_test, data.y_test, data.class_names)
     c.out(c.indent(format_evaluation(result)))
 
-    c.out("\n4. Diagnostics on the training images (MATH.md §6)")
+    c.out("\n4. Diagnostics on the training images (docs/math.md §6)")
     diagnosis = est.diagnose(data.X_train, data.y_train)
     c.out(c.indent(str(diagnosis)))
 
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         c.out(f"\nmodel written to {args.out}")
     if args.report:
         path = _report(args, data, est, result, diagnosis)
-        c.out(f"\nreport written to {path} (open it in a browser; it works offline)")
+        c.out(f"\nreport written to {path} (open it in a browser; it works offline; its "
+              "gradient check is of the trained network)")
     c.out(f"\ntest accuracy {result['accuracy']:.4f}; demo took "
           f"{time.perf_counter() - start:.1f} s")
     return 0
@@ -69,9 +70,11 @@ def _gradient_check(data: Any, seed: int) -> None:
     from nablanet import Network
     from nablanet.datasets import one_hot
 
-    c.out("\n1. Gradient check (MATH.md §7): backpropagation against central differences")
     small = Network([64, 25, 10], activation="sigmoid", output_activation="softmax",
                     weight_decay=1e-3, seed=seed, dtype=np.float64)
+    c.out("\n1. Gradient check (docs/math.md §7): backpropagation against central "
+          "differences, on a freshly initialised 64-25-10 network (every one of its "
+          f"{small.n_params} coordinates; not the network trained below)")
     Y, _ = one_hot(data.y_train[:20], np.arange(10))
     c.out(f"   {small!r}, on 20 images")
     report = small.check_gradient(data.X_train[:20], Y)
@@ -112,7 +115,6 @@ def _report(args: argparse.Namespace, data: Any, est: Any, result: Any, diagnosi
         evaluation=result,
         gradient_check=check,
         diagnosis=diagnosis,
-        settings={"data": "digits", **{k: v for k, v in est.get_params().items()
-                                       if k != "callbacks"}},
+        settings={"data": "digits", **settings(est)},
         image_shape=data.image_shape,
     )

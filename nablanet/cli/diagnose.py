@@ -16,7 +16,7 @@ def add_parser(subparsers: Any) -> None:
         subparsers, "diagnose", "why a saved model learns slowly",
         "Per layer: how many units are saturated (f'(z) near 0, so they learn slowly), "
         "how many ReLUs are dead, the size of the errors δ and how fast the weights "
-        "move, with sentences saying what it means (MATH.md §6).",
+        "move, with sentences saying what it means (docs/math.md §6).",
     )
     c.add_model(p)
     c.add_data(p)

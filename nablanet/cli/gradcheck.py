@@ -6,11 +6,12 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
-from nablanet.cli._models import load_model, model_gradient_check
+from nablanet.cli._models import coordinates, load_model, model_gradient_check
 from nablanet.cli.sources import load_for_model
 
 #: The flags that describe a random network (refused with MODEL).
-RANDOM_NETWORK_FLAGS = ("layers", "activation", "output", "loss", "weight_decay")
+RANDOM_NETWORK_FLAGS = ("inputs", "layers", "outputs", "activation", "output", "loss",
+                        "weight_decay")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -18,7 +19,8 @@ def add_parser(subparsers: Any) -> None:
     p = c.add_command(
         subparsers, "gradcheck", "check backpropagation against finite differences",
         "Compare the gradient from backpropagation with central differences, in float64 "
-        "(MATH.md §7). Without MODEL: on a random network described by --layers etc. "
+        "(docs/math.md §7). Without MODEL: on a random network described by --inputs, "
+        "--layers, --outputs etc. "
         "and random data. With MODEL: on the saved model and --samples rows of --data. "
         "Prints the relative difference and the worst coordinates; exit status 1 when "
         "the check fails.",
@@ -26,9 +28,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("model", metavar="MODEL", nargs="?", default=None,
                    help="a model file (default: a random network)")
     c.add_data(p)
-    p.add_argument("--layers", type=c.positive_int_list, default=None, metavar="N,N,...",
-                   help="every layer's units, input and output included (random network; "
-                   "default 4,5,3)")
+    p.add_argument("--inputs", type=c.positive_int, default=None, metavar="N",
+                   help="input features of the random network (default 4)")
+    p.add_argument("--layers", type=c.hidden_layers, default=None, metavar="N,N,...",
+                   help="units of each hidden layer of the random network, as in train "
+                   "('none' for no hidden layer; default 5)")
+    p.add_argument("--outputs", type=c.positive_int, default=None, metavar="N",
+                   help="output units of the random network (default 3)")
     p.add_argument("--activation", type=c.names, default=None, metavar="NAME[,NAME...]",
                    help="hidden activation(s) of the random network (default sigmoid)")
     p.add_argument("--output", default=None, metavar="NAME",
@@ -99,9 +105,8 @@ def _check_random(args: argparse.Namespace) -> Any:
 
     from nablanet import Network
 
-    sizes = args.layers or (4, 5, 3)
-    if len(sizes) < 2:
-        raise c.UsageError("--layers needs at least an input and an output size, e.g. 4,5,3")
+    hidden = (5,) if args.layers is None else args.layers
+    sizes = (args.inputs or 4, *hidden, args.outputs or 3)
     net = Network(
         sizes,
         activation=args.activation or "sigmoid",
@@ -117,5 +122,5 @@ def _check_random(args: argparse.Namespace) -> Any:
     Y = random_targets(net.activations[-1], m, sizes[-1], rng)
     c.out(repr(net))
     c.out(f"on {m} random examples")
-    return net.check_gradient(X, Y, eps=args.eps, tol=args.tol, n_coords=args.n_coords,
-                              seed=args.seed)
+    return net.check_gradient(X, Y, eps=args.eps, tol=args.tol,
+                              n_coords=coordinates(args.n_coords, net.n_params), seed=args.seed)

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
-from nablanet.cli._models import load_model
+from nablanet.cli._models import load_model, settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         c.print_json(info)
     else:
-        _print(info, getattr(model, "net_", model))
+        _print(info, model)
     return 0
 
 
@@ -72,7 +72,8 @@ def _history(model: Any) -> dict[str, Any]:
     }
 
 
-def _print(info: dict[str, Any], net: Any) -> None:
+def _print(info: dict[str, Any], model: Any) -> None:
+    net = getattr(model, "net_", model)
     c.out(f"{info['model']}: {info['kind']}, written {info['created']} by nablanet "
           f"{info['library_version']}")
     c.out("")
@@ -85,8 +86,9 @@ def _print(info: dict[str, Any], net: Any) -> None:
         c.out(f"classes: {', '.join(map(str, info['classes']))}")
     c.out("")
     c.out("training settings:")
-    width = max(len(k) for k in info["settings"])
-    for key, value in info["settings"].items():
+    shown = settings(model)  # None defaults as what they resolved to
+    width = max(len(k) for k in shown)
+    for key, value in shown.items():
         c.out(f"  {key:<{width}}  {value}")
     h = info["history"]
     c.out("")

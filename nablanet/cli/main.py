@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from nablanet.cli import demo, diagnose, evaluate, gradcheck, info, predict, train
-from nablanet.cli._common import PROG, CommandFailed, UsageError, err
+from nablanet.cli._common import PROG, CommandFailed, Parser, UsageError, err
 
 #: The command modules, in the order ``nablanet --help`` lists them.
 COMMANDS: tuple[ModuleType, ...] = (train, evaluate, predict, gradcheck, diagnose, info, demo)
@@ -52,7 +52,7 @@ def build_parser(commands: Sequence[Any] = COMMANDS) -> argparse.ArgumentParser:
     """
     from nablanet import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description=DESCRIPTION,
         epilog=(
@@ -74,6 +74,13 @@ def build_parser(commands: Sequence[Any] = COMMANDS) -> argparse.ArgumentParser:
             p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                            help="show the full traceback of an error")
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of one subcommand."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: argparse.ArgumentParser = sub.choices[command]
+    return found
 
 
 def _user_error(exc: BaseException) -> bool:
@@ -112,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's parser, whose --help lists its flags
+            _subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, or a usage error (status 2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     with warnings.catch_warnings():
@@ -136,8 +145,11 @@ def _run(args: argparse.Namespace) -> int:
         if getattr(args, "debug", False):
             raise
         if _user_error(exc):
+            if isinstance(exc, UsageError):
+                err(f"{PROG}: error: {_message(exc)}; see '{PROG} {args.command} --help'")
+                return 2
             err(f"{PROG}: error: {_message(exc)}")
-            return 2 if isinstance(exc, UsageError) else 1
+            return 1
         err(f"{PROG}: error: internal error ({type(exc).__name__}: {_message(exc)}); "
             "rerun with --debug for the traceback and please report it")
         return 1

@@ -6,7 +6,14 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
-from nablanet.cli._models import fit, model_gradient_check, progress_callbacks, sample, score_line
+from nablanet.cli._models import (
+    fit,
+    model_gradient_check,
+    progress_callbacks,
+    sample,
+    score_line,
+    settings,
+)
 from nablanet.cli.sources import Data, load_for_training
 
 #: Samples per step for adam and sgd unless --batch-size says otherwise.
@@ -18,7 +25,8 @@ DESCRIPTION = (
     "Train a network on the training part of the data (a bundled or IDX data set's "
     "training split; for a CSV file all but --test-fraction of the rows), print its "
     "score on the test part, and save it with --out. A classifier unless the CSV "
-    "target holds decimal numbers or --task regress says so.\n\n"
+    "target is a quantity (see --task); a regressor with the default output trains on "
+    "standardised targets, and the saved model predicts in the target's own units.\n\n"
     "CSV features are used as they are: scale them to about [0, 1] or unit variance "
     "first for quick training."
 )
@@ -29,8 +37,9 @@ def add_parser(subparsers: Any) -> None:
     p = c.add_command(subparsers, "train", "train a network and save it", DESCRIPTION)
     c.add_data(p)
     p.add_argument("--task", choices=("auto", "classify", "regress"), default="auto",
-                   help="classification or regression; 'auto': regression when the target "
-                   "holds decimal numbers")
+                   help="classification or regression; 'auto': regression when a CSV "
+                   "target holds fractions, or more than 20 distinct numbers with fewer than 5 "
+                   "rows each on average")
     p.add_argument("--test-fraction", type=c.fraction, default=0.25, metavar="F",
                    help="share of a CSV file's rows held out (stratified by class) to test "
                    "the trained model; 0 trains on every row")
@@ -66,7 +75,7 @@ def _add_network_flags(p: argparse.ArgumentParser) -> None:
 def _add_optimizer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=("adam", "sgd", "gd", "lbfgs"), default="adam",
                    help="adam; sgd (minibatch, momentum); gd (batch gradient descent, "
-                   "MATH.md §5: every sample in each step, no momentum); lbfgs (full batch)")
+                   "docs/math.md §5: every sample in each step, no momentum); lbfgs (full batch)")
     p.add_argument("--learning-rate", type=c.positive_float, default=None, metavar="RATE",
                    help="step size (default: 0.001 for adam, 0.01 for sgd, 0.5 for gd)")
     p.add_argument("--momentum", type=c.non_negative_float, default=None,
@@ -89,7 +98,7 @@ def _add_optimizer_flags(p: argparse.ArgumentParser) -> None:
                    help="epochs without improvement before training stops: of the "
                    "validation score with --early-stopping, else of the training loss")
     p.add_argument("--restarts", type=c.positive_int, default=1,
-                   help="random initialisations tried; the best is kept (MATH.md §5)")
+                   help="random initialisations tried; the best is kept (docs/math.md §5)")
 
 
 def check_flags(args: argparse.Namespace) -> None:
@@ -268,11 +277,8 @@ def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
 
 
 def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:
-    params = {k: v for k, v in est.get_params().items() if k != "callbacks"}
-    if isinstance(params.get("hidden_layer_sizes"), tuple):
-        params["hidden_layer_sizes"] = list(params["hidden_layer_sizes"])
     return {"data": data.description, "optimizer (nablanet --optimizer)": args.optimizer,
-            **params}
+            **settings(est)}
 
 
 def _write_report(directory: str, est: Any, data: Data, result: Any,
