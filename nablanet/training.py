@@ -204,23 +204,24 @@ def train(
     history = History()
     seeds = run_seeds(seed, restarts) if restarts > 1 else [None]
     best_theta = None
-    for run, run_seed in enumerate(seeds):
-        if run_seed is not None:
-            net.reset(run_seed)
-        h = RunHistory(seed=run_seed)
-        history.runs.append(h)
-        state = TrainState(net, 0, run, base_lr, h, X_val is not None, int(epochs))
-        loop = _Loop(net, X, Y, s, X_val, Y_val, score, dropout, rng, history)
-        if isinstance(opt, LBFGS | ConjugateGradient):
-            loop.minimize(opt, state, cbs)
-        else:
-            loop.descend(opt, state, cbs, batch_size, shuffle)
-        h.final_loss = loop.final_loss()
-        if best_theta is None or h.final_loss < history.best.final_loss:
-            history.best_run = run
-            best_theta = net.theta.copy() if restarts > 1 else None
-    if best_theta is not None:
-        net.theta[...] = best_theta
+    with net._training():  # one training per network at a time
+        for run, run_seed in enumerate(seeds):
+            if run_seed is not None:
+                net.reset(run_seed)
+            h = RunHistory(seed=run_seed)
+            history.runs.append(h)
+            state = TrainState(net, 0, run, base_lr, h, X_val is not None, int(epochs))
+            loop = _Loop(net, X, Y, s, X_val, Y_val, score, dropout, rng, history)
+            if isinstance(opt, LBFGS | ConjugateGradient):
+                loop.minimize(opt, state, cbs)
+            else:
+                loop.descend(opt, state, cbs, batch_size, shuffle)
+            h.final_loss = loop.final_loss()
+            if best_theta is None or h.final_loss < history.best.final_loss:
+                history.best_run = run
+                best_theta = net.theta.copy() if restarts > 1 else None
+        if best_theta is not None:
+            net.theta[...] = best_theta
     return history
 
 
