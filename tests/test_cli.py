@@ -508,6 +508,20 @@ def test_csv_features_only_text_cell(iris_csv, tmp_path, capsys):
     assert "tmp" not in err.replace(str(tmp_path), "")  # the user's file, not a copy
 
 
+def test_header_flags_override_the_detection(iris_csv, tmp_path, capsys):
+    # a first row of numbers over numbers is data by default; --header says it is not
+    rows = iris_csv.read_text().splitlines()[1:]
+    numeric = tmp_path / "n.csv"
+    names = {"setosa": "0", "versicolor": "1", "virginica": "2"}
+    numeric.write_text("\n".join(r.rsplit(",", 1)[0] + "," + names[r.rsplit(",", 1)[1]]
+                                 for r in rows) + "\n")
+    for flag, n_rows in ((None, 150), ("--header", 149), ("--no-header", 150)):
+        args = ["train", "--data", numeric, "--epochs", "1", "--test-fraction", "0"]
+        code, _, err = cli(capsys, *args, *([flag] if flag else []))
+        assert code == 0, err
+        assert f"({n_rows} rows, 4 features" in err, (flag, err)
+
+
 def test_csv_regression_prints_r2(diabetes_csv, tmp_path, capsys):
     model = tmp_path / "diabetes.npz"
     code, out, err = cli(capsys, "train", "--data", diabetes_csv, "--optimizer", "lbfgs",

@@ -167,6 +167,9 @@ def add_data(p: argparse.ArgumentParser) -> None:
     """``--data SOURCE`` and ``--target COLUMN``."""
     p.add_argument("--data", default="digits", metavar="SOURCE", help=DATA_HELP)
     p.add_argument("--target", type=target, default=-1, metavar="COLUMN", help=TARGET_HELP)
+    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether a CSV file's first row is a header (default: detected from "
+                   "every column, the target's included)")
 
 
 def add_model(p: argparse.ArgumentParser, help: str = "a model file written by 'nablanet train'"

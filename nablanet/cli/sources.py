@@ -113,7 +113,7 @@ def load_for_training(args: argparse.Namespace) -> Data:
 
     from nablanet.datasets import read_csv
 
-    X, y, _ = read_csv(args.data, target=args.target)
+    X, y, _ = read_csv(args.data, target=args.target, header=args.header)
     regression, note = infer_task(y, args.task)
     if note and not args.quiet:
         err(note)
@@ -154,7 +154,11 @@ def _split(X: NDArray[Any], y: NDArray[Any], fraction: float, seed: int,
 
 
 def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = True) -> Data:
-    """The data a saved model is scored on: a data set's test split, or a whole CSV."""
+    """The data a saved model is scored on: a data set's test split, or a whole CSV.
+
+    Without ``need_target`` (predict) a CSV file may hold the features only: it is read
+    that way when it has exactly as many columns as the model has features.
+    """
     if not is_csv(args.data):
         data = load_dataset(args.data)
         data.description = f"{args.data} test split ({data.X_test.shape[0]} samples)"
@@ -163,9 +167,9 @@ def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = Tru
 
     n_features = int(model.n_features_in_)
     if not need_target and _csv_width(args.data) == n_features:
-        X = _read_features_csv(args.data)
+        X, _, _ = read_csv(args.data, target=None, header=args.header)
         return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], X[:0], X, None)
-    X, y, _ = read_csv(args.data, target=args.target)
+    X, y, _ = read_csv(args.data, target=args.target, header=args.header)
     if X.shape[1] != n_features:
         raise ValueError(
             f"{args.data} has {X.shape[1]} feature columns besides the target, but the model "
@@ -175,37 +179,16 @@ def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = Tru
 
 
 def _csv_width(path: str) -> int:
-    """Fields in the first non-blank row of a CSV file."""
-    import csv
+    """Fields in the first row of a CSV file, split as `read_csv` splits it (0 if unreadable).
 
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for row in csv.reader(f):
-            if row and any(c.strip() for c in row):
-                return len(row)
-    return 0
-
-
-def _read_features_csv(path: str) -> NDArray[Any]:
-    """Read a CSV file that has no target column (for predict).
-
-    `nablanet.datasets.read_csv` always takes a target out. It gets a copy of the file
-    with a constant last column as the target, so its header detection and its error
-    messages (row numbers and column names and indices) apply to every real column.
+    A file it cannot read gets 0 here and is refused by `read_csv`, whose message says why.
     """
-    import csv
-    import tempfile
+    from nablanet.data.csvsniff import SAMPLE_CHARS, detect_delimiter, sample_rows
 
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = os.path.join(tmp, os.path.basename(path))
-        with open(path, newline="", encoding="utf-8-sig") as src, \
-                open(copy, "w", newline="", encoding="utf-8") as dst:
-            writer = csv.writer(dst, lineterminator="\n")
-            for row in csv.reader(src):
-                writer.writerow([*row, "0"] if row else row)
-        from nablanet.datasets import read_csv
-
-        try:
-            X, _, _ = read_csv(copy, target=-1)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace(copy, path)) from None
-    return X
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            text = f.read(SAMPLE_CHARS) + f.readline()
+    except (OSError, UnicodeDecodeError):
+        return 0
+    rows = sample_rows(text, detect_delimiter(text).char)
+    return len(rows[0][1]) if rows else 0
