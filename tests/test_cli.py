@@ -160,6 +160,12 @@ def test_a_command_module_registers_in_one_line(capsys):
     assert capsys.readouterr().out == "bye bye\n"
     assert _run(parser.parse_args(["hello"])) == 3
     assert "train" in parser.format_help() and "hello" in parser.format_help()
+    # functions named otherwise: a Command pair
+    from nablanet.cli import Command
+
+    parser = build_parser([Command(add_parser, run_)])
+    assert _run(parser.parse_args(["hello", "--times", "3"])) == 3
+    assert capsys.readouterr().out.count("hello") == 4  # 1 above, 3 here
 
 
 def test_each_command_has_help(capsys):

@@ -11,6 +11,6 @@ the library lacks: they parse flags, call nablanet, and print.
 """
 
 from nablanet.cli._common import CommandFailed, UsageError
-from nablanet.cli.main import COMMANDS, build_parser, main
+from nablanet.cli.main import COMMANDS, Command, build_parser, main
 
-__all__ = ["COMMANDS", "CommandFailed", "UsageError", "build_parser", "main"]
+__all__ = ["COMMANDS", "Command", "CommandFailed", "UsageError", "build_parser", "main"]

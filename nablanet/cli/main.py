@@ -5,7 +5,10 @@ become exit statuses.
 
 A command module has two functions: ``add_parser(subparsers) -> None`` adds its
 subcommand(s) to the ``nablanet`` parser, and ``run(args) -> int`` runs one and returns its
-exit status. Registering a command is one line in `COMMANDS`.
+exit status. Registering a command is one line in `COMMANDS`: the module, or a
+``Command(add_parser, run)`` pair for functions named otherwise. A command module imports
+nothing heavy at module level (numpy, scikit-learn...): every one is imported to build the
+parser, and ``nablanet --help`` must answer at once.
 
 Conventions: results go to standard output (so they pipe), progress and messages to
 standard error; a user's mistake is one line ``nablanet: error: ...`` and exit status 2
@@ -19,15 +22,22 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from nablanet.cli import demo, diagnose, evaluate, gradcheck, info, predict, train
 from nablanet.cli._common import PROG, CommandFailed, Parser, UsageError, err
 
-#: The command modules, in the order ``nablanet --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (train, evaluate, predict, gradcheck, diagnose, info, demo)
+
+class Command(NamedTuple):
+    """A command given by its two functions (a command module has them as attributes)."""
+
+    add_parser: Callable[[Any], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: The commands (modules or `Command` pairs), in the order ``nablanet --help`` lists them.
+COMMANDS: tuple[Any, ...] = (train, evaluate, predict, gradcheck, diagnose, info, demo)
 
 DESCRIPTION = (
     "Feedforward neural networks exactly as the mathematics of backpropagation says: "
@@ -42,7 +52,7 @@ def build_parser(commands: Sequence[Any] = COMMANDS) -> argparse.ArgumentParser:
 
     Parameters
     ----------
-    commands : sequence of modules
+    commands : sequence of modules or `Command`
         Each with ``add_parser(subparsers)`` and ``run(args)``; default `COMMANDS`.
 
     Returns
