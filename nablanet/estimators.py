@@ -47,6 +47,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from nablanet.activations import get_activation
 from nablanet.callbacks import Callback, EpochLogger, TrainState
 from nablanet.data.validation import check_sample_weight
+from nablanet.distributed.estimators import cluster_fit, cluster_scored
+from nablanet.distributed.predict import rowwise
 from nablanet.network import Network
 from nablanet.optim import SGD, Adam
 from nablanet.optim.schedules import InverseScaling
@@ -276,6 +278,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     # --- fitting --------------------------------------------------------------------
 
+    @cluster_fit  # dask arrays: trained on the cluster (nablanet.distributed)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
         """Fit the model to data X and targets y.
 
@@ -482,6 +485,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.net_.forward(np.asarray(X, dtype=self.net_.dtype))
 
+    @rowwise  # a dask array: block by block on the cluster, a dask array back
     def transform(self, X: Any) -> Array:
         """Activations of the last hidden layer for X, shape (n_samples, units)."""
         check_is_fitted(self, "net_")
@@ -700,6 +704,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _is_classifier = True
+    score = cluster_scored(ClassifierMixin.score)  # dask arrays: reduced on the cluster
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -844,6 +849,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_fit_classes", None)
         return super().fit(X, y, sample_weight)
 
+    @rowwise
     def predict(self, X: Any) -> Array:
         """Predicted class of each row (an indicator matrix for multi-label problems)."""
         decided = self._decide(self._outputs(X))
@@ -851,6 +857,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return decided
         return self.classes_[decided]
 
+    @rowwise
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape (n_samples, n_classes).
 
@@ -870,6 +877,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         total = P.sum(axis=1, keepdims=True)
         return np.divide(P, total, out=np.full_like(P, 1.0 / P.shape[1]), where=total > 0)
 
+    @rowwise
     def predict_log_proba(self, X: Any) -> Array:
         """Logarithm of `predict_proba` (−inf where a probability is 0)."""
         with np.errstate(divide="ignore"):
@@ -889,6 +897,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ----------
     See `MLPClassifier`, without ``classes_``.
     """
+
+    score = cluster_scored(RegressorMixin.score)  # dask arrays: reduced on the cluster
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -957,6 +967,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Run one epoch over (X, y), continuing from the current weights."""
         return self._fit(X, y, sample_weight, incremental=True)
 
+    @rowwise
     def predict(self, X: Any) -> Array:
         """Predicted targets; shape (n_samples,) for a single output."""
         A = self._outputs(X)
