@@ -11,6 +11,7 @@ depend on which worker finishes first.
 
 from __future__ import annotations
 
+import pickle
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -169,6 +170,86 @@ def warn_if_scattered(*collections: Any, stacklevel: int = 3) -> None:
             ScatteredDataWarning,
             stacklevel=stacklevel,
         )
+
+
+#: Byte alignment of every array a block task computes with (a cache line; AVX-512 width).
+ALIGNMENT = 64
+
+
+def aligned(A: Any, dtype: Any) -> Array:
+    """``A`` as a C-contiguous ``dtype`` array whose data starts on a 64-byte boundary.
+
+    Why: a block arrives from the network, from another worker's memory or from a
+    pickle at whatever address its buffer had, and NumPy and BLAS pick different loops
+    (and so round differently) for differently aligned data. Giving every task the same
+    alignment makes a block's sums the same bits on every worker, which is what makes a
+    recomputed block after a lost worker give a bit-identical result.
+    """
+    A = np.asarray(A)
+    if A.dtype == dtype and A.flags.c_contiguous and A.ctypes.data % ALIGNMENT == 0:
+        return A
+    item = np.dtype(dtype).itemsize
+    raw = np.empty(A.size * item + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    out = raw[start : start + A.size * item].view(dtype).reshape(A.shape)
+    out[...] = A
+    return out
+
+
+def row_data(
+    net: Any, X: Any, Y: Any, sample_weight: Any = None, *, persist: bool = True
+) -> tuple[Any, Any, Any, list[tuple[Any, Any, Any]]]:
+    """Check and align a network's training data; return it and its row blocks.
+
+    Parameters
+    ----------
+    net : Network
+        Gives the numbers of input and output units.
+    X : dask array of shape (m, s_1), or a dask dataframe
+    Y : dask array of shape (m, s_{n_l}) or (m,)
+    sample_weight : dask array of shape (m,), optional
+    persist : bool
+        Keep the blocks in the workers' memory (recomputed from their recipe if lost).
+
+    Returns
+    -------
+    X, Y, sample_weight : dask arrays on X's row blocks (Y 2-D; the weights may be None)
+    blocks : list of (X_b, Y_b, s_b) delayed blocks, top to bottom (s_b None without weights)
+    """
+    import dask
+
+    X = as_rows(X, "X")
+    Y = as_rows(Y, "Y", ndim=(1, 2))
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
+    n_in, n_out = net.layer_sizes[0], net.layer_sizes[-1]
+    if X.shape[1] != n_in:
+        raise ValueError(f"X must have {n_in} columns (the input units), got {X.shape[1]}")
+    if Y.shape[1] != n_out:
+        raise ValueError(f"Y must have {n_out} columns (the output units), got {Y.shape[1]}")
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows")
+    X, Y, s = align(X, Y, s)
+    warn_if_scattered(X, Y, s, stacklevel=4)
+    if persist:
+        X, Y, s = dask.persist(X, Y, s)
+    ss = blocks(s) if s is not None else [None] * X.numblocks[0]
+    return X, Y, s, list(zip(blocks(X), blocks(Y), ss, strict=True))
+
+
+def ship(obj: Any) -> Any:
+    """``obj`` pickled once for this round's tasks, as one literal node of the graph.
+
+    Each task unpickles its own copy (threads of one worker never share buffers). The
+    bytes travel with the round's graph and reach each worker once, from the scheduler
+    or from another worker. Being part of the graph, they are recomputed like any other
+    result if the worker holding them dies; ``client.scatter(broadcast=True)`` was
+    tried and dropped, because scattering while a worker dies fails the whole call.
+    """
+    import dask
+
+    return dask.delayed(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
 
 
 def _read_rows(path: str, start: int, stop: int) -> Array:

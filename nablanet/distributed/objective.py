@@ -23,14 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet.data.validation import check_pair
-from nablanet.distributed._blocks import (
-    active_client,
-    align,
-    as_rows,
-    blocks,
-    tree_sum,
-    warn_if_scattered,
-)
+from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -45,6 +38,18 @@ def _block_weights(s: Array | None, m: int) -> Array | None:
     if s.shape != (m,) or not np.isfinite(s).all() or (s < 0).any():
         raise ValueError("sample_weight must be finite and non-negative, one per row")
     return s
+
+
+def unpickle_network(blob: bytes) -> Network:
+    """A private copy of the round's network, its θ moved to an aligned buffer.
+
+    Unpickled arrays may be views into the received bytes at any address; see
+    `nablanet.distributed._blocks.aligned` for why every task computes on aligned θ.
+    """
+    net: Network = pickle.loads(blob)
+    net._theta = aligned(net._theta, net.dtype)
+    net.W, net.b = net.layout.views(net._theta)
+    return net
 
 
 def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: bool) -> Sums:
@@ -70,17 +75,18 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
     The network computes the block's weighted *mean* J_b and ∇J_b with weights
     s_i / Σ_b s; multiplying by Σ_b s gives the sums back (one rounding each).
     """
-    net: Network = pickle.loads(net_bytes)
+    net = unpickle_network(net_bytes)
     n_in, n_out = net.layer_sizes[0], net.layer_sizes[-1]
     Y = np.asarray(Y).reshape(len(Y), -1)
     X, Y = check_pair(X, Y, n_inputs=n_in, n_outputs=n_out, dtype=net.dtype)
+    X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)
     w = _block_weights(s, X.shape[0])
     S = float(X.shape[0]) if w is None else float(w.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
     if not gradient:
         return net._data_cost(X, Y, w) * S, None, S
-    grad = np.empty(net.n_params, dtype=net.dtype)
+    grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite J is the driver's call
         J = net._loss_and_grad(X, Y, net.theta, grad, w)
     return J * S, grad.astype(np.float64) * S, S
@@ -122,29 +128,9 @@ class DaskObjective:
     def __init__(
         self, net: Network, X: Any, Y: Any, sample_weight: Any = None, *, persist: bool = True
     ) -> None:
-        import dask
-
-        X = as_rows(X, "X")
-        Y = as_rows(Y, "Y", ndim=(1, 2))
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
-        n_in, n_out = net.layer_sizes[0], net.layer_sizes[-1]
-        if X.shape[1] != n_in:
-            raise ValueError(f"X must have {n_in} columns (the input units), got {X.shape[1]}")
-        if Y.shape[1] != n_out:
-            raise ValueError(f"Y must have {n_out} columns (the output units), got {Y.shape[1]}")
-        if X.shape[0] == 0:
-            raise ValueError("X has no rows")
-        X, Y, s = align(X, Y, s)
-        warn_if_scattered(X, Y, s, stacklevel=3)
-        if persist:
-            X, Y, s = dask.persist(X, Y, s)
         self.net = net
-        self.X, self.Y, self.sample_weight = X, Y, s
-        self._blocks = list(
-            zip(blocks(X), blocks(Y), blocks(s) if s is not None else [None] * X.numblocks[0],
-                strict=True)
+        self.X, self.Y, self.sample_weight, self._blocks = row_data(
+            net, X, Y, sample_weight, persist=persist
         )
 
     @property
@@ -168,9 +154,7 @@ class DaskObjective:
             raise ValueError(f"theta must have shape ({net.n_params},), got {theta.shape}")
         with np.errstate(over="ignore", invalid="ignore"):
             net._theta[...] = theta  # the setter refuses NaN; a diverging run reports it
-        blob = pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL)
-        client = active_client()
-        ref: Any = client.scatter(blob, broadcast=True, hash=False) if client else blob
+        ref = ship(net)
         task = dask.delayed(block_sums, pure=True)
         parts = [task(ref, xb, yb, sb, gradient) for xb, yb, sb in self._blocks]
         (sums,) = dask.compute(tree_sum(parts, add_sums))
