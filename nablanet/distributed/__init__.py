@@ -31,7 +31,16 @@ _EXPORTS = {
     "score": "nablanet.distributed.predict",
 }
 
-__all__ = [*_EXPORTS]
+__all__ = [
+    "DaskObjective",
+    "LocalSGDResult",
+    "ScatteredDataWarning",
+    "from_npy",
+    "is_dask",
+    "local_sgd",
+    "predict_rows",
+    "score",
+]
 
 if TYPE_CHECKING:
     from nablanet.distributed._blocks import ScatteredDataWarning, from_npy, is_dask

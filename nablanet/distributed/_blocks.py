@@ -120,7 +120,7 @@ def tree_sum(parts: Sequence[Any], add: Callable[[Any, Any], Any]) -> Any:
     """
     import dask
 
-    combine = dask.delayed(add, pure=True)
+    combine = dask.delayed(add, pure=False)
     level = list(parts)
     while len(level) > 1:
         nxt = [combine(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
@@ -249,7 +249,7 @@ def ship(obj: Any) -> Any:
     """
     import dask
 
-    return dask.delayed(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
+    return dask.delayed(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), pure=False)
 
 
 def _read_rows(path: str, start: int, stop: int) -> Array:

@@ -31,7 +31,9 @@ TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_pa
 
 def _address(text: str) -> str:
     if "://" not in text:
-        raise argparse.ArgumentTypeError(f"expected a scheduler address like tcp://HOST:PORT, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address like tcp://HOST:PORT, got {text!r}"
+        )
     return text
 
 
@@ -143,7 +145,9 @@ def read_distributed(
         if table.ndim != 2:
             raise ValueError(f"the shards in {path} must be 2-D tables, got {table.ndim}-D")
         if not isinstance(target, int):
-            raise ValueError(f".npy shards have no column names: give --target as an index, got {target!r}")
+            raise ValueError(
+                f".npy shards have no column names: give the target as an index, got {target!r}"
+            )
         n = table.shape[1]
         if not -n <= target < n:
             raise ValueError(f"target column {target} is out of range for {n} columns")
@@ -162,7 +166,9 @@ def read_distributed(
     elif target in columns:
         name = target
     else:
-        raise ValueError(f"no column named {target!r}; the columns are: {', '.join(map(str, columns))}")
+        raise ValueError(
+            f"no column named {target!r}; the columns are: {', '.join(map(str, columns))}"
+        )
     X = df.drop(columns=[name]).to_dask_array(lengths=True)
     y = df[name].to_dask_array(lengths=True)
     return X, y

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from sklearn.base import is_classifier
 from sklearn.utils import check_random_state
 
-from nablanet.distributed._blocks import align, as_rows, is_dask
+from nablanet.distributed._blocks import align, as_rows, is_dask, ship
 from nablanet.distributed.predict import score as cluster_score
 
 Array = NDArray[Any]
@@ -58,12 +58,10 @@ def encode_on_cluster(est: Any, y: Any, dtype: Any) -> Any:
     -------
     dask.array.Array of shape (m, n_outputs)
     """
-    import dask
-
     summary = (_label_summary if is_classifier(est) else _range_summary)(y)
     est._encode(summary, fit=True, dtype=dtype)
     width = est._encode(summary, fit=False, dtype=dtype).shape[1]
-    blob = dask.delayed(pickle.dumps(est, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
+    blob = ship(est)
     kwargs: dict[str, Any] = {"chunks": (y.chunks[0], (width,)), "dtype": np.dtype(dtype)}
     if y.ndim == 1:
         kwargs["new_axis"] = 1

@@ -187,8 +187,10 @@ def local_sgd(
     if not hasattr(opt, "step"):
         raise ValueError(f"local SGD needs a step optimizer ({', '.join(OPTIMIZERS)})")
     lr = float(opt.learning_rate if learning_rate is None else learning_rate)
-    Xd, _, _, parts = row_data(net, X, Y, sample_weight)
-    most_batches = max(math.ceil(int(n) / batch_size) for n in Xd.chunks[0])
+    # The persisted arrays must stay referenced while the blocks are used: dropping them
+    # releases their blocks on the cluster.
+    *persisted, parts = row_data(net, X, Y, sample_weight)
+    most_batches = max(math.ceil(int(n) / batch_size) for n in persisted[0].chunks[0])
     rounds_per_epoch = math.ceil(most_batches / sync_every)
     state = opt.init(net.theta)
     result = LocalSGDResult(state=state)
@@ -223,7 +225,7 @@ def _round(
 
     seed, epoch, first, K, batch_size = job
     ref = ship((pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL), opt, state, lr))
-    task = dask.delayed(_local_steps, pure=True)
+    task = dask.delayed(_local_steps, pure=False)
     tasks = [
         task(ref, xb, yb, sb, (seed, epoch, b, first, K, batch_size))
         for b, (xb, yb, sb) in enumerate(parts)

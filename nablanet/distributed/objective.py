@@ -155,7 +155,7 @@ class DaskObjective:
         with np.errstate(over="ignore", invalid="ignore"):
             net._theta[...] = theta  # the setter refuses NaN; a diverging run reports it
         ref = ship(net)
-        task = dask.delayed(block_sums, pure=True)
+        task = dask.delayed(block_sums, pure=False)
         parts = [task(ref, xb, yb, sb, gradient) for xb, yb, sb in self._blocks]
         (sums,) = dask.compute(tree_sum(parts, add_sums))
         return sums, theta

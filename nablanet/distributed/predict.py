@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.distributed._blocks import align, as_rows, blocks, is_dask, tree_sum
+from nablanet.distributed._blocks import align, as_rows, blocks, is_dask, ship, tree_sum
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -48,12 +48,10 @@ def predict_rows(model: Any, method: str, X: Any) -> Any:
     dask.array.Array of shape (m,) or (m, k)
         Chunked like X's rows.
     """
-    import dask
-
     X = as_rows(X, "X")
     # The output's shape and dtype, from one row of zeros on the driver (no data read).
     sample = np.asarray(getattr(model, method)(np.zeros((1, X.shape[1]), X.dtype)))
-    blob = dask.delayed(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
+    blob = ship(model)
     if sample.ndim == 1:
         return X.map_blocks(_apply, blob, method, drop_axis=1, dtype=sample.dtype, meta=sample[:0])
     return X.map_blocks(
@@ -114,8 +112,8 @@ def score(model: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
     s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
     X, y, s = align(X, y, s)
     classifier = is_classifier(model)
-    blob = dask.delayed(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
-    task = dask.delayed(_score_sums, pure=True)
+    blob = ship(model)
+    task = dask.delayed(_score_sums, pure=False)
     ss = blocks(s) if s is not None else [None] * X.numblocks[0]
     rows = zip(blocks(X), blocks(y), ss, strict=True)
     parts = [task(blob, xb, yb, sb, classifier) for xb, yb, sb in rows]
@@ -146,8 +144,8 @@ def mean_block_score(net: Network, score: Callable[..., float], X: Any, Y: Any) 
     """
     import dask
 
-    blob = dask.delayed(pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL), pure=True)
-    task = dask.delayed(_block_score, pure=True)
+    blob = ship(net)
+    task = dask.delayed(_block_score, pure=False)
     parts = [task(blob, xb, yb, score) for xb, yb in zip(blocks(X), blocks(Y), strict=True)]
     (sums,) = dask.compute(tree_sum(parts, _add))
     return float(sums[0] / sums[1])
