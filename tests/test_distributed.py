@@ -286,4 +286,4 @@ def test_local_sgd_is_bit_reproducible_and_learns(client, optimizer):
     assert ra.rounds == 4 * 3  # ⌈⌈350/32⌉ / 5⌉ = 3 rounds per epoch
     assert not np.array_equal(a.theta, c.theta)
     assert ra.train_loss[-1] < ra.train_loss[0]
-    assert accuracy(a, X[1400:], Y[1400:]) > 0.85
+    assert accuracy(a, X[1400:], Y[1400:]) > 0.75  # untrained: about 0.1

@@ -183,7 +183,7 @@ def local_sgd(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if isinstance(optimizer, str) and optimizer not in ("sgd", "adam"):
         raise ValueError(f"local SGD runs 'sgd' or 'adam', got {optimizer!r}")
-    opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    opt: Any = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
     if not hasattr(opt, "step"):
         raise ValueError(f"local SGD needs a step optimizer ({', '.join(OPTIMIZERS)})")
     lr = float(opt.learning_rate if learning_rate is None else learning_rate)
