@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
+from nablanet._checks import lookup
 from nablanet._fused import rectifier_kernel, softmax_kernel
-from nablanet._tables import lookup
 
 Array = NDArray[Any]
 
@@ -46,6 +46,24 @@ class Activation:
         relative to it.
     saturating : bool
         Whether f flattens out for large |z| (sigmoid, tanh): only such units can saturate.
+    output_range : tuple of float
+        The values f takes, ``(low, high)`` (infinite where unbounded).
+    labels : tuple of float
+        How a two-class target is coded for this output, ``(negative, positive)``: 0/1,
+        or −1/+1 for tanh (the source's convention). The decision threshold lies halfway.
+    default_loss : str
+        The loss a `Network` uses when none is named: squared error as in UFLDL, except
+        for softmax, whose coupled outputs are meant for cross-entropy.
+    canonical_loss : str or None
+        The loss whose ∂C/∂a cancels against this activation's Jacobian, so that the
+        output error is δ = a − y (softmax: cross-entropy, sigmoid: binary
+        cross-entropy, identity: squared error; none for the others).
+    default_init : str
+        The initialiser "auto" picks for weights feeding these units: He's for
+        rectifiers, UFLDL's small uniform range otherwise.
+    can_die : bool
+        Whether a unit can be "dead": zero output and zero derivative on every input
+        (relu; leaky relu keeps a slope).
     layer : callable ``layer(za, b, d)`` or None
         A hidden layer's forward step in one compiled pass: ``za`` ← f(za + b) in place
         and ``d`` ← f'. Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a
@@ -57,12 +75,33 @@ class Activation:
     derivative: Callable[[Array, Array], Array] | None
     max_derivative: float
     saturating: bool
+    output_range: tuple[float, float]
+    labels: tuple[float, float] = (0.0, 1.0)
+    default_loss: str = "squared_error"
+    canonical_loss: str | None = None
+    default_init: str = "ufldl"
+    can_die: bool = False
     layer: Callable[[Array, Array, Array], None] | None = None
 
     @property
     def elementwise(self) -> bool:
         """Whether f'(z) is a per-unit factor (every activation except softmax)."""
         return self.derivative is not None
+
+    @property
+    def bounded(self) -> bool:
+        """Whether f's range is a bounded interval (regression targets must be scaled)."""
+        return bool(np.isfinite(self.output_range).all())
+
+    @property
+    def classifier_loss(self) -> str:
+        """The loss a classifier pairs with this output: its canonical one, else squared error."""
+        return self.canonical_loss or "squared_error"
+
+    @property
+    def decision_threshold(self) -> float:
+        """The value between the two label codes: 0.5 for 0/1 labels, 0 for −1/+1."""
+        return (self.labels[0] + self.labels[1]) / 2.0
 
     def __call__(self, z: Array) -> Array:
         """Return f(z) in a new array."""
@@ -186,20 +225,32 @@ def jacobian_vector(activation: Activation, a: Array, g: Array, out: Array) -> A
     return np.multiply(g, fprime, out=out)
 
 
+_INF = float("inf")
+
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True),
-    "tanh": Activation("tanh", _tanh, _tanh_derivative, 1.0, True),
-    "relu": Activation("relu", _relu, _relu_derivative, 1.0, False, _rectifier_layer),
-    "leaky_relu": Activation(
-        "leaky_relu",
-        _leaky_relu,
-        _leaky_relu_derivative,
-        1.0,
-        False,
-        partial(_rectifier_layer, slope=LEAKY_SLOPE),
+    "sigmoid": Activation(
+        "sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True, (0.0, 1.0),
+        canonical_loss="binary_cross_entropy",
     ),
-    "identity": Activation("identity", _identity, _identity_derivative, 1.0, False),
-    "softmax": Activation("softmax", _softmax, None, 0.25, True),
+    "tanh": Activation(
+        "tanh", _tanh, _tanh_derivative, 1.0, True, (-1.0, 1.0), labels=(-1.0, 1.0)
+    ),
+    "relu": Activation(
+        "relu", _relu, _relu_derivative, 1.0, False, (0.0, _INF),
+        default_init="he", can_die=True, layer=_rectifier_layer,
+    ),
+    "leaky_relu": Activation(
+        "leaky_relu", _leaky_relu, _leaky_relu_derivative, 1.0, False, (-_INF, _INF),
+        default_init="he", layer=partial(_rectifier_layer, slope=LEAKY_SLOPE),
+    ),
+    "identity": Activation(
+        "identity", _identity, _identity_derivative, 1.0, False, (-_INF, _INF),
+        canonical_loss="squared_error",
+    ),
+    "softmax": Activation(
+        "softmax", _softmax, None, 0.25, True, (0.0, 1.0),
+        default_loss="cross_entropy", canonical_loss="cross_entropy",
+    ),
 }
 
 #: Other names users know the same functions by (scikit-learn says "logistic").

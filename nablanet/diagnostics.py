@@ -72,13 +72,13 @@ class Diagnosis:
 
     def findings(self) -> list[str]:
         """Sentences saying what the numbers mean for learning."""
-        from nablanet.losses import get_loss
+        from nablanet.activations import get_activation
 
-        canonical = get_loss(self.loss).canonical
         out = []
         for d in self.layers:
             where = f"layer {d.layer + 1} ({d.role}, {d.activation})"
-            if d.saturated_fraction >= 0.5 and d.role == "output" and d.activation in canonical:
+            canonical = get_activation(d.activation).canonical_loss == self.loss
+            if d.saturated_fraction >= 0.5 and d.role == "output" and canonical:
                 out.append(
                     f"{where}: {d.saturated_fraction:.0%} of its outputs are near 0 or 1, but "
                     f"with {self.loss} the output error is δ = a − y: the f'(z) factor "
@@ -153,7 +153,7 @@ def diagnose(net: Network, X: Any, Y: Any) -> Diagnosis:
             saturated = float(np.mean(fprime < SATURATION_THRESHOLD * act.max_derivative))
         else:
             saturated = 0.0
-        dead = float(np.mean((a <= 0).all(axis=0))) if act.name == "relu" else 0.0
+        dead = float(np.mean((a <= 0).all(axis=0))) if act.can_die else 0.0
         w_norm = float(np.linalg.norm(net.W[l]))
         g_norm = float(np.linalg.norm(tr.dW[l]))
         layers.append(

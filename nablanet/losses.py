@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._checks import lookup
 from nablanet._fused import sigmoid_cross_entropy_kernel, softmax_cross_entropy_kernel
-from nablanet._tables import lookup
-from nablanet.activations import Activation, jacobian_vector
+from nablanet.activations import ACTIVATIONS, Activation, jacobian_vector
 
 Array = NDArray[Any]
 
@@ -44,13 +44,10 @@ class Loss:
     per_example : callable ``per_example(z, a, Y) -> C``
         C_i for each row, shape (m,). Computed from z where that avoids log(0).
     gradient : callable ``gradient(a, Y, out) -> out`` or None
-        ∂C/∂a. None where the loss is only defined with its canonical activation.
-    canonical : frozenset of str
-        Output activations whose Jacobian cancels against ∂C/∂a (see the module notes).
-    output_activations : frozenset of str or None
-        The output activations the loss may be used with (None: any).
+        ∂C/∂a. None where the loss is only defined after the output activations whose
+        canonical loss it is (``Activation.canonical_loss``; see the module notes).
     canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
-        δ for those activations; ``a - y`` unless the loss says otherwise.
+        δ after those activations; ``a - y`` unless the loss says otherwise.
     fused : callable returning a kernel ``kernel(z, a, Y, w, delta) -> J``, optional
         The canonical activation, weighted δ and Σ w C in one compiled loop
         (`nablanet._fused`), used by `cost_and_delta` in training.
@@ -59,17 +56,19 @@ class Loss:
     name: str
     per_example: Callable[[Array, Array, Array], Array]
     gradient: Callable[[Array, Array, Array], Array] | None
-    canonical: frozenset[str]
-    output_activations: frozenset[str] | None = None
     canonical_delta: Callable[[Array, Array, Array], Array] = np.subtract
     fused: Callable[[], Callable[..., float]] | None = None
 
+    def is_canonical(self, activation: Activation) -> bool:
+        """Whether ``activation``'s Jacobian cancels against ∂C/∂a (δ = a − y)."""
+        return activation.canonical_loss == self.name
+
     def check_output(self, activation: Activation) -> None:
         """Raise ValueError if this loss cannot follow ``activation``."""
-        allowed = self.output_activations
-        if allowed is not None and activation.name not in allowed:
+        if self.gradient is None and not self.is_canonical(activation):
+            allowed = sorted(a.name for a in ACTIVATIONS.values() if self.is_canonical(a))
             raise ValueError(
-                f"loss {self.name!r} needs a {' or '.join(sorted(allowed))} output layer, "
+                f"loss {self.name!r} needs a {' or '.join(allowed)} output layer, "
                 f"got {activation.name!r}"
             )
 
@@ -105,7 +104,7 @@ class Loss:
         with binary cross-entropy) this is one loop that computes each exponential once;
         otherwise `per_example` and `output_delta`.
         """
-        if self.fused is not None and activation.name in self.canonical:
+        if self.fused is not None and self.is_canonical(activation):
             return float(self.fused()(z, a, Y, w, delta))
         activation.f(z, a)
         J = float(np.dot(w, self.per_example(z, a, Y)))
@@ -130,7 +129,7 @@ class Loss:
         -----
         Not divided by m: the caller scales by 1/m (or by sample weights).
         """
-        if activation.name in self.canonical:
+        if self.is_canonical(activation):
             return self.canonical_delta(a, Y, out)
         assert self.gradient is not None  # losses without one have canonical-only outputs
         self.gradient(a, Y, out)
@@ -180,24 +179,14 @@ def _binary_cross_entropy(z: Array, a: Array, Y: Array) -> Array:
 
 
 LOSSES: dict[str, Loss] = {
-    "squared_error": Loss(
-        "squared_error", _squared_error, _squared_error_gradient, frozenset({"identity"})
-    ),
+    "squared_error": Loss("squared_error", _squared_error, _squared_error_gradient),
     "cross_entropy": Loss(
-        "cross_entropy",
-        _cross_entropy,
-        None,
-        frozenset({"softmax"}),
-        frozenset({"softmax"}),
-        _cross_entropy_delta,
-        softmax_cross_entropy_kernel,
+        "cross_entropy", _cross_entropy, None, _cross_entropy_delta, softmax_cross_entropy_kernel
     ),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy",
         _binary_cross_entropy,
         None,
-        frozenset({"sigmoid"}),
-        frozenset({"sigmoid"}),
         np.subtract,
         sigmoid_cross_entropy_kernel,
     ),
@@ -218,12 +207,3 @@ def get_loss(name: str | Loss) -> Loss:
     if isinstance(name, Loss):
         return name
     return lookup(LOSSES, name, "loss", ALIASES)
-
-
-def default_loss(output_activation: str) -> str:
-    """The loss a network uses when none is named: the canonical partner of its output.
-
-    Softmax pairs with cross-entropy; everything else (the source's sigmoid included)
-    with squared error, as in UFLDL.
-    """
-    return "cross_entropy" if output_activation == "softmax" else "squared_error"

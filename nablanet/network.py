@@ -17,7 +17,9 @@ the flat gradient vector, so that a training step allocates next to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,8 @@ from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
 from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet.layout import Layout, from_row_major, initialize
-from nablanet.losses import Loss, default_loss, get_loss
+from nablanet.losses import Loss, get_loss
+from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
     from nablanet.diagnostics import Diagnosis
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 
 Array = NDArray[Any]
 
-_RELU_FAMILY = frozenset({"relu", "leaky_relu"})
 _MAX_WORKSPACES = 4
 #: How θ stores each W(l) in pickles: 2 is column-major (see `nablanet.layout`); a pickle
 #: without the mark was written with the row-major layout 1 and is converted on loading.
@@ -78,6 +80,20 @@ _CHUNK_ROWS = 4096
 def _chunks(m: int) -> list[slice]:
     """Row slices of at most `_CHUNK_ROWS` covering ``range(m)``."""
     return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
+
+
+class _PerThread(threading.local):
+    """Each thread's own work buffers for one network.
+
+    Read-only calls (forward, hidden, cost, ...) may run from many threads at once: with
+    buffers shared between threads, one call would overwrite another's activations. Each
+    thread therefore keeps its own buffers per batch size, so that a single thread still
+    reuses them from call to call and allocates nothing once they exist.
+    """
+
+    def __init__(self) -> None:
+        self.workspaces: dict[tuple[int, bool], _Workspace] = {}
+        self.grad_views: tuple[Array, list[Array], list[Array]] | None = None
 
 
 class _Workspace:
@@ -140,6 +156,10 @@ class Network:
         Source of the random initial weights.
     dtype : float32 or float64, default float64
         Dtype of the parameters and of every computation.
+    sparsity : Sparsity, (target, weight), or sequence of those or None, optional
+        A penalty β Σ_j KL(ρ ‖ ρ̂_j) on the mean activations of hidden layers (UFLDL's
+        sparse autoencoder; see `nablanet.sparsity`): one for every hidden layer, or
+        one entry (None for no penalty) per hidden layer. Part of J and of its gradient.
 
     Attributes
     ----------
@@ -152,8 +172,9 @@ class Network:
 
     Notes
     -----
-    A network keeps work buffers between calls: one instance must not be used from two
-    threads at once.
+    Read-only methods (`forward`, `hidden`, `trace`, `cost`, `loss_and_grad`, `diagnose`)
+    may be called from many threads at once: each thread keeps its own work buffers.
+    Training one network from two threads at once is refused (`RuntimeError`).
     """
 
     def __init__(
@@ -166,6 +187,7 @@ class Network:
         init: str | Sequence[str] = "auto",
         seed: int | np.random.Generator | None = None,
         dtype: Any = np.float64,
+        sparsity: Any = None,
     ) -> None:
         self.layout = Layout(tuple(layer_sizes))
         n_hidden = self.layout.n_layers - 1
@@ -180,7 +202,7 @@ class Network:
                 raise ValueError(f"{act.name} can only be the output activation")
         out = get_activation(output_activation)
         self.activations: list[Activation] = [*hidden, out]
-        self.loss: Loss = get_loss(loss if loss is not None else default_loss(out.name))
+        self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
         self.loss.check_output(out)
         if not np.isfinite(weight_decay) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
@@ -189,8 +211,9 @@ class Network:
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
         self.W, self.b = self.layout.views(self._theta)
-        self._workspaces: dict[tuple[int, bool], _Workspace] = {}
-        self._grad_views: tuple[Array, list[Array], list[Array]] | None = None
+        self._local = _PerThread()
+        self._training_lock = threading.Lock()
+        self.sparsity = sparsity
         self.reset(seed)
 
     # --- parameters -------------------------------------------------------------------
@@ -209,6 +232,21 @@ class Network:
         if not np.isfinite(values).all():
             raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
         self._theta[...] = values  # copy in place: the views W, b stay valid
+
+    @property
+    def sparsity(self) -> list[Sparsity | None]:
+        """The sparsity penalty of each hidden layer (None where there is none)."""
+        return list(self._sparsity)
+
+    @sparsity.setter
+    def sparsity(self, value: Any) -> None:
+        self._sparsity = penalties_for(value, self.activations[:-1])
+        # Checked once here so that a network without a penalty does no extra work.
+        self._penalised = any(p is not None for p in self._sparsity)
+
+    def _sparsity_pass(self) -> SparsityPass | None:
+        """Fresh bookkeeping for one evaluation of J, or None without a penalty."""
+        return SparsityPass(self._sparsity, self.activations[:-1]) if self._penalised else None
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -236,7 +274,7 @@ class Network:
         if len(names) != n:
             raise ValueError(f"init needs one name per weight layer ({n}), got {self.init!r}")
         return [
-            ("he" if act.name in _RELU_FAMILY else "ufldl") if name == "auto" else name
+            act.default_init if name == "auto" else name
             for name, act in zip(names, self.activations, strict=True)
         ]
 
@@ -259,6 +297,7 @@ class Network:
             init=self.init,
             seed=0,
             dtype=dtype,
+            sparsity=self._sparsity,
         )
         net._theta[...] = self._theta
         return net
@@ -267,7 +306,7 @@ class Network:
         # Views and work buffers are rebuilt on unpickling: pickled views would lose
         # their link to theta, and the buffers are only a cache.
         state = self.__dict__.copy()
-        for key in ("W", "b", "_workspaces", "_grad_views"):
+        for key in ("W", "b", "_local", "_training_lock"):
             state.pop(key)
         state["theta_layout"] = _THETA_LAYOUT
         return state
@@ -276,10 +315,30 @@ class Network:
         state = dict(state)
         if state.pop("theta_layout", 1) == 1:  # pickled before W became column-major
             state["_theta"] = from_row_major(state["_theta"], state["layout"])
+        # Pickled before the sparsity penalty existed: no penalty.
+        state.setdefault("_sparsity", [None] * (state["layout"].n_layers - 1))
+        state.setdefault("_penalised", False)
         self.__dict__.update(state)
         self.W, self.b = self.layout.views(self._theta)
-        self._workspaces = {}
-        self._grad_views = None
+        self._local = _PerThread()
+        self._training_lock = threading.Lock()
+
+    @contextmanager
+    def _training(self) -> Iterator[None]:
+        """Hold the network for one training call; a second one at the same time is refused.
+
+        Two trainings interleaving their steps on one theta would leave weights that
+        neither computed. Not blocking: waiting would hide the mistake in the caller.
+        """
+        if not self._training_lock.acquire(blocking=False):
+            raise RuntimeError(
+                "network is being trained by another thread (or by a callback of its own "
+                "training); train one network from one thread at a time, or train a copy"
+            )
+        try:
+            yield
+        finally:
+            self._training_lock.release()
 
     def save(self, path: Any) -> None:
         """Write the network to a safe model file (see `nablanet.io`)."""
@@ -322,12 +381,14 @@ class Network:
         return ws.A[range(n_hidden)[layer]].copy()
 
     def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
+        """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
         key = (m, keep_z)
-        ws = self._workspaces.get(key)
+        workspaces = self._local.workspaces
+        ws = workspaces.get(key)
         if ws is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                self._workspaces.clear()
-            ws = self._workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
+            if len(workspaces) >= _MAX_WORKSPACES:
+                workspaces.clear()
+            ws = workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
         return ws
 
     def _forward(
@@ -339,6 +400,8 @@ class Network:
         need_derivatives: bool = False,
         dropout_masks: Sequence[Array | None] | None = None,
         output: bool = True,
+        sparse: SparsityPass | None = None,
+        w: Array | None = None,
     ) -> Array:
         """Forward pass into ``ws``; returns the output activations (a buffer).
 
@@ -347,12 +410,17 @@ class Network:
         its f'(z), so the dropped units pass neither signal nor error. Without
         ``output`` the pass stops at the output layer's z (``ws.Z[-1]``): training
         leaves the output activation to the loss, which fuses it with the cost.
+        With ``sparse`` each penalised layer's Σ_i w_i a_i is accumulated before any
+        dropout mask (and, with derivatives, its extra δ term computed from f'(z)).
         """
         a_in = X
         for l, act in enumerate(self.activations[:-1]):  # hidden layers
             Z, A = ws.Z[l], ws.A[l]
             np.matmul(a_in, W[l].T, out=Z)
             _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
+            if sparse is not None and self._sparsity[l] is not None:
+                assert w is not None
+                sparse.observe(l, A, w, ws.D[l] if need_derivatives else None)
             mask = dropout_masks[l] if dropout_masks is not None else None
             if mask is not None:
                 A *= mask
@@ -425,14 +493,17 @@ class Network:
     def _data_cost(self, X: Array, Y: Array, s: Array | None = None) -> float:
         """J at ``self.theta`` for validated arrays, in chunks of rows (bounded buffers)."""
         total = 0.0
+        sparse = self._sparsity_pass()
         for rows in _chunks(X.shape[0]):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
-            self._forward(Xc, self.W, self.b, ws)
+            w = ws.ones if s is None else s[rows].astype(self.dtype)
+            self._forward(Xc, self.W, self.b, ws, sparse=sparse, w=w)
             C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y[rows])
             total += float(C.sum()) if s is None else float(np.dot(s[rows], C))
         m = X.shape[0] if s is None else float(s.sum())
-        return total / m + self._decay_term(self._theta)
+        J = total / m + self._decay_term(self._theta)
+        return J if sparse is None else J + sparse.cost()
 
     def _decay_term(self, theta: Array) -> float:
         """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
@@ -460,17 +531,20 @@ class Network:
         dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
-        self._forward(X, W, b, ws, True, dropout_masks, output=False)
-        # BP1 and the cost in one call: the output activation, each example's share
-        # w_i of J (1/m, or s_i / Σ s) and δ = w_i ∂C_i/∂z. Weighting δ here makes
-        # every gradient below an average for free.
+        # Each example's share w_i of J (1/m, or s_i / Σ s). BP1 below computes the
+        # output activation, the cost and δ = w_i ∂C_i/∂z in one call: weighting δ there
+        # makes every gradient below an average for free.
         if sample_weight is None:
             w = ws.uniform
         else:
             w = (sample_weight / sample_weight.sum()).astype(self.dtype)
+        sparse = self._sparsity_pass()
+        self._forward(X, W, b, ws, True, dropout_masks, output=False, sparse=sparse, w=w)
         delta = ws.delta[-1]
         J = self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], ws.A[-1], Y, w, delta)
         J += self._decay_term(theta)
+        if sparse is not None:
+            J += sparse.cost()
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
@@ -480,6 +554,8 @@ class Network:
                 prev = ws.delta[l - 1]
                 np.matmul(delta, W[l], out=prev)
                 prev *= ws.D[l - 1]
+                if sparse is not None and l - 1 in sparse.terms:  # the sparsity term
+                    prev += sparse.terms[l - 1]
                 delta = prev
 
         if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
@@ -489,9 +565,10 @@ class Network:
 
     def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
         """Views ``(dW, db)`` into ``grad``, kept for the buffer the training loop reuses."""
-        cached = self._grad_views
+        local = self._local
+        cached = local.grad_views
         if cached is None or cached[0] is not grad:
-            cached = self._grad_views = (grad, *self.layout.views(grad))
+            cached = local.grad_views = (grad, *self.layout.views(grad))
         return cached[1], cached[2]
 
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:

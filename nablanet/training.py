@@ -87,12 +87,12 @@ class History:
 def accuracy(net: Network, X: Array, Y: Array) -> float:
     """Share of rows classified right: argmax for several outputs, a threshold for one.
 
-    With a single output unit the decision threshold is the middle of the activation's
-    range: 0.5 for sigmoid, 0 for tanh (the source's −1/+1 convention).
+    With a single output unit the decision threshold lies halfway between the output
+    activation's two label codes: 0.5 for 0/1 labels, 0 for tanh's −1/+1 (the source's).
     """
     out = net.forward(X)
     if out.shape[1] == 1:
-        threshold = 0.0 if net.activations[-1].name in ("tanh", "identity") else 0.5
+        threshold = net.activations[-1].decision_threshold
         return float(np.mean((out[:, 0] > threshold) == (Y[:, 0] > threshold)))
     return float(np.mean(out.argmax(axis=1) == Y.argmax(axis=1)))
 
@@ -269,27 +269,28 @@ def _runs(
     batch_size: int | None,
     shuffle: bool,
 ) -> History:
-    """Run each restart's loop and keep the best run's weights (MATH.md §5)."""
+    """Run each restart's loop and keep the best run's weights."""
     history = History()
     seeds = run_seeds(seed, restarts) if restarts > 1 else [None]
     best_theta = None
-    for run, run_seed in enumerate(seeds):
-        if run_seed is not None:
-            net.reset(run_seed)
-        h = RunHistory(seed=run_seed)
-        history.runs.append(h)
-        state = TrainState(net, 0, run, base_lr, h, has_val, int(epochs))
-        loop = make_loop(history)
-        if isinstance(opt, LBFGS | ConjugateGradient):
-            loop.minimize(opt, state, cbs)
-        else:
-            loop.descend(opt, state, cbs, batch_size, shuffle)
-        h.final_loss = loop.final_loss()
-        if best_theta is None or h.final_loss < history.best.final_loss:
-            history.best_run = run
-            best_theta = net.theta.copy() if restarts > 1 else None
-    if best_theta is not None:
-        net.theta[...] = best_theta
+    with net._training():  # one training per network at a time
+        for run, run_seed in enumerate(seeds):
+            if run_seed is not None:
+                net.reset(run_seed)
+            h = RunHistory(seed=run_seed)
+            history.runs.append(h)
+            state = TrainState(net, 0, run, base_lr, h, has_val, int(epochs))
+            loop = make_loop(history)
+            if isinstance(opt, LBFGS | ConjugateGradient):
+                loop.minimize(opt, state, cbs)
+            else:
+                loop.descend(opt, state, cbs, batch_size, shuffle)
+            h.final_loss = loop.final_loss()
+            if best_theta is None or h.final_loss < history.best.final_loss:
+                history.best_run = run
+                best_theta = net.theta.copy() if restarts > 1 else None
+        if best_theta is not None:
+            net.theta[...] = best_theta
     return history
 
 

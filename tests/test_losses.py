@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from nablanet import Network
-from nablanet.activations import get_activation
-from nablanet.losses import LOSSES, default_loss, get_loss
+from nablanet.activations import ACTIVATIONS, get_activation
+from nablanet.losses import LOSSES, get_loss
 
 # Every (output activation, loss) pair the library accepts.
 VALID_PAIRS = [
@@ -227,9 +227,9 @@ def test_valid_pairs_build(activation, loss):
 
 
 def test_default_loss():
-    assert default_loss("softmax") == "cross_entropy"
+    assert ACTIVATIONS["softmax"].default_loss == "cross_entropy"
     for name in ["sigmoid", "tanh", "identity", "relu"]:
-        assert default_loss(name) == "squared_error"
+        assert ACTIVATIONS[name].default_loss == "squared_error"
     assert Network([2, 3], output_activation="softmax").loss.name == "cross_entropy"
     assert Network([2, 3]).loss.name == "squared_error"
 

@@ -1,6 +1,6 @@
 """The exact data-parallel cost: J(θ) and ∂J/∂θ summed over row blocks on a Dask cluster.
 
-J is a weighted mean over examples (MATH.md §4), so with unnormalised weights s_i
+J is a weighted mean over examples, so with unnormalised weights s_i
 (1 when none are given) and row blocks B_1 … B_k::
 
     J(θ)   = (Σ_b Σ_{i∈B_b} s_i C_i(θ)) / (Σ_b Σ_{i∈B_b} s_i)  +  (λ/2) Σ W²
@@ -128,6 +128,13 @@ class DaskObjective:
     def __init__(
         self, net: Network, X: Any, Y: Any, sample_weight: Any = None, *, persist: bool = True
     ) -> None:
+        if any(p is not None for p in net.sparsity):
+            # ρ̂, each hidden unit's mean activation, is a mean over every row: the penalty
+            # does not split into per-block sums.
+            raise ValueError(
+                "a network with a sparsity penalty cannot be trained on dask arrays: its "
+                "penalty depends on the mean activation over all rows at once"
+            )
         self.net = net
         self.X, self.Y, self.sample_weight, self._blocks = row_data(
             net, X, Y, sample_weight, persist=persist
