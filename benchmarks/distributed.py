@@ -36,7 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# This file's own name would shadow the `distributed` package: take its folder off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -332,16 +335,15 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--skip takes names among {', '.join(SECTIONS)}")
     ks = [int(k) for k in args.ks.split(",")]
 
-    import dask
-    import distributed
+    from importlib.metadata import version
 
     print("nablanet.distributed on one machine")
     print(f"  machine  : {cpu_model()}, {os.cpu_count()} CPUs")
     print(f"  load avg : {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15 min) at start; "
           "near or above the CPU count means other work shares the cores")
     print(f"  BLAS     : {blas_info()}")
-    print(f"  python {platform.python_version()}, numpy {np.__version__}, dask {dask.__version__}, "
-          f"distributed {distributed.__version__}")
+    print(f"  python {platform.python_version()}, numpy {np.__version__}, dask {version('dask')}, "
+          f"distributed {version('distributed')}")
     overhead = 0.03
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)

@@ -51,15 +51,16 @@ def _encode_block(y: Array, blob: bytes, dtype: Any) -> Array:
     return np.asarray(pickle.loads(blob)._encode(y, fit=False, dtype=dtype))
 
 
-def encode_on_cluster(est: Any, y: Any, dtype: Any) -> Any:
-    """Fit ``est``'s target encoding on a summary of y, then encode y block by block.
+def encode_on_cluster(est: Any, y: Any, dtype: Any, fit: bool = True) -> Any:
+    """Fit ``est``'s target encoding on a summary of y (if ``fit``), then encode each block.
 
     Returns
     -------
     dask.array.Array of shape (m, n_outputs)
     """
     summary = (_label_summary if is_classifier(est) else _range_summary)(y)
-    est._encode(summary, fit=True, dtype=dtype)
+    if fit:
+        est._encode(summary, fit=True, dtype=dtype)
     width = est._encode(summary, fit=False, dtype=dtype).shape[1]
     blob = ship(est)
     kwargs: dict[str, Any] = {"chunks": (y.chunks[0], (width,)), "dtype": np.dtype(dtype)}
@@ -69,32 +70,42 @@ def encode_on_cluster(est: Any, y: Any, dtype: Any) -> Any:
 
 
 def fit_on_cluster(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
-    """``est.fit(X, y)`` for dask arrays with the ``lbfgs`` solver.
+    """``est.fit(X, y)`` for dask arrays with the ``lbfgs`` solver, all or nothing.
 
     Raises
     ------
     ValueError
         For the stochastic solvers (see `nablanet.distributed.local_sgd`).
     """
+    from nablanet.estimators._training import fit_lbfgs
+
     if est.solver != "lbfgs":
         raise ValueError(
             f"solver={est.solver!r} on dask arrays: only 'lbfgs' trains on a cluster through "
             "fit(); for minibatch training use nablanet.distributed.local_sgd"
         )
-    hidden = est._check_params()
-    X = as_rows(X, "X")
-    y = as_rows(y, "y", ndim=(1, 2))
-    s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
-    X, y, s = align(X, y, s)
-    est._random_state = check_random_state(est.random_state)
-    est.n_features_in_ = X.shape[1]
-    est.__dict__.pop("feature_names_in_", None)
-    dtype = est._train_dtype(X)
-    X = X.astype(dtype)
-    Y = encode_on_cluster(est, y, dtype)
-    est._start(hidden, X.shape[1], Y.shape[1], dtype)
-    history, n_train = est._fit_lbfgs(X, Y, s)
-    est._record(history, n_train)
+    continuing = est._continues(False)
+    with est._all_or_nothing(continuing):
+        hidden = est._check_params()
+        X = as_rows(X, "X")
+        y = as_rows(y, "y", ndim=(1, 2))
+        s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
+        X, y, s = align(X, y, s)
+        if continuing and X.shape[1] != est.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                f"{est.n_features_in_} features as input"
+            )
+        if not continuing:
+            est._random_state = check_random_state(est.random_state)
+            est.n_features_in_ = X.shape[1]
+            est.__dict__.pop("feature_names_in_", None)
+        dtype = est.net_.dtype if continuing else est._train_dtype(X)
+        X = X.astype(dtype)
+        Y = encode_on_cluster(est, y, dtype, fit=not continuing)
+        if not continuing:
+            est._start(hidden, X.shape[1], Y.shape[1], dtype)
+        est._commit(fit_lbfgs(est, X, Y, s))
     return est
 
 
