@@ -18,6 +18,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet.callbacks import Callback
 from nablanet.data.validation import check_sample_weight
+from nablanet.distributed.estimators import cluster_fit
+from nablanet.distributed.predict import rowwise
 from nablanet.estimators import _state
 from nablanet.estimators._inputs import (
     FLOAT_DTYPES,
@@ -182,6 +184,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     # --- fitting --------------------------------------------------------------------
 
+    @cluster_fit  # dask arrays: trained on the cluster (nablanet.distributed)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         """Fit the model to data X and targets y.
 
@@ -310,6 +313,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X = self._inputs(X)  # first: it raises NotFittedError before net_ is looked up
         return self.net_.forward(X)
 
+    @rowwise  # a dask array: block by block where the rows live, a dask array back
     def transform(self, X: Any) -> Array:
         """Activations of the last hidden layer for X, shape (n_samples, units)."""
         X = self._inputs(X)

@@ -18,6 +18,8 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
+from nablanet.distributed.estimators import cluster_scored
+from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
 from nablanet.network import Network
 
@@ -206,6 +208,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_fit_classes", None)
         return super().fit(X, y, sample_weight)
 
+    score = cluster_scored(ClassifierMixin.score)  # dask arrays: reduced on the cluster
+
+    @rowwise  # a dask array: block by block where the rows live, a dask array back
     def predict(self, X: Any) -> Array:
         """Predicted class of each row (an indicator matrix for multi-label problems)."""
         decided = self._decide(self._outputs(X))
@@ -213,6 +218,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return decided
         return self.classes_[decided]
 
+    @rowwise
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape (n_samples, n_classes).
 
@@ -233,6 +239,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         total = P.sum(axis=1, keepdims=True)
         return np.divide(P, total, out=np.full_like(P, 1.0 / P.shape[1]), where=total > 0)
 
+    @rowwise
     def predict_log_proba(self, X: Any) -> Array:
         """Logarithm of `predict_proba` (−inf where a probability is 0)."""
         with np.errstate(divide="ignore"):
