@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from nablanet.cli import demo, diagnose, evaluate, gradcheck, info, predict, train
+from nablanet.cli import autoencoder, demo, diagnose, evaluate, gradcheck, info, predict, train
 from nablanet.cli._common import PROG, CommandFailed, Parser, UsageError, err
 
 
@@ -37,7 +37,9 @@ class Command(NamedTuple):
 
 
 #: The commands (modules or `Command` pairs), in the order ``nablanet --help`` lists them.
-COMMANDS: tuple[Any, ...] = (train, evaluate, predict, gradcheck, diagnose, info, demo)
+COMMANDS: tuple[Any, ...] = (
+    train, evaluate, predict, gradcheck, diagnose, info, demo, autoencoder,
+)
 
 DESCRIPTION = (
     "Feedforward neural networks exactly as the mathematics of backpropagation says: "
