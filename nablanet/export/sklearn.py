@@ -244,6 +244,10 @@ def to_sklearn(est: Any) -> Any:
     sk = cls(**params)
     sk.coefs_ = [np.array(W.T) for W in est.net_.W]
     sk.intercepts_ = [np.array(b) for b in est.net_.b]
+    # scikit-learn sets these at initialisation, and its early stopping ends by restoring
+    # them: a warm-started fit without a better validation score would fail without them
+    sk._best_coefs = [c.copy() for c in sk.coefs_]
+    sk._best_intercepts = [b.copy() for b in sk.intercepts_]
     if kind == "classifier":
         sk.classes_ = np.array(est.classes_, copy=True)
         sk._label_binarizer = LabelBinarizer().fit(
