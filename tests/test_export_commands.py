@@ -134,3 +134,18 @@ def test_convert_a_pickled_nablanet_model_and_refuse_others(tmp_path):
     with pytest.raises(FileNotFoundError):
         main(["convert", str(tmp_path / "none.pkl"), "--out", str(tmp_path / "x.npz"),
               "--trust-pickle"])
+
+
+@pytest.mark.parametrize(
+    "obj, name",
+    [(nablanet.ZCAWhitening().fit(X), "a nablanet.*ZCAWhitening"),  # a model without a network
+     (sknn.MLPClassifier, "the class sklearn.*MLPClassifier")],  # the class, not a fitted instance
+)
+def test_convert_refuses_what_holds_no_network_as_a_user_error(tmp_path, obj, name):
+    """A user's mistake: a ValueError naming the object (status 1), not an internal error."""
+    path = tmp_path / "other.pkl"
+    path.write_bytes(pickle.dumps(obj))
+    out = tmp_path / "x.npz"
+    with pytest.raises(ValueError, match=f"holds {name}"):
+        main(["convert", str(path), "--out", str(out), "--trust-pickle"])
+    assert not out.exists()

@@ -38,6 +38,8 @@ _MULTILABEL = "multilabel-indicator"
 
 def is_sklearn_mlp(obj: Any) -> bool:
     """Whether ``obj`` is a scikit-learn MLPClassifier or MLPRegressor (fitted or not)."""
+    if isinstance(obj, type):  # the class itself: its methods need an instance
+        return False
     tags = getattr(obj, "__sklearn_tags__", None)
     kind = tags().estimator_type if tags is not None else None
     params = set(obj.get_params()) if hasattr(obj, "get_params") else set()
