@@ -208,3 +208,17 @@ def test_to_sklearn_of_an_early_stopped_model_continues_training_in_scikit_learn
     fit(sk, X, y)
     for before, after in zip(coefs, sk.coefs_, strict=True):
         np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_a_network_without_hidden_layers_converts_both_ways(activation):
+    """With no hidden layer, the output layer is the network's only activation."""
+    X, y = IRIS
+    sk = fit(sknn.MLPClassifier(hidden_layer_sizes=(), max_iter=20, random_state=0), X, y)
+    est = from_sklearn(sk)
+    same_classifier(est, sk, X)
+    same_classifier(to_sklearn(est), sk, X)
+    ours = fit(MLPClassifier((), activation=activation, max_iter=20, random_state=0), X, y)
+    back = to_sklearn(ours)
+    assert back.activation in ("tanh", "relu")  # unused, but one scikit-learn accepts
+    same_classifier(back, ours, X)

@@ -240,7 +240,11 @@ def to_sklearn(est: Any) -> Any:
     cls = MLPClassifier if kind == "classifier" else MLPRegressor
     params = {key: value for key, value in est.get_params().items()
               if key in cls().get_params()}
-    params["activation"] = _SKLEARN_ACTIVATIONS[est.net_.activations[0].name]
+    hidden = est.net_.activations[:-1]
+    if hidden:
+        params["activation"] = _SKLEARN_ACTIVATIONS[hidden[0].name]
+    elif params.get("activation") not in _SKLEARN_ACTIVATIONS.values():
+        params["activation"] = "relu"  # no hidden layer uses it: scikit-learn's default
     if kind == "regressor":
         params["loss"] = "squared_error"
     sk = cls(**params)
