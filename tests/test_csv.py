@@ -375,3 +375,10 @@ def test_fifo_is_refused_not_waited_on(tmp_path):
         read_csv(fifo)
     with pytest.raises(IsADirectoryError):
         read_csv(tmp_path)
+
+
+def test_ragged_semicolon_file_names_the_assumed_delimiter(tmp_path):
+    p = _csv(tmp_path, "a;b;label\n1;2;x\n3;4;y\n5;6\n7;8;x\n")
+    with pytest.raises(ValueError, match=r"row 4 has 2 fields, expected 3 \(with delimiter ';' "
+                       r"\(semicolon, assumed\)\)"):
+        read_csv(p)
