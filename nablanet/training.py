@@ -28,6 +28,7 @@ from nablanet.callbacks import (
     TrainState,
 )
 from nablanet.data.validation import check_pair, check_sample_weight
+from nablanet.distributed._blocks import is_dask
 from nablanet.network import Network
 from nablanet.optim import get_optimizer
 from nablanet.optim.scipy_min import LBFGS, ConjugateGradient
@@ -173,10 +174,37 @@ def train(
     TrainingDiverged
         When the cost becomes NaN or infinite; the network keeps its last finite weights.
     """
-    X, Y = check_pair(
-        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
+    opt, cbs, base_lr = _setup(
+        optimizer, learning_rate, epochs, restarts, dropout, batch_size, callbacks, progress
     )
-    s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+    rng = np.random.default_rng(seed)
+    if is_dask(X):  # rows on a cluster: the same loop over the objective summed per block
+        from nablanet.distributed.training import cluster_loop
+
+        make_loop, has_val = cluster_loop(
+            net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout,
+            rng, batch_size,
+        )
+    else:
+        make_loop, has_val = _local_loop(
+            net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout, rng
+        )
+    return _runs(
+        net, opt, make_loop, has_val, cbs, base_lr, seed, restarts, epochs, batch_size, shuffle
+    )
+
+
+def _setup(
+    optimizer: Any,
+    learning_rate: float | Callable[[int, float | None], float] | None,
+    epochs: Any,
+    restarts: Any,
+    dropout: float,
+    batch_size: Any,
+    callbacks: Sequence[Callback],
+    progress: bool,
+) -> tuple[Any, list[Callback], float]:
+    """Check the loop's settings; return the optimizer, the callbacks and the base rate."""
     if not isinstance(epochs, int | np.integer) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not isinstance(restarts, int | np.integer) or restarts < 1:
@@ -186,11 +214,6 @@ def train(
     if batch_size is not None and (not isinstance(batch_size, int | np.integer) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
-
-    rng = np.random.default_rng(seed)
-    X, Y, s, X_val, Y_val = _split_validation(
-        net, X, Y, s, validation_data, validation_fraction, rng
-    )
     cbs = list(callbacks)
     if learning_rate is not None and callable(learning_rate):
         cbs.insert(0, LearningRateSchedule(learning_rate))
@@ -200,7 +223,53 @@ def train(
         base_lr = float(getattr(opt, "learning_rate", math.nan))
     else:
         base_lr = float(learning_rate)
+    return opt, cbs, base_lr
 
+
+#: Builds one run's loop from that run's history.
+MakeLoop = Callable[["History"], "_Loop"]
+
+
+def _local_loop(
+    net: Network,
+    X: Any,
+    Y: Any,
+    sample_weight: Any,
+    validation_data: tuple[Any, Any] | None,
+    validation_fraction: float | None,
+    score: Score | None,
+    dropout: float,
+    rng: np.random.Generator,
+) -> tuple[MakeLoop, bool]:
+    """Validate in-memory data, split off validation rows, and return the loop factory."""
+    X, Y = check_pair(
+        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
+    )
+    s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+    X, Y, s, X_val, Y_val = _split_validation(
+        net, X, Y, s, validation_data, validation_fraction, rng
+    )
+
+    def make_loop(history: History) -> _Loop:
+        return _Loop(net, X, Y, s, X_val, Y_val, score, dropout, rng, history)
+
+    return make_loop, X_val is not None
+
+
+def _runs(
+    net: Network,
+    opt: Any,
+    make_loop: MakeLoop,
+    has_val: bool,
+    cbs: list[Callback],
+    base_lr: float,
+    seed: int | None,
+    restarts: int,
+    epochs: int,
+    batch_size: int | None,
+    shuffle: bool,
+) -> History:
+    """Run each restart's loop and keep the best run's weights."""
     history = History()
     seeds = run_seeds(seed, restarts) if restarts > 1 else [None]
     best_theta = None
@@ -210,8 +279,8 @@ def train(
                 net.reset(run_seed)
             h = RunHistory(seed=run_seed)
             history.runs.append(h)
-            state = TrainState(net, 0, run, base_lr, h, X_val is not None, int(epochs))
-            loop = _Loop(net, X, Y, s, X_val, Y_val, score, dropout, rng, history)
+            state = TrainState(net, 0, run, base_lr, h, has_val, int(epochs))
+            loop = make_loop(history)
             if isinstance(opt, LBFGS | ConjugateGradient):
                 loop.minimize(opt, state, cbs)
             else:
@@ -325,14 +394,21 @@ class _Loop:
         h.train_loss.append(train_loss)
         h.learning_rate.append(state.learning_rate)
         h.epoch_time.append(seconds)
-        if self.X_val is not None and self.Y_val is not None:
-            h.val_loss.append(net._data_cost(self.X_val, self.Y_val))
-            h.val_score.append(
-                self.score(net, self.X_val, self.Y_val) if self.score else math.nan
-            )
-        else:
-            h.val_loss.append(math.nan)
-            h.val_score.append(math.nan)
+        val_loss, val_score = self._validation()
+        h.val_loss.append(val_loss)
+        h.val_score.append(val_score)
+
+    def _validation(self) -> tuple[float, float]:
+        """The validation cost and score at the network's θ (NaN, NaN without one)."""
+        if self.X_val is None or self.Y_val is None:
+            return math.nan, math.nan
+        net = self.net
+        score = self.score(net, self.X_val, self.Y_val) if self.score else math.nan
+        return net._data_cost(self.X_val, self.Y_val), score
+
+    def _full_batch(self, theta: Array, grad: Array) -> float:
+        """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
+        return self.net._loss_and_grad(self.X, self.Y, theta, grad, self.s)
 
     def final_loss(self) -> float:
         """The loss the run's final weights reach: validation, else full training cost."""
@@ -381,7 +457,10 @@ class _Loop:
                     else:
                         Xb, Yb, sb = self._gather(order[start : start + bs], buffers)
                     masks_b = self._masks(Xb.shape[0], masks)
-                    J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks_b)
+                    if bs == m and masks_b is None:
+                        J = self._full_batch(theta, grad)
+                    else:
+                        J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks_b)
                     if not math.isfinite(J):
                         raise self._diverged(state, f"batch {start // bs + 1}", J)
                     total += J * Xb.shape[0]
@@ -422,7 +501,7 @@ class _Loop:
         self, opt: LBFGS | ConjugateGradient, state: TrainState, callbacks: list[Callback]
     ) -> None:
         """Full-batch L-BFGS or CG through scipy; one "epoch" per iteration."""
-        net, X, Y, s, grad = self.net, self.X, self.Y, self.s, self.grad
+        net, grad = self.net, self.grad
         theta = net.theta
         grad64 = np.empty(net.n_params)
         if self.dropout:
@@ -430,7 +509,7 @@ class _Loop:
 
         def fun(x: Array) -> tuple[float, Array]:
             theta[...] = x  # the network always holds the point being evaluated
-            J = net._loss_and_grad(X, Y, theta, grad, s)
+            J = self._full_batch(theta, grad)
             grad64[...] = grad
             return J, grad64
 
