@@ -12,6 +12,7 @@ in-place optimizer step on the flat ``theta``. Nothing large is allocated per ba
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,11 +37,20 @@ Array = NDArray[Any]
 Score = Callable[[Network, Array, Array], float]
 
 
-class TrainingDiverged(RuntimeError):
-    """Raised when the cost or gradient stops being finite.
+#: The divergence guard: a run has diverged when a (minibatch) cost exceeds this many
+#: times the run's first cost, taken as at least 1 (so that a run starting near J = 0,
+#: such as a warm start, may still move). 1e4 × leaves ordinary noise and the spikes of
+#: warm restarts far below it; an exploding run passes it within a few steps, long before
+#: its cost overflows, and with weights that are still worth keeping.
+EXPLOSION_FACTOR = 1e4
 
-    The network keeps the last weights for which the cost was finite; ``history``
-    holds the record up to that point.
+
+class TrainingDiverged(RuntimeError):
+    """Raised when the cost or gradient stops being finite, or the cost explodes.
+
+    "Explodes" means that a cost exceeds `EXPLOSION_FACTOR` times the run's first cost
+    (at least 1). The network keeps the weights from the end of the last epoch that
+    passed the guard; ``history`` holds the record up to that point.
     """
 
     def __init__(self, message: str, history: History) -> None:
@@ -171,7 +181,12 @@ def train(
     Raises
     ------
     TrainingDiverged
-        When the cost becomes NaN or infinite; the network keeps its last finite weights.
+        When the cost becomes NaN or infinite, or exceeds `EXPLOSION_FACTOR` (1e4) times
+        the run's first cost (at least 1); the network keeps the weights from the end of
+        the last epoch that passed. The message names the cause it sees: a learning rate
+        too large, or data holding values too large for any learning rate.
+    RuntimeError
+        When another thread is training the same network.
     """
     X, Y = check_pair(
         X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
@@ -282,6 +297,8 @@ class _Loop:
         self.grad = np.empty(net.n_params, dtype=net.dtype)
         self.last_good = net.theta.copy()  # weights at the end of the last finite epoch
         self.last_good_loss = math.nan
+        self.J_first: float | None = None  # the run's first finite cost: the guard's reference
+        self.limit = sys.float_info.max  # a cost above this has diverged (inf and NaN too)
 
     # --- the pieces of an epoch ----------------------------------------------------
 
@@ -300,6 +317,17 @@ class _Loop:
             mask *= 1.0 / keep
         return list(bufs)
 
+    def _guard(self, state: TrainState, where: str, J: float) -> None:
+        """Raise `TrainingDiverged` for a cost that is not finite or has exploded.
+
+        The run's first finite cost sets the limit (see `EXPLOSION_FACTOR`).
+        """
+        if self.J_first is None and math.isfinite(J):
+            self.J_first = J
+            self.limit = min(EXPLOSION_FACTOR * max(J, 1.0), sys.float_info.max)
+        if not J <= self.limit:  # also true for NaN
+            raise self._diverged(state, where, J)
+
     def _diverged(self, state: TrainState, where: str, value: float) -> TrainingDiverged:
         net = self.net
         net.theta[...] = self.last_good
@@ -308,17 +336,43 @@ class _Loop:
             if state.epoch > 0
             else "the weights it started from"
         )
+        if math.isfinite(value):
+            what = (
+                f"the cost grew to {value:.6g}, more than {EXPLOSION_FACTOR:g} times the "
+                f"run's first cost ({self.J_first:.6g})"
+            )
+        else:
+            what = f"the cost became {value}"
         return TrainingDiverged(
-            f"training diverged at epoch {state.epoch + 1} ({where}): the cost became "
-            f"{value}. The network keeps {kept}. Try a smaller learning rate "
-            f"(it was {state.learning_rate:g}).",
+            f"training diverged at epoch {state.epoch + 1} ({where}): {what}. "
+            f"The network keeps {kept}. "
+            + self._advice(f"Try a smaller learning rate (it was {state.learning_rate:g})."),
             self.history,
         )
+
+    def _advice(self, otherwise: str) -> str:
+        """What to change: the data when it alone overflows, else ``otherwise``."""
+        huge = math.sqrt(float(np.finfo(self.net.dtype).max))  # its square overflows
+        for name, A in (("X", self.X), ("Y", self.Y)):
+            value, row, col = _largest_entry(A)
+            if value >= huge:
+                return (
+                    f"{name} holds a value of {value:.3g} (row {row}, column {col}): values "
+                    f"this large overflow the network's sums (X·Wᵀ) and the cost whatever the "
+                    f"learning rate. Scale the data (e.g. StandardScaler) or remove such rows."
+                )
+        if self.J_first is None:
+            return (
+                "The cost was not finite at the starting weights, before any step (so no "
+                "step size is the cause): check the data's scale and the starting weights."
+            )
+        return otherwise
 
     def _end_epoch(self, state: TrainState, train_loss: float, seconds: float) -> None:
         """Record the epoch, keep the weights if finite, and measure validation."""
         net, h = self.net, state.history
-        if not (math.isfinite(train_loss) and np.isfinite(net.theta).all()):
+        self._guard(state, "end of epoch", train_loss)
+        if not np.isfinite(net.theta).all():
             raise self._diverged(state, "end of epoch", train_loss)
         np.copyto(self.last_good, net.theta)
         self.last_good_loss = train_loss
@@ -373,7 +427,7 @@ class _Loop:
                 self.rng.shuffle(order)
             total = 0.0
             # Overflow is expected when training diverges and is caught by the explicit
-            # finiteness checks below, with a better message than NumPy's warning.
+            # guard below, with a better message than NumPy's warning.
             with np.errstate(over="ignore", invalid="ignore"):
                 for start in range(0, m, bs):
                     if bs == m:  # full batch: the data as it is, no gather
@@ -382,8 +436,8 @@ class _Loop:
                         Xb, Yb, sb = self._gather(order[start : start + bs], buffers)
                     masks_b = self._masks(Xb.shape[0], masks)
                     J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks_b)
-                    if not math.isfinite(J):
-                        raise self._diverged(state, f"batch {start // bs + 1}", J)
+                    if self.J_first is None or not J <= self.limit:  # the first J, or bad
+                        self._guard(state, f"batch {start // bs + 1}", J)
                     total += J * Xb.shape[0]
                     opt.step(theta, grad, opt_state, lr)
             self._end_epoch(state, total / m, time.perf_counter() - t0)
@@ -457,11 +511,22 @@ class _Loop:
         if result.message.startswith("stopped: non-finite"):
             raise TrainingDiverged(
                 f"training diverged in {type(opt).__name__} iteration {state.epoch + 1}: "
-                f"{result.message} (J={result.J:.6g}). Check the data's scale and the "
-                "weight decay; the network keeps that point.",
+                f"{result.message} (J={result.J:.6g}); the network keeps that point. "
+                + self._advice("Check the data's scale and the weight decay."),
                 self.history,
             )
         if state.history.stop_reason == "max_epochs" and result.success:
             state.history.stop_reason = "converged"
         for cb in callbacks:
             cb.on_train_end(state)
+
+
+def _largest_entry(A: Array, rows_per_block: int = 4096) -> tuple[float, int, int]:
+    """The largest |entry| of a finite matrix and its (row, column), in blocks of rows."""
+    best = (0.0, 0, 0)
+    for start in range(0, A.shape[0], rows_per_block):
+        block = np.abs(A[start : start + rows_per_block])
+        row, col = divmod(int(np.argmax(block)), block.shape[1])
+        if block[row, col] > best[0]:
+            best = (float(block[row, col]), start + row, col)
+    return best
