@@ -185,12 +185,16 @@ class Network:
     ) -> None:
         self.layout = Layout(tuple(layer_sizes))
         n_hidden = self.layout.n_layers - 1
-        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
-        if len(names) != n_hidden:
-            raise ValueError(
-                f"activation needs one name per hidden layer ({n_hidden}), got {activation!r}"
-            )
-        hidden = [get_activation(n) for n in names]
+        if isinstance(activation, str):
+            # Looked up even when there is no hidden layer: a misspelt name is always refused.
+            hidden = [get_activation(activation)] * n_hidden
+        else:
+            hidden = [get_activation(n) for n in activation]
+            if len(hidden) != n_hidden:
+                raise ValueError(
+                    f"activation needs one name per hidden layer ({n_hidden}), "
+                    f"got {activation!r}"
+                )
         for act in hidden:
             if not act.elementwise:
                 raise ValueError(f"{act.name} can only be the output activation")

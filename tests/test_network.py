@@ -728,6 +728,9 @@ def test_bad_forward_input_raises(X, match):
         ({"sizes": [3, 4, -2]}, "layer sizes must be integers >= 1"),
         ({"sizes": [3]}, "at least an input and an output layer"),
         ({"activation": "swish"}, "unknown activation 'swish'; valid: .*relu.*sigmoid.*tanh"),
+        # without a hidden layer the name is used nowhere, but a misspelt one is refused
+        ({"sizes": [3, 2], "activation": "sigmoidd"}, "unknown activation 'sigmoidd'; valid"),
+        ({"sizes": [3, 2], "activation": ["sigmoidd"]}, "unknown activation 'sigmoidd'"),
         ({"output_activation": "gelu"}, "unknown activation 'gelu'; valid: .*softmax"),
         ({"loss": "hinge"}, "unknown loss 'hinge'; valid: .*binary_cross_entropy.*squared_error"),
         ({"init": "xavier"}, "unknown init 'xavier'; valid: .*glorot.*he.*normal.*ufldl"),
