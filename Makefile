@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint types bench bench-quick fashion-mnist clean
+.PHONY: demo test unit lint types docs bench bench-quick fashion-mnist clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
@@ -17,8 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/nablanet demo --report report
 
-## test: the whole suite (unit, gradient checks, estimator checks, CLI), lint and types
-test: unit lint types
+## test: the whole suite (unit, gradient checks, estimator checks, CLI, notebooks), lint, types, docs
+test: unit lint types docs
 
 # Two test workers already use both cores: one BLAS thread each avoids oversubscription,
 # under which OpenBLAS's spinning threads make small matrix products many times slower.
@@ -26,7 +26,7 @@ unit: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check nablanet tests benchmarks
+	$(VENV)/bin/ruff check nablanet tests benchmarks docs
 
 types: $(STAMP)
 	$(VENV)/bin/mypy
@@ -34,6 +34,11 @@ types: $(STAMP)
 ## fashion-mnist: Debian's package of the data set (benchmarks and demos only)
 fashion-mnist:
 	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
+
+## docs: the documentation site (docs/_build/html, opens offline); warnings are errors
+docs: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(PY) docs/check_offline.py docs/_build/html
 
 bench: $(STAMP) fashion-mnist
 	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
@@ -44,4 +49,4 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info report
+	rm -rf $(VENV) build *.egg-info report docs/_build docs/_autosummary docs/examples

@@ -29,23 +29,41 @@ _EXPORTS = {
     "Callback": "nablanet.callbacks",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
+    "SparseAutoencoder": "nablanet.autoencoder",
+    "SoftmaxRegression": "nablanet.softmax_regression",
+    "StackedAutoencoderClassifier": "nablanet.stacked_autoencoder",
+    "ZCAWhitening": "nablanet.whitening",
+    "PCAWhitening": "nablanet.whitening",
+    "Sparsity": "nablanet.sparsity",
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
+    "to_onnx": "nablanet.export.onnx",
+    "from_sklearn": "nablanet.export.sklearn",
+    "to_sklearn": "nablanet.export.sklearn",
+    "to_torch": "nablanet.export.torch",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nablanet.activations import ACTIVATIONS
+    from nablanet.autoencoder import SparseAutoencoder
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet.export.onnx import to_onnx
+    from nablanet.export.sklearn import from_sklearn, to_sklearn
+    from nablanet.export.torch import to_torch
     from nablanet.gradcheck import GradientCheckReport, check_gradient, numerical_gradient
     from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
+    from nablanet.softmax_regression import SoftmaxRegression
+    from nablanet.sparsity import Sparsity
+    from nablanet.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.training import History, TrainingDiverged, train
+    from nablanet.whitening import PCAWhitening, ZCAWhitening
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,10 @@
 from nablanet.data.csv import read_csv
 from nablanet.data.download import ChecksumError, download_fashion_mnist
 from nablanet.data.idx import read_idx, write_idx
+from nablanet.data.patches import natural_image_patches
 from nablanet.data.preprocessing import one_hot, stratified_split
 from nablanet.data.sets import Dataset, load_digits, load_fashion_mnist, load_idx_folder
+from nablanet.data.split import split, split_indices
 
 __all__ = [
     "ChecksumError",
@@ -19,9 +21,12 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_idx_folder",
+    "natural_image_patches",
     "one_hot",
     "read_csv",
     "read_idx",
+    "split",
+    "split_indices",
     "stratified_split",
     "write_idx",
 ]

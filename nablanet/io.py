@@ -92,6 +92,12 @@ MAX_MEMBERS = 256
 _ESTIMATOR_KINDS: dict[str, tuple[str, str]] = {
     "MLPClassifier": ("nablanet.estimators", "MLPClassifier"),
     "MLPRegressor": ("nablanet.estimators", "MLPRegressor"),
+    "SparseAutoencoder": ("nablanet.autoencoder", "SparseAutoencoder"),
+    "SoftmaxRegression": ("nablanet.softmax_regression", "SoftmaxRegression"),
+    "StackedAutoencoderClassifier": (
+        "nablanet.stacked_autoencoder",
+        "StackedAutoencoderClassifier",
+    ),
 }
 
 # Header fields that `save` writes itself; a `_to_state` header must not contain them.
@@ -809,6 +815,11 @@ def network_state(net: Network) -> tuple[dict[str, Any], dict[str, Array]]:
         "init": net.init if isinstance(net.init, str) else [str(i) for i in net.init],
         "dtype": net.dtype.name,
     }
+    if any(p is not None for p in net.sparsity):  # absent otherwise: older readers agree
+        spec["sparsity"] = [
+            None if p is None else {"target": p.target, "weight": p.weight}
+            for p in net.sparsity
+        ]
     return spec, {"theta": theta.copy()}
 
 
@@ -862,7 +873,9 @@ def network_from_state(
     """
     if not isinstance(spec, dict):
         raise _fail(source, f"header field {where!r} must be object, got {_type_name(spec)}")
-    check_keys(spec, _NETWORK_SPEC_FIELDS, source=source, where=f"header field {where!r}")
+    check_keys(
+        spec, _NETWORK_SPEC_FIELDS, ("sparsity",), source=source, where=f"header field {where!r}"
+    )
 
     raw_sizes = check_field(spec, "layer_sizes", list, source=source, where=where)
     if len(raw_sizes) < 2 or not all(
@@ -939,6 +952,7 @@ def network_from_state(
         finite=True,
         context=f"for layers {label}",
     )
+    sparsity = _sparsity_from(spec, n_hidden, source=source, where=where)
     try:
         net = Network(
             sizes,
@@ -949,6 +963,7 @@ def network_from_state(
             init=init if isinstance(init, str) else list(init),
             seed=0,
             dtype=dtype,
+            sparsity=sparsity,
         )
     except ValueError as exc:
         raise _fail(source, f"header field {where!r} is invalid: {exc}") from None
@@ -956,6 +971,32 @@ def network_from_state(
         theta = from_row_major(theta, layout)
     net.theta = theta  # copies into the network's buffer: same dtype, so the same bits
     return net
+
+
+def _sparsity_from(spec: dict[str, Any], n_hidden: int, *, source: str, where: str) -> Any:
+    """The optional ``sparsity`` field: one ``{"target", "weight"}`` or null per hidden layer."""
+    if "sparsity" not in spec:
+        return None
+    entries = check_field(spec, "sparsity", list, source=source, where=where)
+    if len(entries) != n_hidden:
+        raise _fail(
+            source,
+            f"header field '{where}.sparsity' has {len(entries)} entries, expected {n_hidden} "
+            "(one per hidden layer)",
+        )
+    out: list[tuple[float, float] | None] = []
+    for i, entry in enumerate(entries):
+        if entry is None:
+            out.append(None)
+            continue
+        here = f"{where}.sparsity[{i}]"
+        if not isinstance(entry, dict):
+            raise _fail(source, f"header field {here!r} must be object or null")
+        check_keys(entry, ("target", "weight"), source=source, where=f"header field {here!r}")
+        target = check_field(entry, "target", (int, float), source=source, where=here)
+        weight = check_field(entry, "weight", (int, float), source=source, where=here)
+        out.append((float(target), float(weight)))  # ranges are checked by Sparsity
+    return out
 
 
 # --- top level -----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from nablanet.activations import Activation, get_activation
 from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss
+from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
     from nablanet.diagnostics import Diagnosis
@@ -155,6 +156,10 @@ class Network:
         Source of the random initial weights.
     dtype : float32 or float64, default float64
         Dtype of the parameters and of every computation.
+    sparsity : Sparsity, (target, weight), or sequence of those or None, optional
+        A penalty β Σ_j KL(ρ ‖ ρ̂_j) on the mean activations of hidden layers (UFLDL's
+        sparse autoencoder; see `nablanet.sparsity`): one for every hidden layer, or
+        one entry (None for no penalty) per hidden layer. Part of J and of its gradient.
 
     Attributes
     ----------
@@ -182,6 +187,7 @@ class Network:
         init: str | Sequence[str] = "auto",
         seed: int | np.random.Generator | None = None,
         dtype: Any = np.float64,
+        sparsity: Any = None,
     ) -> None:
         self.layout = Layout(tuple(layer_sizes))
         n_hidden = self.layout.n_layers - 1
@@ -211,6 +217,7 @@ class Network:
         self.W, self.b = self.layout.views(self._theta)
         self._local = _PerThread()
         self._training_lock = threading.Lock()
+        self.sparsity = sparsity
         self.reset(seed)
 
     # --- parameters -------------------------------------------------------------------
@@ -229,6 +236,21 @@ class Network:
         if not np.isfinite(values).all():
             raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
         self._theta[...] = values  # copy in place: the views W, b stay valid
+
+    @property
+    def sparsity(self) -> list[Sparsity | None]:
+        """The sparsity penalty of each hidden layer (None where there is none)."""
+        return list(self._sparsity)
+
+    @sparsity.setter
+    def sparsity(self, value: Any) -> None:
+        self._sparsity = penalties_for(value, self.activations[:-1])
+        # Checked once here so that a network without a penalty does no extra work.
+        self._penalised = any(p is not None for p in self._sparsity)
+
+    def _sparsity_pass(self) -> SparsityPass | None:
+        """Fresh bookkeeping for one evaluation of J, or None without a penalty."""
+        return SparsityPass(self._sparsity, self.activations[:-1]) if self._penalised else None
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -279,6 +301,7 @@ class Network:
             init=self.init,
             seed=0,
             dtype=dtype,
+            sparsity=self._sparsity,
         )
         net._theta[...] = self._theta
         return net
@@ -296,6 +319,9 @@ class Network:
         state = dict(state)
         if state.pop("theta_layout", 1) == 1:  # pickled before W became column-major
             state["_theta"] = from_row_major(state["_theta"], state["layout"])
+        # Pickled before the sparsity penalty existed: no penalty.
+        state.setdefault("_sparsity", [None] * (state["layout"].n_layers - 1))
+        state.setdefault("_penalised", False)
         self.__dict__.update(state)
         self.W, self.b = self.layout.views(self._theta)
         self._local = _PerThread()
@@ -378,6 +404,8 @@ class Network:
         need_derivatives: bool = False,
         dropout_masks: Sequence[Array | None] | None = None,
         output: bool = True,
+        sparse: SparsityPass | None = None,
+        w: Array | None = None,
     ) -> Array:
         """Forward pass into ``ws``; returns the output activations (a buffer).
 
@@ -386,12 +414,17 @@ class Network:
         its f'(z), so the dropped units pass neither signal nor error. Without
         ``output`` the pass stops at the output layer's z (``ws.Z[-1]``): training
         leaves the output activation to the loss, which fuses it with the cost.
+        With ``sparse`` each penalised layer's Σ_i w_i a_i is accumulated before any
+        dropout mask (and, with derivatives, its extra δ term computed from f'(z)).
         """
         a_in = X
         for l, act in enumerate(self.activations[:-1]):  # hidden layers
             Z, A = ws.Z[l], ws.A[l]
             np.matmul(a_in, W[l].T, out=Z)
             _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
+            if sparse is not None and self._sparsity[l] is not None:
+                assert w is not None
+                sparse.observe(l, A, w, ws.D[l] if need_derivatives else None)
             mask = dropout_masks[l] if dropout_masks is not None else None
             if mask is not None:
                 A *= mask
@@ -464,14 +497,17 @@ class Network:
     def _data_cost(self, X: Array, Y: Array, s: Array | None = None) -> float:
         """J at ``self.theta`` for validated arrays, in chunks of rows (bounded buffers)."""
         total = 0.0
+        sparse = self._sparsity_pass()
         for rows in _chunks(X.shape[0]):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
-            self._forward(Xc, self.W, self.b, ws)
+            w = ws.ones if s is None else s[rows].astype(self.dtype)
+            self._forward(Xc, self.W, self.b, ws, sparse=sparse, w=w)
             C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y[rows])
             total += float(C.sum()) if s is None else float(np.dot(s[rows], C))
         m = X.shape[0] if s is None else float(s.sum())
-        return total / m + self._decay_term(self._theta)
+        J = total / m + self._decay_term(self._theta)
+        return J if sparse is None else J + sparse.cost()
 
     def _decay_term(self, theta: Array) -> float:
         """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
@@ -499,17 +535,20 @@ class Network:
         dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
-        self._forward(X, W, b, ws, True, dropout_masks, output=False)
-        # BP1 and the cost in one call: the output activation, each example's share
-        # w_i of J (1/m, or s_i / Σ s) and δ = w_i ∂C_i/∂z. Weighting δ here makes
-        # every gradient below an average for free.
+        # Each example's share w_i of J (1/m, or s_i / Σ s). BP1 below computes the
+        # output activation, the cost and δ = w_i ∂C_i/∂z in one call: weighting δ there
+        # makes every gradient below an average for free.
         if sample_weight is None:
             w = ws.uniform
         else:
             w = (sample_weight / sample_weight.sum()).astype(self.dtype)
+        sparse = self._sparsity_pass()
+        self._forward(X, W, b, ws, True, dropout_masks, output=False, sparse=sparse, w=w)
         delta = ws.delta[-1]
         J = self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], ws.A[-1], Y, w, delta)
         J += self._decay_term(theta)
+        if sparse is not None:
+            J += sparse.cost()
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
@@ -519,6 +558,8 @@ class Network:
                 prev = ws.delta[l - 1]
                 np.matmul(delta, W[l], out=prev)
                 prev *= ws.D[l - 1]
+                if sparse is not None and l - 1 in sparse.terms:  # the sparsity term
+                    prev += sparse.terms[l - 1]
                 delta = prev
 
         if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed

@@ -149,3 +149,204 @@ def test_quoted_fields(tmp_path):
     X, y, names = read_csv(p)
     assert names == ["x"]
     assert y.tolist() == ["a, b", "c"]
+
+
+# --- header detection from every column (issue 10, item 2) ---------------------------
+
+IRIS_ROWS = (
+    "5.1,3.5,1.4,setosa\n4.9,3.0,1.4,setosa\n7.0,3.2,4.7,versicolor\n6.4,3.2,4.5,versicolor\n"
+)
+
+
+def test_numeric_column_names_over_a_text_target_are_a_header(tmp_path):
+    # pandas writes a DataFrame with integer column names this way
+    p = _csv(tmp_path, "0,1,2,species\n" + IRIS_ROWS)
+    X, y, names = read_csv(p, target="species")
+    assert names == ["0", "1", "2"]
+    assert X.shape == (4, 3) and X[0].tolist() == [5.1, 3.5, 1.4]
+    assert y.tolist() == ["setosa", "setosa", "versicolor", "versicolor"]
+    q = _csv(tmp_path, "0,1,2,3\n" + IRIS_ROWS, name="numbers.csv")  # a number over text
+    X, y, names = read_csv(q)
+    assert names == ["0", "1", "2"] and X.shape == (4, 3) and "3" not in y.tolist()
+
+
+def test_first_label_among_the_classes_is_data(tmp_path):
+    p = _csv(tmp_path, IRIS_ROWS)
+    X, y, names = read_csv(p)
+    assert X.shape == (4, 3) and names == ["x0", "x1", "x2"]
+
+
+def test_header_flag_overrides_detection(tmp_path):
+    p = _csv(tmp_path, "0,1,2,species\n" + IRIS_ROWS)
+    X, y, _ = read_csv(p, header=False)
+    assert X.shape == (5, 3) and y[0] == "species"
+    q = _csv(tmp_path, "1,2,cat\n3,4,dog\n", name="q.csv")
+    assert read_csv(q)[0].shape == (2, 2)
+    X, y, names = read_csv(q, header=True)
+    assert names == ["1", "2"] and y.tolist() == ["dog"]
+    with pytest.raises(ValueError, match="header must be True, False or None"):
+        read_csv(q, header="yes")
+
+
+def test_target_name_hint_when_no_header_detected(tmp_path):
+    p = _csv(tmp_path, "1,2\n3,4\n")
+    with pytest.raises(ValueError, match="give header=True"):
+        read_csv(p, target="y")
+
+
+# --- feature-only files (issue 10, item 8; issue 11) ---------------------------------
+
+
+def test_target_none_reads_every_column(tmp_path):
+    p = _csv(tmp_path, "a,b,c\n1,2,3\n4,5,6\n")
+    X, y, names = read_csv(p, target=None)
+    assert y is None and names == ["a", "b", "c"]
+    np.testing.assert_array_equal(X, [[1, 2, 3], [4, 5, 6]])
+    X1, y1, names1 = read_csv(_csv(tmp_path, "1.5\n2.5\n", name="one.csv"), target=None)
+    assert X1.shape == (2, 1) and y1 is None and names1 == ["x0"]
+
+
+def test_target_none_names_bad_cells(tmp_path):
+    p = _csv(tmp_path, "a,b\n1,2\n3,cat\n")
+    with pytest.raises(ValueError, match=r"row 3, column 'b' \(index 1\): 'cat' is not a finite"):
+        read_csv(p, target=None)
+
+
+# --- streaming into one preallocated array (issue 10, item 8) ------------------------
+
+
+def _tricky_csv(tmp_path):
+    """Header, blank lines, CRLF, spaces, and a quoted multi-line field late in the file."""
+    lines = ["a,b,label"] + [f"{i}.5, {i} ,c{i % 3}" for i in range(40)]
+    lines[7] = ""
+    lines[12] = "   "
+    lines[30] = '30.5,30,"c\n0"'
+    p = tmp_path / "tricky.csv"
+    p.write_bytes("\r\n".join(lines).encode() + b"\r\n\r\n")
+    return p
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
+def test_chunked_parse_equals_whole_parse(tmp_path, monkeypatch, chunk):
+    import nablanet.data.csv as csv_module
+
+    p = _tricky_csv(tmp_path)
+    X0, y0, names0 = read_csv(p)
+    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", chunk)
+    X, y, names = read_csv(p)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    assert names == names0 == ["a", "b"]
+    assert X.shape == (38, 2) and X.flags.c_contiguous and X.flags.owndata
+    assert y[27] == "c\n0" and y[0] == "c0" and X[27].tolist() == [30.5, 30.0]
+
+
+def test_errors_after_the_switch_to_quoted_parsing_keep_line_numbers(tmp_path, monkeypatch):
+    import nablanet.data.csv as csv_module
+
+    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", 4)
+    p = _csv(tmp_path, 'a,b,c\n1,2,p\n3,4,q\n5,6,p\n7,8,"x\ny"\n9,10,q\nz,11,p\n')
+    with pytest.raises(ValueError, match=r"row 8, column 'a' \(index 0\): 'z'"):
+        read_csv(p)
+
+
+def test_integer_target_beyond_int64_is_float(tmp_path):
+    p = _csv(tmp_path, "a,y\n1,1\n2,99999999999999999999\n")
+    _, y, _ = read_csv(p)
+    assert y.dtype == np.float64 and y[1] == 1e20
+
+
+def test_peak_memory_is_about_the_result(tmp_path):
+    # 100 000 rows x (9 features + a text label): the old reader kept every cell as a
+    # Python string (about 18 times the float matrix); now the matrix is written in place.
+    import subprocess
+    import sys
+
+    p = tmp_path / "big.csv"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 9)).round(6)
+    labels = np.array(["setosa", "versicolor", "virginica"])[rng.integers(0, 3, 100_000)]
+    with open(p, "w") as f:
+        f.write(",".join(f"f{j}" for j in range(9)) + ",species\n")
+        for x, c in zip(X.tolist(), labels.tolist(), strict=True):
+            f.write(",".join(map(repr, x)) + "," + c + "\n")
+    code = (
+        "import resource, sys, numpy as np\n"
+        "from nablanet.data.csv import read_csv\n"
+        "import nablanet.data.csv, csv, gc\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "X, y, _ = read_csv(sys.argv[1])\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) * 1024 / (X.nbytes + y.nbytes))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) < 2.0, out.stdout
+    X_read, y_read, _ = read_csv(p)
+    np.testing.assert_array_equal(X_read, X)
+    np.testing.assert_array_equal(y_read, labels)
+
+
+# --- files that are not UTF-8 text (issue 10, item 9) --------------------------------
+
+
+def _binary_files(tmp_path):
+    import gzip
+    import io
+    import struct
+
+    npy = io.BytesIO()
+    np.save(npy, np.zeros(3))
+    npz = io.BytesIO()
+    np.savez(npz, a=np.zeros(3))
+    idx = bytes([0, 0, 8, 1]) + struct.pack(">I", 3) + b"\x01\x02\x03"
+    return {
+        "data.csv.gz": (gzip.compress(b"a,b\n1,2\n"), "gzip"),
+        "data.npy": (npy.getvalue(), r"NumPy \.npy"),
+        "data.npz": (npz.getvalue(), "zip archive"),
+        "labels-idx1-ubyte": (idx, r"IDX file \(type 0x08, 1 dimension"),
+        "utf16.csv": ("a,b\n1,2\n".encode("utf-16"), "UTF-16 text"),
+        "utf16le.csv": ("a,b\n1,2\n".encode("utf-16-le"), "UTF-16 text"),
+        "latin1.csv": ("a,b\ncafé,1\n".encode("latin-1"), r"byte 0xe9 at byte offset 7 \(line 2\)"),
+        "nul.csv": (b"a,b\n1,\x002\n", "NUL byte at byte offset 6"),
+    }
+
+
+def test_binary_and_non_utf8_files_say_what_they_are(tmp_path):
+    for name, (data, what) in _binary_files(tmp_path).items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        with pytest.raises(ValueError, match=rf"{name} is not UTF-8 text: .*{what}"):
+            read_csv(p)
+
+
+# --- the delimiter (issue 12, item 7) ------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [",", ";", "\t"])
+def test_delimiter_detected(tmp_path, d):
+    p = _csv(tmp_path, d.join(["a", "b", "label"]) + "\n" + d.join(["1.5", "2", "x"]) + "\n"
+             + d.join(["3", "4", "y"]) + "\n")
+    X, y, names = read_csv(p)
+    assert names == ["a", "b"] and X.tolist() == [[1.5, 2.0], [3.0, 4.0]]
+    assert y.tolist() == ["x", "y"]
+
+
+def test_one_column_says_which_delimiter_was_assumed(tmp_path):
+    p = _csv(tmp_path, "a|b\n1|2\n")
+    with pytest.raises(ValueError, match=r"1 column with delimiter ',' \(comma, assumed\); it "
+                       "needs a target.*give the delimiter"):
+        read_csv(p)
+
+
+def test_decimal_commas_hint_at_the_delimiter(tmp_path):
+    p = _csv(tmp_path, "1,5;2,5;x\n3,5;4,5;y\n")  # comma and semicolon both fit
+    with pytest.raises(ValueError, match=r"read with delimiter ',' \(comma, detected\); give "
+                       r"delimiter=';'"):
+        read_csv(p)
+
+
+def test_bad_delimiter_option(tmp_path):
+    p = _csv(tmp_path, "1,2\n")
+    with pytest.raises(ValueError, match="delimiter must be one character"):
+        read_csv(p, delimiter=", ")

@@ -141,7 +141,9 @@ def test_idx_folder_any_shape(tmp_path):
     assert data.name == "mnist-like"
     assert data.X_train.shape == (6, 15) and data.image_shape == (5, 3)
     assert data.X_train.dtype == np.float64
-    assert data.class_names == tuple(str(c) for c in range(10))  # test labels reach 9
+    # training labels 0..5, test labels 0, 3, 6, 9: the classes are the labels present
+    assert data.class_names == ("0", "1", "2", "3", "4", "5", "6", "9")
+    assert data.y_test.tolist() == [0, 3, 6, 7]
     np.testing.assert_allclose(
         data.X_test, arrays["t10k-images-idx3-ubyte"].reshape(4, 15) / 255.0, rtol=0, atol=0
     )
@@ -233,5 +235,27 @@ def test_facade_exports():
         "download_fashion_mnist",
         "one_hot",
         "stratified_split",
+        "split",
+        "split_indices",
         "read_csv",
     } <= set(datasets.__all__)
+
+
+def test_idx_classes_are_the_labels_present(tmp_path):
+    # a 1-label file holding 2**31 - 1 made 2**31 class names (7.7 GB) before
+    _make_idx_folder(tmp_path, n_train=4, n_test=2)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([7, 2, 2**31 - 1, 7], np.int32))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([2, 2**31 - 1], np.int32))
+    data = load_idx_folder(tmp_path)
+    assert data.class_names == ("2", "7", "2147483647")
+    assert data.y_train.tolist() == [1, 0, 2, 1] and data.y_test.tolist() == [0, 2]
+    assert data.y_train.dtype == np.int64
+
+
+def test_fashion_mnist_names_follow_the_labels_present(tmp_path):
+    _make_idx_folder(tmp_path, n_train=4, n_test=2)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([9, 0, 9, 0], np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([0, 9], np.uint8))
+    data = load_fashion_mnist(tmp_path)
+    assert data.class_names == ("T-shirt/top", "Ankle boot")
+    assert data.y_train.tolist() == [1, 0, 1, 0]

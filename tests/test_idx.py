@@ -109,7 +109,8 @@ def test_truncated_payload(tmp_path, compress):
 @pytest.mark.parametrize("compress", [False, True])
 def test_extra_bytes(tmp_path, compress):
     p = _write(tmp_path, _header(0x0B, (2, 3)) + bytes(15), compress)
-    with pytest.raises(ValueError, match=r"too long: .*needs 12 payload bytes, found 15"):
+    found = "more" if compress else "15"  # a gzip member is not decompressed past 13
+    with pytest.raises(ValueError, match=rf"too long: .*needs 12 payload bytes, found {found}"):
         read_idx(p)
 
 
@@ -128,10 +129,62 @@ def test_zero_dimensions_refused(tmp_path):
         read_idx(p)
 
 
-def test_huge_claimed_shape_is_truncation_not_memory_error(tmp_path):
+def test_huge_claimed_shape_is_refused_not_allocated(tmp_path):
     # 4 GiB x 4 GiB x 8 bytes claimed; the reader must not try to allocate it
     p = _write(tmp_path, _header(0x0E, (0xFFFFFFFF, 0xFFFFFFFF)) + bytes(16), False)
-    with pytest.raises(ValueError, match=r"truncated: .*found 16"):
+    with pytest.raises(ValueError, match=r"too large: .*above the cap of 1073741824"):
+        read_idx(p)
+    q = _write(tmp_path, _header(0x0E, (3, 4)) + bytes(10), False)
+    with pytest.raises(ValueError, match=r"truncated: .*needs 96 payload bytes, found 10"):
+        read_idx(q)
+
+
+class _CountingGzip(gzip.GzipFile):
+    """A GzipFile that counts the bytes it hands out (decompresses)."""
+
+    handed_out = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        _CountingGzip.handed_out += len(data)
+        return data
+
+
+@pytest.fixture
+def counting_gzip(monkeypatch):
+    _CountingGzip.handed_out = 0
+    monkeypatch.setattr(gzip, "GzipFile", _CountingGzip)
+    return _CountingGzip
+
+
+def test_gzip_declaring_little_and_holding_much_stops_early(tmp_path, counting_gzip):
+    # declares 10 bytes and holds 64 MiB: decompressing stops one byte past the 10
+    p = _write(tmp_path, _header(0x08, (10,)) + bytes(1 << 26), True)
+    with pytest.raises(ValueError, match=r"too long: .*needs 10 payload bytes, found more"):
+        read_idx(p)
+    assert counting_gzip.handed_out == 8 + 11
+
+
+def test_gzip_declaring_2_gib_is_refused_before_decompressing(tmp_path, counting_gzip):
+    p = _write(tmp_path, _header(0x08, (1 << 31,)) + bytes(1 << 26), True)
+    with pytest.raises(ValueError, match=r"too large: shape \(2147483648,\) of ubyte"):
+        read_idx(p)
+    assert counting_gzip.handed_out == 8  # the header only
+    assert read_idx(_write(tmp_path, _header(0x08, (5,)) + bytes(5), True)).size == 5
+
+
+def test_max_bytes_option(tmp_path):
+    p = _write(tmp_path, _header(0x0B, (2, 3)) + bytes(12), False)
+    assert read_idx(p, max_bytes=12).shape == (2, 3)
+    with pytest.raises(ValueError, match="above the cap of 11"):
+        read_idx(p, max_bytes=11)
+    with pytest.raises(ValueError, match="max_bytes must be an integer"):
+        read_idx(p, max_bytes=True)
+
+
+def test_too_many_dimensions_refused(tmp_path):
+    p = _write(tmp_path, _header(0x08, (1,) * 70) + b"\x00", False)
+    with pytest.raises(ValueError, match="declares 70 dimensions; 1 to 32 are supported"):
         read_idx(p)
 
 

@@ -96,7 +96,7 @@ def test_small_class_lands_in_both_parts():
 @pytest.mark.parametrize("bad", [0, 1, 0.0, 1.0, 1.5, -0.1, float("nan"), "half", None])
 def test_split_bad_test_size(bad):
     X, y = _blobs([5, 5])
-    with pytest.raises(ValueError, match="test_size must be a fraction strictly between 0 and 1"):
+    with pytest.raises(ValueError, match=r"test_size must be a number in \(0, 1\)"):
         stratified_split(X, y, test_size=bad)
 
 
@@ -138,3 +138,54 @@ def test_split_property(counts, test_size, seed):
     assert set(y_test) == set(y_train) == set(range(k))
     ids = np.concatenate([X_train[:, 0], X_test[:, 0]]).astype(int)
     np.testing.assert_array_equal(np.sort(ids), np.arange(m))
+
+
+# --- the one split (issue 11) --------------------------------------------------------
+
+
+def test_split_indices_unstratified_is_ceil_and_a_partition():
+    from nablanet.data.split import split_indices
+
+    kept, out = split_indices(10, 0.25, seed=3)
+    assert len(out) == 3 and len(kept) == 7  # ceil(2.5)
+    assert sorted([*kept.tolist(), *out.tolist()]) == list(range(10))
+    # the draw is default_rng(seed).permutation(m), held-out rows first
+    order = np.random.default_rng(3).permutation(10)
+    assert out.tolist() == order[:3].tolist() and kept.tolist() == order[3:].tolist()
+    again = split_indices(10, 0.25, seed=np.random.default_rng(3))
+    assert again[1].tolist() == out.tolist()
+
+
+def test_split_stratified_equals_stratified_split():
+    from nablanet.data.split import split
+
+    X, y = _blobs([10, 20, 7])
+    parts = split(X, y, fraction=0.3, seed=4, labels=y)
+    for a, b in zip(parts, stratified_split(X, y, test_size=0.3, seed=4), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_split_messages_name_the_fraction_and_the_part():
+    from nablanet.data.split import split, split_indices
+
+    with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):
+        split_indices(10, 1.0, name="validation_fraction")
+    with pytest.raises(ValueError, match=r"fraction=0.95 puts 2 of 2 samples in the test part "
+                       "and leaves none for training"):
+        split_indices(2, 0.95)
+    with pytest.raises(ValueError, match="puts 2 of 6 samples in the validation part and 4 in"):
+        split_indices(6, 0.2, labels=[0, 0, 1, 1, 2, 2], what="validation")
+    with pytest.raises(ValueError, match=r"labels must be of shape \(6,\)"):
+        split_indices(6, 0.5, labels=[0, 1])
+    with pytest.raises(ValueError, match="different numbers of samples"):
+        split(np.zeros((5, 2)), np.zeros(4), fraction=0.5)
+
+
+def test_split_passes_none_through():
+    from nablanet.data.split import split
+
+    X, Y = np.arange(20).reshape(10, 2), np.arange(10)
+    X_kept, X_out, s_kept, s_out, Y_kept, Y_out = split(X, None, Y, fraction=0.2, seed=0)
+    assert s_kept is None and s_out is None
+    np.testing.assert_array_equal(X_out[:, 0] // 2, Y_out)
+    np.testing.assert_array_equal(X_kept[:, 0] // 2, Y_kept)

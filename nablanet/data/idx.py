@@ -11,6 +11,11 @@ An IDX file is a header followed by the array's elements in C order, big-endian:
 The format is described at the MNIST page of Yann LeCun. Files are often gzipped;
 `read_idx` recognises gzip by its magic bytes (``1f 8b``), not by the file's name.
 Nothing here uses pickle: the payload is read as raw bytes and viewed as numbers.
+
+A header is checked against two caps before anything is allocated: at most
+``MAX_NDIM`` dimensions, and at most ``max_bytes`` of payload (``MAX_BYTES``, 1 GiB, by
+default: MNIST's largest file holds 47 MB). A gzip member is decompressed only up to
+the declared payload plus one byte, so a small file cannot unfold into gigabytes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+from nablanet._checks import integer
 
 # type code -> big-endian dtype of the elements
 IDX_TYPES: dict[int, np.dtype[Any]] = {
@@ -48,6 +55,9 @@ _CODE_OF = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 
+MAX_NDIM = 32  # NumPy's own limit is 64; IDX's 255 would fail in reshape
+MAX_BYTES = 1 << 30
+
 
 class _ByteStream(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
@@ -67,31 +77,32 @@ def _read_exactly(f: _ByteStream, n: int, path: str, what: str) -> bytes:
     return data
 
 
-def _read_payload(f: _ByteStream, expected: int) -> tuple[bytearray, int]:
-    """Read up to ``expected + 1`` bytes; return them and the total payload size found.
+def _read_payload(f: _ByteStream, expected: int) -> bytearray:
+    """Read up to ``expected + 1`` bytes, in chunks.
 
-    Reading in chunks, rather than allocating ``expected`` bytes up front, keeps a
-    corrupt header that claims an enormous shape from exhausting memory.
+    Reading in chunks, rather than allocating ``expected`` bytes up front, keeps a header
+    that claims more than the file holds from reserving the memory; stopping one byte
+    past ``expected`` keeps a gzip member that holds more from being decompressed.
     """
     payload = bytearray()
     while len(payload) <= expected:
         chunk = f.read(min(_CHUNK, expected + 1 - len(payload)))
         if not chunk:
-            return payload, len(payload)
+            break
         payload += chunk
-    found = len(payload)
-    while chunk := f.read(_CHUNK):  # count the surplus for the error message
-        found += len(chunk)
-    return payload, found
+    return payload
 
 
-def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
+def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> NDArray[Any]:
     """Read an IDX file, gzipped or not.
 
     Parameters
     ----------
     path : str or path-like
         The file. Gzip compression is detected from the first two bytes.
+    max_bytes : int, default MAX_BYTES (1 GiB)
+        The largest payload accepted: a header declaring more is refused before
+        anything is read or allocated.
 
     Returns
     -------
@@ -105,27 +116,31 @@ def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        If the first two bytes are not zero, the type code is unknown, the number of
-        dimensions is zero, the header is cut short, the gzip stream is corrupt, or the
+        Naming the file: if the first two bytes are not zero, the type code is unknown,
+        the number of dimensions is zero or above ``MAX_NDIM``, the declared payload
+        exceeds ``max_bytes``, the header is cut short, the gzip stream is corrupt, or the
         payload size differs from the product of the dimensions times the element size
-        (the message gives the expected and the found number of bytes).
+        (the message gives the expected number of bytes and the number found, or, for a
+        gzip member that holds more, that it holds more).
     """
     path_str = os.fspath(path)
+    max_bytes = integer(max_bytes, "max_bytes", low=0)
     with open(path_str, "rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         if not gzipped:
-            return _read_idx_stream(raw, path_str)
+            return _read_idx_stream(raw, path_str, max_bytes, os.fstat(raw.fileno()).st_size)
         with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
             try:
-                return _read_idx_stream(gz, path_str)
+                return _read_idx_stream(gz, path_str, max_bytes, None)
             except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
                 raise ValueError(
                     f"IDX file {path_str!r} has a corrupt gzip stream: {exc}"
                 ) from None
 
 
-def _read_idx_stream(f: _ByteStream, path: str) -> NDArray[Any]:
+def _read_header(f: _ByteStream, path: str) -> tuple[int, tuple[int, ...]]:
+    """The type code and the shape, checked."""
     magic = _read_exactly(f, 4, path, "the magic number")
     if magic[0] != 0 or magic[1] != 0:
         raise ValueError(
@@ -138,18 +153,40 @@ def _read_idx_stream(f: _ByteStream, path: str) -> NDArray[Any]:
             f"IDX file {path!r} has an unknown type code 0x{code:02X}; "
             f"valid codes are {_valid_types()}"
         )
-    if ndim == 0:
-        raise ValueError(f"IDX file {path!r} declares 0 dimensions; at least 1 is needed")
+    if not 1 <= ndim <= MAX_NDIM:
+        raise ValueError(
+            f"IDX file {path!r} declares {ndim} dimensions; 1 to {MAX_NDIM} are supported"
+        )
     shape = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, f"{ndim} dimensions"))
+    return code, shape
+
+
+def _read_idx_stream(
+    f: _ByteStream, path: str, max_bytes: int, file_size: int | None
+) -> NDArray[Any]:
+    """The array of an IDX stream; ``file_size`` (None for gzip) is checked up front."""
+    code, shape = _read_header(f, path)
     dtype = IDX_TYPES[code]
     expected = math.prod(shape) * dtype.itemsize
-    payload, found = _read_payload(f, expected)
+    kind = f"{_TYPE_NAMES[code]} (type 0x{code:02X})"
+    what = f"shape {shape} of {kind} needs {expected} payload bytes"
+    if expected > max_bytes:
+        raise ValueError(
+            f"IDX file {path!r} is too large: {what}, above the cap of {max_bytes} "
+            "(max_bytes=)"
+        )
+    # A plain file's size says up front whether the payload fits; a gzip member's is
+    # known only by decompressing it, which stops one byte past the expected size.
+    found = None if file_size is None else file_size - 4 - 4 * len(shape)
+    payload, more = bytearray(), False
+    if found is None or found == expected:
+        payload = _read_payload(f, expected)
+        more = found is None and len(payload) > expected
+        found = len(payload)
     if found != expected:
         problem = "truncated" if found < expected else "too long"
-        raise ValueError(
-            f"IDX file {path!r} is {problem}: shape {shape} of {_TYPE_NAMES[code]} "
-            f"(type 0x{code:02X}) needs {expected} payload bytes, found {found}"
-        )
+        count = "more (the gzip member holds more)" if more else str(found)
+        raise ValueError(f"IDX file {path!r} is {problem}: {what}, found {count}")
     arr = np.frombuffer(payload, dtype=dtype).reshape(shape)
     if dtype.itemsize > 1:
         return arr.astype(dtype.newbyteorder("="))  # one copy, to native byte order

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet.data.split import split
 from nablanet.data.validation import check_dtype
 
 
@@ -80,32 +80,12 @@ def one_hot(
     return Y, cls
 
 
-def _test_counts(counts: NDArray[np.intp], n_test: int) -> NDArray[np.intp]:
-    """Split ``n_test`` among classes in proportion to ``counts``, each in [1, count - 1].
-
-    Largest-remainder rounding of ``n_test * count / m``, then moves of single samples
-    from the class furthest above its share to the class furthest below it while the
-    bounds are violated.
-    """
-    ideal = n_test * counts / counts.sum()
-    t = np.floor(ideal).astype(np.intp)
-    remainder = n_test - int(t.sum())
-    t[np.argsort(-(ideal - t), kind="stable")[:remainder]] += 1
-    t = np.clip(t, 1, counts - 1)
-    while (diff := int(t.sum()) - n_test) != 0:
-        if diff > 0:  # too many: take from the class furthest above its ideal share
-            excess = np.where(t > 1, t - ideal, -np.inf)
-            t[np.argmax(excess)] -= 1
-        else:
-            deficit = np.where(t < counts - 1, ideal - t, -np.inf)
-            t[np.argmax(deficit)] += 1
-    return t
-
-
 def stratified_split(
     X: Any, y: Any, test_size: float = 0.25, seed: int | np.random.Generator = 0
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""Split a data set in two, keeping each class's share the same in both parts.
+
+    The project's one split (`nablanet.data.split.split`) with ``labels=y``.
 
     Parameters
     ----------
@@ -138,40 +118,8 @@ def stratified_split(
     in the test part (largest-remainder rounding), with :math:`1 \le t_c \le m_c - 1`
     so that every class appears in both parts. Within each part the rows are shuffled.
     """
-    try:
-        fraction = float(test_size)
-    except (TypeError, ValueError):
-        fraction = math.nan
-    if not 0.0 < fraction < 1.0:  # also refuses NaN
-        raise ValueError(
-            f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}"
-        )
-    X_arr = np.asarray(X)
     y_arr = _check_labels(y)
-    m = y_arr.size
-    if X_arr.ndim == 0 or X_arr.shape[0] != m:
-        raise ValueError(f"X and y have different numbers of samples: {X_arr.shape[:1]} and {m}")
-    cls, inverse, counts = np.unique(y_arr, return_inverse=True, return_counts=True)
-    if (counts < 2).any():
-        raise ValueError(
-            "cannot stratify: class(es) with a single sample cannot be in both parts: "
-            f"{cls[counts < 2].tolist()}"
-        )
-    n_test = math.ceil(fraction * m)
-    k = cls.size
-    if n_test < k or m - n_test < k:
-        raise ValueError(
-            f"test_size={test_size} puts {n_test} of {m} samples in the test part and "
-            f"{m - n_test} in the training part; each needs at least one sample of each "
-            f"of the {k} classes"
-        )
-    rng = np.random.default_rng(seed)
-    t = _test_counts(counts, n_test)
-    test_parts, train_parts = [], []
-    for c in range(k):
-        members = rng.permutation(np.flatnonzero(inverse == c))
-        test_parts.append(members[: t[c]])
-        train_parts.append(members[t[c] :])
-    test_idx = rng.permutation(np.concatenate(test_parts))
-    train_idx = rng.permutation(np.concatenate(train_parts))
-    return X_arr[train_idx], X_arr[test_idx], y_arr[train_idx], y_arr[test_idx]
+    X_train, X_test, y_train, y_test = split(
+        X, y_arr, fraction=test_size, seed=seed, labels=y_arr, name="test_size"
+    )
+    return X_train, X_test, y_train, y_test

@@ -7,7 +7,7 @@ per row) scaled to [0, 1], and whose labels are int64 class indices.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,31 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[NDArray[Any], NDAr
     return images, labels
 
 
-def _load_folder(folder: Path, files: dict[str, Path], name: str, dtype: Any) -> Dataset:
+def _classes(
+    labels: tuple[NDArray[Any], ...], names: tuple[str, ...] | None, where: str
+) -> tuple[NDArray[np.int64], tuple[str, ...], tuple[NDArray[np.int64], ...]]:
+    """The distinct labels present, their names, and each labels array as indices into them.
+
+    Only the labels present make classes: a file holding the one label 2**31 - 1 has one
+    class, not 2**31. ``names`` (indexed by label), when given, bounds the labels.
+    """
+    classes = np.unique(np.concatenate(labels)).astype(np.int64)
+    if names is not None and classes.size and classes[-1] >= len(names):
+        raise ValueError(
+            f"{where}: the labels are 0..{len(names) - 1}, found label {classes[-1]}"
+        )
+    class_names = tuple(names[c] if names is not None else str(c) for c in classes.tolist())
+    indices = tuple(np.searchsorted(classes, y).astype(np.int64) for y in labels)
+    return classes, class_names, indices
+
+
+def _load_folder(
+    folder: Path,
+    files: dict[str, Path],
+    name: str,
+    dtype: Any,
+    label_names: tuple[str, ...] | None = None,
+) -> Dataset:
     dt = check_dtype(dtype)
     train_images, train_labels = _read_pair(files[TRAIN_IMAGES], files[TRAIN_LABELS])
     test_images, test_labels = _read_pair(files[TEST_IMAGES], files[TEST_LABELS])
@@ -207,16 +231,18 @@ def _load_folder(folder: Path, files: dict[str, Path], name: str, dtype: Any) ->
             f"{folder}: training images are {train_images.shape[1:]}, "
             f"test images {test_images.shape[1:]}"
         )
-    n_classes = int(max(train_labels.max(initial=0), test_labels.max(initial=0))) + 1
+    _, class_names, (y_train, y_test) = _classes(
+        (train_labels, test_labels), label_names, str(folder)
+    )
     h, w = train_images.shape[1:]
     return Dataset(
         name=name,
         X_train=_images_to_matrix(train_images, dt),
-        y_train=train_labels.astype(np.int64),
+        y_train=y_train,
         X_test=_images_to_matrix(test_images, dt),
-        y_test=test_labels.astype(np.int64),
+        y_test=y_test,
         image_shape=(int(h), int(w)),
-        class_names=tuple(str(c) for c in range(n_classes)),
+        class_names=class_names,
     )
 
 
@@ -236,8 +262,10 @@ def load_idx_folder(folder: str | os.PathLike[str], dtype: Any = np.float32) -> 
     -------
     Dataset
         ``X_*`` of shape (m, height * width); ubyte pixels are divided by 255 into
-        [0, 1], other pixel types are converted unscaled. ``y_*`` int64,
-        ``class_names`` ``"0"``, ``"1"``, ... up to the largest label.
+        [0, 1], other pixel types are converted unscaled. ``class_names`` are the
+        distinct labels present in either part, in increasing order, as text
+        (``"0"``, ``"1"``, ...); ``y_*`` are int64 indices into them (equal to the
+        labels when the labels are 0..k-1, as in MNIST).
 
     Raises
     ------
@@ -315,12 +343,12 @@ def load_fashion_mnist(
     for folder in folders:
         files, missing = _find_idx_files(folder)
         if not missing:
-            return _check_fashion(_load_folder(folder, files, "fashion-mnist", dtype), folder)
+            return _check_fashion(_load_fashion(folder, files, dtype), folder)
         looked.append(_describe(folder, missing))
     if download:
         target = download_fashion_mnist(folders[0] if path is not None else cache)
         files, _ = _find_idx_files(target)
-        return _check_fashion(_load_folder(target, files, "fashion-mnist", dtype), target)
+        return _check_fashion(_load_fashion(target, files, dtype), target)
     raise FileNotFoundError(
         "Fashion-MNIST not found. Looked for "
         f"{', '.join(f'{b}[.gz]' for b in IDX_FILES)} in: {'; '.join(looked)}. "
@@ -331,11 +359,11 @@ def load_fashion_mnist(
     )
 
 
+def _load_fashion(folder: Path, files: dict[str, Path], dtype: Any) -> Dataset:
+    return _load_folder(folder, files, "fashion-mnist", dtype, FASHION_MNIST_CLASSES)
+
+
 def _check_fashion(data: Dataset, folder: Path) -> Dataset:
     if data.image_shape != (28, 28):
         raise ValueError(f"{folder}: Fashion-MNIST images are 28x28, found {data.image_shape}")
-    if data.n_classes > len(FASHION_MNIST_CLASSES):
-        raise ValueError(
-            f"{folder}: Fashion-MNIST labels are 0..9, found label {data.n_classes - 1}"
-        )
-    return replace(data, class_names=FASHION_MNIST_CLASSES)
+    return data

@@ -1,0 +1,394 @@
+"""What the classifier and the regressor share: parameters, fitting, fitted views, files.
+
+A fit is all or nothing: it runs inside `_BaseMLP._all_or_nothing`, which on any exception
+(``TrainingDiverged``, bad data, a parameter out of range) puts the estimator back as it
+was before the call when the call continues a fitted model (``warm_start``,
+``partial_fit``), and otherwise leaves it unfitted. Training itself (`_training`) changes
+only the network's weights; the estimator's attributes change when it succeeded
+(`_BaseMLP._commit`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from nablanet.callbacks import Callback
+from nablanet.data.validation import check_sample_weight
+from nablanet.estimators import _state
+from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
+from nablanet.estimators._stopping import StoppingState
+from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
+from nablanet.network import Network
+
+Array = NDArray[Any]
+
+#: scikit-learn's name for each output activation, for ``out_activation_``.
+SKLEARN_NAMES = {"sigmoid": "logistic"}
+
+
+class _BaseMLP(TransformerMixin, BaseEstimator):
+    """Parameters and training shared by the classifier and the regressor.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default (100,)
+        Units of each hidden layer.
+    activation : str or list of str, default "relu"
+        Hidden activation(s): "identity", "logistic" (= "sigmoid"), "tanh", "relu",
+        "leaky_relu"; a list gives one per hidden layer.
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+    alpha : float, default 1e-4
+        L2 penalty, scaled as scikit-learn does (see the package notes).
+    batch_size : int or "auto", default "auto"
+        ``min(200, n_samples)`` for "auto"; unused by "lbfgs".
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        Schedule for "sgd".
+    learning_rate_init : float, default 1e-3
+    power_t : float, default 0.5
+        Exponent of "invscaling".
+    max_iter : int, default 200
+        Epochs ("sgd", "adam") or iterations ("lbfgs").
+    shuffle : bool, default True
+    random_state : int, RandomState or None
+    tol : float, default 1e-4
+    verbose : bool, default False
+        Print one line per epoch to standard output.
+    warm_start : bool, default False
+        Continue from the previous fit's weights.
+    momentum : float, default 0.9
+    nesterovs_momentum : bool, default True
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` and stop when its score stops improving.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2, epsilon : float
+        Adam's parameters.
+    n_iter_no_change : int, default 10
+    max_fun : int, default 15000
+        Cost evaluations allowed to "lbfgs".
+    output_activation : str, optional
+        nablanet: the output layer's activation; None keeps scikit-learn's choice.
+    loss : str, optional
+        nablanet: "squared_error", "cross_entropy" or "binary_cross_entropy"; None keeps
+        scikit-learn's choice for the output activation.
+    dropout : float, default 0.0
+        nablanet: probability of dropping a hidden unit while training.
+    restarts : int, default 1
+        nablanet: random initialisations tried; the best is kept.
+    callbacks : list of Callback, optional
+        nablanet: extra training callbacks.
+    dtype : {None, "float32", "float64"}, default None
+        nablanet: training precision; None keeps float32 input as float32 and uses
+        float64 otherwise, as scikit-learn does.
+
+    Notes
+    -----
+    The parameters are declared as scikit-learn declares its own (see `_params`).
+    """
+
+    _is_classifier = False
+
+    _parameter_constraints = PARAMETER_CONSTRAINTS
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Sequence[int] = (100,),
+        activation: str | Sequence[str] = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        output_activation: str | None = None,
+        loss: str | None = None,
+        dropout: float = 0.0,
+        restarts: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        dtype: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.output_activation = output_activation
+        self.loss = loss
+        self.dropout = dropout
+        self.restarts = restarts
+        self.callbacks = callbacks
+        self.dtype = dtype
+
+    # --- parameter checks -----------------------------------------------------------
+
+    def _check_params(self) -> list[int]:
+        """Validate the constructor parameters; return the hidden layer sizes."""
+        return check_params(self)
+
+    def _train_dtype(self, X: Array) -> Any:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return np.float32 if X.dtype == np.float32 else np.float64
+
+    # --- fitting --------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Fit the model to data X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        If it raises, the estimator is unfitted afterwards, or, with ``warm_start``
+        continuing a fitted model, exactly as it was before the call.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _continues(self, incremental: bool) -> bool:
+        """Whether this call trains the fitted network further."""
+        return hasattr(self, "net_") and bool(self.warm_start or incremental)
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
+        continuing = self._continues(incremental)
+        with self._all_or_nothing(continuing):
+            hidden = self._check_params()
+            X, y = validate_data(
+                self, X, y, reset=not continuing, multi_output=True,
+                dtype=(np.float64, np.float32), y_numeric=not self._is_classifier,
+            )
+            if not continuing:
+                self._random_state = check_random_state(self.random_state)
+            dtype = self.net_.dtype if continuing else self._train_dtype(X)
+            X = np.ascontiguousarray(X, dtype=dtype)
+            Y = self._encode(y, fit=not continuing, dtype=dtype)
+            s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+            if not continuing:
+                self._start(hidden, X.shape[1], Y.shape[1], dtype)
+            if self.solver == "lbfgs":
+                fitted = fit_lbfgs(self, X, Y, s)
+            else:
+                fitted = fit_stochastic(self, X, Y, y, s, incremental)
+            self._commit(fitted)
+        return self
+
+    @contextmanager
+    def _all_or_nothing(self, continuing: bool) -> Iterator[None]:
+        """On any exception, restore the fitted state from before the call (or none)."""
+        params = self.get_params(deep=False)
+        state = {k: v for k, v in vars(self).items() if k not in params}
+        net = state.pop("net_", None) if continuing else None
+        saved = copy.deepcopy(state) if continuing else {}
+        theta = None if net is None else (net.theta.copy(), net.weight_decay)
+        try:
+            yield
+        except BaseException:
+            for key in [k for k in vars(self) if k not in params]:
+                delattr(self, key)
+            self.__dict__.update(saved)
+            if net is not None and theta is not None:
+                # the same network object, so that views taken before stay valid
+                net.theta[...], net.weight_decay = theta
+                self.net_ = net
+            raise
+
+    def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
+        """Build a fresh network and reset the fitted record."""
+        out = self._output_activation()
+        self.net_ = Network(
+            [n_in, *hidden, n_out],
+            activation=self.activation,
+            output_activation=out,
+            loss=self._loss_name(out),
+            # scikit-learn's scheme (Glorot's uniform range), whatever the activation.
+            init="glorot",
+            seed=int(self._random_state.randint(np.iinfo(np.int32).max)),
+            dtype=dtype,
+        )
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_: list[float] = []
+        self.validation_loss_curve_: list[float] = []
+        early = self.early_stopping and self.solver != "lbfgs"
+        self._set_stopping(StoppingState.fresh(float(self.learning_rate_init), early))
+
+    def _stopping_state(self, early_stopping: bool) -> StoppingState:
+        """scikit-learn's counters as this estimator holds them."""
+        best_loss = self.best_loss_
+        if best_loss is None and not early_stopping:  # partial_fit after early stopping
+            best_loss = np.inf
+        return StoppingState(
+            self._learning_rate, self._no_improvement_count, best_loss,
+            self.best_validation_score_, self.validation_scores_,
+        ).copy()
+
+    def _set_stopping(self, s: StoppingState) -> None:
+        self._learning_rate = s.learning_rate
+        self._no_improvement_count = s.no_improvement_count
+        self.best_loss_ = s.best_loss
+        self.best_validation_score_ = s.best_validation_score
+        self.validation_scores_ = s.validation_scores
+
+    def _commit(self, fitted: Fitted) -> None:
+        """Update the scikit-learn fitted attributes after a successful training call."""
+        run = fitted.history.best
+        if fitted.stopping is not None:
+            self._set_stopping(fitted.stopping)
+        self.history_ = fitted.history
+        self.loss_curve_.extend(run.train_loss)
+        self.validation_loss_curve_.extend(v for v in run.val_loss if not np.isnan(v))
+        self.loss_ = float(run.train_loss[-1])
+        if self.best_loss_ is not None:
+            self.best_loss_ = min(self.best_loss_, min(run.train_loss))
+        self.n_iter_ += run.n_epochs
+        self.t_ += run.n_epochs * fitted.n_train
+        self._describe_network()
+
+    def _describe_network(self) -> None:
+        self.n_layers_ = len(self.net_.layer_sizes)
+        self.n_outputs_ = self.net_.layer_sizes[-1]
+        name = self.net_.activations[-1].name
+        self.out_activation_ = SKLEARN_NAMES.get(name, name)
+
+    # --- fitted views ---------------------------------------------------------------
+
+    @property
+    def coefs_(self) -> list[Array]:
+        """Weight matrices in scikit-learn's shape (n_in, n_out): views ``W[l].T``."""
+        check_is_fitted(self, "net_")
+        return [W.T for W in self.net_.W]
+
+    @property
+    def intercepts_(self) -> list[Array]:
+        """Bias vectors, views ``b[l]`` into the network's theta."""
+        check_is_fitted(self, "net_")
+        return list(self.net_.b)
+
+    def _inputs(self, X: Any) -> Array:
+        """X checked against the fit (width, names, finite) in the network's dtype."""
+        check_is_fitted(self, "net_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        return np.asarray(X, dtype=self.net_.dtype)
+
+    def _outputs(self, X: Any) -> Array:
+        X = self._inputs(X)  # first: it raises NotFittedError before net_ is looked up
+        return self.net_.forward(X)
+
+    def transform(self, X: Any) -> Array:
+        """Activations of the last hidden layer for X, shape (n_samples, units)."""
+        X = self._inputs(X)
+        return self.net_.hidden(X)
+
+    def check_gradient(self, X: Any, y: Any, **kwargs: Any) -> Any:
+        """Gradient check of the fitted network on (X, y) in float64."""
+        X, Y = self._encoded_pair(X, y)
+        return self.net_.check_gradient(X, Y, **kwargs)
+
+    def diagnose(self, X: Any, y: Any) -> Any:
+        """Saturation, dead units and slow-learning weights on (X, y)."""
+        X, Y = self._encoded_pair(X, y)
+        return self.net_.diagnose(X, Y)
+
+    def _encoded_pair(self, X: Any, y: Any) -> tuple[Array, Array]:
+        check_is_fitted(self, "net_")
+        X, y = validate_data(self, X, y, reset=False, multi_output=True)
+        return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
+
+    # --- model files (arrays + JSON, never pickle: see nablanet.io) -------------------
+
+    def save(self, path: Any) -> None:
+        """Write the fitted estimator to a safe model file (see `nablanet.io`)."""
+        from nablanet.io import save
+
+        save(self, path)
+
+    def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """Header fields and arrays that rebuild this fitted estimator exactly."""
+        return _state.to_state(self)
+
+    @classmethod
+    def _from_state(
+        cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
+    ) -> _BaseMLP:
+        """Rebuild an estimator saved by `_to_state`, checking every field."""
+        return _state.from_state(cls, header, arrays, source=source)
+
+    # --- to be provided by the subclasses -------------------------------------------
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        raise NotImplementedError
+
+    def _output_activation(self) -> str:
+        raise NotImplementedError
+
+    def _loss_name(self, output_activation: str) -> str | None:
+        raise NotImplementedError
+
+    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
+        raise NotImplementedError
+
+    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
+        raise NotImplementedError
+
+
+def stochastic_solver(est: _BaseMLP) -> bool:
+    """Let `partial_fit` exist only for minibatch solvers, as in scikit-learn."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic optimizers. lbfgs is not stochastic."
+        )
+    return True

@@ -1,0 +1,89 @@
+"""Ctrl-C during a fit: keep what the completed epochs learned, as scikit-learn's MLP does.
+
+`Checkpoint` is the last callback of an estimator's training: at the end of every epoch it
+keeps the weights, the count of completed epochs and the stopping rule's counters. When
+``KeyboardInterrupt`` arrives (anywhere: in a minibatch, in a callback), `resume` puts the
+network back at the end of the last completed epoch and returns the record of the epochs
+completed, so that ``n_iter_``, ``t_`` and ``loss_curve_`` describe the weights the
+estimator keeps. `nablanet.train` itself lets the interrupt propagate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nablanet.callbacks import Callback, RunHistory, TrainState
+from nablanet.estimators._stopping import ScikitLearnStopping, StoppingState
+from nablanet.network import Network
+from nablanet.training import History
+
+Array = NDArray[Any]
+
+
+class Checkpoint(Callback):
+    """The state at the end of the last completed epoch of the run under way.
+
+    Parameters
+    ----------
+    stopping : ScikitLearnStopping or None
+        The stopping rule whose counters are kept with the weights.
+    """
+
+    def __init__(self, stopping: ScikitLearnStopping | None) -> None:
+        self.stopping = stopping
+        self.runs: list[RunHistory] = []
+        self.theta: Array | None = None
+        self.epochs = 0
+        self.counters: StoppingState | None = None
+        self.best_theta: Array | None = None
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.runs.append(state.history)
+        self.epochs = 0
+        self._keep(state)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.epochs = state.history.n_epochs
+        self._keep(state)
+
+    def _keep(self, state: TrainState) -> None:
+        if self.theta is None:
+            self.theta = state.net.theta.copy()
+        else:
+            np.copyto(self.theta, state.net.theta)
+        if self.stopping is not None and self.stopping.runs:
+            self.counters = self.stopping.runs[-1].copy()
+            self.best_theta = self.stopping.best_theta
+
+    def resume(self, net: Network) -> History:
+        """After an interrupt: the weights and record of the last completed epoch.
+
+        Returns
+        -------
+        History
+            The runs so far, the interrupted one cut to its completed epochs and kept
+            (``stop_reason`` "interrupted"), with the stopping rule's counters set back
+            to that epoch.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            Again, when the run under way completed no epoch: there is nothing to keep.
+        """
+        if not self.runs or self.epochs == 0 or self.theta is None:
+            raise KeyboardInterrupt
+        net.theta[...] = self.theta
+        run = self.runs[-1]
+        n = self.epochs
+        for record in (run.train_loss, run.val_loss, run.val_score, run.learning_rate,
+                       run.epoch_time):
+            del record[n:]
+        run.stop_reason = "interrupted"
+        if self.stopping is not None and self.counters is not None:
+            self.stopping.runs[-1] = self.counters
+            self.stopping.best_theta = self.best_theta
+            self.stopping.restore_best(net.theta)  # as at the normal end of a run
+        return History(runs=list(self.runs), best_run=len(self.runs) - 1)

@@ -1,0 +1,250 @@
+"""`MLPClassifier`: labels coded for the output activation, decisions at its threshold.
+
+How a label becomes a target and an output a decision is asked of the output
+activation (`nablanet.activations.Activation`): its two label codes (0/1, or −1/+1 for
+tanh, the source's convention), the threshold halfway between them, and its natural loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import column_or_1d
+
+from nablanet.activations import ACTIVATIONS, Activation, get_activation
+from nablanet.estimators._base import _BaseMLP, stochastic_solver
+from nablanet.network import Network
+
+Array = NDArray[Any]
+
+#: Outputs a classifier can read as class probabilities: those with a bounded range.
+CLASSIFIER_OUTPUTS = tuple(sorted(name for name, a in ACTIVATIONS.items() if a.bounded))
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier, a drop-in for scikit-learn's.
+
+    Parameters are those of `sklearn.neural_network.MLPClassifier` plus nablanet's extras
+    (see `_BaseMLP` and the package notes). Binary and multi-label problems get sigmoid
+    outputs with binary cross-entropy, multi-class problems softmax with cross-entropy,
+    unless ``output_activation`` / ``loss`` say otherwise. With
+    ``output_activation="tanh"`` the classes are coded −1/+1 and the threshold is 0
+    (the source's convention).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_, intercepts_ : list of ndarray
+        Views into the network's parameters (``coefs_[l]`` is ``W[l].T``).
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_
+        As in scikit-learn.
+    validation_loss_curve_ : list of float
+        nablanet: validation cost per epoch (with early stopping).
+    n_iter_, t_, n_layers_, n_outputs_, out_activation_, n_features_in_,
+    feature_names_in_
+        As in scikit-learn.
+    net_ : Network
+        The trained network.
+    history_ : History
+        The last training call's record.
+    """
+
+    _is_classifier = True
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _output_activation(self) -> str:
+        if self.output_activation is None:
+            return "softmax" if self._target_kind == "multiclass" else "sigmoid"
+        out = get_activation(self.output_activation)
+        if not out.bounded:
+            raise ValueError(
+                f"output_activation for a classifier must have a bounded range "
+                f"({', '.join(CLASSIFIER_OUTPUTS)}), got {self.output_activation!r}"
+            )
+        if not out.elementwise and self._target_kind == "multilabel-indicator":
+            raise ValueError(
+                f"multi-label targets need one independent output per label, which "
+                f"{out.name} (a coupled layer) cannot give; use sigmoid or tanh"
+            )
+        return out.name
+
+    def _loss_name(self, output_activation: str) -> str | None:
+        if self.loss is not None:
+            return self.loss
+        return get_activation(output_activation).classifier_loss
+
+    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
+        """Code labels as output targets: one-hot, or the output's two label codes."""
+        if np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector is not multi-label
+        if fit:
+            self._learn_classes(y)
+        elif type_of_target(y) != "multilabel-indicator":
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y has classes not seen in the first fit: {unseen.tolist()}; known "
+                    f"classes: {self.classes_.tolist()}"
+                )
+        Y = self._binarizer.transform(y).astype(dtype)
+        out = get_activation(self._output_activation())
+        if Y.shape[1] == 1 and not out.elementwise:
+            Y = np.hstack([1.0 - Y, Y])  # a coupled layer needs one unit per class
+        negative, positive = out.labels
+        if (negative, positive) != (0.0, 1.0):
+            Y = negative + (positive - negative) * Y
+        return np.ascontiguousarray(Y)
+
+    def _learn_classes(self, y: Any) -> None:
+        labels = getattr(self, "_partial_fit_classes", None)
+        self._binarizer = LabelBinarizer().fit(y if labels is None else labels)
+        self.classes_ = self._binarizer.classes_
+        kind = type_of_target(y)
+        binary_of_more = kind == "binary" and len(self.classes_) > 2
+        self._target_kind = "multiclass" if binary_of_more else kind
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y, got 1 class: "
+                f"{self.classes_[0]!r}"
+            )
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        classes = self.classes_
+        kind = classes.dtype.kind
+        values = [str(c) for c in classes] if kind in "OUS" else classes.tolist()
+        return {"classes": values, "classes_dtype": "object" if kind == "O" else classes.dtype.str,
+                "target_kind": self._target_kind}
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        from nablanet import io
+
+        values = io.check_field(header, "classes", list, source=source)
+        dtype = np.dtype(io.check_field(header, "classes_dtype", str, source=source))
+        if dtype.kind not in "biufUO" or not all(
+            isinstance(v, str | int | float | bool) for v in values
+        ):
+            raise io.ModelFileError(f"{source}: header field 'classes' has unsupported labels")
+        kind = io.check_field(header, "target_kind", str, source=source)
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
+            raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
+        self.classes_ = np.array(values, dtype=dtype)
+        if len(values) < 2 or not np.array_equal(np.unique(self.classes_), self.classes_):
+            raise io.ModelFileError(
+                f"{source}: header field 'classes' must hold at least two distinct labels in "
+                f"sorted order, got {values!r}"
+            )
+        self._target_kind = kind
+        if kind == "multilabel-indicator":
+            self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))
+        else:
+            self._binarizer = LabelBinarizer().fit(self.classes_)
+        n_out = self.net_.layer_sizes[-1]
+        expected = {1, 2} if len(values) == 2 and kind != "multilabel-indicator" else {len(values)}
+        if n_out not in expected or self._output_activation() != self.net_.activations[-1].name:
+            raise io.ModelFileError(
+                f"{source}: the network's output layer ({n_out} "
+                f"{self.net_.activations[-1].name} units) does not fit {len(values)} classes"
+            )
+
+    def _decide(self, A: Array) -> Array:
+        """Decisions from outputs (or coded targets): class indices or an indicator."""
+        threshold = self.net_.activations[-1].decision_threshold
+        if self._target_kind == "multilabel-indicator":
+            return (A > threshold).astype(int)
+        if A.shape[1] == 1:
+            return (A[:, 0] > threshold).astype(int)
+        return A.argmax(axis=1)
+
+    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
+        pred = self._decide(net.forward(X)).reshape(X.shape[0], -1)
+        true = self._decide(Y).reshape(X.shape[0], -1)
+        return float(np.mean(np.all(pred == true, axis=1)))
+
+    @available_if(stochastic_solver)
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Any:
+        """Run one epoch over (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        classes : array-like of shape (n_classes,), optional
+            Every class of the problem; required on the first call.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        If it raises, the estimator is exactly as it was before the call.
+        """
+        self._check_params()  # first, as scikit-learn does
+        if not hasattr(self, "net_"):
+            if classes is None and type_of_target(y) != "multilabel-indicator":
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            self._partial_fit_classes = None if classes is None else np.asarray(classes)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"`classes={list(classes)}` is not the same as on the first call to "
+                f"partial_fit: {self.classes_.tolist()}"
+            )
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Fit the model to data X and labels y; see `_BaseMLP.fit`."""
+        self.__dict__.pop("_partial_fit_classes", None)
+        return super().fit(X, y, sample_weight)
+
+    def predict(self, X: Any) -> Array:
+        """Predicted class of each row (an indicator matrix for multi-label problems)."""
+        decided = self._decide(self._outputs(X))
+        if self._target_kind == "multilabel-indicator":
+            return decided
+        return self.classes_[decided]
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities, shape (n_samples, n_classes).
+
+        Outputs coded by two labels (−1/+1 for tanh) are mapped onto [0, 1] first. Then a
+        single unit gives p for the second class and 1 − p for the first; a coupled layer
+        (softmax) gives probabilities already; one unit per class (one-versus-all) is
+        normalised to sum to one per row.
+        """
+        A = self._outputs(X)
+        out = self.net_.activations[-1]
+        P = _as_probability(A, out)
+        if self._target_kind == "multilabel-indicator":
+            return P
+        if P.shape[1] == 1:
+            return np.hstack([1.0 - P, P])
+        if not out.elementwise:
+            return P
+        total = P.sum(axis=1, keepdims=True)
+        return np.divide(P, total, out=np.full_like(P, 1.0 / P.shape[1]), where=total > 0)
+
+    def predict_log_proba(self, X: Any) -> Array:
+        """Logarithm of `predict_proba` (−inf where a probability is 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+def _as_probability(A: Array, out: Activation) -> Array:
+    """Outputs mapped from the label codes (negative, positive) onto [0, 1]."""
+    negative, positive = out.labels
+    if (negative, positive) == (0.0, 1.0):
+        return A
+    return np.clip((A - negative) / (positive - negative), 0.0, 1.0)

@@ -1,0 +1,132 @@
+"""`MLPRegressor`: targets scaled into a bounded output's range, predictions scaled back.
+
+An identity output needs no scaling. A bounded output (sigmoid: [0, 1], tanh: [−1, 1],
+as the activation's ``output_range`` says) gets the training targets' range mapped onto
+its own, column by column: ``y = offset + scale · a``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+
+from nablanet.activations import ACTIVATIONS, Activation, get_activation
+from nablanet.estimators._base import _BaseMLP, stochastic_solver
+from nablanet.network import Network
+
+Array = NDArray[Any]
+
+
+def _regression_output(a: Activation) -> bool:
+    """Whether a regressor can use ``a`` as its output.
+
+    It must be elementwise, and either bounded (the targets are scaled into its range)
+    or squared error's natural partner (identity, which reaches every real value).
+    """
+    return a.elementwise and (a.bounded or a.canonical_loss == "squared_error")
+
+
+#: Outputs a regressor accepts.
+REGRESSOR_OUTPUTS = tuple(sorted(n for n, a in ACTIVATIONS.items() if _regression_output(a)))
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor, a drop-in for scikit-learn's.
+
+    Parameters are those of `sklearn.neural_network.MLPRegressor` plus nablanet's extras
+    (see `_BaseMLP`). The output is linear (identity) with squared error unless
+    ``output_activation`` says otherwise. With a bounded output ("sigmoid" or "tanh")
+    the targets are scaled into its range ([0, 1] or [−1, 1], from the training targets'
+    minimum and maximum) for training, and predictions are scaled back.
+
+    Attributes
+    ----------
+    See `MLPClassifier`, without ``classes_``.
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _output_activation(self) -> str:
+        if self.output_activation is None:
+            return "identity"
+        out = get_activation(self.output_activation)
+        if not _regression_output(out):
+            raise ValueError(
+                f"output_activation for a regressor must be one of "
+                f"{', '.join(REGRESSOR_OUTPUTS)}, got {self.output_activation!r}"
+            )
+        return out.name
+
+    def _loss_name(self, output_activation: str) -> str | None:
+        return self.loss if self.loss is not None else "squared_error"
+
+    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
+        """Targets as a matrix, scaled into a bounded output's range."""
+        Y = np.asarray(y, dtype=np.float64)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if fit:
+            self._y_offset, self._y_scale = _scaling(Y, get_activation(self._output_activation()))
+        elif Y.shape[1] != self._y_offset.shape[0]:
+            raise ValueError(
+                f"y has {Y.shape[1]} outputs, the model was fitted with {self._y_offset.shape[0]}"
+            )
+        return np.ascontiguousarray((Y - self._y_offset) / self._y_scale, dtype=dtype)
+
+    def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
+        arrays["y_offset"] = np.asarray(self._y_offset, dtype=np.float64)
+        arrays["y_scale"] = np.asarray(self._y_scale, dtype=np.float64)
+        return {}
+
+    def _restore_target_state(
+        self, header: dict[str, Any], arrays: dict[str, Array], source: str
+    ) -> None:
+        from nablanet import io
+
+        n_out = self.net_.layer_sizes[-1]
+        self._y_offset = io.check_finite_array(arrays, "y_offset", source=source, shape=(n_out,))
+        self._y_scale = io.check_finite_array(arrays, "y_scale", source=source, shape=(n_out,))
+        if (self._y_scale <= 0).any():
+            raise io.ModelFileError(f"{source}: array 'y_scale' must be positive")
+        if self._output_activation() != self.net_.activations[-1].name:
+            raise io.ModelFileError(f"{source}: output_activation does not match the network")
+
+    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
+        # R² is unchanged by scaling each output column, so the scaled targets do.
+        return float(r2_score(Y, net.forward(X)))
+
+    @available_if(stochastic_solver)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        """Run one epoch over (X, y), continuing from the current weights.
+
+        If it raises, the estimator is exactly as it was before the call.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X: Any) -> Array:
+        """Predicted targets; shape (n_samples,) for a single output."""
+        A = self._outputs(X)
+        Y = (A * self._y_scale + self._y_offset).astype(A.dtype, copy=False)
+        return Y.ravel() if Y.shape[1] == 1 else Y
+
+
+def _scaling(Y: Array, out: Activation) -> tuple[Array, Array]:
+    """``(offset, scale)`` mapping each column's [min, max] onto the output's range.
+
+    Unbounded outputs get (0, 1); a constant column is treated as having span 1.
+    """
+    if not out.bounded:
+        return np.zeros(Y.shape[1]), np.ones(Y.shape[1])
+    lo, hi = Y.min(axis=0), Y.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    low, high = out.output_range
+    scale = span / (high - low)
+    return lo - low * scale, scale

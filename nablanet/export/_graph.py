@@ -1,0 +1,277 @@
+"""The ONNX graph of a nablanet model, written once for every container that holds it.
+
+`emit` writes the nodes that compute a model's outputs into a `Graph`: a small
+interface (``constant``, ``node``) that `nablanet.export.onnx` implements with plain
+``onnx.helper`` calls and `nablanet.export._skl2onnx` with skl2onnx's container, so a
+model converts to the same graph whether it is exported alone or inside a pipeline.
+`outputs_of` states the outputs' names, element types and shapes.
+
+The graph, for a network of L weight layers and an input X of shape (N, s_1)::
+
+    z(l+1) = Gemm(a(l), W(l), b(l), transB=1)     = a(l) W(l)ᵀ + b(l)   (forward propagation)
+    a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu,
+                                                   Softmax(axis=-1); identity: no node
+
+followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1):
+
+- classifier: ``probabilities`` (N, n_classes) exactly as ``predict_proba`` and
+  ``label`` as ``predict`` (ArgMax over the outputs and a Gather from the classes,
+  or the output compared with the activation's threshold; an int64 indicator
+  matrix (N, n_classes) for multi-label problems);
+- regressor: ``variable`` (N, n_outputs) = a · scale + offset when the targets were
+  scaled into a bounded output's range, a itself otherwise;
+- bare network: ``output`` (N, s_{n_l}) = a(L+1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from onnx import TensorProto
+from sklearn.utils.validation import check_is_fitted
+
+from nablanet._checks import lookup
+from nablanet.activations import LEAKY_SLOPE, Activation
+
+Array = NDArray[Any]
+
+#: The oldest opset whose operators mean what this graph needs: Softmax over the last
+#: axis alone and ReduceSum with its axes as an input both date from opset 13.
+MIN_OPSET = 13
+
+#: Each activation's ONNX operator (None: no node, a = z).
+ONNX_OPS: dict[str, str | None] = {
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "leaky_relu": "LeakyRelu",
+    "identity": None,
+    "softmax": "Softmax",
+}
+
+_MULTILABEL = "multilabel-indicator"
+
+
+class Graph(Protocol):
+    """Where `emit` writes: named constants and nodes, each returning its tensor's name."""
+
+    def constant(self, hint: str, value: Array) -> str:
+        """Add an initializer holding ``value``; return its (unique) name."""
+        ...
+
+    def node(self, op: str, inputs: Sequence[str], hint: str, **attrs: Any) -> str:
+        """Add a node of type ``op`` with one output; return the output's name."""
+        ...
+
+
+@dataclass(frozen=True)
+class Output:
+    """One graph output: its name, ONNX element type and shape (None: any size)."""
+
+    name: str
+    elem_type: int
+    shape: tuple[int | None, ...]
+
+
+def onnx_dtype(real: np.dtype[Any]) -> int:
+    """The ONNX element type of float32 or float64."""
+    return TensorProto.DOUBLE if real == np.float64 else TensorProto.FLOAT
+
+
+def kind_of(model: Any) -> str:
+    """"classifier", "regressor" (scikit-learn's tags say which) or "network".
+
+    Raises
+    ------
+    TypeError
+        For anything else (a scikit-learn transformer, say).
+    """
+    if hasattr(model, "__sklearn_tags__"):
+        kind = model.__sklearn_tags__().estimator_type
+        if kind in ("classifier", "regressor") and hasattr(model, "_check_params"):
+            return str(kind)
+    elif hasattr(model, "W") and hasattr(model, "activations"):
+        return "network"
+    raise TypeError(
+        f"expected a nablanet Network, MLPClassifier or MLPRegressor, got {type(model).__name__}"
+    )
+
+
+def network_of(model: Any) -> Any:
+    """The `Network` inside ``model`` (itself for a bare network); checks it is fitted."""
+    if kind_of(model) == "network":
+        return model
+    check_is_fitted(model, "net_")
+    return model.net_
+
+
+def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
+    """The outputs `emit` computes for ``model``, in order.
+
+    Parameters
+    ----------
+    model : Network, MLPClassifier or MLPRegressor
+    real : dtype
+        float32 or float64: the dtype the graph computes in.
+
+    Returns
+    -------
+    list of Output
+        ``[label, probabilities]`` for a classifier, ``[variable]`` for a regressor,
+        ``[output]`` for a network.
+    """
+    net = network_of(model)
+    kind = kind_of(model)
+    if kind == "classifier":
+        n = len(model.classes_)
+        multilabel = model._target_kind == _MULTILABEL
+        label_type = TensorProto.INT64 if multilabel else _classes(model)[0]
+        return [
+            Output("label", label_type, (None, n) if multilabel else (None,)),
+            Output("probabilities", onnx_dtype(real), (None, n)),
+        ]
+    name = "variable" if kind == "regressor" else "output"
+    return [Output(name, onnx_dtype(real), (None, net.layer_sizes[-1]))]
+
+
+def emit(g: Graph, model: Any, x: str, real: np.dtype[Any]) -> list[str]:
+    """Write the nodes computing ``model``'s outputs from input ``x`` into ``g``.
+
+    Parameters
+    ----------
+    g : Graph
+    model : Network, MLPClassifier or MLPRegressor
+    x : str
+        Name of the input tensor, shape (N, s_1), already of dtype ``real``.
+    real : dtype
+        float32 or float64.
+
+    Returns
+    -------
+    list of str
+        The tensors holding the outputs that `outputs_of` lists, in its order.
+    """
+    net = network_of(model)
+    a = network_nodes(g, net, x, real)
+    kind = kind_of(model)
+    if kind == "classifier":
+        return list(_classifier_nodes(g, model, a, real))
+    if kind == "regressor":
+        return [_regressor_nodes(g, model, a, real)]
+    return [a]
+
+
+def network_nodes(g: Graph, net: Any, x: str, real: np.dtype[Any]) -> str:
+    """Forward propagation: one Gemm and one activation per layer; returns a(n_l)."""
+    a = x
+    for l, (W, b, act) in enumerate(zip(net.W, net.b, net.activations, strict=True)):
+        # Gemm keeps W in the mathematics' (out, in) orientation: z = a Wᵀ + b.
+        W_name = g.constant(f"W{l + 1}", np.asarray(W, dtype=real))
+        b_name = g.constant(f"b{l + 1}", np.asarray(b, dtype=real))
+        z = g.node("Gemm", [a, W_name, b_name], f"z{l + 2}", transB=1)
+        a = activation_node(g, act, z, real, f"a{l + 2}")
+    return a
+
+
+def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint: str) -> str:
+    """The activation node ``a = f(z)``, written with the activation's ONNX operator.
+
+    Leaky relu is ``LeakyRelu(alpha=slope)`` in float32. An ONNX attribute is a float32,
+    so in a float64 graph the slope would be rounded (by 2e-8 relative): there it is
+    written as ``Max(z, slope · z)`` with a float64 constant, as nablanet computes it.
+    """
+    op = lookup(ONNX_OPS, act.name, "activation")
+    if op is None:
+        return z
+    if op == "LeakyRelu":
+        if real == np.float64:
+            slope = g.constant("leaky_slope", np.array(LEAKY_SLOPE, dtype=real))
+            return g.node("Max", [z, g.node("Mul", [z, slope], "slope_z")], hint)
+        return g.node(op, [z], hint, alpha=LEAKY_SLOPE)
+    if op == "Softmax":
+        return g.node(op, [z], hint, axis=-1)
+    return g.node(op, [z], hint)
+
+
+def _classes(model: Any) -> tuple[int, Array]:
+    """The classes as an ONNX label tensor: (element type, values)."""
+    classes = np.asarray(model.classes_)
+    if classes.dtype.kind in "OUS":
+        return TensorProto.STRING, np.array([str(c) for c in classes], dtype=object)
+    if classes.dtype.kind in "biu" or (
+        classes.dtype.kind == "f" and np.array_equal(classes, np.round(classes))
+    ):
+        return TensorProto.INT64, classes.astype(np.int64)
+    raise ValueError(
+        f"ONNX labels must be integers or strings; this classifier's classes are "
+        f"{classes.tolist()!r}: fit it with integer or string labels"
+    )
+
+
+def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[str, str]:
+    """``label`` and ``probabilities`` from the outputs A, as the estimator computes them."""
+    act: Activation = est.net_.activations[-1]
+    n_out = est.net_.layer_sizes[-1]
+    P = _probability_nodes(g, act, A, real)
+
+    def above() -> str:
+        # 0.5 for sigmoid, 0 for tanh (between its label codes); the outputs A themselves
+        # are compared, as `predict` does.
+        threshold = g.constant("threshold", np.array(act.decision_threshold, dtype=real))
+        return g.node("Greater", [A, threshold], "above")
+
+    if est._target_kind == _MULTILABEL:
+        return g.node("Cast", [above()], "indicator", to=TensorProto.INT64), P
+    if n_out == 1:  # one unit: p for the second class, 1 - p for the first
+        one = g.constant("one", np.array(1.0, dtype=real))
+        proba = g.node("Concat", [g.node("Sub", [one, P], "p_first"), P], "proba", axis=1)
+        above_int = g.node("Cast", [above()], "above_int", to=TensorProto.INT64)
+        index = g.node("Reshape", [above_int, g.constant("rows", np.array([-1], np.int64))],
+                       "index")
+    else:
+        proba = P if not act.elementwise else _normalised(g, P, n_out, real)
+        index = g.node("ArgMax", [A], "index", axis=1, keepdims=0)
+    _, classes = _classes(est)
+    label = g.node("Gather", [g.constant("classes", classes), index], "label", axis=0)
+    return label, proba
+
+
+def _probability_nodes(g: Graph, act: Activation, A: str, real: np.dtype[Any]) -> str:
+    """Map outputs from their range [lo, hi] into [0, 1]: (A − lo) / (hi − lo), clipped.
+
+    Softmax and sigmoid outputs are probabilities already (no node); tanh's become
+    (A + 1) / 2.
+    """
+    lo, hi = act.output_range
+    if not act.elementwise or (lo, hi) == (0.0, 1.0):
+        return A
+    shifted = g.node("Sub", [A, g.constant("range_low", np.array(lo, dtype=real))], "shifted")
+    scaled = g.node("Div", [shifted, g.constant("range_width", np.array(hi - lo, dtype=real))],
+                    "scaled")
+    zero, one = (g.constant(n, np.array(v, dtype=real)) for n, v in (("zero", 0.0), ("one", 1.0)))
+    return g.node("Clip", [scaled, zero, one], "p")
+
+
+def _normalised(g: Graph, P: str, k: int, real: np.dtype[Any]) -> str:
+    """One unit per class: P / Σ_k P per row, or 1/k where the sum is 0 (as predict_proba)."""
+    axes = g.constant("class_axis", np.array([1], dtype=np.int64))
+    total = g.node("ReduceSum", [P, axes], "total", keepdims=1)
+    zero = g.constant("zero_total", np.array(0.0, dtype=real))
+    uniform = g.constant("uniform", np.array(1.0 / k, dtype=real))
+    ratio = g.node("Div", [P, total], "ratio")
+    return g.node("Where", [g.node("Greater", [total, zero], "positive"), ratio, uniform],
+                  "normalised")
+
+
+def _regressor_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> str:
+    """Targets from outputs: A · scale + offset (the scaling of bounded outputs undone)."""
+    scale = np.asarray(est._y_scale, dtype=np.float64)
+    offset = np.asarray(est._y_offset, dtype=np.float64)
+    if np.all(scale == 1.0) and np.all(offset == 0.0):
+        return A
+    scaled = g.node("Mul", [A, g.constant("y_scale", scale.astype(real))], "y_scaled")
+    return g.node("Add", [scaled, g.constant("y_offset", offset.astype(real))], "y")

@@ -1,0 +1,117 @@
+"""nablanet's estimators as skl2onnx converters, so that ``skl2onnx.to_onnx`` knows them.
+
+`register_skl2onnx` registers, for `MLPClassifier` and `MLPRegressor`, a shape
+calculator and a converter (``skl2onnx.update_registered_converter``). The converter
+writes the graph of `nablanet.export._graph` into skl2onnx's container, so an
+estimator converts to the same graph alone or inside a scikit-learn ``Pipeline``.
+
+skl2onnx's conventions apply there, as for its own MLPClassifier: the graph computes in
+float64 when its input is float64 and in float32 otherwise, and a classifier's
+probabilities go through a ZipMap (a list of {class: probability} dicts) unless the
+option ``zipmap=False`` is passed (``options={id(est): {"zipmap": False}}`` or
+``options={type(est): {"zipmap": False}}``). `nablanet.to_onnx` never adds a ZipMap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from onnx import TensorProto, numpy_helper
+from skl2onnx import update_registered_converter
+from skl2onnx.common.data_types import (
+    DoubleTensorType,
+    FloatTensorType,
+    Int64TensorType,
+    StringTensorType,
+)
+
+from nablanet.export._graph import MIN_OPSET, emit, outputs_of
+
+_TYPES: dict[int, Any] = {
+    TensorProto.FLOAT: FloatTensorType,
+    TensorProto.DOUBLE: DoubleTensorType,
+    TensorProto.INT64: Int64TensorType,
+    TensorProto.STRING: StringTensorType,
+}
+
+
+class _ContainerGraph:
+    """`nablanet.export._graph.Graph` written into skl2onnx's scope and container."""
+
+    def __init__(self, scope: Any, container: Any) -> None:
+        self.scope = scope
+        self.container = container
+
+    def constant(self, hint: str, value: Any) -> str:
+        name = self.scope.get_unique_variable_name(hint)
+        value = np.asarray(value)
+        if value.dtype.kind in "OUS":
+            content = [str(v).encode() for v in value.ravel()]
+            self.container.add_initializer(name, TensorProto.STRING, list(value.shape), content)
+        else:
+            tensor = numpy_helper.from_array(np.ascontiguousarray(value), name)
+            self.container.add_initializer(name, tensor.data_type, list(value.shape), tensor)
+        return name
+
+    def node(self, op: str, inputs: Sequence[str], hint: str, **attrs: Any) -> str:
+        out = self.scope.get_unique_variable_name(hint)
+        self.container.add_node(
+            op, list(inputs), [out], name=self.scope.get_unique_operator_name(op), **attrs
+        )
+        return out
+
+
+def _real(operator: Any) -> np.dtype[Any]:
+    """The dtype the graph computes in: float64 for a float64 input, else float32."""
+    return np.dtype(np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType)
+                    else np.float32)
+
+
+def _shape_calculator(operator: Any) -> None:
+    """Set the types and shapes of the operator's outputs (see `outputs_of`)."""
+    N = operator.inputs[0].get_first_dimension()
+    for variable, out in zip(operator.outputs, outputs_of(operator.raw_operator,
+                                                          _real(operator)), strict=True):
+        variable.type = _TYPES[out.elem_type]([N, *out.shape[1:]])
+
+
+def _converter(scope: Any, operator: Any, container: Any) -> None:
+    """Write the estimator's graph; its input is cast to the graph's dtype if need be."""
+    if container.target_opset < MIN_OPSET:
+        raise ValueError(
+            f"nablanet's estimators convert with target_opset >= {MIN_OPSET}, got "
+            f"{container.target_opset}"
+        )
+    real = _real(operator)
+    g = _ContainerGraph(scope, container)
+    x = operator.inputs[0].full_name
+    input_type = operator.inputs[0].type
+    if not isinstance(input_type, FloatTensorType | DoubleTensorType):
+        x = g.node("Cast", [x], "cast_input", to=TensorProto.FLOAT)
+    for tensor, variable in zip(emit(g, operator.raw_operator, x, real), operator.outputs,
+                                strict=True):
+        container.add_node("Identity", [tensor], [variable.full_name],
+                           name=scope.get_unique_operator_name("Identity"))
+
+
+def register_skl2onnx() -> None:
+    """Register nablanet's `MLPClassifier` and `MLPRegressor` with skl2onnx.
+
+    After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
+    estimator, and any scikit-learn pipeline that contains one. Calling it again is
+    harmless. The classifier accepts skl2onnx's options ``zipmap`` (True, False or
+    "columns"; True by default, as for skl2onnx's own classifiers).
+    """
+    from nablanet.estimators import MLPClassifier, MLPRegressor
+
+    update_registered_converter(
+        MLPClassifier, "NablanetMLPClassifier", _shape_calculator, _converter,
+        # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
+        # indices); these graphs always hold the classes, so only False is accepted.
+        options={"zipmap": [True, False, "columns"], "nocl": [False]},
+    )
+    update_registered_converter(
+        MLPRegressor, "NablanetMLPRegressor", _shape_calculator, _converter
+    )

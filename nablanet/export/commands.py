@@ -1,0 +1,175 @@
+"""The ``nablanet export`` and ``nablanet convert`` commands.
+
+Each command is a pair ``add_*_parser(subparsers) -> None`` (which sets ``func`` to its
+``run_*``) and ``run_*(args) -> int`` (the exit status), for the command line to wire in:
+
+- ``nablanet export MODEL --onnx OUT.onnx [--opset N] [--float64]``: a saved model
+  (``nablanet.save``'s file) as an ONNX graph (see `nablanet.to_onnx`);
+- ``nablanet convert MODEL.pkl --out OUT.npz --trust-pickle``: a pickled (or joblib)
+  scikit-learn MLP, or a pickled nablanet model, as a nablanet model file. Loading a
+  pickle runs whatever code it holds, so the command refuses without ``--trust-pickle``;
+  the file it writes loads without running code.
+
+A user's mistake raises ValueError/OSError (the command line prints one line, status 1),
+except a missing ``--trust-pickle``: one line on standard error and status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import IO, Any
+
+PROG = "nablanet"
+
+PICKLE_WARNING = (
+    "loading a pickle runs any code it contains, so a pickle from someone else can take "
+    "over your account; pass --trust-pickle only for a file you trust (one you made "
+    "yourself, say)"
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _writable(path: str, flag: str) -> None:
+    """Refuse an output path that cannot be written, before any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
+
+
+def _describe(model: Any) -> str:
+    from nablanet.export._graph import network_of
+
+    layers = "-".join(str(s) for s in network_of(model).layer_sizes)
+    return f"{type(model).__name__} {layers}"
+
+
+# --- nablanet export -------------------------------------------------------------------
+
+
+def add_export_parser(subparsers: Any) -> None:
+    """Add ``export`` to the command line's subparsers."""
+    p = subparsers.add_parser(
+        "export", help="export a saved model as ONNX",
+        description=(
+            "Write a model saved by 'nablanet train' (or nablanet.save) as an ONNX graph "
+            "that onnxruntime and other ONNX runtimes run. Input 'X' (n_samples, "
+            "n_features); outputs 'label' and 'probabilities' for a classifier, 'variable' "
+            "for a regressor, 'output' for a bare network. The graph computes in float32 "
+            "unless --float64 is given."
+        ),
+    )
+    p.add_argument("model", help="the model file (.npz) to export")
+    p.add_argument("--onnx", required=True, metavar="FILE", help="the ONNX file to write")
+    p.add_argument("--opset", type=_positive_int, default=None, metavar="N",
+                   help="ONNX opset to target, from 13 (default 17)")
+    p.add_argument("--float64", action="store_true",
+                   help="compute in float64 (input X float64): reproduces a float64 model "
+                   "to ~1e-12 instead of ~1e-6")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Run ``nablanet export``; returns the exit status."""
+    import numpy as np
+    import onnx
+
+    import nablanet
+    from nablanet.export._graph import network_of
+    from nablanet.export.onnx import to_onnx
+    from nablanet.io import _atomic_write  # the library's one atomic write
+
+    _writable(args.onnx, "--onnx")
+    model = nablanet.load(args.model)
+    sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
+    graph = to_onnx(model, X_sample=sample, target_opset=args.opset)
+    data = graph.SerializeToString()
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    _atomic_write(args.onnx, write)
+    outputs = ", ".join(o.name for o in graph.graph.output)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(
+        graph.graph.input[0].type.tensor_type.elem_type
+    )
+    sys.stdout.write(
+        f"wrote {args.onnx}: {_describe(model)}, {dtype} graph, opset "
+        f"{graph.opset_import[0].version}; input X, outputs {outputs}\n"
+    )
+    return 0
+
+
+# --- nablanet convert ------------------------------------------------------------------
+
+
+def add_convert_parser(subparsers: Any) -> None:
+    """Add ``convert`` to the command line's subparsers."""
+    p = subparsers.add_parser(
+        "convert", help="turn a pickled scikit-learn MLP into a safe model file",
+        description=(
+            "Load a pickled (or joblib-saved) scikit-learn MLPClassifier or MLPRegressor, "
+            "or a pickled nablanet model, and save it as a nablanet model file, which "
+            "loads without running code and predicts the same. Loading the pickle runs "
+            "any code it contains: the command refuses unless --trust-pickle is given."
+        ),
+    )
+    p.add_argument("model", help="the pickle file to convert")
+    p.add_argument("--out", required=True, metavar="FILE", help="the model file to write (.npz)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load the pickle, running any code it contains (only for a file "
+                   "you trust)")
+    p.set_defaults(func=run_convert)
+
+
+def _from_pickle(obj: Any, source: str) -> Any:
+    """A nablanet model from an unpickled object (a scikit-learn MLP is converted)."""
+    from nablanet.export._graph import kind_of
+    from nablanet.export.sklearn import from_sklearn, is_sklearn_mlp
+
+    if is_sklearn_mlp(obj):
+        return from_sklearn(obj)
+    try:
+        kind_of(obj)
+    except TypeError:
+        raise ValueError(
+            f"{source} holds a {type(obj).__module__}.{type(obj).__name__}; convert takes "
+            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model (for a "
+            "pipeline, pickle its MLP step)"
+        ) from None
+    return obj
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Run ``nablanet convert``; returns the exit status."""
+    if not args.trust_pickle:
+        sys.stderr.write(f"{PROG}: error: refusing to load {args.model}: {PICKLE_WARNING}\n")
+        return 2
+    import joblib
+
+    import nablanet
+
+    _writable(args.out, "--out")
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"No such file: {args.model}")
+    obj = joblib.load(args.model)  # plain pickles too; runs the file's code (trusted)
+    model = _from_pickle(obj, args.model)
+    nablanet.save(model, args.out)
+    origin = "" if model is obj else f" (from scikit-learn's {type(obj).__name__})"
+    sys.stdout.write(
+        f"wrote {args.out}: {_describe(model)}{origin}; it loads with nablanet.load without "
+        "running code\n"
+    )
+    return 0

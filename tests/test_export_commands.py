@@ -1,0 +1,114 @@
+"""The ``export`` and ``convert`` commands, run through a parser holding only them."""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import onnxruntime as ort
+import pytest
+import sklearn.neural_network as sknn
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+import nablanet
+from nablanet import MLPClassifier, Network
+from nablanet.export import commands
+
+X, Y = load_iris(return_X_y=True)
+X = StandardScaler().fit_transform(X)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="nablanet")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands.add_export_parser(sub)
+    commands.add_convert_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def fitted(cls):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return cls(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=50, random_state=0).fit(X, Y)
+
+
+def onnx_run(path, X):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"X": X})
+
+
+def test_export_writes_an_onnx_file_that_predicts_the_same(tmp_path, capsys):
+    est = fitted(MLPClassifier)
+    est.save(tmp_path / "model.npz")
+    assert main(["export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert "float32 graph, opset 17" in capsys.readouterr().out
+    label, proba = onnx_run(tmp_path / "m.onnx", X.astype(np.float32))
+    np.testing.assert_array_equal(label, est.predict(X))
+    np.testing.assert_allclose(proba, est.predict_proba(X), atol=1e-5)
+    assert main(["export", str(tmp_path / "model.npz"), "--onnx", str(tmp_path / "m64.onnx"),
+                 "--float64", "--opset", "15"]) == 0
+    assert "float64 graph, opset 15" in capsys.readouterr().out
+    label, proba = onnx_run(tmp_path / "m64.onnx", X)
+    np.testing.assert_allclose(proba, est.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_export_of_a_network_and_its_errors(tmp_path):
+    net = Network([4, 3, 2], seed=0)
+    net.save(tmp_path / "net.npz")
+    assert main(["export", str(tmp_path / "net.npz"), "--onnx", str(tmp_path / "n.onnx")]) == 0
+    (out,) = onnx_run(tmp_path / "n.onnx", X.astype(np.float32))
+    np.testing.assert_allclose(out, net.forward(X), atol=1e-6)
+    with pytest.raises(FileNotFoundError):
+        main(["export", str(tmp_path / "missing.npz"), "--onnx", str(tmp_path / "x.onnx")])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main(["export", str(tmp_path / "net.npz"), "--onnx", str(tmp_path / "no/x.onnx")])
+    with pytest.raises(ValueError, match="target_opset"):
+        main(["export", str(tmp_path / "net.npz"), "--onnx", str(tmp_path / "x.onnx"),
+              "--opset", "9"])
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_convert_refuses_a_pickle_without_the_flag(tmp_path, capsys):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(fitted(sknn.MLPClassifier)))
+    assert main(["convert", str(path), "--out", str(tmp_path / "model.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to load" in err and "runs any code" in err and "--trust-pickle" in err
+    assert not (tmp_path / "model.npz").exists()
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_convert_a_scikit_learn_pickle(tmp_path, capsys, dump):
+    sk = fitted(sknn.MLPClassifier)
+    path = tmp_path / "model.pkl"
+    if dump == "pickle":
+        path.write_bytes(pickle.dumps(sk))
+    else:
+        joblib.dump(sk, path)
+    out = tmp_path / "model.npz"
+    assert main(["convert", str(path), "--out", str(out), "--trust-pickle"]) == 0
+    assert "from scikit-learn's MLPClassifier" in capsys.readouterr().out
+    est = nablanet.load(out)
+    np.testing.assert_array_equal(est.predict(X), sk.predict(X))
+    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_convert_a_pickled_nablanet_model_and_refuse_others(tmp_path):
+    est = fitted(MLPClassifier)
+    path = tmp_path / "ours.pkl"
+    path.write_bytes(pickle.dumps(est))
+    assert main(["convert", str(path), "--out", str(tmp_path / "ours.npz"), "--trust-pickle"]) == 0
+    np.testing.assert_array_equal(nablanet.load(tmp_path / "ours.npz").predict_proba(X),
+                                  est.predict_proba(X))
+    path.write_bytes(pickle.dumps(StandardScaler().fit(X)))
+    with pytest.raises(ValueError, match="holds a sklearn.preprocessing.*StandardScaler"):
+        main(["convert", str(path), "--out", str(tmp_path / "x.npz"), "--trust-pickle"])
+    with pytest.raises(FileNotFoundError):
+        main(["convert", str(tmp_path / "none.pkl"), "--out", str(tmp_path / "x.npz"),
+              "--trust-pickle"])
