@@ -165,8 +165,15 @@ def diagnose(net: Network, X: Any, Y: Any) -> Diagnosis:
                 saturated_fraction=saturated,
                 dead_fraction=dead,
                 mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))) * m,
-                mean_abs_input=float(np.mean(np.abs(tr.a[l]))),
+                mean_abs_input=_mean_abs(tr.a[l]),
                 grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
             )
         )
     return Diagnosis(layers=layers, loss=net.loss.name, J=float(tr.J))
+
+
+def _mean_abs(A: Any) -> float:
+    """Mean |entry| of a dense array or a scipy.sparse matrix (whose unstored entries are 0)."""
+    if isinstance(A, np.ndarray):
+        return float(np.mean(np.abs(A)))
+    return float(np.abs(A.data).sum()) / (A.shape[0] * A.shape[1])

@@ -10,6 +10,9 @@ Samples are rows. For a batch X of shape (m, s_1) and each layer l::
     ∂J/∂b(l) = 1ᵀ Δ(l+1) / m            one GEMV            (BP3)
     ∂J/∂W(l) = Δ(l+1)ᵀ A(l) / m + λ W(l) one GEMM            (BP4)
 
+Inputs X may be scipy.sparse (CSR/CSC): the first layer's products Z = X W(1)ᵀ and
+∂J/∂W(1)ᵀ = Xᵀ Δ are then sparse · dense products, and X is never densified.
+
 The hot path writes into buffers kept per batch size, overwrites Z with A in place
 (every derivative is written from a = f(z)), and writes gradients straight into
 the flat gradient vector, so that a training step allocates next to nothing.
@@ -114,6 +117,18 @@ class _Workspace:
         self.delta = [np.empty((m, s), dtype) for s in outs]
         self.ones = np.ones(m, dtype)
         self.uniform = np.full(m, 1.0 / m, dtype)  # each example's weight in the mean J
+
+
+def _matmul(a: Any, B: Array, out: Array) -> None:
+    """``out = a B`` for a dense or a scipy.sparse ``a`` (sparse inputs X and their Xᵀ).
+
+    A sparse product is computed on the stored entries only (sparse · dense → dense),
+    so a sparse data set is never densified; scipy returns it in a new array.
+    """
+    if isinstance(a, np.ndarray):
+        np.matmul(a, B, out=out)
+    else:
+        out[...] = a @ B
 
 
 def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
@@ -357,13 +372,15 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
 
         Returns
         -------
         ndarray of shape (m, s_{n_l})
         """
-        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        X = check_matrix(
+            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
+        )
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
@@ -379,7 +396,9 @@ class Network:
         n_hidden = self.layout.n_layers - 1
         if n_hidden == 0:
             raise ValueError("this network has no hidden layer")
-        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        X = check_matrix(
+            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
+        )
         ws = self._workspace(X.shape[0])
         self._forward(X, self.W, self.b, ws)
         return ws.A[range(n_hidden)[layer]].copy()
@@ -420,7 +439,7 @@ class Network:
         a_in = X
         for l, act in enumerate(self.activations[:-1]):  # hidden layers
             Z, A = ws.Z[l], ws.A[l]
-            np.matmul(a_in, W[l].T, out=Z)
+            _matmul(a_in, W[l].T, Z)
             _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
             if sparse is not None and self._sparsity[l] is not None:
                 assert w is not None
@@ -432,7 +451,7 @@ class Network:
                     ws.D[l] *= mask
             a_in = A
         Z, A = ws.Z[-1], ws.A[-1]  # the output layer
-        np.matmul(a_in, W[-1].T, out=Z)
+        _matmul(a_in, W[-1].T, Z)
         Z += b[-1]
         if output:
             self.activations[-1].f(Z, A)
@@ -453,7 +472,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
         Y : array-like of shape (m, s_{n_l})
             Targets coded for the output activation (0/1 for sigmoid, -1/+1 for tanh,
             one-hot or probability rows for softmax).
@@ -552,7 +571,7 @@ class Network:
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
-            np.matmul(a_in.T, delta, out=dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
+            _matmul(a_in.T, delta, dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
             np.matmul(ws.ones, delta, out=db[l])  # BP3
             if l > 0:  # BP2; the input layer needs no δ
                 prev = ws.delta[l - 1]
@@ -583,7 +602,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
         Y : array-like of shape (m, s_{n_l}), optional
 
         Returns
@@ -592,7 +611,7 @@ class Network:
         """
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
         if Y is None:
-            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype)
+            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
             ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
             self._forward(X, self.W, self.b, ws)
             return Trace(z=ws.Z, a=[X, *ws.A])

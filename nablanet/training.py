@@ -137,7 +137,8 @@ def train(
     Parameters
     ----------
     net : Network
-    X : array-like of shape (m, s_1)
+    X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
+        Sparse inputs stay sparse: minibatches are sparse row slices.
     Y : array-like of shape (m, s_{n_l})
         Targets coded for the output activation (see `Network.loss_and_grad`).
     optimizer : str or optimizer object, default "adam"
@@ -451,24 +452,31 @@ class _Loop:
     def _gather(
         self, rows: Array, buffers: dict[int, tuple[Array, Array, Array | None]]
     ) -> tuple[Array, Array, Array | None]:
-        """Copy the chosen rows into reused contiguous buffers (no allocation per batch)."""
+        """Copy the chosen rows into reused contiguous buffers (no allocation per batch).
+
+        A sparse X is sliced instead: its minibatch is a new CSR matrix of those rows.
+        """
         k = rows.shape[0]
+        dense = isinstance(self.X, np.ndarray)
         bufs = buffers.get(k)
         if bufs is None:
             X, Y, s = self.X, self.Y, self.s
             bufs = buffers[k] = (
-                np.empty((k, X.shape[1]), X.dtype),
+                np.empty((k, X.shape[1]), X.dtype) if dense else np.empty((0, 0)),
                 np.empty((k, Y.shape[1]), Y.dtype),
                 None if s is None else np.empty(k, s.dtype),
             )
         Xb, Yb, sb = bufs
         # mode="clip": with the default "raise", NumPy buffers `out` (a second copy);
         # the row indices are a permutation, always in range.
-        np.take(self.X, rows, axis=0, out=Xb, mode="clip")
+        if dense:
+            np.take(self.X, rows, axis=0, out=Xb, mode="clip")
+        else:
+            Xb = self.X[rows]
         np.take(self.Y, rows, axis=0, out=Yb, mode="clip")
         if sb is not None and self.s is not None:
             np.take(self.s, rows, out=sb, mode="clip")
-        return bufs
+        return Xb, Yb, sb
 
     # --- quasi-Newton / conjugate gradient on the flat vector ------------------------
 
@@ -521,8 +529,14 @@ class _Loop:
             cb.on_train_end(state)
 
 
-def _largest_entry(A: Array, rows_per_block: int = 4096) -> tuple[float, int, int]:
+def _largest_entry(A: Any, rows_per_block: int = 4096) -> tuple[float, int, int]:
     """The largest |entry| of a finite matrix and its (row, column), in blocks of rows."""
+    if not isinstance(A, np.ndarray):  # scipy.sparse CSR: only the stored entries
+        if A.nnz == 0:
+            return 0.0, 0, 0
+        k = int(np.argmax(np.abs(A.data)))
+        row = int(np.searchsorted(A.indptr, k, side="right")) - 1
+        return float(abs(A.data[k])), row, int(A.indices[k])
     best = (0.0, 0, 0)
     for start in range(0, A.shape[0], rows_per_block):
         block = np.abs(A[start : start + rows_per_block])
