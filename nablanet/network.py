@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
-from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for

@@ -513,6 +513,22 @@ def test_divergence_from_huge_data_blames_the_data_not_the_learning_rate(
     assert np.isfinite(net.theta).all()
 
 
+def test_train_dispatches_on_what_the_optimizer_can_do_not_on_its_class(iris):
+    X, Y = iris
+    seen = []
+
+    class Delegating:  # a Minimizer of its own: train must hand it the whole run
+        def minimize(self, fun, theta, callback=None, max_iter=None):
+            seen.append(max_iter)
+            return LBFGS().minimize(fun, theta, callback, max_iter)
+
+    net, reference = small_net(), small_net()
+    history = train(net, X, Y, optimizer=Delegating(), epochs=7)
+    train(reference, X, Y, optimizer="lbfgs", epochs=7)
+    assert seen == [7] and history.best.n_epochs <= 7
+    np.testing.assert_array_equal(net.theta, reference.theta)
+
+
 def test_lbfgs_divergence_is_reported(iris):
     X, Y = iris
 
@@ -754,6 +770,12 @@ def test_bad_validation_fraction(iris, fraction):
         ({"restarts": 0}, "restarts"),
         ({"restarts": 1.0}, "restarts"),
         ({"optimizer": "newton"}, "valid: adam, cg, gd, lbfgs, sgd"),
+        # a bool is an int to Python, never a count to a user (one wording, from _checks)
+        ({"epochs": True}, "epochs must be an integer >= 1, got True"),
+        ({"restarts": True}, "restarts must be an integer >= 1, got True"),
+        ({"batch_size": False}, "batch_size must be an integer >= 1, got False"),
+        ({"dropout": True}, r"dropout must be a number in \[0, 1\), got True"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
     ],
 )
 def test_bad_arguments_raise(iris, kwargs, match):
