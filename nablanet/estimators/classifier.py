@@ -18,6 +18,8 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import column_or_1d
 
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
+from nablanet.distributed.estimators import cluster_scored
+from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
 from nablanet.network import Network
 
@@ -131,15 +133,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         from nablanet import io
 
         values = io.check_field(header, "classes", list, source=source)
-        dtype = np.dtype(io.check_field(header, "classes_dtype", str, source=source))
-        if dtype.kind not in "biufUO" or not all(
-            isinstance(v, str | int | float | bool) for v in values
-        ):
-            raise io.ModelFileError(f"{source}: header field 'classes' has unsupported labels")
+        dtype = io.check_field(header, "classes_dtype", str, source=source)
         kind = io.check_field(header, "target_kind", str, source=source)
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
-        self.classes_ = np.array(values, dtype=dtype)
+        # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
+        self.classes_ = io.check_labels(values, dtype, source=source)
         if len(values) < 2 or not np.array_equal(np.unique(self.classes_), self.classes_):
             raise io.ModelFileError(
                 f"{source}: header field 'classes' must hold at least two distinct labels in "
@@ -209,6 +208,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_fit_classes", None)
         return super().fit(X, y, sample_weight)
 
+    score = cluster_scored(ClassifierMixin.score)  # dask arrays: reduced on the cluster
+
+    @rowwise  # a dask array: block by block where the rows live, a dask array back
     def predict(self, X: Any) -> Array:
         """Predicted class of each row (an indicator matrix for multi-label problems)."""
         decided = self._decide(self._outputs(X))
@@ -216,6 +218,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return decided
         return self.classes_[decided]
 
+    @rowwise
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape (n_samples, n_classes).
 
@@ -236,6 +239,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         total = P.sum(axis=1, keepdims=True)
         return np.divide(P, total, out=np.full_like(P, 1.0 / P.shape[1]), where=total > 0)
 
+    @rowwise
     def predict_log_proba(self, X: Any) -> Array:
         """Logarithm of `predict_proba` (−inf where a probability is 0)."""
         with np.errstate(divide="ignore"):

@@ -16,6 +16,8 @@ from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
+from nablanet.distributed.estimators import cluster_scored
+from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
 from nablanet.network import Network
 
@@ -111,6 +113,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
+    score = cluster_scored(RegressorMixin.score)  # dask arrays: reduced on the cluster
+
+    @rowwise  # a dask array: block by block where the rows live, a dask array back
     def predict(self, X: Any) -> Array:
         """Predicted targets; shape (n_samples,) for a single output."""
         A = self._outputs(X)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._arrays import is_sparse
 from nablanet.network import Network
 from nablanet.training.history import History, TrainingDiverged, TrainState
 
@@ -108,8 +109,14 @@ class Guard:
 
 
 def largest_entry(A: Any, rows_per_block: int = 4096) -> tuple[float, int, int]:
-    """The largest |entry| of a finite matrix (dense or CSR) and its (row, column)."""
-    if not isinstance(A, np.ndarray):  # scipy.sparse CSR: only the stored entries
+    """The largest |entry| of a finite matrix (dense or CSR) and its (row, column).
+
+    Data held elsewhere (a dask array) is not inspected: (0, 0, 0).
+    """
+    if not isinstance(A, np.ndarray):
+        if not is_sparse(A):
+            return 0.0, 0, 0
+        # scipy.sparse CSR: only the stored entries
         if A.nnz == 0:
             return 0.0, 0, 0
         k = int(np.argmax(np.abs(A.data)))

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
+from nablanet.distributed._blocks import is_dask
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
 from nablanet.training.callbacks import Callback, LearningRateSchedule, ProgressBar
@@ -126,17 +127,23 @@ def train(
     RuntimeError
         When another thread is training the same network.
     """
-    X, Y = check_pair(
-        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
-    )
-    s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     epochs, restarts = integer(epochs, "epochs"), integer(restarts, "restarts")
     dropout = number(dropout, "dropout", 0.0, 1.0, high_open=True)
     if batch_size is not None:
         batch_size = integer(batch_size, "batch_size")
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
     rng = np.random.default_rng(seed)
-    data = _split_validation(net, X, Y, s, validation_data, validation_fraction, rng)
+    if is_dask(X):  # rows on a cluster: the same loop over the objective summed per block
+        from nablanet.distributed.training import cluster_loop
+
+        make_loop, has_val = cluster_loop(
+            net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout,
+            rng, batch_size,
+        )
+    else:
+        make_loop, has_val = _local_loop(
+            net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout, rng
+        )
     cbs = _callbacks(callbacks, learning_rate, progress)
 
     def one_run(run: int, run_seed: int | None, history: History) -> RunHistory:
@@ -145,8 +152,8 @@ def train(
         h = RunHistory(seed=run_seed)
         history.runs.append(h)
         lr = _base_learning_rate(opt, learning_rate)
-        state = TrainState(net, 0, run, lr, h, data.has_validation, epochs)
-        loop = RunLoop(net, data, score, dropout, rng, history)
+        state = TrainState(net, 0, run, lr, h, has_val, epochs)
+        loop = make_loop(history)
         if is_minimizer(opt):
             loop.minimize(opt, state, cbs)
         else:
@@ -157,6 +164,34 @@ def train(
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
     with net._training():  # one training per network at a time
         return _best_of(net, seeds, one_run)
+
+
+#: Builds one run's loop from that run's history.
+MakeLoop = Callable[[History], RunLoop]
+
+
+def _local_loop(
+    net: Network,
+    X: Any,
+    Y: Any,
+    sample_weight: Any,
+    validation_data: tuple[Any, Any] | None,
+    validation_fraction: float | None,
+    score: Score | None,
+    dropout: float,
+    rng: np.random.Generator,
+) -> tuple[MakeLoop, bool]:
+    """Validate in-memory data, split off validation rows, and return the loop factory."""
+    X, Y = check_pair(
+        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
+    )
+    s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+    data = _split_validation(net, X, Y, s, validation_data, validation_fraction, rng)
+
+    def make_loop(history: History) -> RunLoop:
+        return RunLoop(net, data, score, dropout, rng, history)
+
+    return make_loop, data.has_validation
 
 
 def _best_of(

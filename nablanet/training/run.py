@@ -45,7 +45,12 @@ class TrainingData:
 
 
 class RunLoop:
-    """One run's loop: the buffers it reuses and the bookkeeping around each epoch."""
+    """One run's loop: the buffers it reuses and the bookkeeping around each epoch.
+
+    Three methods touch the whole data set, and only they: `_full_batch` (J and ∂J/∂θ
+    over all training rows), `_validation` and `final_loss`. A loop over data held
+    elsewhere (`nablanet.distributed.training`) overrides those three.
+    """
 
     def __init__(
         self,
@@ -80,7 +85,7 @@ class RunLoop:
 
     def _end_epoch(self, state: TrainState, train_loss: float, seconds: float, advice: str) -> None:
         """Guard, record the epoch, keep the weights as good, and measure validation."""
-        net, h, d = self.net, state.history, self.data
+        net, h = self.net, state.history
         self.guard.check(state, "end of epoch", train_loss, advice)
         if not np.isfinite(net.theta).all():
             raise self.guard.diverged(state, "end of epoch", train_loss, advice)
@@ -88,12 +93,22 @@ class RunLoop:
         h.train_loss.append(train_loss)
         h.learning_rate.append(state.learning_rate)
         h.epoch_time.append(seconds)
-        if d.X_val is not None and d.Y_val is not None:
-            h.val_loss.append(net._data_cost(d.X_val, d.Y_val))
-            h.val_score.append(self.score(net, d.X_val, d.Y_val) if self.score else math.nan)
-        else:
-            h.val_loss.append(math.nan)
-            h.val_score.append(math.nan)
+        val_loss, val_score = self._validation()
+        h.val_loss.append(val_loss)
+        h.val_score.append(val_score)
+
+    def _validation(self) -> tuple[float, float]:
+        """The validation cost and score at the network's θ (NaN, NaN without one)."""
+        d, net = self.data, self.net
+        if d.X_val is None or d.Y_val is None:
+            return math.nan, math.nan
+        score = self.score(net, d.X_val, d.Y_val) if self.score else math.nan
+        return net._data_cost(d.X_val, d.Y_val), score
+
+    def _full_batch(self, theta: Array, grad: Array) -> float:
+        """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
+        d = self.data
+        return self.net._loss_and_grad(d.X, d.Y, theta, grad, d.s)
 
     def final_loss(self) -> float:
         """The loss the run's final weights reach: validation, else full training cost."""
@@ -135,7 +150,7 @@ class RunLoop:
 
     def minimize(self, opt: Minimizer, state: TrainState, callbacks: list[Callback]) -> None:
         """Full-batch L-BFGS or CG (any `Minimizer`); one "epoch" per iteration."""
-        net, d, grad = self.net, self.data, self.grad
+        net, grad = self.net, self.grad
         theta = net.theta
         grad64 = np.empty(net.n_params)
         if self.dropout:
@@ -144,7 +159,7 @@ class RunLoop:
 
         def fun(x: Array) -> tuple[float, Array]:
             theta[...] = x  # the network always holds the point being evaluated
-            J = net._loss_and_grad(d.X, d.Y, theta, grad, d.s)
+            J = self._full_batch(theta, grad)
             grad64[...] = grad
             return J, grad64
 
@@ -204,7 +219,10 @@ class _Epoch:
                 else:
                     Xb, Yb, sb = self._gather(self.order[start : start + bs])
                 masks = loop._masks(Xb.shape[0], self.masks)
-                J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
+                if bs == m and masks is None:  # the whole set: the loop's own pass over it
+                    J = loop._full_batch(theta, grad)
+                else:
+                    J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
                 if guard.J_first is None or not J <= guard.limit:  # the first J, or bad
                     advice = f"Try a smaller learning rate (it was {lr:g})."
                     guard.check(state, f"batch {start // bs + 1}", J, advice)

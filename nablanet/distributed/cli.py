@@ -1,0 +1,185 @@
+"""Command-line pieces for running on a cluster: the flags, the cluster, the data.
+
+The commands (train, evaluate, predict) wire these in:
+
+- `add_cluster_arguments` adds ``--workers N`` (start a `LocalCluster` of N worker
+  processes on this machine) and ``--cluster tcp://HOST:PORT`` (use a running scheduler);
+- `cluster_from_args` is a context manager that starts or connects the client for the
+  command's duration (and yields None when neither flag is given);
+- `read_distributed` turns ``--data`` into dask arrays read on the workers: a folder of
+  ``.npy`` shards, or a file or glob of CSV or Parquet files;
+- `round_logger` writes the progress line of each round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from nablanet.distributed._blocks import from_npy
+from nablanet.distributed.local_sgd import RoundCallback
+
+#: File suffixes that dask.dataframe reads, by reader.
+TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
+
+
+def _address(text: str) -> str:
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(
+            f"expected a scheduler address like tcp://HOST:PORT, got {text!r}"
+        )
+    return text
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers``, ``--cluster`` and ``--memory-limit`` to a command's parser."""
+    group = parser.add_argument_group("cluster (Dask)")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_workers, default=None, metavar="N",
+        help="start a local Dask cluster of N worker processes (one thread each) and "
+        "train, evaluate or predict on it",
+    )
+    where.add_argument(
+        "--cluster", type=_address, default=None, metavar="tcp://HOST:PORT",
+        help="use the Dask scheduler running at this address",
+    )
+    group.add_argument(
+        "--memory-limit", default="auto", metavar="SIZE",
+        help="memory limit of each --workers process, e.g. 1GiB ('auto' shares the "
+        "machine's memory)",
+    )
+
+
+@contextmanager
+def cluster_from_args(args: argparse.Namespace) -> Iterator[Any]:
+    """Start (``--workers``) or join (``--cluster``) a cluster; yield its client or None.
+
+    The client becomes dask's default while the block runs, so every computation of the
+    command goes to the cluster; a started cluster is shut down on leaving.
+    """
+    workers = getattr(args, "workers", None)
+    address = getattr(args, "cluster", None)
+    if workers is None and address is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        with Client(address) as client:
+            yield client
+        return
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, memory_limit=getattr(args, "memory_limit", "auto"),
+    ) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _npy_shards(folder: Path) -> list[Path]:
+    shards = sorted(folder.glob("*.npy"))
+    if not shards:
+        raise FileNotFoundError(f"{folder} holds no .npy shards")
+    return shards
+
+
+def _table_files(pattern: str) -> tuple[list[str], str]:
+    """The files a CSV/Parquet path or glob names, and the dask.dataframe reader for them."""
+    files = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    files = [f for f in files if os.path.isfile(f)]
+    if not files:
+        raise FileNotFoundError(f"no file matches {pattern!r}")
+    suffixes = {Path(f).suffix.lower() for f in files}
+    if len(suffixes) != 1 or next(iter(suffixes)) not in TABLE_READERS:
+        raise ValueError(
+            f"{pattern!r} must name files of one kind among {', '.join(TABLE_READERS)}, "
+            f"got {', '.join(sorted(suffixes))}"
+        )
+    return files, TABLE_READERS[suffixes.pop()]
+
+
+def read_distributed(
+    path: str | os.PathLike[str], target: int | str = -1, rows_per_block: int = 65536
+) -> tuple[Any, Any]:
+    """Dask arrays (X, y) read on the workers from shards or table files.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder of ``.npy`` shards (2-D tables, read in name order through memory maps),
+        or a CSV or Parquet file, or a glob of them (``data/part-*.parquet``).
+    target : int or str, default -1
+        The target column: a 0-based index (negative counts from the end), or a header
+        name for CSV/Parquet files.
+    rows_per_block : int, default 65536
+        Rows per block of each ``.npy`` shard.
+
+    Returns
+    -------
+    X : dask.array.Array of shape (m, n_features)
+    y : dask.array.Array of shape (m,)
+        Every block is a task reading its file, so a block lost with a worker is read
+        again. Row counts are known (a dataframe's partitions are counted once).
+    """
+    import dask.array as da
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        table = da.concatenate([from_npy(p, rows_per_block) for p in _npy_shards(Path(path))])
+        if table.ndim != 2:
+            raise ValueError(f"the shards in {path} must be 2-D tables, got {table.ndim}-D")
+        if not isinstance(target, int):
+            raise ValueError(
+                f".npy shards have no column names: give the target as an index, got {target!r}"
+            )
+        n = table.shape[1]
+        if not -n <= target < n:
+            raise ValueError(f"target column {target} is out of range for {n} columns")
+        j = target % n
+        keep = [c for c in range(n) if c != j]
+        return table[:, keep], table[:, j]
+    import dask.dataframe as dd
+
+    files, reader = _table_files(path)
+    df = getattr(dd, reader)(files)
+    columns = list(df.columns)
+    if isinstance(target, int):
+        if not -len(columns) <= target < len(columns):
+            raise ValueError(f"target column {target} is out of range for {len(columns)} columns")
+        name = columns[target]
+    elif target in columns:
+        name = target
+    else:
+        raise ValueError(
+            f"no column named {target!r}; the columns are: {', '.join(map(str, columns))}"
+        )
+    X = df.drop(columns=[name]).to_dask_array(lengths=True)
+    y = df[name].to_dask_array(lengths=True)
+    return X, y
+
+
+def round_logger(stream: IO[str] | None = None) -> RoundCallback:
+    """A `local_sgd` progress callback writing one line per round."""
+
+    def log(epoch: int, round_: int, rounds: int, loss: float) -> None:
+        out = stream if stream is not None else sys.stderr
+        out.write(f"epoch {epoch + 1}  round {round_ + 1}/{rounds}  loss {loss:.6g}\n")
+        out.flush()
+
+    return log

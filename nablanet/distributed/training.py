@@ -1,0 +1,108 @@
+"""`nablanet.train` on dask arrays: the training loop, its data replaced by a `DaskObjective`.
+
+The loop (restarts, callbacks, early stopping, the divergence guard) is the one in
+`nablanet.training`; only the three places that touch the data change: the full-batch
+cost and gradient, the validation cost and score, and the final loss. Each is one
+evaluation round on the cluster. Full-batch methods run unchanged on it: "gd" with
+``batch_size=None``, "lbfgs" and "cg". Minibatch methods need `local_sgd`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nablanet.distributed.objective import DaskObjective
+from nablanet.distributed.predict import mean_block_score
+from nablanet.network import Network
+from nablanet.training.history import History
+from nablanet.training.loop import MakeLoop
+from nablanet.training.run import RunLoop, Score, TrainingData
+
+Array = Any
+
+
+class ClusterLoop(RunLoop):
+    """One run's loop whose every pass over the data is a round on the cluster."""
+
+    def __init__(
+        self,
+        net: Network,
+        objective: DaskObjective,
+        validation: DaskObjective | None,
+        score: Score | None,
+        rng: np.random.Generator,
+        history: History,
+    ) -> None:
+        data = TrainingData(
+            objective.X, objective.Y, objective.sample_weight,
+            None if validation is None else validation.X,
+            None if validation is None else validation.Y,
+        )
+        super().__init__(net, data, score, 0.0, rng, history)
+        self.objective, self.validation = objective, validation
+
+    def _full_batch(self, theta: Array, grad: Array) -> float:
+        J, _ = self.objective.loss_and_grad(theta, grad)
+        return J
+
+    def _validation(self) -> tuple[float, float]:
+        if self.validation is None:
+            return math.nan, math.nan
+        theta = self.net.theta
+        score = math.nan
+        if self.score is not None:
+            v = self.validation
+            score = mean_block_score(self.net, self.score, v.X, v.Y)
+        return self.validation.cost(theta), score
+
+    def final_loss(self) -> float:
+        """The validation cost at the final θ, else the full training cost."""
+        source = self.validation if self.validation is not None else self.objective
+        return source.cost(self.net.theta)
+
+
+def cluster_loop(
+    net: Network,
+    X: Any,
+    Y: Any,
+    sample_weight: Any,
+    validation_data: tuple[Any, Any] | None,
+    validation_fraction: float | None,
+    score: Score | None,
+    dropout: float,
+    rng: np.random.Generator,
+    batch_size: int | None,
+) -> tuple[MakeLoop, bool]:
+    """Check what a cluster run supports and return `nablanet.training`'s loop factory.
+
+    Raises
+    ------
+    ValueError
+        For minibatches, dropout or ``validation_fraction`` (give ``validation_data``,
+        dask arrays too, instead: a random split would shuffle rows across workers).
+    """
+    if dropout:
+        raise ValueError("dropout needs minibatches; dask arrays train full-batch only")
+    objective = DaskObjective(net, X, Y, sample_weight)
+    if batch_size is not None and batch_size < objective.n_samples:
+        raise ValueError(
+            f"batch_size={batch_size}: on dask arrays train() runs full-batch methods only "
+            "(gd with batch_size=None, lbfgs, cg); for minibatches use "
+            "nablanet.distributed.local_sgd"
+        )
+    if validation_fraction is not None:
+        raise ValueError(
+            "validation_fraction is not supported on dask arrays: pass validation_data "
+            "(dask arrays) instead"
+        )
+    validation = None
+    if validation_data is not None:
+        validation = DaskObjective(net, *validation_data)
+
+    def make_loop(history: History) -> RunLoop:
+        return ClusterLoop(net, objective, validation, score, rng, history)
+
+    return make_loop, validation is not None
