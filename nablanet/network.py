@@ -30,14 +30,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet._checks import number
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
+from nablanet.diagnostics import Diagnosis, diagnose
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
-    from nablanet.diagnostics import Diagnosis
     from nablanet.gradcheck import GradientCheckReport
 
 Array = NDArray[Any]
@@ -223,9 +224,7 @@ class Network:
         self.activations: list[Activation] = [*hidden, out]
         self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
         self.loss.check_output(out)
-        if not np.isfinite(weight_decay) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = number(weight_decay, "weight_decay", low=0.0)
         self.init = init
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
@@ -670,8 +669,6 @@ class Network:
 
         See `nablanet.diagnostics.diagnose`.
         """
-        from nablanet.diagnostics import diagnose
-
         return diagnose(self, X, Y)
 
     # --- display ----------------------------------------------------------------------

@@ -18,8 +18,7 @@ from nablanet.distributed.objective import DaskObjective
 from nablanet.distributed.predict import mean_block_score
 from nablanet.network import Network
 from nablanet.training.history import History
-from nablanet.training.loop import MakeLoop
-from nablanet.training.run import RunLoop, Score, TrainingData
+from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
 Array = Any
 

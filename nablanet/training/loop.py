@@ -25,7 +25,7 @@ from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
 from nablanet.training.callbacks import Callback, LearningRateSchedule, ProgressBar
 from nablanet.training.history import History, RunHistory, TrainState
-from nablanet.training.run import RunLoop, Score, TrainingData
+from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
 Array = NDArray[Any]
 Schedule = Callable[[int, float | None], float]
@@ -164,10 +164,6 @@ def train(
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
     with net._training():  # one training per network at a time
         return _best_of(net, seeds, one_run)
-
-
-#: Builds one run's loop from that run's history.
-MakeLoop = Callable[[History], RunLoop]
 
 
 def _local_loop(

@@ -257,6 +257,10 @@ class _Epoch:
         return Xb, Yb, sb
 
 
+#: Builds one run's loop from that run's history.
+MakeLoop = Callable[[History], RunLoop]
+
+
 def _stopped(state: TrainState, callbacks: list[Callback]) -> bool:
     """Ask every callback at the end of an epoch; record the first that stops the run."""
     stop = [cb for cb in callbacks if cb.on_epoch_end(state)]
