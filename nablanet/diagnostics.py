@@ -1,4 +1,4 @@
-"""Why a network learns slowly, read off BP1–BP4 (MATH.md §6, Nielsen ch. 2).
+"""Why a network learns slowly, read off BP1–BP4 (docs/math.md §6, Nielsen ch. 2).
 
 - BP4, ∂C/∂w = a_in δ_out: a weight learns slowly when the activation feeding it is small.
 - BP1/BP2, δ = (...) ⊙ f'(z): a sigmoid or tanh unit near its flat ends (saturated) has

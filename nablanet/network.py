@@ -1,4 +1,4 @@
-"""The network h_{W,b}: forward propagation, the cost J and backpropagation (MATH.md §2–§6).
+"""The network h_{W,b}: forward propagation, the cost J and backpropagation (docs/math.md §2–§6).
 
 Samples are rows. For a batch X of shape (m, s_1) and each layer l::
 
@@ -635,7 +635,7 @@ class Network:
         seed: int | None = 0,
         sample_weight: Any = None,
     ) -> GradientCheckReport:
-        """Compare backpropagation with central differences, in float64 (MATH.md §7).
+        """Compare backpropagation with central differences, in float64 (docs/math.md §7).
 
         Parameters
         ----------

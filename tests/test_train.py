@@ -1,6 +1,6 @@
 """The training loop (nablanet/training.py) on real data: scikit-learn's bundled digits and iris.
 
-What the loop promises (MATH.md §5 and the issue): batch gradient descent reaches the
+What the loop promises (docs/math.md §5 and the issue): batch gradient descent reaches the
 accuracy the source reports; L-BFGS finds the optimum gradient descent finds; restarts
 draw distinct initialisations and keep the best by validation loss (training loss without
 validation data); early stopping restores the best weights; inverted dropout is gradient-
@@ -841,7 +841,7 @@ def test_accuracy_thresholds_and_argmax():
     X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
     assert accuracy(net, X, np.array([[0.0], [1.0], [1.0], [1.0]])) == 0.75
     tanh = Network([1, 1], output_activation="tanh", seed=0)
-    tanh.theta = [1.0, 0.0]  # −1/+1 targets, threshold 0 (MATH.md §4)
+    tanh.theta = [1.0, 0.0]  # −1/+1 targets, threshold 0 (docs/math.md §4)
     assert accuracy(tanh, X, np.array([[-1.0], [-1.0], [1.0], [-1.0]])) == 0.75
     soft = Network([2, 3], output_activation="softmax", seed=0)
     soft.W[0][...] = np.eye(3, 2)

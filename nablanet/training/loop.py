@@ -1,6 +1,6 @@
 """The training loop: minibatches, restarts, validation, callbacks and a divergence guard.
 
-MATH.md §5: start from small random weights, descend along ∂J/∂θ, and — because
+docs/math.md §5: start from small random weights, descend along ∂J/∂θ, and — because
 gradient descent can end in a local optimum — train from several random
 initialisations and keep the best.
 
@@ -100,7 +100,7 @@ def train(
     score : callable ``score(net, X_val, Y_val) -> float``, optional
         Recorded per epoch on the validation data (e.g. `accuracy`).
     restarts : int, default 1
-        Number of random initialisations (MATH.md §5). With 1 the network trains from its
+        Number of random initialisations (docs/math.md §5). With 1 the network trains from its
         current weights; with k > 1 each run starts from fresh weights drawn from a seed
         derived from ``seed`` and the best run's weights are kept (lowest validation
         loss, or training cost without validation data).
