@@ -358,11 +358,54 @@ class Network:
         finally:
             self._training_lock.release()
 
-    def save(self, path: Any) -> None:
-        """Write the network to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """The settings and parameters that rebuild this network exactly (its model file).
 
-        save(self, path)
+        Returns
+        -------
+        spec : dict
+            ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
+            "weight_decay", "init", "dtype"}`` (and ``"sparsity"`` when a hidden layer has
+            a penalty), plain JSON values.
+        arrays : dict
+            ``{"theta": copy of theta}``.
+
+        Raises
+        ------
+        ValueError
+            If theta holds NaN or infinity: loading would refuse such a file.
+        """
+        if not np.isfinite(self._theta).all():
+            raise ValueError(
+                "cannot save a network whose theta contains NaN or infinity (did training "
+                "diverge?): the file could not be loaded"
+            )
+        spec = {
+            "layer_sizes": [int(s) for s in self.layer_sizes],
+            "activations": [a.name for a in self.activations[:-1]],
+            "output_activation": self.activations[-1].name,
+            "loss": self.loss.name,
+            "weight_decay": float(self.weight_decay),
+            "init": self.init if isinstance(self.init, str) else [str(i) for i in self.init],
+            "dtype": self.dtype.name,
+        }
+        if self._penalised:  # absent otherwise: older readers agree
+            spec["sparsity"] = [
+                None if p is None else {"target": p.target, "weight": p.weight}
+                for p in self._sparsity
+            ]
+        return spec, {"theta": self._theta.copy()}
+
+    def save(self, path: Any) -> None:
+        """Write the network to a safe model file (see `nablanet.io`).
+
+        The file's container is all it needs of `nablanet.io`: the network gives its own
+        state (`to_state`), so the two modules do not import each other.
+        """
+        from nablanet.io.header import save_state
+
+        spec, arrays = self.to_state()
+        save_state(path, {"kind": "Network", "network": spec}, arrays)
 
     # --- forward propagation ----------------------------------------------------------
 
