@@ -254,6 +254,6 @@ def _same_file(a: str, b: str) -> bool:
 
 def write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Write a file as models are written: a temporary file beside it, then a rename."""
-    from nablanet.io import _atomic_write
+    from nablanet.io import atomic_write
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
