@@ -296,7 +296,7 @@ def bench_memory(folder: Path, gb: float, d: int, iters: int, limit: int | None)
         f"{time.perf_counter() - t0:.1f} s); 2 workers limited to {limit / 2**30:.2f} GiB "
         f"each (below the data's size)"
     )
-    rows = max(1, (32 << 20) // (4 * d))  # 32 MiB blocks
+    rows = max(1, (16 << 20) // (4 * d))  # 16 MiB blocks
     with cluster(2, memory_limit=limit) as c, Client(c) as client:
         X = from_npy(folder / "big_X.npy", rows)
         Y = from_npy(folder / "big_Y.npy", rows)
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", default=None, help="scratch folder (default: a temporary one)")
     args = p.parse_args(argv)
     if args.quick:
-        args.rows, args.lbfgs_iters, args.ks, args.gb = 20000, 3, "10,100", min(args.gb, 0.25)
+        args.rows, args.lbfgs_iters, args.ks, args.gb = 20000, 3, "10,100", min(args.gb, 0.5)
     skip = {s for s in args.skip.split(",") if s}
     if skip - set(SECTIONS):
         p.error(f"--skip takes names among {', '.join(SECTIONS)}")

@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.data.validation import check_pair
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.network import Network
@@ -93,11 +92,7 @@ def _local_steps(
     for name in _average_fields(state, net.n_params):  # aligned, as θ (see `aligned`)
         setattr(state, name, aligned(getattr(state, name), net.dtype))
     seed, epoch, block, first, K, batch_size = job
-    Y = np.asarray(Y).reshape(len(Y), -1)
-    X, Y = check_pair(
-        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
-    )
-    X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)
+    X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)  # checked by `checked_block`
     w = None if s is None else np.asarray(s, dtype=np.float64)
     todo = _batches(X.shape[0], batch_size, seed, epoch, block)[first : first + K]
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
