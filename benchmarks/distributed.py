@@ -80,7 +80,7 @@ def cluster(n_workers: int, memory_limit: Any = "auto") -> Any:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
         memory_limit=memory_limit,
     )
 
