@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint types docs bench bench-quick fashion-mnist clean
+.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
@@ -24,6 +24,13 @@ test: unit lint types docs
 # under which OpenBLAS's spinning threads make small matrix products many times slower.
 unit: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
+
+## fuzz: the hypothesis fuzz targets of tests/fuzz for FUZZ_MINUTES minutes in all (default 10),
+## split evenly across the targets; prints the cases each target ran (make fuzz FUZZ_MINUTES=3)
+FUZZ_MINUTES ?= 10
+fuzz: $(STAMP)
+	NABLANET_FUZZ_MINUTES=$(FUZZ_MINUTES) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+		$(PY) -m pytest -q -p no:cacheprovider tests/fuzz --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks docs

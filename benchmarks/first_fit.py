@@ -63,7 +63,8 @@ def main() -> None:
     args = parser.parse_args()
     cases = {k: v for k, v in CASES.items() if not (args.skip_train and "train" in k)}
     print(f"Python {sys.version.split()[0]}; {args.runs} runs per case after one warm-up; "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}")
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the start")
     results: dict[str, tuple[float, float]] = {}
     for name, cmd in cases.items():
         run_once(cmd)
@@ -82,6 +83,7 @@ def main() -> None:
     print(f"fresh install (empty numba cache): first fit wall {cold[0]:.3f} s, cpu "
           f"{cold[1]:.3f} s; the next process {warm[0]:.3f} s / {warm[1]:.3f} s: one-time "
           f"compile cost about {cold[1] - warm[1]:.2f} s of CPU")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

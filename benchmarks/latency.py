@@ -22,6 +22,7 @@ Run: ``python benchmarks/latency.py [--rows 1,10,100,10000] [--threads 1]``.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -57,20 +58,28 @@ def blas_lines() -> list[str]:
     ]
 
 
-def median_call_us(call: Callable[[], Any], samples: int, target_s: float = 2e-3) -> float:
-    """Median over timing samples of one call's wall time, in microseconds."""
+def median_call_us(
+    call: Callable[[], Any], samples: int, target_s: float = 2e-3
+) -> tuple[float, float]:
+    """Medians over timing samples of one call's wall time and CPU time, in µs.
+
+    The CPU time is this process's (``time.process_time``): with every runtime held to
+    one thread it is the wall time the call would take on an idle machine, and it stays
+    steady when other processes share the cores, which the wall time does not.
+    """
     call()  # warm-up: first-touch allocations, lazy initialisation
     start = time.perf_counter()
     call()
     once = max(time.perf_counter() - start, 1e-7)
     number = max(1, int(target_s / once))
-    times = []
+    walls, cpus = [], []
     for _ in range(samples):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for _ in range(number):
             call()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times) * 1e6
+        walls.append((time.perf_counter() - start) / number)
+        cpus.append((time.process_time() - start_cpu) / number)
+    return statistics.median(walls) * 1e6, statistics.median(cpus) * 1e6
 
 
 def runtimes(est: MLPClassifier, threads: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -123,8 +132,9 @@ def main() -> None:
     batches = {m: np.ascontiguousarray(X[rng.integers(0, len(X), m)]) for m in rows}
 
     with threadpool_limits(limits=args.threads):
-        print(f"CPU: {cpu_model()}; Python {platform.python_version()}; numpy "
-              f"{np.__version__}; threads per runtime: {args.threads}")
+        print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python "
+              f"{platform.python_version()}; numpy {np.__version__}; threads per runtime: "
+              f"{args.threads}; load average {os.getloadavg()[0]:.2f} at the start")
         for line in blas_lines():
             print(f"BLAS: {line}")
         fns = runtimes(est, args.threads)
@@ -135,18 +145,25 @@ def main() -> None:
             Xin = X[:100].astype(np.float32) if "f32" in name else X[:100]
             error = np.abs(fn(Xin) - reference).max()
             assert error < 1e-5, f"{name} disagrees with nablanet by {error:.2e}"
-        table: dict[str, dict[int, float]] = {}
+        wall: dict[str, dict[int, float]] = {}
+        cpu: dict[str, dict[int, float]] = {}
         for name, fn in fns.items():
-            table[name] = {}
+            wall[name], cpu[name] = {}, {}
             for m, batch in batches.items():
                 Xin = batch.astype(np.float32) if "f32" in name else batch
-                table[name][m] = median_call_us(lambda fn=fn, Xin=Xin: fn(Xin), args.samples)
-        print_table(table, rows)
+                wall[name][m], cpu[name][m] = median_call_us(
+                    lambda fn=fn, Xin=Xin: fn(Xin), args.samples
+                )
+        print_table(wall, rows, "wall time")
+        print()
+        print_table(cpu, rows, "CPU time of this process (steady on a shared machine)")
+        print(f"\nload average {os.getloadavg()[0]:.2f} at the end (near the core count or "
+              "above: other programs shared the CPUs, and the wall times suffered)")
 
 
-def print_table(table: dict[str, dict[int, float]], rows: list[int]) -> None:
+def print_table(table: dict[str, dict[int, float]], rows: list[int], what: str) -> None:
     width = max(len(n) for n in table) + 2
-    print("median predict_proba time per call, µs (ratio to nablanet)")
+    print(f"median predict_proba {what} per call, µs (ratio to nablanet)")
     print(" " * width + "".join(f"{m:>17} rows" for m in rows))
     base = table["nablanet"]
     for name, times in table.items():

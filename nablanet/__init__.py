@@ -29,11 +29,11 @@ _EXPORTS = {
     "Callback": "nablanet.callbacks",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
-    "SparseAutoencoder": "nablanet.autoencoder",
-    "SoftmaxRegression": "nablanet.softmax_regression",
-    "StackedAutoencoderClassifier": "nablanet.stacked_autoencoder",
-    "ZCAWhitening": "nablanet.whitening",
-    "PCAWhitening": "nablanet.whitening",
+    "SparseAutoencoder": "nablanet.estimators.autoencoder",
+    "SoftmaxRegression": "nablanet.estimators.softmax_regression",
+    "StackedAutoencoderClassifier": "nablanet.estimators.stacked_autoencoder",
+    "ZCAWhitening": "nablanet.estimators.whitening",
+    "PCAWhitening": "nablanet.estimators.whitening",
     "Sparsity": "nablanet.sparsity",
     "save": "nablanet.io",
     "load": "nablanet.io",
@@ -48,10 +48,13 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nablanet.activations import ACTIVATIONS
-    from nablanet.autoencoder import SparseAutoencoder
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet.estimators.autoencoder import SparseAutoencoder
+    from nablanet.estimators.softmax_regression import SoftmaxRegression
+    from nablanet.estimators.stacked_autoencoder import StackedAutoencoderClassifier
+    from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening
     from nablanet.export.onnx import to_onnx
     from nablanet.export.sklearn import from_sklearn, to_sklearn
     from nablanet.export.torch import to_torch
@@ -59,11 +62,8 @@ if TYPE_CHECKING:
     from nablanet.io import ModelFileError, load, save
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
-    from nablanet.softmax_regression import SoftmaxRegression
     from nablanet.sparsity import Sparsity
-    from nablanet.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.training import History, TrainingDiverged, train
-    from nablanet.whitening import PCAWhitening, ZCAWhitening
 
 
 def __getattr__(name: str) -> Any:

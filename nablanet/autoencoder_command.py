@@ -70,7 +70,7 @@ def _load(args: argparse.Namespace) -> tuple[Array, int, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Check the gradient, train, print J and the time, write the report; 0 on success."""
-    from nablanet.autoencoder import SparseAutoencoder
+    from nablanet.estimators.autoencoder import SparseAutoencoder
 
     out = sys.stdout
     X, side, description = _load(args)

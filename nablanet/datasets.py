@@ -6,7 +6,7 @@
 ((1347, 64), (450, 64))
 """
 
-from nablanet.data.csv import read_csv
+from nablanet.data.csv import CsvLayout, inspect_csv, read_csv
 from nablanet.data.download import ChecksumError, download_fashion_mnist
 from nablanet.data.idx import read_idx, write_idx
 from nablanet.data.patches import natural_image_patches
@@ -16,8 +16,10 @@ from nablanet.data.split import split, split_indices
 
 __all__ = [
     "ChecksumError",
+    "CsvLayout",
     "Dataset",
     "download_fashion_mnist",
+    "inspect_csv",
     "load_digits",
     "load_fashion_mnist",
     "load_idx_folder",

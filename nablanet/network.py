@@ -674,4 +674,7 @@ class Network:
             f"loss {self.loss.name}, weight decay λ={self.weight_decay:g}, "
             f"{self.n_params} parameters ({self.n_weights} weights), {self.dtype.name}"
         )
+        for l, p in enumerate(self._sparsity):
+            if p is not None:
+                rows.append(f"sparsity on hidden {l + 1}: ρ={p.target:g}, β={p.weight:g}")
         return "\n".join(rows)

@@ -226,7 +226,11 @@ def _img(png: bytes, alt: str) -> str:
 def _settings_table(settings: Mapping[str, Any]) -> str:
     rows = []
     for key, value in settings.items():
-        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        # None is a parameter left to its default: say so, not JSON's "null"
+        if value is None:
+            text = "(default)"
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
         rows.append(f"<tr><th>{_e(key)}</th><td>{_e(text)}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
 
@@ -316,11 +320,11 @@ def write_report(
         png = plots.plot_training_curves(history, out / CURVES_FILE, score_name=score)
         runs = len(history.runs)
         parts.append("<h2>Training curves</h2>")
+        each = (f"for each of the {runs} random initialisations, the kept run drawn thicker"
+                if runs > 1 else "of the one random initialisation")
         parts.append(
-            f'<p class="note">The cost J per epoch for each of the {runs} random '
-            f"initialisation{'s' if runs > 1 else ''} (MATH.md §5)"
-            + (", the kept run drawn thicker" if runs > 1 else "")
-            + "; dashed: the same cost on the validation part.</p>"
+            f'<p class="note">The cost J per epoch {each} (docs/math.md §5); dashed: the '
+            "same cost on the validation part.</p>"
         )
         parts.append(_img(png, "training curves"))
 
@@ -345,7 +349,8 @@ def write_report(
         verdict = "pass" if gradient_check.passed else "fail"
         parts.append("<h2>Gradient check</h2>")
         parts.append(
-            f'<p>Backpropagation against central differences (MATH.md §7): '
+            "<p>Backpropagation against central differences (docs/math.md §7) on the "
+            f"trained network ({'-'.join(map(str, net.layer_sizes))}): "
             f'<span class="{verdict}">{"PASSED" if gradient_check.passed else "FAILED"}'
             f"</span>, relative difference {gradient_check.relative_difference:.3e}.</p>"
         )
@@ -355,7 +360,7 @@ def write_report(
         parts.append("<h2>Diagnostics</h2>")
         parts.append(
             '<p class="note">Per weight layer: saturated units (f\'(z) near 0), dead ReLUs, '
-            "the size of the errors δ and how fast the weights move (MATH.md §6).</p>"
+            "the size of the errors δ and how fast the weights move (docs/math.md §6).</p>"
         )
         table, _, _ = str(diagnosis).partition("\n\n")
         parts.append(f"<pre>{_e(table)}</pre>")

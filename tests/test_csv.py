@@ -228,11 +228,11 @@ def _tricky_csv(tmp_path):
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
 def test_chunked_parse_equals_whole_parse(tmp_path, monkeypatch, chunk):
-    import nablanet.data.csv as csv_module
+    import nablanet.data.csvparse as csv_module
 
     p = _tricky_csv(tmp_path)
     X0, y0, names0 = read_csv(p)
-    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(csv_module, "CHUNK_ROWS", chunk)
     X, y, names = read_csv(p)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
@@ -242,9 +242,9 @@ def test_chunked_parse_equals_whole_parse(tmp_path, monkeypatch, chunk):
 
 
 def test_errors_after_the_switch_to_quoted_parsing_keep_line_numbers(tmp_path, monkeypatch):
-    import nablanet.data.csv as csv_module
+    import nablanet.data.csvparse as csv_module
 
-    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", 4)
+    monkeypatch.setattr(csv_module, "CHUNK_ROWS", 4)
     p = _csv(tmp_path, 'a,b,c\n1,2,p\n3,4,q\n5,6,p\n7,8,"x\ny"\n9,10,q\nz,11,p\n')
     with pytest.raises(ValueError, match=r"row 8, column 'a' \(index 0\): 'z'"):
         read_csv(p)
@@ -350,3 +350,17 @@ def test_bad_delimiter_option(tmp_path):
     p = _csv(tmp_path, "1,2\n")
     with pytest.raises(ValueError, match="delimiter must be one character"):
         read_csv(p, delimiter=", ")
+
+
+def test_inspect_csv_gives_the_width_without_reading_everything(tmp_path):
+    from nablanet.data.csv import inspect_csv
+
+    p = _csv(tmp_path, "a;b;label\n1;2;x\n3;4;y\n")
+    layout = inspect_csv(p)
+    assert layout.n_columns == 3 and layout.names == ["a", "b", "label"]
+    assert layout.delimiter == ";" and layout.delimiter_detected
+    assert inspect_csv(p, header=False).names is None
+    q = tmp_path / "x.npy"
+    q.write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'}")
+    with pytest.raises(ValueError, match=r"x\.npy is not UTF-8 text: it looks like a NumPy"):
+        inspect_csv(q)

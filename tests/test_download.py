@@ -1,6 +1,7 @@
 import gzip
 import hashlib
 import http.server
+import os
 import re
 import socket
 import struct
@@ -110,7 +111,7 @@ def test_tampered_file_is_rejected_and_removed(served, tmp_path):
             cache, base_url=served["url"], checksums=served["checksums"], timeout=5
         )
     assert not (cache / name).exists()
-    assert not [p for p in cache.iterdir() if p.name.endswith(".part")]
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")]  # no temporary file
     assert isinstance(ChecksumError("x"), ValueError)
 
 
@@ -211,3 +212,28 @@ def test_sha256_constants_match_upstream_md5(name):
     )
     assert hashlib.md5(upstream).hexdigest() == md5
     assert hashlib.sha256(upstream).hexdigest() == FASHION_MNIST_SHA256[name]
+
+
+def test_download_is_fsynced_file_then_folder(served, tmp_path, monkeypatch):
+    # The project's one atomic write: the data reaches the disk before the rename, and
+    # the rename reaches it after (the download used to rename without any fsync).
+    import stat as stat_module
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        kind = "dir" if stat_module.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append(f"fsync {kind}")
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    download_fashion_mnist(
+        tmp_path / "cache", base_url=served["url"], checksums=served["checksums"], timeout=5
+    )
+    assert events == ["fsync file", "replace", "fsync dir"] * len(NAMES)

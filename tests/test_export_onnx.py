@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import skl2onnx
+import sklearn.neural_network
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
@@ -234,8 +235,11 @@ def test_bad_arguments():
         to_onnx(est, X[:1, :3])
     with pytest.raises(ValueError, match="float32 or float64"):
         to_onnx(est, X[:1].astype(int))
-    with pytest.raises(TypeError, match="Network, MLPClassifier or MLPRegressor"):
+    with pytest.raises(TypeError, match="nablanet Network or estimator"):
         to_onnx(StandardScaler().fit(X))
+    sk = fit(sklearn.neural_network.MLPClassifier((4,), max_iter=5, random_state=0), X, y)
+    with pytest.raises(TypeError, match="from_sklearn first"):
+        to_onnx(sk)
 
 
 def test_top_level_name():
@@ -295,3 +299,44 @@ def test_skl2onnx_multilabel_with_every_zipmap_option(zipmap):
         np.testing.assert_allclose(proba, est.predict_proba(X[:50]), atol=F32_TOL)
     else:
         assert outputs[1][0].keys() == {0, 1, 2}
+
+
+# --- the UFLDL estimators -------------------------------------------------------------
+
+
+def unit_digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y  # the autoencoders' sigmoid outputs reconstruct inputs in [0, 1]
+
+
+def test_sparse_autoencoder_exports_its_features():
+    X, _ = unit_digits()
+    ae = nablanet.SparseAutoencoder(16, max_iter=20, random_state=0).fit(X)
+    (features,) = run(to_onnx(ae), X.astype(np.float32))
+    assert features.shape == (len(X), 16)
+    np.testing.assert_allclose(features, ae.transform(X), rtol=0, atol=F32_TOL)
+    (features,) = run(to_onnx(ae, X[:1]), X)
+    np.testing.assert_allclose(features, ae.transform(X), rtol=0, atol=1e-12)
+    register_skl2onnx()
+    pipe = make_pipeline(nablanet.SparseAutoencoder(16, max_iter=20, random_state=0),
+                         MLPClassifier((8,), solver="lbfgs", max_iter=50, random_state=0))
+    pipe = fit(pipe, X, unit_digits()[1])
+    label, proba = run(skl2onnx.to_onnx(pipe, X[:1], options={"zipmap": False}), X)
+    np.testing.assert_array_equal(label, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_softmax_regression_and_stacked_autoencoder_classifier():
+    X, y = unit_digits()
+    softmax = fit(nablanet.SoftmaxRegression(max_iter=30, random_state=0), X, y)
+    check_classifier(softmax, X)
+    stacked = fit(nablanet.StackedAutoencoderClassifier((16,), pretrain_max_iter=10,
+                                                        max_iter=20, random_state=0), X, y)
+    assert stacked.score(X, y) > 0.8
+    check_classifier(stacked, X)
+
+
+def test_an_estimator_without_a_network_is_refused():
+    X, _ = unit_digits()
+    with pytest.raises(TypeError, match="ZCAWhitening holds no network"):
+        to_onnx(nablanet.ZCAWhitening().fit(X))

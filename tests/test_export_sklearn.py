@@ -182,8 +182,11 @@ def test_to_sklearn_of_a_nablanet_model():
     assert sk.score(X, y) == est.score(X, y)
     with pytest.raises(NotFittedError):
         to_sklearn(MLPClassifier())
-    with pytest.raises(TypeError, match="bare Network"):
+    with pytest.raises(TypeError, match="got Network"):
         to_sklearn(Network([2, 3, 1]))
+    softmax = nablanet.SoftmaxRegression(max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="got SoftmaxRegression"):
+        to_sklearn(softmax)
 
 
 def test_top_level_names():

@@ -96,7 +96,7 @@ def test_regressor_predicts_targets(output):
 def test_errors(monkeypatch):
     with pytest.raises(NotFittedError):
         to_torch(MLPClassifier())
-    with pytest.raises(TypeError, match="Network, MLPClassifier or MLPRegressor"):
+    with pytest.raises(TypeError, match="nablanet Network or estimator"):
         to_torch(StandardScaler())
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):

@@ -182,6 +182,14 @@ def test_max_bytes_option(tmp_path):
         read_idx(p, max_bytes=True)
 
 
+def test_empty_shape_with_huge_dimensions_refused(tmp_path):
+    # NumPy itself refuses such a shape ("array is too big"), in a message naming no file
+    p = _write(tmp_path, _header(0x08, (0, 2**31, 2**31)), False)
+    with pytest.raises(ValueError, match=r"too large: shape \(0, 2147483648, 2147483648\)"):
+        read_idx(p)
+    assert read_idx(_write(tmp_path, _header(0x08, (0, 5)), False)).shape == (0, 5)
+
+
 def test_too_many_dimensions_refused(tmp_path):
     p = _write(tmp_path, _header(0x08, (1,) * 70) + b"\x00", False)
     with pytest.raises(ValueError, match="declares 70 dimensions; 1 to 32 are supported"):

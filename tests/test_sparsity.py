@@ -169,3 +169,8 @@ def test_a_fully_saturated_unit_gives_a_large_finite_cost():
     X = np.array([[0.5, 0.5], [0.2, 0.9]])
     J, grad = net.loss_and_grad(X, X)
     assert np.isfinite(J) and J > 3.0 * 20 and np.isfinite(grad).all()
+
+
+def test_summary_names_the_penalty():
+    text = Network([4, 3, 2, 4], sparsity=[None, (0.05, 3.0)]).summary()
+    assert "sparsity on hidden 2: ρ=0.05, β=3" in text and "hidden 1:" not in text

@@ -5,7 +5,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from nablanet.whitening import PCAWhitening, ZCAWhitening
+from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening
 
 
 def correlated(m=500, seed=0):
@@ -73,3 +73,14 @@ def test_refusals():
 @parametrize_with_checks([ZCAWhitening(), PCAWhitening()])
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
+
+
+def test_a_failed_fit_keeps_the_previous_state():
+    X = correlated()
+    zca = ZCAWhitening(epsilon=0.1).fit(X)
+    W = zca.whitening_.copy()
+    zca.set_params(epsilon=0.0)
+    with pytest.raises(ValueError, match="full rank"):
+        zca.fit(np.ones((4, 5)))
+    np.testing.assert_array_equal(zca.whitening_, W)
+    assert zca.n_features_in_ == 5

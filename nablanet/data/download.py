@@ -2,19 +2,22 @@
 
 Nothing here runs unless a user asks for it (``download_fashion_mnist()`` or
 ``load_fashion_mnist(download=True)``). Each file is written to a temporary file in the
-cache folder, its SHA-256 is checked, and only then is it renamed into place with
-`os.replace`, which is atomic: the cache never holds a partial or unverified file.
+cache folder, its SHA-256 is checked, and only then is it renamed into place, through
+the project's one atomic write (`nablanet.io.files.atomic_write`: fsync of the file and
+of the folder): the cache never holds a partial or unverified file, even after a crash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
+
+from nablanet.io.files import atomic_write
 
 # The data set's official location, as given in the Fashion-MNIST README.
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -73,39 +76,35 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 def _fetch_verified(url: str, dest: Path, sha256: str, timeout: float) -> None:
-    """Download ``url`` to ``dest`` through a verified temporary file in the same folder."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+    """Download ``url`` to ``dest`` atomically, verified before the rename."""
+
+    def fetch(out: IO[bytes]) -> None:
         h = hashlib.sha256()
         size = 0
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    while chunk := response.read(_CHUNK):
-                        size += len(chunk)
-                        if size > _MAX_BYTES:
-                            raise ChecksumError(
-                                f"{url} sent more than {_MAX_BYTES} bytes; "
-                                "it cannot be the expected file"
-                            )
-                        h.update(chunk)
-                        out.write(chunk)
-            except urllib.error.HTTPError as exc:
-                raise OSError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise OSError(f"could not download {url}: {reason}") from exc
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                while chunk := response.read(_CHUNK):
+                    size += len(chunk)
+                    if size > _MAX_BYTES:
+                        raise ChecksumError(
+                            f"{url} sent more than {_MAX_BYTES} bytes; "
+                            "it cannot be the expected file"
+                        )
+                    h.update(chunk)
+                    out.write(chunk)
+        except urllib.error.HTTPError as exc:
+            raise OSError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OSError(f"could not download {url}: {reason}") from exc
         found = h.hexdigest()
         if found != sha256.lower():
             raise ChecksumError(
                 f"{url} failed verification: SHA-256 {found}, expected {sha256}; "
                 "the file was discarded"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(dest, fetch)
 
 
 def download_fashion_mnist(

@@ -74,13 +74,16 @@ def _not_text(path: str, why: str) -> ValueError:
     return ValueError(f"{path} is not UTF-8 text: {why}")
 
 
-def scan_text(path: str) -> TextScan:
+def scan_text(path: str, limit: int | None = None) -> TextScan:
     """Check that a file is UTF-8 text and count its line breaks, reading it once in blocks.
 
     Parameters
     ----------
     path : str
         The file. A UTF-8 byte-order mark is allowed.
+    limit : int, optional
+        Stop after about this many bytes (whole blocks of 1 MiB): check only the file's
+        head. The counts then cover what was read.
 
     Returns
     -------
@@ -108,6 +111,8 @@ def scan_text(path: str) -> TextScan:
                 raise _not_text(path, what.format(where=f"byte offset {offset} (line {line})"))
             size += len(block)
             breaks += block.count(b"\n") + block.count(b"\r")
+            if limit is not None and size >= limit:
+                return TextScan(size, breaks)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

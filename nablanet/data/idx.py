@@ -102,7 +102,8 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> NDA
         The file. Gzip compression is detected from the first two bytes.
     max_bytes : int, default MAX_BYTES (1 GiB)
         The largest payload accepted: a header declaring more is refused before
-        anything is read or allocated.
+        anything is read or allocated. (For a shape with zero-length dimensions, the
+        product of the other dimensions counts.)
 
     Returns
     -------
@@ -170,9 +171,12 @@ def _read_idx_stream(
     expected = math.prod(shape) * dtype.itemsize
     kind = f"{_TYPE_NAMES[code]} (type 0x{code:02X})"
     what = f"shape {shape} of {kind} needs {expected} payload bytes"
-    if expected > max_bytes:
+    # An empty array is bounded too: NumPy refuses a shape such as (0, 2**31, 2**31).
+    bound = math.prod(max(d, 1) for d in shape) * dtype.itemsize
+    if bound > max_bytes:
+        needs = what if expected else f"shape {shape} of {kind} spans {bound} bytes"
         raise ValueError(
-            f"IDX file {path!r} is too large: {what}, above the cap of {max_bytes} "
+            f"IDX file {path!r} is too large: {needs}, above the cap of {max_bytes} "
             "(max_bytes=)"
         )
     # A plain file's size says up front whether the payload fits; a gzip member's is

@@ -10,7 +10,9 @@ dropout, restarts, callbacks and float32 training.
 The package: `_base` (the all-or-nothing fit, fitted views), `_params` (the declared
 parameters and their checks), `classifier`, `regressor`, `_training` (scikit-learn's
 settings as one call of `nablanet.train`), `_stopping` (scikit-learn's stopping rule as a
-callback), `_checkpoint` (Ctrl-C keeps the completed epochs), `_state` (model files).
+callback), `_checkpoint` (Ctrl-C keeps the completed epochs), `_transaction` (a fit is
+all or nothing), `_inputs` (input checks, fast for the common case; sparse input),
+`_state` (model files).
 
 Where a meaning differs from scikit-learn
 -----------------------------------------

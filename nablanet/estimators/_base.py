@@ -1,18 +1,13 @@
 """What the classifier and the regressor share: parameters, fitting, fitted views, files.
 
-A fit is all or nothing: it runs inside `_BaseMLP._all_or_nothing`, which on any exception
-(``TrainingDiverged``, bad data, a parameter out of range) puts the estimator back as it
-was before the call when the call continues a fitted model (``warm_start``,
-``partial_fit``), and otherwise leaves it unfitted. Training itself (`_training`) changes
-only the network's weights; the estimator's attributes change when it succeeded
+A fit is all or nothing (`_transaction`). Training itself (`_training`) changes only the
+network's weights; the estimator's attributes change when it succeeded
 (`_BaseMLP._commit`).
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,9 +21,17 @@ from nablanet.data.validation import check_sample_weight
 from nablanet.distributed.estimators import cluster_fit
 from nablanet.distributed.predict import rowwise
 from nablanet.estimators import _state
+from nablanet.estimators._inputs import (
+    FLOAT_DTYPES,
+    as_network_matrix,
+    network_takes_sparse,
+    prediction_matrix,
+    sparse_formats,
+)
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
+from nablanet.estimators._transaction import all_or_nothing
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -99,6 +102,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     _is_classifier = False
 
     _parameter_constraints = PARAMETER_CONSTRAINTS
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = network_takes_sparse()  # CSR and CSC, as scikit-learn's MLP
+        return tags
 
     def __init__(
         self,
@@ -203,16 +211,17 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
         continuing = self._continues(incremental)
-        with self._all_or_nothing(continuing):
+        with all_or_nothing(self, continuing):
             hidden = self._check_params()
             X, y = validate_data(
                 self, X, y, reset=not continuing, multi_output=True,
-                dtype=(np.float64, np.float32), y_numeric=not self._is_classifier,
+                y_numeric=not self._is_classifier,
+                accept_sparse=sparse_formats(), dtype=FLOAT_DTYPES,
             )
             if not continuing:
                 self._random_state = check_random_state(self.random_state)
             dtype = self.net_.dtype if continuing else self._train_dtype(X)
-            X = np.ascontiguousarray(X, dtype=dtype)
+            X = as_network_matrix(X, dtype)
             Y = self._encode(y, fit=not continuing, dtype=dtype)
             s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
             if not continuing:
@@ -223,26 +232,6 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 fitted = fit_stochastic(self, X, Y, y, s, incremental)
             self._commit(fitted)
         return self
-
-    @contextmanager
-    def _all_or_nothing(self, continuing: bool) -> Iterator[None]:
-        """On any exception, restore the fitted state from before the call (or none)."""
-        params = self.get_params(deep=False)
-        state = {k: v for k, v in vars(self).items() if k not in params}
-        net = state.pop("net_", None) if continuing else None
-        saved = copy.deepcopy(state) if continuing else {}
-        theta = None if net is None else (net.theta.copy(), net.weight_decay)
-        try:
-            yield
-        except BaseException:
-            for key in [k for k in vars(self) if k not in params]:
-                delattr(self, key)
-            self.__dict__.update(saved)
-            if net is not None and theta is not None:
-                # the same network object, so that views taken before stay valid
-                net.theta[...], net.weight_decay = theta
-                self.net_ = net
-            raise
 
     def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
         """Build a fresh network and reset the fitted record."""
@@ -316,11 +305,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         return list(self.net_.b)
 
-    def _inputs(self, X: Any) -> Array:
-        """X checked against the fit (width, names, finite) in the network's dtype."""
-        check_is_fitted(self, "net_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return np.asarray(X, dtype=self.net_.dtype)
+    def _inputs(self, X: Any) -> Any:
+        """X checked against the fit, in the network's dtype (see `_inputs`)."""
+        return prediction_matrix(self, X)
 
     def _outputs(self, X: Any) -> Array:
         X = self._inputs(X)  # first: it raises NotFittedError before net_ is looked up
@@ -346,6 +333,26 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X, y = validate_data(self, X, y, reset=False, multi_output=True)
         return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
+
+    # --- other homes: scikit-learn and PyTorch (see nablanet.export) ------------------
+
+    def to_sklearn(self) -> Any:
+        """A fitted scikit-learn MLP that predicts as this one; see `nablanet.to_sklearn`.
+
+        Raises
+        ------
+        ValueError
+            Naming each setting scikit-learn's MLP cannot express.
+        """
+        from nablanet.export.sklearn import to_sklearn
+
+        return to_sklearn(self)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
+        from nablanet.export.torch import to_torch
+
+        return to_torch(self)
 
     # --- model files (arrays + JSON, never pickle: see nablanet.io) -------------------
 

@@ -133,15 +133,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         from nablanet import io
 
         values = io.check_field(header, "classes", list, source=source)
-        dtype = np.dtype(io.check_field(header, "classes_dtype", str, source=source))
-        if dtype.kind not in "biufUO" or not all(
-            isinstance(v, str | int | float | bool) for v in values
-        ):
-            raise io.ModelFileError(f"{source}: header field 'classes' has unsupported labels")
+        dtype = io.check_field(header, "classes_dtype", str, source=source)
         kind = io.check_field(header, "target_kind", str, source=source)
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
-        self.classes_ = np.array(values, dtype=dtype)
+        # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
+        self.classes_ = io.check_labels(values, dtype, source=source)
         if len(values) < 2 or not np.array_equal(np.unique(self.classes_), self.classes_):
             raise io.ModelFileError(
                 f"{source}: header field 'classes' must hold at least two distinct labels in "

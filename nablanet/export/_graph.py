@@ -12,7 +12,9 @@ The graph, for a network of L weight layers and an input X of shape (N, s_1)::
     a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu,
                                                    Softmax(axis=-1); identity: no node
 
-followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1):
+followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1)
+(`SoftmaxRegression` is a classifier of one layer; `StackedAutoencoderClassifier`
+exports the MLPClassifier ``mlp_`` that makes its predictions):
 
 - classifier: ``probabilities`` (N, n_classes) exactly as ``predict_proba`` and
   ``label`` as ``predict`` (ArgMax over the outputs and a Gather from the classes,
@@ -20,6 +22,8 @@ followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1):
   matrix (N, n_classes) for multi-label problems);
 - regressor: ``variable`` (N, n_outputs) = a · scale + offset when the targets were
   scaled into a bounded output's range, a itself otherwise;
+- transformer (`SparseAutoencoder`): ``variable`` (N, hidden) = the hidden layer's
+  activations, as ``transform`` (the decoder's layer is left out);
 - bare network: ``output`` (N, s_{n_l}) = a(L+1).
 """
 
@@ -43,14 +47,14 @@ Array = NDArray[Any]
 #: axis alone and ReduceSum with its axes as an input both date from opset 13.
 MIN_OPSET = 13
 
-#: Each activation's ONNX operator (None: no node, a = z).
-ONNX_OPS: dict[str, str | None] = {
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-    "leaky_relu": "LeakyRelu",
+#: Each activation's ONNX operator and attributes (None: no node, a = z).
+ONNX_OPS: dict[str, tuple[str, dict[str, Any]] | None] = {
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "relu": ("Relu", {}),
+    "leaky_relu": ("LeakyRelu", {"alpha": LEAKY_SLOPE}),
     "identity": None,
-    "softmax": "Softmax",
+    "softmax": ("Softmax", {"axis": -1}),  # each row on its own
 }
 
 _MULTILABEL = "multilabel-indicator"
@@ -83,30 +87,57 @@ def onnx_dtype(real: np.dtype[Any]) -> int:
 
 
 def kind_of(model: Any) -> str:
-    """"classifier", "regressor" (scikit-learn's tags say which) or "network".
+    """"classifier", "regressor", "transformer" (scikit-learn's tags say which) or "network".
 
     Raises
     ------
     TypeError
-        For anything else (a scikit-learn transformer, say).
+        For anything else (a scikit-learn estimator, say).
     """
     if hasattr(model, "__sklearn_tags__"):
-        kind = model.__sklearn_tags__().estimator_type
-        if kind in ("classifier", "regressor") and hasattr(model, "_check_params"):
+        tags = model.__sklearn_tags__()
+        kind = tags.estimator_type or ("transformer" if tags.transformer_tags else None)
+        # nablanet's own estimators only: scikit-learn's MLPs go through from_sklearn
+        if kind in ("classifier", "regressor", "transformer") and type(
+            model
+        ).__module__.startswith("nablanet."):
             return str(kind)
     elif hasattr(model, "W") and hasattr(model, "activations"):
         return "network"
     raise TypeError(
-        f"expected a nablanet Network, MLPClassifier or MLPRegressor, got {type(model).__name__}"
+        "expected a nablanet Network or estimator, got "
+        f"{type(model).__module__}.{type(model).__name__} (a scikit-learn MLP converts with "
+        "nablanet.from_sklearn first)"
     )
 
 
-def network_of(model: Any) -> Any:
-    """The `Network` inside ``model`` (itself for a bare network); checks it is fitted."""
+def predictor_of(model: Any) -> Any:
+    """The estimator whose network and settings make ``model``'s predictions.
+
+    Itself, except for an estimator that predicts through an inner `MLPClassifier`
+    ``mlp_`` (`StackedAutoencoderClassifier`).
+    """
     if kind_of(model) == "network":
         return model
-    check_is_fitted(model, "net_")
-    return model.net_
+    check_is_fitted(model)
+    return getattr(model, "mlp_", model)
+
+
+def network_of(model: Any) -> Any:
+    """The `Network` inside ``model`` (itself for a bare network); checks it is fitted.
+
+    Raises
+    ------
+    TypeError
+        For a nablanet estimator without a network (the whitening transformers).
+    """
+    model = predictor_of(model)
+    if kind_of(model) == "network":
+        return model
+    net = getattr(model, "net_", None)  # predictor_of checked that it is fitted
+    if net is None:
+        raise TypeError(f"{type(model).__name__} holds no network to export")
+    return net
 
 
 def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
@@ -125,15 +156,18 @@ def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
         ``[output]`` for a network.
     """
     net = network_of(model)
+    model = predictor_of(model)
     kind = kind_of(model)
     if kind == "classifier":
         n = len(model.classes_)
-        multilabel = model._target_kind == _MULTILABEL
+        multilabel = _target_kind(model) == _MULTILABEL
         label_type = TensorProto.INT64 if multilabel else _classes(model)[0]
         return [
             Output("label", label_type, (None, n) if multilabel else (None,)),
             Output("probabilities", onnx_dtype(real), (None, n)),
         ]
+    if kind == "transformer":  # transform: the last hidden layer's activations
+        return [Output("variable", onnx_dtype(real), (None, net.layer_sizes[-2]))]
     name = "variable" if kind == "regressor" else "output"
     return [Output(name, onnx_dtype(real), (None, net.layer_sizes[-1]))]
 
@@ -156,8 +190,11 @@ def emit(g: Graph, model: Any, x: str, real: np.dtype[Any]) -> list[str]:
         The tensors holding the outputs that `outputs_of` lists, in its order.
     """
     net = network_of(model)
-    a = network_nodes(g, net, x, real)
+    model = predictor_of(model)
     kind = kind_of(model)
+    if kind == "transformer":
+        return [network_nodes(g, net, x, real, n_layers=len(net.W) - 1)]
+    a = network_nodes(g, net, x, real)
     if kind == "classifier":
         return list(_classifier_nodes(g, model, a, real))
     if kind == "regressor":
@@ -165,10 +202,16 @@ def emit(g: Graph, model: Any, x: str, real: np.dtype[Any]) -> list[str]:
     return [a]
 
 
-def network_nodes(g: Graph, net: Any, x: str, real: np.dtype[Any]) -> str:
-    """Forward propagation: one Gemm and one activation per layer; returns a(n_l)."""
+def network_nodes(
+    g: Graph, net: Any, x: str, real: np.dtype[Any], n_layers: int | None = None
+) -> str:
+    """Forward propagation: one Gemm and one activation per layer; returns the last a.
+
+    ``n_layers`` stops after that many weight layers (all by default).
+    """
     a = x
-    for l, (W, b, act) in enumerate(zip(net.W, net.b, net.activations, strict=True)):
+    layers = list(zip(net.W, net.b, net.activations, strict=True))
+    for l, (W, b, act) in enumerate(layers[:n_layers]):
         # Gemm keeps W in the mathematics' (out, in) orientation: z = a Wᵀ + b.
         W_name = g.constant(f"W{l + 1}", np.asarray(W, dtype=real))
         b_name = g.constant(f"b{l + 1}", np.asarray(b, dtype=real))
@@ -184,17 +227,14 @@ def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint
     so in a float64 graph the slope would be rounded (by 2e-8 relative): there it is
     written as ``Max(z, slope · z)`` with a float64 constant, as nablanet computes it.
     """
-    op = lookup(ONNX_OPS, act.name, "activation")
-    if op is None:
+    entry = lookup(ONNX_OPS, act.name, "activation")
+    if entry is None:
         return z
-    if op == "LeakyRelu":
-        if real == np.float64:
-            slope = g.constant("leaky_slope", np.array(LEAKY_SLOPE, dtype=real))
-            return g.node("Max", [z, g.node("Mul", [z, slope], "slope_z")], hint)
-        return g.node(op, [z], hint, alpha=LEAKY_SLOPE)
-    if op == "Softmax":
-        return g.node(op, [z], hint, axis=-1)
-    return g.node(op, [z], hint)
+    op, attrs = entry
+    if "alpha" in attrs and real == np.float64:  # the slope kept in float64
+        slope = g.constant("leaky_slope", np.array(attrs["alpha"], dtype=real))
+        return g.node("Max", [z, g.node("Mul", [z, slope], "slope_z")], hint)
+    return g.node(op, [z], hint, **attrs)
 
 
 def _classes(model: Any) -> tuple[int, Array]:
@@ -224,7 +264,7 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
         threshold = g.constant("threshold", np.array(act.decision_threshold, dtype=real))
         return g.node("Greater", [A, threshold], "above")
 
-    if est._target_kind == _MULTILABEL:
+    if _target_kind(est) == _MULTILABEL:
         return g.node("Cast", [above()], "indicator", to=TensorProto.INT64), P
     if n_out == 1:  # one unit: p for the second class, 1 - p for the first
         one = g.constant("one", np.array(1.0, dtype=real))
@@ -267,11 +307,27 @@ def _normalised(g: Graph, P: str, k: int, real: np.dtype[Any]) -> str:
                   "normalised")
 
 
-def _regressor_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> str:
-    """Targets from outputs: A · scale + offset (the scaling of bounded outputs undone)."""
+def target_scaling(est: Any) -> tuple[Array | None, Array | None]:
+    """A regressor's (scale, offset) of its targets, or (None, None) where they are 1 and 0."""
+    if not hasattr(est, "_y_scale"):
+        return None, None
     scale = np.asarray(est._y_scale, dtype=np.float64)
     offset = np.asarray(est._y_offset, dtype=np.float64)
     if np.all(scale == 1.0) and np.all(offset == 0.0):
+        return None, None
+    return scale, offset
+
+
+def _target_kind(est: Any) -> str:
+    # MLPClassifier records its problem; a softmax-only classifier is multi-class.
+    return str(getattr(est, "_target_kind", "multiclass"))
+
+
+def _regressor_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> str:
+    """Targets from outputs: A · scale + offset (the scaling of bounded outputs undone)."""
+    scale, offset = target_scaling(est)
+    if scale is None:
         return A
+    assert offset is not None
     scaled = g.node("Mul", [A, g.constant("y_scale", scale.astype(real))], "y_scaled")
     return g.node("Add", [scaled, g.constant("y_offset", offset.astype(real))], "y")

@@ -1,6 +1,6 @@
 """nablanet's estimators as skl2onnx converters, so that ``skl2onnx.to_onnx`` knows them.
 
-`register_skl2onnx` registers, for `MLPClassifier` and `MLPRegressor`, a shape
+`register_skl2onnx` registers, for each estimator holding a network, a shape
 calculator and a converter (``skl2onnx.update_registered_converter``). The converter
 writes the graph of `nablanet.export._graph` into skl2onnx's container, so an
 estimator converts to the same graph alone or inside a scikit-learn ``Pipeline``.
@@ -28,6 +28,10 @@ from skl2onnx.common.data_types import (
 )
 
 from nablanet.export._graph import MIN_OPSET, emit, outputs_of
+
+#: The estimators registered (names in the nablanet namespace).
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor", "SoftmaxRegression",
+               "StackedAutoencoderClassifier", "SparseAutoencoder")
 
 _TYPES: dict[int, Any] = {
     TensorProto.FLOAT: FloatTensorType,
@@ -97,21 +101,23 @@ def _converter(scope: Any, operator: Any, container: Any) -> None:
 
 
 def register_skl2onnx() -> None:
-    """Register nablanet's `MLPClassifier` and `MLPRegressor` with skl2onnx.
+    """Register nablanet's estimators with skl2onnx.
 
+    `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `StackedAutoencoderClassifier`
+    and `SparseAutoencoder` (a transformer: its output is ``transform``'s features).
     After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
     estimator, and any scikit-learn pipeline that contains one. Calling it again is
     harmless. The classifier accepts skl2onnx's options ``zipmap`` (True, False or
     "columns"; True by default, as for skl2onnx's own classifiers).
     """
-    from nablanet.estimators import MLPClassifier, MLPRegressor
+    import nablanet
 
-    update_registered_converter(
-        MLPClassifier, "NablanetMLPClassifier", _shape_calculator, _converter,
-        # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
-        # indices); these graphs always hold the classes, so only False is accepted.
-        options={"zipmap": [True, False, "columns"], "nocl": [False]},
-    )
-    update_registered_converter(
-        MLPRegressor, "NablanetMLPRegressor", _shape_calculator, _converter
-    )
+    # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
+    # indices); these graphs always hold the classes, so only False is accepted.
+    classifier_options = {"zipmap": [True, False, "columns"], "nocl": [False]}
+    for name in _ESTIMATORS:
+        cls = getattr(nablanet, name)
+        is_classifier = cls().__sklearn_tags__().estimator_type == "classifier"
+        options = classifier_options if is_classifier else None
+        update_registered_converter(cls, f"Nablanet{name}", _shape_calculator, _converter,
+                                    options=options)

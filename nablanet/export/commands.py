@@ -89,7 +89,7 @@ def run_export(args: argparse.Namespace) -> int:
     import nablanet
     from nablanet.export._graph import network_of
     from nablanet.export.onnx import to_onnx
-    from nablanet.io import _atomic_write  # the library's one atomic write
+    from nablanet.io.files import atomic_write  # the library's one atomic write
 
     _writable(args.onnx, "--onnx")
     model = nablanet.load(args.model)
@@ -100,7 +100,7 @@ def run_export(args: argparse.Namespace) -> int:
     def write(f: IO[bytes]) -> None:
         f.write(data)
 
-    _atomic_write(args.onnx, write)
+    atomic_write(args.onnx, write)
     outputs = ", ".join(o.name for o in graph.graph.output)
     dtype = onnx.helper.tensor_dtype_to_np_dtype(
         graph.graph.input[0].type.tensor_type.elem_type

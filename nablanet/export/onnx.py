@@ -13,6 +13,7 @@ Inputs and outputs
   ZipMap: the names and types are those skl2onnx gives scikit-learn's MLPClassifier
   with ``zipmap=False``);
 - regressor: ``variable`` (N, n_outputs), 2-D even for one output;
+- transformer (`SparseAutoencoder`): ``variable`` (N, hidden), ``transform``'s features;
 - network: ``output`` (N, s_{n_l}).
 
 Dtype
@@ -117,8 +118,9 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
 
     Parameters
     ----------
-    model : Network, MLPClassifier or MLPRegressor
-        A network, or a fitted estimator.
+    model : Network or estimator
+        A network, or a fitted `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`,
+        `StackedAutoencoderClassifier` or `SparseAutoencoder`.
     X_sample : ndarray of shape (n_samples, n_features), optional
         Sets the graph's dtype: float64 gives a float64 graph; otherwise (and by default)
         the graph computes in float32.

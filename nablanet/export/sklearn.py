@@ -225,9 +225,11 @@ def to_sklearn(est: Any) -> Any:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     kind = kind_of(est)
-    if kind == "network":
+    # nablanet's MLPs, recognised by their extras (dropout); not a bare Network, nor the
+    # UFLDL estimators, which scikit-learn's MLPs do not mirror
+    if kind not in ("classifier", "regressor") or "dropout" not in est.get_params():
         raise TypeError("to_sklearn needs a fitted nablanet MLPClassifier or MLPRegressor, "
-                        "not a bare Network")
+                        f"got {type(est).__name__}")
     check_is_fitted(est, "net_")
     problems = _inexpressible(est, kind)
     if problems:

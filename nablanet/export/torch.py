@@ -9,7 +9,8 @@ W(l) (PyTorch stores it in the same (out, in) orientation as the mathematics) an
 
 For an estimator, the Sequential is its network ``est.net_``: its outputs are the
 network's h(X), which are ``predict_proba``'s rows for a softmax or multi-label
-classifier and the probability of the second class for a one-unit binary classifier.
+classifier and the probability of the second class for a one-unit binary classifier
+(for a `SparseAutoencoder`, the whole autoencoder: the reconstruction x̂).
 A regressor whose targets were scaled into a bounded output's range ends with one
 more ``nn.Linear`` (diagonal weights = the scale, bias = the offset), so that the
 Sequential outputs ``predict``'s targets, shape (N, n_outputs).
@@ -26,7 +27,7 @@ import numpy as np
 
 from nablanet._checks import lookup
 from nablanet.activations import LEAKY_SLOPE
-from nablanet.export._graph import kind_of, network_of
+from nablanet.export._graph import kind_of, network_of, predictor_of, target_scaling
 
 INSTALL_HINT = (
     "to_torch needs PyTorch, which is not installed; install the CPU build with "
@@ -90,16 +91,16 @@ def to_torch(model: Any) -> Any:
         if module is not None:
             name, kwargs = module
             layers.append(getattr(nn, name)(**kwargs))
-    if kind_of(model) == "regressor":
-        layers.extend(_scaling(model, torch, dtype))
+    predictor = predictor_of(model)
+    if kind_of(predictor) == "regressor":
+        layers.extend(_scaling(predictor, torch, dtype))
     return nn.Sequential(*layers).eval()
 
 
 def _scaling(est: Any, torch: Any, dtype: Any) -> list[Any]:
     """The regressor's y = a · scale + offset as a diagonal Linear (none if identity)."""
-    scale = np.asarray(est._y_scale, dtype=np.float64)
-    offset = np.asarray(est._y_offset, dtype=np.float64)
-    if np.all(scale == 1.0) and np.all(offset == 0.0):
+    scale, offset = target_scaling(est)
+    if scale is None or offset is None:
         return []
     k = scale.shape[0]
     linear = torch.nn.Linear(k, k, dtype=dtype)

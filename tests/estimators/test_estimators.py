@@ -418,3 +418,21 @@ def test_unfitted_estimator_refuses_to_predict(iris):
         MLPRegressor().save("never-written.npz")
 
 
+
+
+@no_convergence_warning
+def test_to_sklearn_and_to_torch_methods(iris):
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y)
+    sk = est.to_sklearn()
+    assert isinstance(sk, skl.MLPClassifier)
+    np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=1e-12)
+    back = nablanet.from_sklearn(sk)
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    with pytest.raises(ValueError, match="dropout"):
+        MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, dropout=0.5).fit(X, y).to_sklearn()
+    torch = pytest.importorskip("torch")
+    model = MLPRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y)
+    with torch.no_grad():
+        out = model.to_torch()(torch.as_tensor(X)).numpy().ravel()
+    np.testing.assert_allclose(out, model.predict(X), rtol=1e-6, atol=1e-9)

@@ -110,7 +110,7 @@ def saved(tmp_path_factory):
 def rewrite(source, target, edit_header=None, edit_arrays=None):
     """Re-save a model file after editing its header or arrays (a fresh, valid manifest)."""
     header, arrays = nio.read_model(source)
-    header = {k: v for k, v in header.items() if k != "arrays"}
+    header = {k: v for k, v in header.items() if k not in ("arrays", "integrity")}
     if edit_header:
         edit_header(header)
     if edit_arrays:

@@ -7,7 +7,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from hypothesis import seed
+
 MINUTES = float(os.environ.get("NABLANET_FUZZ_MINUTES", "0") or 0)
+#: Batch k of every target's long run is seeded SEED + k: a failure is reproducible.
+SEED = int(os.environ.get("NABLANET_FUZZ_SEED", "0") or 0)
 CASES: Counter[str] = Counter()
 TARGETS = [1]  # the number of fuzz targets collected (set by conftest)
 
@@ -18,7 +22,10 @@ def run_fuzz(run: Callable[[], None]) -> None:
         run()
         return
     stop = time.monotonic() + MINUTES * 60 / TARGETS[0]
+    batch = 0
     while time.monotonic() < stop:
+        seed(SEED + batch)(run)
+        batch += 1
         run()
 
 

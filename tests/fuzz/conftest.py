@@ -2,14 +2,20 @@
 
 ``NABLANET_FUZZ_MINUTES=10 pytest tests/fuzz`` selects ``long``: every fuzz target then
 repeats fresh, randomly seeded Hypothesis runs until its share of the minutes is spent
-(the minutes divided among the targets collected). Without it, ``fast`` runs a fixed,
-derandomised handful of cases per target, in seconds. The cases tried per target are
-printed at the end of the session.
+(the minutes divided among the targets collected); batch k is seeded
+``NABLANET_FUZZ_SEED + k`` (default 0), so a failure names a seed that reproduces it.
+Without it, ``fast`` runs a fixed, derandomised handful of cases per target, in seconds.
+The cases tried per target are printed at the end of the session (``make fuzz``).
+
+A target is a plain test that defines its ``@given`` function inside and hands it to
+``_fuzz.run_fuzz``, counting each case with ``_fuzz.count("name")``; fixtures come in
+through the outer test. The tools of ``tests/`` (``model_files.py``) are importable here.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import _fuzz
@@ -23,7 +29,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "long", max_examples=500, deadline=None, derandomize=False, database=None,
-    suppress_health_check=_QUIET,
+    suppress_health_check=_QUIET, print_blob=True,
 )
 settings.load_profile("long" if _fuzz.MINUTES > 0 else "fast")
 
@@ -34,8 +40,14 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
     _fuzz.TARGETS[0] = max(n, 1)
 
 
+# The tools shared with the other tests (e.g. model_files.py, which crafts model files).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _fuzz.CASES:
-        terminalreporter.write_line(
-            "fuzz cases: " + ", ".join(f"{k} {v}" for k, v in sorted(_fuzz.CASES.items()))
-        )
+        profile = f"long, {_fuzz.MINUTES:g} min" if _fuzz.MINUTES > 0 else "fast"
+        terminalreporter.section(f"fuzz cases per target ({profile})")
+        for name, n in sorted(_fuzz.CASES.items()):
+            terminalreporter.write_line(f"{n:>9}  {name}")
+        terminalreporter.write_line(f"{sum(_fuzz.CASES.values()):>9}  in all")

@@ -20,7 +20,7 @@ from _fuzz import count, run_fuzz
 from hypothesis import given
 from hypothesis import strategies as st
 
-import nablanet.data.csv as csv_module
+import nablanet.data.csvparse as csv_module
 from nablanet.data.csv import read_csv
 
 TARGETS = [-1, 0, None, "label", 5]
@@ -132,13 +132,13 @@ def slow_parse(monkeypatch):
     """A switch to the cell-by-cell parse of every chunk (the reference)."""
 
     def use(slow: bool, chunk_rows: int):
-        monkeypatch.setattr(csv_module, "_CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(csv_module, "CHUNK_ROWS", chunk_rows)
         if slow:
             monkeypatch.setattr(csv_module, "_convert_lines", csv_module._csv_fallback)
             monkeypatch.setattr(csv_module, "_convert", csv_module._convert_slowly)
         else:
             monkeypatch.undo()
-            monkeypatch.setattr(csv_module, "_CHUNK_ROWS", chunk_rows)
+            monkeypatch.setattr(csv_module, "CHUNK_ROWS", chunk_rows)
 
     yield use
     monkeypatch.undo()

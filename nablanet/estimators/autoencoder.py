@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet import _network_fit as fitting
 from nablanet._checks import integer, number
 from nablanet.activations import get_activation
+from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
 from nablanet.sparsity import Sparsity
 
@@ -115,6 +115,11 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> SparseAutoencoder:
         """Learn features of X (shape (n_samples, n_features)) by reconstructing it."""
+        with fitting.all_or_nothing(self):
+            self._fit(X)
+        return self
+
+    def _fit(self, X: Any) -> None:
         penalty = self._check_params()
         X = validate_data(self, X, dtype=(np.float64, np.float32))
         dtype = self.dtype if self.dtype is not None else X.dtype
@@ -128,9 +133,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             sparsity=penalty,
         )
         history = fitting.fit_network(net, X, X, self, seed)
-        self.net_ = net  # only a finished fit replaces the fitted state
+        self.net_ = net
         fitting.record_history(self, history)
-        return self
 
     @property
     def components_(self) -> Array:

@@ -26,11 +26,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet import _network_fit as fitting
 from nablanet._checks import integer, number
-from nablanet.autoencoder import SparseAutoencoder
-from nablanet.estimators import MLPClassifier
-from nablanet.softmax_regression import SoftmaxRegression
+from nablanet.estimators import _network_fit as fitting
+from nablanet.estimators.autoencoder import SparseAutoencoder
+from nablanet.estimators.classifier import MLPClassifier
+from nablanet.estimators.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
 
@@ -103,6 +103,11 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> StackedAutoencoderClassifier:
         """Pretrain on X (shape (n_samples, n_features), in [0, 1]), then fine-tune on y."""
+        with fitting.all_or_nothing(self):
+            self._fit(X, y)
+        return self
+
+    def _fit(self, X: Any, y: Any) -> None:
         hidden = self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -125,7 +130,6 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
             mlp.fit(X, y)  # warm start: backpropagation from the pretrained weights
         self.mlp_, self.autoencoders_ = mlp, autoencoders
         self.classes_, self.n_iter_ = mlp.classes_, mlp.n_iter_
-        return self
 
     def _stacked_mlp(
         self, X: Array, y: Array, hidden: list[int], autoencoders: list[SparseAutoencoder],

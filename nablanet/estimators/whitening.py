@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet.estimators._network_fit import all_or_nothing
 
 Array = NDArray[Any]
 
@@ -40,6 +41,15 @@ def _eigen(X: Array) -> tuple[Array, Array, Array]:
 
 class _Whitening(TransformerMixin, BaseEstimator):
     """What PCA and ZCA whitening share: fitting Σ's eigendecomposition and ε."""
+
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Learn the means and the whitening of X (shape (n_samples, n_features))."""
+        with all_or_nothing(self):
+            self._fit(X)
+        return self
+
+    def _fit(self, X: Any) -> None:
+        raise NotImplementedError
 
     def _fit_eigen(self, X: Any) -> Array:
         number(self.epsilon, "epsilon", low=0.0)
@@ -78,12 +88,11 @@ class PCAWhitening(_Whitening):
         self.n_components = n_components
         self.epsilon = epsilon
 
-    def fit(self, X: Any, y: Any = None) -> PCAWhitening:
+    def _fit(self, X: Any) -> None:
         """Learn the means and the principal axes of X (shape (n_samples, n_features))."""
         U = self._fit_eigen(X)
         self.n_components_ = self._n_kept(self.explained_variance_)
         self.components_ = U[:, : self.n_components_].T.copy()
-        return self
 
     def _n_kept(self, lam: Array) -> int:
         k = self.n_components
@@ -140,7 +149,7 @@ class ZCAWhitening(OneToOneFeatureMixin, _Whitening):
     def __init__(self, epsilon: float = 0.1) -> None:
         self.epsilon = epsilon
 
-    def fit(self, X: Any, y: Any = None) -> ZCAWhitening:
+    def _fit(self, X: Any) -> None:
         """Learn the means and the whitening matrix of X (shape (n_samples, n_features))."""
         U = self._fit_eigen(X)
         self.components_ = U.T.copy()
@@ -152,7 +161,6 @@ class ZCAWhitening(OneToOneFeatureMixin, _Whitening):
             )
         self.whitening_ = (U / scale) @ U.T
         self._unwhitening = (U * scale) @ U.T
-        return self
 
     def transform(self, X: Any) -> Array:
         """x_ZCAwhite for each row, shape (n_samples, n_features)."""

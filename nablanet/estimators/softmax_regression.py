@@ -20,9 +20,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet import _network_fit as fitting
 from nablanet._checks import number
 from nablanet.activations import get_activation
+from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -83,6 +83,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         ``sample_weight`` (shape (n_samples,)) makes the log-loss a weighted mean.
         """
+        with fitting.all_or_nothing(self):
+            self._fit(X, y, sample_weight)
+        return self
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any) -> None:
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
@@ -101,7 +106,6 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         history = fitting.fit_network(net, np.ascontiguousarray(X), Y, self, seed, s)
         self.net_, self.classes_ = net, encoder.classes_
         fitting.record_history(self, history)
-        return self
 
     @property
     def coef_(self) -> Array:

@@ -8,6 +8,9 @@ see `nablanet.io`).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,24 @@ Array = NDArray[Any]
 SOLVERS = ("lbfgs", "adam", "sgd")
 #: The fitted attributes written to a model file besides the network.
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_")
+
+
+@contextmanager
+def all_or_nothing(est: Any) -> Iterator[None]:
+    """On any exception inside, put back the fitted state from before the call (or none).
+
+    A fit builds a new network and attributes; a failure (bad data, divergence, Ctrl-C)
+    must not leave a mix of the old and new ones.
+    """
+    params = est.get_params(deep=False)
+    saved = copy.copy({k: v for k, v in vars(est).items() if k not in params})
+    try:
+        yield
+    except BaseException:
+        for key in [k for k in vars(est) if k not in params]:
+            delattr(est, key)
+        est.__dict__.update(saved)
+        raise
 
 
 def check_solver_params(est: Any) -> None:

@@ -1,0 +1,282 @@
+"""What every command shares: its two errors, the flag types, and how it writes.
+
+Nothing heavy is imported here (nor in any command module at import time): the parser is
+built from every command module, and ``nablanet --help`` must answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import IO, Any, NoReturn
+
+PROG = "nablanet"
+DATA_HELP = (
+    "where the data come from: 'digits' (scikit-learn's bundled 8x8 digits, the default), "
+    "'fashion-mnist' (Debian's dataset-fashion-mnist package or nablanet's cache), a "
+    "folder holding the four MNIST-style IDX files, or a CSV file (see --target)"
+)
+TARGET_HELP = (
+    "the target column of a CSV file: a header name or a 0-based index (negative counts "
+    "from the end; default -1, the last column)"
+)
+
+
+class UsageError(Exception):
+    """A mistake in the command line found after parsing: exit status 2."""
+
+
+class CommandFailed(Exception):
+    """A command that ran but did not succeed (e.g. a failed gradient check): status 1."""
+
+
+# --- flag types (checked while parsing: a bad value is a usage error) ----------------------
+#
+# Numbers are checked by nablanet._checks, so a flag and the library argument behind it
+# refuse a value in the same words: "must be a number in (0, inf), got -0.1".
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+           high_open: bool = False) -> Callable[[str], float]:
+    """A flag type: a finite number in an interval (see `nablanet._checks.number`)."""
+
+    def parse(text: str) -> float:
+        from nablanet import _checks  # imports numpy: not before a flag is read
+
+        try:
+            return _checks.number(_real(text), "value", low, high, low_open=low_open,
+                                  high_open=high_open)
+        except ValueError:
+            where = _checks.interval(low, high, low_open, high_open)
+            raise argparse.ArgumentTypeError(f"must be a number in {where}, got {text}"
+                                             ) from None
+
+    return parse
+
+
+def integer(low: int = 1) -> Callable[[str], int]:
+    """A flag type: an integer of at least ``low`` (see `nablanet._checks.integer`)."""
+
+    def parse(text: str) -> int:
+        from nablanet import _checks
+
+        try:
+            return _checks.integer(_int(text), "value", low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}"
+                                             ) from None
+
+    return parse
+
+
+def _real(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text  # refused by the check, which names the text
+
+
+def _int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+positive_int = integer(1)
+non_negative_float = number(0.0)
+positive_float = number(0.0, low_open=True)
+fraction = number(0.0, 1.0, high_open=True)
+
+
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """``"256,128"`` -> ``(256, 128)``; every entry at least 1."""
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of integers >= 1, e.g. 256,128, got {text}"
+        )
+    return sizes
+
+
+def hidden_layers(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes; ``""`` or ``"none"`` for no hidden layer."""
+    return () if text.strip() in ("", "none") else positive_int_list(text)
+
+
+def names(text: str) -> str | list[str]:
+    """One name, or a comma-separated list of names."""
+    parts = [s.strip() for s in text.split(",")]
+    if any(not s for s in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
+    return parts[0] if len(parts) == 1 else parts
+
+
+def target(text: str) -> int | str:
+    """A column index, or else a column name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def batch_size(text: str) -> int | str:
+    """A batch size, or ``"auto"``."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
+# --- shared flags ----------------------------------------------------------------------------
+
+
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults and keep the descriptions' line breaks.
+
+    A default of None or False is not shown, nor one the help already gives in words
+    ("default: 0.001 for adam, 0.01 for sgd"): "(default: None)" would contradict it.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, pointing to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Write ``nablanet: error: MESSAGE; see 'PROG --help'`` and exit with status 2."""
+        self.exit(2, f"{PROG}: error: {' '.join(message.split())}; see '{self.prog} --help'\n")
+
+
+def add_command(
+    subparsers: Any, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, with the formatter every nablanet command uses."""
+    return subparsers.add_parser(name, help=summary, description=description,
+                                 formatter_class=Formatter)
+
+
+def add_data(p: argparse.ArgumentParser) -> None:
+    """``--data SOURCE`` and ``--target COLUMN``."""
+    p.add_argument("--data", default="digits", metavar="SOURCE", help=DATA_HELP)
+    p.add_argument("--target", type=target, default=-1, metavar="COLUMN", help=TARGET_HELP)
+    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether a CSV file's first row is a header (default: detected from "
+                   "every column, the target's included)")
+
+
+def add_model(p: argparse.ArgumentParser, help: str = "a model file written by 'nablanet train'"
+              ) -> None:
+    """The positional ``MODEL``."""
+    p.add_argument("model", metavar="MODEL", help=help)
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """``--json``."""
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def out(text: str = "") -> None:
+    """A result line, on standard output."""
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    """A message or progress line, on standard error."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def indent(text: str, prefix: str = "   ") -> str:
+    """``text`` with each non-empty line indented."""
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on standard output (NaN and infinity as null)."""
+    import json
+
+    out(json.dumps(_finite(obj), indent=2, allow_nan=False, default=_json_default))
+
+
+def _finite(obj: Any) -> Any:
+    """NaN and infinity have no JSON form: they become null."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] = ()) -> None:
+    """Refuse an output path that cannot be written before a long computation, not after.
+
+    The folder must exist and take a new file (tried, not guessed from permission bits:
+    a read-only file system or an administrator's rules say no as well), the path must
+    not be a folder, and it must not be one of the command's ``inputs``: writing the
+    result would destroy them.
+    """
+    if path is None:
+        return
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise UsageError(f"{flag} {path} is also an input of this command; writing it "
+                             "would destroy the input: give another file name")
+    if flag == "--report":  # a folder, created with its parents
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise FileExistsError(f"--report {path}: a file of that name exists; give a folder")
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nablanet-probe.", dir=folder)
+    except OSError as exc:
+        raise PermissionError(
+            f"{flag} {path}: cannot write into the folder {folder} ({exc.strerror})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (through links too), existing or not."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file as models are written: a temporary file beside it, then a rename."""
+    from nablanet.io import _atomic_write
+
+    _atomic_write(path, write)

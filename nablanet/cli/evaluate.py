@@ -1,0 +1,39 @@
+"""``nablanet evaluate``: score a saved model on data."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nablanet.cli import _common as c
+from nablanet.cli._models import load_model
+from nablanet.cli.sources import load_for_model
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``evaluate`` and its flags."""
+    p = c.add_command(
+        subparsers, "evaluate", "score a saved model on data",
+        "Score a saved model on the test split of a data set (or every row of a CSV "
+        "file): accuracy, per-class precision/recall/F1 and the confusion matrix for a "
+        "classifier; R², MAE and RMSE for a regressor.",
+    )
+    c.add_model(p)
+    c.add_data(p)
+    c.add_json(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the model's scores on the data."""
+    from nablanet.report import evaluate_model, format_evaluation
+
+    model = load_model(args.model)
+    data = load_for_model(args, model)
+    assert data.y_test is not None
+    result = evaluate_model(model, data.X_test, data.y_test, data.class_names)
+    if args.json:
+        c.print_json({"model": args.model, "data": data.description, **result})
+    else:
+        c.out(f"{args.model} on {data.description}")
+        c.out(format_evaluation(result))
+    return 0

@@ -1,0 +1,101 @@
+"""``nablanet info``: describe a saved model (architecture, settings, history)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nablanet.cli import _common as c
+from nablanet.cli._models import load_model, settings
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``info`` and its flags."""
+    p = c.add_command(
+        subparsers, "info", "describe a saved model",
+        "Architecture, parameter count, training settings and training history of a "
+        "saved model.",
+    )
+    c.add_model(p, help="a model file")
+    c.add_json(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print what the model file says about the model."""
+    from nablanet.io import read_model
+
+    model = load_model(args.model, estimator=False)
+    header, _ = read_model(args.model)
+    info = describe(args.model, header, model)
+    if args.json:
+        c.print_json(info)
+    else:
+        _print(info, model)
+    return 0
+
+
+def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
+    """What ``info`` shows, as one JSON-ready dictionary."""
+    net = getattr(model, "net_", model)
+    info: dict[str, Any] = {
+        "model": path,
+        "kind": header.get("kind"),
+        "created": header.get("created"),
+        "library_version": header.get("library_version"),
+        "layer_sizes": list(net.layer_sizes),
+        "activations": [a.name for a in net.activations],
+        "loss": net.loss.name,
+        "n_params": net.n_params,
+        "n_weights": net.n_weights,
+        "dtype": net.dtype.name,
+    }
+    if hasattr(model, "net_"):
+        info["settings"] = {k: v for k, v in model.get_params().items() if k != "callbacks"}
+        if hasattr(model, "classes_"):
+            info["classes"] = model.classes_.tolist()
+        info["history"] = _history(model)
+    return info
+
+
+def _history(model: Any) -> dict[str, Any]:
+    import math
+
+    curve = list(model.loss_curve_)
+    scores = model.validation_scores_
+    best = model.best_validation_score_
+    return {
+        "epochs": int(model.n_iter_),
+        "first_loss": curve[0] if curve else None,
+        "final_loss": curve[-1] if curve else None,
+        "best_validation_score": best if best is not None and math.isfinite(best) else None,
+        "validation_scores": len(scores) if scores else 0,
+    }
+
+
+def _print(info: dict[str, Any], model: Any) -> None:
+    net = getattr(model, "net_", model)
+    c.out(f"{info['model']}: {info['kind']}, written {info['created']} by nablanet "
+          f"{info['library_version']}")
+    c.out("")
+    c.out(net.summary())
+    c.out(f"parameters: {net.n_params} ({net.n_weights} weights, "
+          f"{net.n_params - net.n_weights} biases)")
+    if "settings" not in info:
+        return
+    if "classes" in info:
+        c.out(f"classes: {', '.join(map(str, info['classes']))}")
+    c.out("")
+    c.out("training settings:")
+    shown = settings(model)  # None defaults as what they resolved to
+    width = max(len(k) for k in shown)
+    for key, value in shown.items():
+        c.out(f"  {key:<{width}}  {value}")
+    h = info["history"]
+    c.out("")
+    c.out("training history:")
+    c.out(f"  epochs run       {h['epochs']}")
+    if h["final_loss"] is not None:
+        c.out(f"  loss             {h['first_loss']:.6g} (first epoch) -> "
+              f"{h['final_loss']:.6g} (last)")
+    if h["best_validation_score"] is not None:
+        c.out(f"  best validation  {h['best_validation_score']:.4f}")

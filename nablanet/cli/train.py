@@ -1,0 +1,301 @@
+"""``nablanet train``: train a network on a data source, score it, save it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nablanet.cli import _common as c
+from nablanet.cli._models import (
+    fit,
+    model_gradient_check,
+    progress_callbacks,
+    sample,
+    score_line,
+    settings,
+)
+from nablanet.cli.sources import Data, load_for_training
+
+#: Samples per step for adam and sgd unless --batch-size says otherwise.
+DEFAULT_BATCH_SIZE = 100
+#: The learning rate each --optimizer uses unless --learning-rate says otherwise.
+DEFAULT_LEARNING_RATES = {"adam": 0.001, "sgd": 0.01, "gd": 0.5, "lbfgs": None}
+
+DESCRIPTION = (
+    "Train a network on the training part of the data (a bundled or IDX data set's "
+    "training split; for a CSV file all but --test-fraction of the rows), print its "
+    "score on the test part, and save it with --out. A classifier unless the CSV "
+    "target is a quantity (see --task); a regressor with the default output trains on "
+    "standardised targets, and the saved model predicts in the target's own units.\n\n"
+    "CSV features are used as they are: scale them to about [0, 1] or unit variance "
+    "first for quick training."
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``train`` and its flags."""
+    p = c.add_command(subparsers, "train", "train a network and save it", DESCRIPTION)
+    c.add_data(p)
+    p.add_argument("--task", choices=("auto", "classify", "regress"), default="auto",
+                   help="classification or regression; 'auto': regression when a CSV "
+                   "target holds fractions, or more than 20 distinct numbers with fewer than 5 "
+                   "rows each on average")
+    p.add_argument("--test-fraction", type=c.fraction, default=0.25, metavar="F",
+                   help="share of a CSV file's rows held out (stratified by class) to test "
+                   "the trained model; 0 trains on every row")
+    _add_network_flags(p)
+    _add_optimizer_flags(p)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the weights, shuffling and splits: same seed, same model")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="training precision (default: the data's; float32 for image files)")
+    p.add_argument("--out", metavar="MODEL", default=None,
+                   help="write the trained model to this file (safe format, no pickle)")
+    p.add_argument("--report", metavar="DIR", default=None,
+                   help="write pictures and a self-contained report.html into DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def _add_network_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layers", type=c.hidden_layers, default=(100,), metavar="N,N,...",
+                   help="units of each hidden layer, e.g. 256,128")
+    p.add_argument("--activation", type=c.names, default="relu", metavar="NAME[,NAME...]",
+                   help="hidden activation: relu, leaky_relu, sigmoid (logistic), tanh, "
+                   "identity; or one per hidden layer, e.g. tanh,relu")
+    p.add_argument("--output", default=None, metavar="NAME",
+                   help="output activation (default: softmax for several classes, sigmoid "
+                   "for two, identity for regression; also tanh)")
+    p.add_argument("--loss", default=None, metavar="NAME",
+                   help="cross_entropy, binary_cross_entropy or squared_error (default: the "
+                   "natural loss of the output activation)")
+    p.add_argument("--dropout", type=c.fraction, default=0.0, metavar="P",
+                   help="probability of dropping each hidden unit while training")
+
+
+def _add_optimizer_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--optimizer", choices=("adam", "sgd", "gd", "lbfgs"), default="adam",
+                   help="adam; sgd (minibatch, momentum); gd (batch gradient descent, "
+                   "docs/math.md §5: every sample in each step, no momentum); lbfgs (full batch)")
+    p.add_argument("--learning-rate", type=c.positive_float, default=None, metavar="RATE",
+                   help="step size (default: 0.001 for adam, 0.01 for sgd, 0.5 for gd)")
+    p.add_argument("--momentum", type=c.non_negative_float, default=None,
+                   help="momentum of sgd (default 0.9; gd uses 0)")
+    p.add_argument("--alpha", type=c.non_negative_float, default=1e-4,
+                   help="L2 penalty on the weights, as in scikit-learn")
+    p.add_argument("--epochs", type=c.positive_int, default=100,
+                   help="passes over the training data (iterations for lbfgs)")
+    p.add_argument("--batch-size", type=c.batch_size, default=None, metavar="N",
+                   help="samples per step (default 100), or 'auto' for scikit-learn's "
+                   "min(200, samples)")
+    p.add_argument("--validation-fraction", type=c.fraction, default=None, metavar="F",
+                   help="share of the training part held out to score each epoch (the "
+                   "best-scoring epoch's weights are kept); default: none, or 0.1 with "
+                   "--early-stopping")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when the validation score has not improved for --patience "
+                   "epochs (holds out --validation-fraction, default 0.1)")
+    p.add_argument("--patience", type=c.positive_int, default=10,
+                   help="epochs without improvement before training stops: of the "
+                   "validation score with --early-stopping, else of the training loss")
+    p.add_argument("--restarts", type=c.positive_int, default=1,
+                   help="random initialisations tried; the best is kept (docs/math.md §5)")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse unknown names and contradictory flags before any data are read."""
+    from nablanet.activations import get_activation
+    from nablanet.losses import get_loss
+
+    names = [args.activation] if isinstance(args.activation, str) else args.activation
+    if len(names) > 1 and len(names) != len(args.layers):
+        raise c.UsageError(
+            f"--activation gives {len(names)} names for {len(args.layers)} hidden layers; "
+            "give one name, or one per layer"
+        )
+    for name in names:
+        get_activation(name)
+    if args.output is not None:
+        get_activation(args.output)
+    if args.loss is not None:
+        get_loss(args.loss)
+    if args.early_stopping and (args.validation_fraction == 0 or args.optimizer == "lbfgs"):
+        raise c.UsageError(
+            "--early-stopping needs --validation-fraction > 0 and an optimizer other than "
+            "lbfgs"
+        )
+    if args.optimizer == "gd" and args.batch_size is not None:
+        raise c.UsageError("--optimizer gd uses every sample in each step; --batch-size is for "
+                           "adam and sgd")
+    if args.dropout and args.optimizer == "lbfgs":
+        raise c.UsageError("--dropout needs a stochastic optimizer (adam, sgd or gd), not "
+                           "lbfgs")
+
+
+def validation_fraction(args: argparse.Namespace) -> float:
+    """The share held out for validation: none unless asked for.
+
+    A default hold-out cost small data sets dearly: on iris, 12 validation rows reach
+    accuracy 1.0 early and that undertrained epoch was kept (test accuracy 0.76).
+    """
+    if args.validation_fraction is not None:
+        return float(args.validation_fraction)
+    return 0.1 if args.early_stopping else 0.0
+
+
+def build_estimator(
+    args: argparse.Namespace, regression: bool, n_train: int, callbacks: list[Any]
+) -> Any:
+    """An MLPClassifier or MLPRegressor configured from the train flags."""
+    from nablanet import MLPClassifier, MLPRegressor
+
+    solver = {"gd": "sgd"}.get(args.optimizer, args.optimizer)
+    learning_rate = args.learning_rate or DEFAULT_LEARNING_RATES[args.optimizer]
+    momentum = args.momentum
+    if momentum is None:
+        momentum = 0.0 if args.optimizer == "gd" else 0.9
+    # 100 rather than scikit-learn's 200: on Fashion-MNIST (256,128), 20 epochs, seeds
+    # 0-6, the mean test accuracy was 0.8906 against 0.8884 with batches of 200.
+    batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
+    if args.optimizer == "gd":
+        batch_size = n_train  # every sample in each step (clipped to the training part)
+    fraction = validation_fraction(args)
+    validate = fraction > 0 and args.optimizer != "lbfgs"
+    cls = MLPRegressor if regression else MLPClassifier
+    return cls(
+        hidden_layer_sizes=args.layers,
+        activation=args.activation,
+        solver=solver,
+        alpha=args.alpha,
+        batch_size=batch_size,
+        learning_rate_init=learning_rate or 0.001,
+        max_iter=args.epochs,
+        random_state=args.seed,
+        momentum=momentum,
+        nesterovs_momentum=args.optimizer == "sgd",
+        # scikit-learn measures a validation part only with early stopping. With a
+        # --validation-fraction but no --early-stopping its patience is the whole run: each
+        # epoch's validation score is recorded and the best epoch's weights are kept, but
+        # the run never stops early. Without a validation part, training stops when the
+        # training loss has stopped falling for --patience epochs (it has converged).
+        early_stopping=validate,
+        validation_fraction=fraction if validate else 0.1,
+        n_iter_no_change=args.epochs if validate and not args.early_stopping else args.patience,
+        output_activation=args.output,
+        loss=args.loss,
+        dropout=args.dropout,
+        restarts=args.restarts,
+        callbacks=callbacks,
+        dtype=args.dtype,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print the test score, save the model and the report."""
+    from nablanet.report import evaluate_model
+
+    c.check_writable(args.out, "--out", inputs=(args.data,))
+    c.check_writable(args.report, "--report", inputs=(args.data,))
+    check_flags(args)
+    data = load_for_training(args)
+    quiet = args.quiet
+    if not quiet:
+        c.err(f"data: {data.description}")
+    est = build_estimator(args, data.regression, int(data.X_train.shape[0]),
+                          progress_callbacks(quiet))
+    _fit(est, data, args)
+    if not quiet:
+        c.err(est.net_.summary())
+    result = None
+    if data.y_test is not None and data.y_test.size:
+        result = evaluate_model(est, data.X_test, data.y_test, data.class_names)
+        c.out(score_line(result, "test"))
+    else:
+        c.out(f"trained for {est.n_iter_} epochs (no test part: --test-fraction 0)")
+    if args.out:
+        est.save(args.out)
+        c.out(f"model written to {args.out}")
+    elif not quiet:
+        c.err("note: the model was not saved; give --out MODEL to keep it")
+    if args.report:
+        path = _write_report(args.report, est, data, result, _settings(est, args, data),
+                             seed=args.seed)
+        c.out(f"report written to {path}")
+    return 0
+
+
+def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
+    """Fit, saying when training stopped before converging or diverged."""
+    from nablanet.training import TrainingDiverged
+
+    scaling = args.output is None and data.regression
+    y = standardise(data.y_train) if scaling else (data.y_train, 0.0, 1.0)
+    try:
+        converged = fit(est, data.X_train, y[0])
+    except TrainingDiverged as exc:
+        if not args.out:
+            raise
+        raise c.CommandFailed(f"{exc} (nothing was written to {args.out})") from exc
+    if scaling:
+        unstandardise_output(est.net_, y[1], y[2])
+    if not converged:
+        limit = "iterations" if args.optimizer == "lbfgs" else "epochs"
+        c.err(f"{c.PROG}: warning: training stopped at the limit of {est.n_iter_} {limit} "
+              "before the loss converged; give more --epochs (or a larger --learning-rate) "
+              "to train further")
+
+
+def standardise(y: Any) -> tuple[Any, Any, Any]:
+    """``(y - mean) / std`` per target column, with the mean and std (1 where std is 0).
+
+    Regression with the default identity output trains on standardised targets: an
+    unscaled target (diabetes' progression: mean 152, std 77) leaves Adam's small steps
+    far from the answer after the default epochs (test R² -3.2, the loss still falling).
+    """
+    import numpy as np
+
+    mean = y.mean(axis=0)
+    std = y.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (y - mean) / std, mean, std
+
+
+def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
+    """Fold the inverse of `standardise` into an identity output layer, in place.
+
+    Notes
+    -----
+    The output a = W x + b predicts (y − μ)/σ, so ``σ a + μ = (σ W) x + (σ b + μ)``: the
+    saved network predicts y itself, and every later use of the model file (evaluate,
+    predict, a Python user's ``load``) needs nothing more.
+    """
+    import numpy as np
+
+    std = np.atleast_1d(std).astype(net.dtype)
+    net.W[-1] *= std[:, None]
+    net.b[-1] *= std
+    net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
+
+
+def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:
+    return {"data": data.description, "optimizer (nablanet --optimizer)": args.optimizer,
+            **settings(est)}
+
+
+def _write_report(directory: str, est: Any, data: Data, result: Any,
+                  settings: dict[str, Any], seed: int) -> Any:
+    from nablanet.report import write_report
+
+    check = model_gradient_check(est, data.X_train, data.y_train, samples=20, seed=seed)
+    rows = sample(len(data.y_train), 1000, seed)
+    diagnosis = est.diagnose(data.X_train[rows], data.y_train[rows])
+    return write_report(
+        directory,
+        estimator=est,
+        title=f"nablanet: {type(est).__name__} on {data.description.split(' (')[0]}",
+        data_description=f"data: {data.description}",
+        evaluation=result,
+        gradient_check=check,
+        diagnosis=diagnosis,
+        settings=settings,
+        image_shape=data.image_shape,
+    )

@@ -1,0 +1,251 @@
+"""The streaming parse behind `nablanet.data.csv.read_csv`.
+
+A file is read as chunks of ``CHUNK_ROWS`` lines. While no line holds a quote, a chunk of
+lines whose every line has the right number of fields is converted by `np.loadtxt` (C
+speed); from the first quote on, one `csv.reader` over the rest of the file splits rows
+(a quoted field may span lines) and NumPy converts each chunk. A chunk with anything
+unusual (a blank or ragged row, a bad cell) is converted cell by cell instead, which
+skips blank rows and names the first bad cell. The rows go straight into one
+preallocated array (`_Rows`), so peak memory is about the result.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nablanet.data.csvsniff import Delimiter, is_number
+
+CHUNK_ROWS = 1 << 15
+
+
+@dataclass(frozen=True)
+class Table:
+    """What the first rows tell about the whole file, and the columns asked for."""
+
+    path: str
+    delimiter: Delimiter
+    names: list[str] | None  # the header's cells, None without a header
+    header_line: int  # the header's line number, 0 without a header
+    n_columns: int
+    target: int | None
+    features: list[int]
+
+    def column(self, j: int) -> str:
+        """Column ``j`` as messages name it: by header name and index, or by index."""
+        if self.names is not None:
+            return f"column {self.names[j]!r} (index {j})"
+        return f"column index {j}"
+
+    def feature_names(self) -> list[str]:
+        """The feature columns' header names, or ``x0``, ``x1``, ... by index."""
+        if self.names is not None:
+            return [self.names[j] for j in self.features]
+        return [f"x{j}" for j in self.features]
+
+
+def open_text(path: str) -> Any:
+    """The file as text for the csv module: UTF-8, a byte-order mark skipped."""
+    return open(path, newline="", encoding="utf-8-sig")
+
+
+class _Rows:
+    """Rows appended chunk by chunk to one preallocated array, trimmed in place at the end.
+
+    The array is made with room for ``capacity`` rows: pages not yet written take no
+    memory, and the final `resize` shrinks it without copying. Text columns widen their
+    dtype when a longer string arrives (one copy of the rows so far each time).
+    """
+
+    def __init__(self, capacity: int, width: int, dtype: Any) -> None:
+        self.a = np.empty((max(capacity, 1), width), dtype=dtype)
+        self.m = 0
+
+    def append(self, chunk: NDArray[Any]) -> None:
+        end = self.m + chunk.shape[0]
+        dtype = np.result_type(self.a.dtype, chunk.dtype)
+        if dtype != self.a.dtype:
+            wider = np.empty(self.a.shape, dtype=dtype)
+            wider[: self.m] = self.a[: self.m]
+            self.a = wider
+        if end > self.a.shape[0]:  # only if the file grew since it was scanned
+            self.a.resize((2 * end, self.a.shape[1]), refcheck=False)
+        self.a[self.m : end] = chunk
+        self.m = end
+
+    def result(self) -> NDArray[Any]:
+        self.a.resize((self.m, self.a.shape[1]), refcheck=False)
+        return self.a
+
+
+def parse(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    """Parse every data row: X, and the target's cells as text (empty without a target)."""
+    X = _Rows(capacity, len(table.features), np.float64)
+    y = _Rows(capacity if table.target is not None else 0, 1, "<U1")
+    for X_chunk, y_chunk in _converted_chunks(table):
+        X.append(X_chunk)
+        if y_chunk is not None and y_chunk.size:
+            # the narrowest width, so that the dtype does not depend on the chunking
+            width = max(int(np.strings.str_len(y_chunk).max()), 1)
+            y.append(y_chunk.astype(f"<U{width}")[:, np.newaxis])
+    return X.result(), y.result()[:, 0]
+
+
+_Converted = tuple[NDArray[np.float64], NDArray[Any] | None]
+
+
+def _converted_chunks(table: Table) -> Iterator[_Converted]:
+    """Each chunk of lines, converted.
+
+    By `np.loadtxt` while no line holds a quote; from the first quote on (a quoted field
+    may span lines), by one `csv.reader` over the rest of the file.
+    """
+    try:
+        with open_text(table.path) as f:
+            start = 0  # lines read before this chunk
+            while lines := list(itertools.islice(f, CHUNK_ROWS)):
+                if any('"' in line for line in lines):
+                    yield from _csv_chunks(itertools.chain(lines, f), start, table)
+                    return
+                yield _convert_lines(lines, start, table)
+                start += len(lines)
+    except UnicodeDecodeError:  # the file changed since it was scanned
+        raise ValueError(f"{table.path} is not UTF-8 text") from None
+
+
+def _csv_chunks(source: Iterator[str], start: int, table: Table) -> Iterator[_Converted]:
+    reader = csv.reader(source, delimiter=table.delimiter.char)
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    try:
+        for row in reader:
+            line = start + reader.line_num
+            if row and line != table.header_line:
+                rows.append(row)
+                numbers.append(line)
+                if len(rows) == CHUNK_ROWS:
+                    yield _convert(rows, numbers, table)
+                    rows, numbers = [], []
+    except csv.Error as exc:
+        raise ValueError(
+            f"{table.path}: malformed CSV at line {start + reader.line_num}: {exc}"
+        ) from None
+    if rows:
+        yield _convert(rows, numbers, table)
+
+
+def _convert_lines(lines: list[str], start: int, table: Table) -> _Converted:
+    """Lines without quotes, converted.
+
+    Vectorised by `np.loadtxt` when every line has the right number of fields; otherwise
+    (blank, ragged or bad lines) row by row.
+    """
+    h = table.header_line - start - 1
+    data = lines[:h] + lines[h + 1 :] if 0 <= h < len(lines) else lines
+    d = table.delimiter.char
+    if table.n_columns == 1:
+        data = [line for line in data if line.strip()]
+    if data and all(line.count(d) == table.n_columns - 1 for line in data):
+        try:
+            X = _loadtxt(data, d, table.features, np.float64)
+            y = None
+            if table.target is not None:
+                y = np.strings.strip(_loadtxt(data, d, [table.target], str)[:, 0])
+        except ValueError:
+            pass
+        else:
+            if np.isfinite(X).all() and (y is None or (y != "").all()):
+                return X, y
+    return _csv_fallback(lines, start, table)
+
+
+def _loadtxt(lines: list[str], d: str, columns: list[int], dtype: Any) -> NDArray[Any]:
+    return np.loadtxt(
+        lines, dtype=dtype, delimiter=d, comments=None, quotechar=None, usecols=columns, ndmin=2
+    )
+
+
+def _csv_fallback(lines: list[str], start: int, table: Table) -> _Converted:
+    rows, numbers = [], []
+    reader = csv.reader(lines, delimiter=table.delimiter.char)
+    for row in reader:
+        line = start + reader.line_num
+        if row and line != table.header_line:
+            rows.append(row)
+            numbers.append(line)
+    return _convert_slowly(rows, numbers, table)
+
+
+def _convert(
+    rows: list[list[str]], lines: list[int], table: Table
+) -> tuple[NDArray[np.float64], NDArray[Any] | None]:
+    """One chunk's features and target cells, vectorised; cell by cell if anything is off.
+
+    The fast path takes rows of the right width whose feature cells are all finite numbers
+    and whose target cells are not empty. Anything else (a blank or ragged row, a bad cell)
+    goes through `_convert_slowly`, which skips blank rows and names the first bad cell.
+    """
+    try:
+        A = np.array(rows, dtype=str)
+        X = A[:, table.features].astype(np.float64) if A.ndim == 2 else None
+    except (ValueError, IndexError):  # ragged rows, or a cell that is not a number
+        X = None
+    if X is None or A.shape[1] != table.n_columns or not np.isfinite(X).all():
+        return _convert_slowly(rows, lines, table)
+    if table.target is None:
+        return X, None
+    y = np.strings.strip(A[:, table.target])
+    if (y == "").any():
+        return _convert_slowly(rows, lines, table)
+    return X, y
+
+
+def _convert_slowly(
+    rows: list[list[str]], lines: list[int], table: Table
+) -> tuple[NDArray[np.float64], NDArray[Any] | None]:
+    X: list[list[float]] = []
+    y: list[str] = []
+    for row, line in zip(rows, lines, strict=True):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        _check_row(cells, line, table)
+        X.append([float(cells[j]) for j in table.features])
+        if table.target is not None:
+            y.append(cells[table.target])
+    X_arr = np.array(X, dtype=np.float64).reshape(len(X), len(table.features))
+    return X_arr, None if table.target is None else np.array(y, dtype=str)
+
+
+def _check_row(cells: list[str], line: int, table: Table) -> None:
+    """Raise the message for the first thing wrong with a row, if any."""
+    if len(cells) != table.n_columns:
+        raise ValueError(
+            f"{table.path}: row {line} has {len(cells)} fields, expected {table.n_columns} "
+            f"(with {table.delimiter.describe()})"
+        )
+    where = f"{table.path}: row {line}"
+    if table.target is not None and cells[table.target] == "":
+        raise ValueError(f"{where}, {table.column(table.target)} (the target): missing value")
+    for j in table.features:
+        if cells[j] == "":
+            raise ValueError(f"{where}, {table.column(j)}: missing value")
+        if not is_number(cells[j]):
+            raise ValueError(
+                f"{where}, {table.column(j)}: {cells[j]!r} is not a finite number"
+                + _delimiter_hint(cells[j], table.delimiter)
+            )
+
+
+def _delimiter_hint(cell: str, d: Delimiter) -> str:
+    """A hint when a bad cell holds another usual delimiter: the guess may be wrong."""
+    others = [c for c in ",;\t" if c != d.char and c in cell]
+    if not others:
+        return ""
+    return f" (read with {d.describe()}; give delimiter={others[0]!r} if the file uses that)"
