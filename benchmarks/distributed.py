@@ -28,7 +28,6 @@ import argparse
 import math
 import os
 import platform
-import resource
 import statistics
 import sys
 import tempfile
@@ -276,8 +275,15 @@ def write_big(path: Path, gb: float, d: int, seed: int = 0) -> tuple[int, Path]:
 
 
 def _peak_rss() -> int:
-    """This process's peak resident set size in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident set size in bytes: VmHWM of /proc/self/status.
+
+    Not ``getrusage``: on Linux its ru_maxrss survives exec, so a worker process spawned
+    from this (large) benchmark process would report the benchmark's peak, not its own.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def bench_memory(folder: Path, gb: float, d: int, iters: int, limit: int | None) -> None:

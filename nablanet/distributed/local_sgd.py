@@ -62,12 +62,18 @@ class LocalSGDResult:
     state: Any = None
 
 
+#: Arrays of an optimizer state that are not moments: a scratch buffer (uninitialised
+#: memory, see `nablanet.optim.AdamState`) and the fixed weight-decay mask.
+_NOT_MOMENTS = frozenset({"work", "decay"})
+
+
 def _average_fields(state: Any, n_params: int) -> list[str]:
-    """The state's moments: its float arrays shaped like θ (every one is averaged)."""
+    """The state's moments: its arrays shaped like θ, scratch and masks excepted."""
     return [
         f.name
         for f in dataclasses.fields(state)
-        if isinstance(getattr(state, f.name), np.ndarray)
+        if f.name not in _NOT_MOMENTS
+        and isinstance(getattr(state, f.name), np.ndarray)
         and getattr(state, f.name).shape == (n_params,)
     ]
 
