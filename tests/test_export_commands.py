@@ -147,3 +147,18 @@ def test_nablanet_main_has_export_and_convert(tmp_path, capsys):
     assert nablanet_main(["convert", str(path), "--out", str(tmp_path / "c.npz")]) == 2
     assert "--trust-pickle" in capsys.readouterr().err
     assert not (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "obj, name",
+    [(nablanet.ZCAWhitening().fit(X), "a nablanet.*ZCAWhitening"),  # a model without a network
+     (sknn.MLPClassifier, "the class sklearn.*MLPClassifier")],  # the class, not a fitted instance
+)
+def test_convert_refuses_what_holds_no_network_as_a_user_error(tmp_path, obj, name):
+    """A user's mistake: a ValueError naming the object (status 1), not an internal error."""
+    path = tmp_path / "other.pkl"
+    path.write_bytes(pickle.dumps(obj))
+    out = tmp_path / "x.npz"
+    with pytest.raises(ValueError, match=f"holds {name}"):
+        main(["convert", str(path), "--out", str(out), "--trust-pickle"])
+    assert not out.exists()

@@ -135,18 +135,20 @@ def add_convert_parser(subparsers: Any) -> None:
 
 def _from_pickle(obj: Any, source: str) -> Any:
     """A nablanet model from an unpickled object (a scikit-learn MLP is converted)."""
-    from nablanet.export._graph import kind_of
+    from nablanet.export._graph import network_of
     from nablanet.export.sklearn import from_sklearn, is_sklearn_mlp
 
     if is_sklearn_mlp(obj):
         return from_sklearn(obj)
     try:
-        kind_of(obj)
+        network_of(obj)  # what nablanet.save writes: a model holding a network
     except TypeError:
+        what = obj if isinstance(obj, type) else type(obj)
+        held = f"{'the class' if what is obj else 'a'} {what.__module__}.{what.__qualname__}"
         raise ValueError(
-            f"{source} holds a {type(obj).__module__}.{type(obj).__name__}; convert takes "
-            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model (for a "
-            "pipeline, pickle its MLP step)"
+            f"{source} holds {held}; convert takes "
+            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model holding a "
+            "network (for a pipeline, pickle its MLP step)"
         ) from None
     return obj
 
