@@ -136,6 +136,19 @@ def test_convert_a_pickled_nablanet_model_and_refuse_others(tmp_path):
               "--trust-pickle"])
 
 
+def test_nablanet_main_has_export_and_convert(tmp_path, capsys):
+    # Through the real entry point: the commands are registered in COMMANDS.
+    from nablanet.cli.main import main as nablanet_main
+
+    path = tmp_path / "m.npz"
+    fitted(MLPClassifier).save(path)
+    assert nablanet_main(["export", str(path), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert nablanet_main(["convert", str(path), "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert not (tmp_path / "c.npz").exists()
+
+
 @pytest.mark.parametrize(
     "obj, name",
     [(nablanet.ZCAWhitening().fit(X), "a nablanet.*ZCAWhitening"),  # a model without a network
