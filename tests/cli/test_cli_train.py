@@ -111,7 +111,7 @@ def test_train_batch_gradient_descent(tmp_path, capsys):
                        "--validation-fraction", "0", "--out", model, "-q")
     assert code == 0
     est = nablanet.load(model)
-    # MATH.md §5: every sample in every step, no momentum
+    # docs/math.md §5: every sample in every step, no momentum
     assert est.solver == "sgd" and est.momentum == 0.0 and est.batch_size == 1347
     assert est.n_iter_ == 40 and est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
 
