@@ -191,8 +191,6 @@ def test_diverging_training_with_out_says_nothing_was_written(diabetes_csv, tmp_
     assert_one_line_error(err, "diverged", f"nothing was written to {model}")
 
 
-@pytest.mark.xfail(reason="needs the library's guard against a cost that explodes while "
-                   "staying finite (issue 10 item 5, the core helper's part)", strict=False)
 def test_runaway_learning_rate_exits_non_zero(capsys):
     # the cost reaches ~1e17 and stays finite; accuracy 0.10 used to exit 0
     code, _, err = cli(capsys, "train", "--optimizer", "sgd", "--learning-rate", "1000",
