@@ -36,7 +36,7 @@ pytestmark = pytest.mark.xdist_group("dask-cluster")
 def client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     with cluster, distributed.Client(cluster) as c:
         yield c
@@ -275,7 +275,7 @@ def test_local_sgd_is_bit_reproducible_and_learns(client, optimizer):
 
     def run(seed):
         net = Network([64, 24, 10], activation="relu", output_activation="softmax", seed=0)
-        r = local_sgd(net, Xd, Yd, optimizer=optimizer, sync_every=5, epochs=4,
+        r = local_sgd(net, Xd, Yd, optimizer=optimizer, sync_every=5, epochs=2,
                       batch_size=32, learning_rate=lr, seed=seed)
         return net, r
 
@@ -284,7 +284,7 @@ def test_local_sgd_is_bit_reproducible_and_learns(client, optimizer):
     c, _ = run(8)
     np.testing.assert_array_equal(a.theta, b.theta)
     assert ra.train_loss == rb.train_loss
-    assert ra.rounds == 4 * 3  # ⌈⌈350/32⌉ / 5⌉ = 3 rounds per epoch
+    assert ra.rounds == 2 * 3  # ⌈⌈350/32⌉ / 5⌉ = 3 rounds per epoch
     assert not np.array_equal(a.theta, c.theta)
     assert ra.train_loss[-1] < ra.train_loss[0]
-    assert accuracy(a, X[1400:], Y[1400:]) > 0.75  # untrained: about 0.1
+    assert accuracy(a, X[1400:], Y[1400:]) > 0.6  # untrained: about 0.1

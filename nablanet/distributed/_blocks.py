@@ -196,6 +196,24 @@ def aligned(A: Any, dtype: Any) -> Array:
     return out
 
 
+def checked_block(A: Any, name: str, n_columns: int | None, dtype: Any) -> Array:
+    """One block checked (numeric, finite; weights non-negative), as aligned ``dtype``.
+
+    ``n_columns`` None means a vector of sample weights. A block of 0 rows (an empty
+    dataframe partition) passes as it is.
+    """
+    from nablanet.data.validation import check_matrix
+
+    A = np.asarray(A)
+    if n_columns is not None and A.shape[0] > 0:
+        return aligned(check_matrix(A.reshape(len(A), -1), name, n_columns=n_columns,
+                                    dtype=dtype), dtype)
+    A = np.asarray(A, dtype=dtype)
+    if n_columns is None and (not np.isfinite(A).all() or (A < 0).any()):
+        raise ValueError(f"{name} must be finite and non-negative")
+    return aligned(A if n_columns is None else A.reshape(0, n_columns), dtype)
+
+
 def row_data(
     net: Any, X: Any, Y: Any, sample_weight: Any = None, *, persist: bool = True
 ) -> tuple[Any, Any, Any, list[tuple[Any, Any, Any]]]:
@@ -232,6 +250,12 @@ def row_data(
         raise ValueError("X has no rows")
     X, Y, s = align(X, Y, s)
     warn_if_scattered(X, Y, s, stacklevel=4)
+    # Checked, converted and aligned once per block here, so that with persisted blocks
+    # an evaluation neither re-checks nor copies its data.
+    X = X.map_blocks(checked_block, "X", n_in, net.dtype, dtype=net.dtype)
+    Y = Y.map_blocks(checked_block, "Y", n_out, net.dtype, dtype=net.dtype)
+    if s is not None:
+        s = s.map_blocks(checked_block, "sample_weight", None, np.float64, dtype=np.float64)
     if persist:
         X, Y, s = dask.persist(X, Y, s)
     ss = blocks(s) if s is not None else [None] * X.numblocks[0]
@@ -254,7 +278,8 @@ def ship(obj: Any) -> Any:
 
 def _read_rows(path: str, start: int, stop: int) -> Array:
     """Rows ``start:stop`` of an .npy file, read through a memory map on the worker."""
-    return np.array(np.load(path, mmap_mode="r")[start:stop])
+    rows = np.load(path, mmap_mode="r")[start:stop]
+    return aligned(rows, rows.dtype)  # one copy, out of the map and onto a 64-byte boundary
 
 
 def from_npy(path: Any, rows_per_block: int) -> Any:

@@ -87,7 +87,7 @@ def cluster_from_args(args: argparse.Namespace) -> Iterator[Any]:
         return
     with LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, memory_limit=getattr(args, "memory_limit", "auto"),
+        dashboard_address=":0", memory_limit=getattr(args, "memory_limit", "auto"),
     ) as cluster, Client(cluster) as client:
         yield client
 

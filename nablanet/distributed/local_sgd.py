@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.data.validation import check_pair
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.network import Network
@@ -63,12 +62,18 @@ class LocalSGDResult:
     state: Any = None
 
 
+#: Arrays of an optimizer state that are not moments: a scratch buffer (uninitialised
+#: memory, see `nablanet.optim.AdamState`) and the fixed weight-decay mask.
+_NOT_MOMENTS = frozenset({"work", "decay"})
+
+
 def _average_fields(state: Any, n_params: int) -> list[str]:
-    """The state's moments: its float arrays shaped like θ (every one is averaged)."""
+    """The state's moments: its arrays shaped like θ, scratch and masks excepted."""
     return [
         f.name
         for f in dataclasses.fields(state)
-        if isinstance(getattr(state, f.name), np.ndarray)
+        if f.name not in _NOT_MOMENTS
+        and isinstance(getattr(state, f.name), np.ndarray)
         and getattr(state, f.name).shape == (n_params,)
     ]
 
@@ -93,11 +98,7 @@ def _local_steps(
     for name in _average_fields(state, net.n_params):  # aligned, as θ (see `aligned`)
         setattr(state, name, aligned(getattr(state, name), net.dtype))
     seed, epoch, block, first, K, batch_size = job
-    Y = np.asarray(Y).reshape(len(Y), -1)
-    X, Y = check_pair(
-        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
-    )
-    X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)
+    X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)  # checked by `checked_block`
     w = None if s is None else np.asarray(s, dtype=np.float64)
     todo = _batches(X.shape[0], batch_size, seed, epoch, block)[first : first + K]
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
@@ -176,8 +177,6 @@ def local_sgd(
     One round moves θ and the moments out and back (about 2·(1 + moments)·|θ| numbers
     per block). An epoch takes ⌈n_b / K⌉ rounds, n_b the minibatches of the largest block.
     """
-    from nablanet.training import History, TrainingDiverged
-
     for name, value in (("sync_every", sync_every), ("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -194,27 +193,56 @@ def local_sgd(
     rounds_per_epoch = math.ceil(most_batches / sync_every)
     state = opt.init(net.theta)
     result = LocalSGDResult(state=state)
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        loss, rows = 0.0, 0
-        for r in range(rounds_per_epoch):
-            kept = net.theta.copy()
-            out = _round(net, opt, state, lr, parts, (seed, epoch, r * sync_every, sync_every,
-                                                      batch_size))
-            result.rounds += 1
-            loss, rows = loss + out["loss"], rows + out["rows"]
-            if not np.isfinite(net.theta).all() or not math.isfinite(out["loss"]):
-                net.theta[...] = kept  # the network keeps its last finite weights
-                raise TrainingDiverged(
-                    f"local SGD diverged in epoch {epoch + 1}, round {r + 1}; the network "
-                    f"keeps the weights from before that round. Try a smaller learning rate "
-                    f"(it was {lr:g}).", History()
-                )
-            if progress is not None:
-                progress(epoch, r, rounds_per_epoch, out["loss"] / max(out["rows"], 1))
-        result.train_loss.append(loss / max(rows, 1))
-        result.epoch_time.append(time.perf_counter() - t0)
+    job = _Job(seed, sync_every, batch_size, rounds_per_epoch)
+    with net._training():  # one training per network at a time
+        for epoch in range(epochs):
+            _epoch(net, opt, state, lr, parts, job, epoch, result, progress)
     return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The settings every round of a `local_sgd` call shares."""
+
+    seed: int
+    sync_every: int
+    batch_size: int
+    rounds_per_epoch: int
+
+
+def _epoch(
+    net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: _Job, epoch: int,
+    result: LocalSGDResult, progress: RoundCallback | None,
+) -> None:
+    """One epoch's rounds; records its loss and time in ``result``.
+
+    Raises
+    ------
+    TrainingDiverged
+        When θ or the loss stops being finite; the network keeps the weights it had
+        before that round.
+    """
+    from nablanet.training import History, TrainingDiverged
+
+    t0 = time.perf_counter()
+    loss, rows = 0.0, 0
+    K = job.sync_every
+    for r in range(job.rounds_per_epoch):
+        kept = net.theta.copy()
+        out = _round(net, opt, state, lr, parts, (job.seed, epoch, r * K, K, job.batch_size))
+        result.rounds += 1
+        loss, rows = loss + out["loss"], rows + out["rows"]
+        if not np.isfinite(net.theta).all() or not math.isfinite(out["loss"]):
+            net.theta[...] = kept
+            raise TrainingDiverged(
+                f"local SGD diverged in epoch {epoch + 1}, round {r + 1}; the network "
+                f"keeps the weights from before that round. Try a smaller learning rate "
+                f"(it was {lr:g}).", History()
+            )
+        if progress is not None:
+            progress(epoch, r, job.rounds_per_epoch, out["loss"] / max(out["rows"], 1))
+    result.train_loss.append(loss / max(rows, 1))
+    result.epoch_time.append(time.perf_counter() - t0)
 
 
 def _round(

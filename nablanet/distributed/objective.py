@@ -22,22 +22,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.data.validation import check_pair
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.network import Network
 
 Array = NDArray[Any]
 Sums = tuple[float, Array | None, float]
-
-
-def _block_weights(s: Array | None, m: int) -> Array | None:
-    """A block's sample weights as float64, checked (zero is allowed inside one block)."""
-    if s is None:
-        return None
-    s = np.asarray(s, dtype=np.float64).reshape(-1)
-    if s.shape != (m,) or not np.isfinite(s).all() or (s < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative, one per row")
-    return s
 
 
 def unpickle_network(blob: bytes) -> Network:
@@ -61,8 +50,9 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
         The pickled network holding the round's θ (its weight decay set to 0). Each task
         unpickles its own copy, so threads of one worker never share work buffers.
     X : ndarray of shape (m_b, s_1)
-    Y : ndarray of shape (m_b, s_{n_l}) or (m_b,)
+    Y : ndarray of shape (m_b, s_{n_l})
     s : ndarray of shape (m_b,), optional
+        Blocks as `nablanet.distributed._blocks.checked_block` returns them.
     gradient : bool
         Also backpropagate (else only the forward pass and the cost).
 
@@ -76,11 +66,9 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
     s_i / Σ_b s; multiplying by Σ_b s gives the sums back (one rounding each).
     """
     net = unpickle_network(net_bytes)
-    n_in, n_out = net.layer_sizes[0], net.layer_sizes[-1]
-    Y = np.asarray(Y).reshape(len(Y), -1)
-    X, Y = check_pair(X, Y, n_inputs=n_in, n_outputs=n_out, dtype=net.dtype)
+    # Checked by `checked_block`; aligned again only if the block moved (a no-op otherwise).
     X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)
-    w = _block_weights(s, X.shape[0])
+    w = None if s is None else aligned(s, np.float64)
     S = float(X.shape[0]) if w is None else float(w.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
