@@ -1,4 +1,4 @@
-"""Why a network learns slowly, read off BP1–BP4 (MATH.md §6, Nielsen ch. 2).
+"""Why a network learns slowly, read off BP1–BP4 (docs/math.md §6, Nielsen ch. 2).
 
 - BP4, ∂C/∂w = a_in δ_out: a weight learns slowly when the activation feeding it is small.
 - BP1/BP2, δ = (...) ⊙ f'(z): a sigmoid or tanh unit near its flat ends (saturated) has
@@ -11,12 +11,31 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from nablanet.network import Network
+from nablanet.activations import Activation, get_activation
+from nablanet.losses import Loss
+
+
+class Traceable(Protocol):
+    """What `diagnose` needs of a network (a `Network` is one).
+
+    Its activations, weights and loss, and ``trace(X, Y)``: one forward and backward
+    pass that keeps z, a, δ and ∂J/∂W of every layer (see `nablanet.network.Trace`).
+    This module asks for no more, so the network can offer ``diagnose`` as a method
+    without the two modules importing each other.
+    """
+
+    activations: list[Activation]
+    W: list[NDArray[Any]]
+    loss: Loss
+
+    def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Any:
+        """Run forward and backward propagation and keep every quantity."""
+        ...
 
 #: A unit counts as saturated on an example when f'(z) is below this share of max f'.
 SATURATION_THRESHOLD = 0.1
@@ -72,8 +91,6 @@ class Diagnosis:
 
     def findings(self) -> list[str]:
         """Sentences saying what the numbers mean for learning."""
-        from nablanet.activations import get_activation
-
         out = []
         for d in self.layers:
             where = f"layer {d.layer + 1} ({d.role}, {d.activation})"
@@ -128,12 +145,12 @@ class Diagnosis:
         return "\n".join(rows + [""] + self.findings())
 
 
-def diagnose(net: Network, X: Any, Y: Any) -> Diagnosis:
+def diagnose(net: Traceable, X: Any, Y: Any) -> Diagnosis:
     """Diagnose ``net`` on a batch: saturation, dead units, δ sizes, slow weights.
 
     Parameters
     ----------
-    net : Network
+    net : Network (any `Traceable`)
     X : array-like of shape (m, s_1)
     Y : array-like of shape (m, s_{n_l})
 
@@ -165,8 +182,15 @@ def diagnose(net: Network, X: Any, Y: Any) -> Diagnosis:
                 saturated_fraction=saturated,
                 dead_fraction=dead,
                 mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))) * m,
-                mean_abs_input=float(np.mean(np.abs(tr.a[l]))),
+                mean_abs_input=_mean_abs(tr.a[l]),
                 grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
             )
         )
     return Diagnosis(layers=layers, loss=net.loss.name, J=float(tr.J))
+
+
+def _mean_abs(A: Any) -> float:
+    """Mean |entry| of a dense array or a scipy.sparse matrix (whose unstored entries are 0)."""
+    if isinstance(A, np.ndarray):
+        return float(np.mean(np.abs(A)))
+    return float(np.abs(A.data).sum()) / (A.shape[0] * A.shape[1])

@@ -1,4 +1,4 @@
-"""Numerical gradient checking (MATH.md §7, UFLDL "Gradient checking and advanced optimization").
+"""Numerical gradient checking (docs/math.md §7; UFLDL "Gradient checking").
 
 Stands apart from the network on purpose: everything here needs only a function of a
 flat parameter vector, ``fun(theta) -> J`` or ``fun(theta) -> (J, grad)``, so it can

@@ -1,4 +1,4 @@
-"""Where each parameter lives in the flat vector θ, and how θ starts (MATH.md §2, §5).
+"""Where each parameter lives in the flat vector θ, and how θ starts (docs/math.md §2, §5).
 
 All parameters share one contiguous vector, weights first, then biases::
 

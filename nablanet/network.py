@@ -1,4 +1,4 @@
-"""The network h_{W,b}: forward propagation, the cost J and backpropagation (MATH.md §2–§6).
+"""The network h_{W,b}: forward propagation, the cost J and backpropagation (docs/math.md §2–§6).
 
 Samples are rows. For a batch X of shape (m, s_1) and each layer l::
 
@@ -9,6 +9,9 @@ Samples are rows. For a batch X of shape (m, s_1) and each layer l::
     Δ(l)   = (Δ(l+1) W(l)) ⊙ f'(Z(l))    one GEMM            (BP2)
     ∂J/∂b(l) = 1ᵀ Δ(l+1) / m            one GEMV            (BP3)
     ∂J/∂W(l) = Δ(l+1)ᵀ A(l) / m + λ W(l) one GEMM            (BP4)
+
+Inputs X may be scipy.sparse (CSR/CSC): the first layer's products Z = X W(1)ᵀ and
+∂J/∂W(1)ᵀ = Xᵀ Δ are then sparse · dense products, and X is never densified.
 
 The hot path writes into buffers kept per batch size, overwrites Z with A in place
 (every derivative is written from a = f(z)), and writes gradients straight into
@@ -26,15 +29,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet._checks import number
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
-from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet.diagnostics import Diagnosis, diagnose
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
-    from nablanet.diagnostics import Diagnosis
     from nablanet.gradcheck import GradientCheckReport
 
 Array = NDArray[Any]
@@ -116,6 +120,18 @@ class _Workspace:
         self.uniform = np.full(m, 1.0 / m, dtype)  # each example's weight in the mean J
 
 
+def _matmul(a: Any, B: Array, out: Array) -> None:
+    """``out = a B`` for a dense or a scipy.sparse ``a`` (sparse inputs X and their Xᵀ).
+
+    A sparse product is computed on the stored entries only (sparse · dense → dense),
+    so a sparse data set is never densified; scipy returns it in a new array.
+    """
+    if isinstance(a, np.ndarray):
+        np.matmul(a, B, out=out)
+    else:
+        out[...] = a @ B
+
+
 def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
     """A hidden layer's A = f(Z + b) and, with ``derivative``, D = f'(Z + b).
 
@@ -191,12 +207,16 @@ class Network:
     ) -> None:
         self.layout = Layout(tuple(layer_sizes))
         n_hidden = self.layout.n_layers - 1
-        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
-        if len(names) != n_hidden:
-            raise ValueError(
-                f"activation needs one name per hidden layer ({n_hidden}), got {activation!r}"
-            )
-        hidden = [get_activation(n) for n in names]
+        if isinstance(activation, str):
+            # Looked up even when there is no hidden layer: a misspelt name is always refused.
+            hidden = [get_activation(activation)] * n_hidden
+        else:
+            hidden = [get_activation(n) for n in activation]
+            if len(hidden) != n_hidden:
+                raise ValueError(
+                    f"activation needs one name per hidden layer ({n_hidden}), "
+                    f"got {activation!r}"
+                )
         for act in hidden:
             if not act.elementwise:
                 raise ValueError(f"{act.name} can only be the output activation")
@@ -204,9 +224,7 @@ class Network:
         self.activations: list[Activation] = [*hidden, out]
         self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
         self.loss.check_output(out)
-        if not np.isfinite(weight_decay) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = number(weight_decay, "weight_decay", low=0.0)
         self.init = init
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
@@ -340,11 +358,54 @@ class Network:
         finally:
             self._training_lock.release()
 
-    def save(self, path: Any) -> None:
-        """Write the network to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        """The settings and parameters that rebuild this network exactly (its model file).
 
-        save(self, path)
+        Returns
+        -------
+        spec : dict
+            ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
+            "weight_decay", "init", "dtype"}`` (and ``"sparsity"`` when a hidden layer has
+            a penalty), plain JSON values.
+        arrays : dict
+            ``{"theta": copy of theta}``.
+
+        Raises
+        ------
+        ValueError
+            If theta holds NaN or infinity: loading would refuse such a file.
+        """
+        if not np.isfinite(self._theta).all():
+            raise ValueError(
+                "cannot save a network whose theta contains NaN or infinity (did training "
+                "diverge?): the file could not be loaded"
+            )
+        spec = {
+            "layer_sizes": [int(s) for s in self.layer_sizes],
+            "activations": [a.name for a in self.activations[:-1]],
+            "output_activation": self.activations[-1].name,
+            "loss": self.loss.name,
+            "weight_decay": float(self.weight_decay),
+            "init": self.init if isinstance(self.init, str) else [str(i) for i in self.init],
+            "dtype": self.dtype.name,
+        }
+        if self._penalised:  # absent otherwise: older readers agree
+            spec["sparsity"] = [
+                None if p is None else {"target": p.target, "weight": p.weight}
+                for p in self._sparsity
+            ]
+        return spec, {"theta": self._theta.copy()}
+
+    def save(self, path: Any) -> None:
+        """Write the network to a safe model file (see `nablanet.io`).
+
+        The file's container is all it needs of `nablanet.io`: the network gives its own
+        state (`to_state`), so the two modules do not import each other.
+        """
+        from nablanet.io.header import save_state
+
+        spec, arrays = self.to_state()
+        save_state(path, {"kind": "Network", "network": spec}, arrays)
 
     # --- forward propagation ----------------------------------------------------------
 
@@ -353,13 +414,15 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
 
         Returns
         -------
         ndarray of shape (m, s_{n_l})
         """
-        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        X = check_matrix(
+            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
+        )
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
@@ -375,7 +438,9 @@ class Network:
         n_hidden = self.layout.n_layers - 1
         if n_hidden == 0:
             raise ValueError("this network has no hidden layer")
-        X = check_matrix(X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype)
+        X = check_matrix(
+            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
+        )
         ws = self._workspace(X.shape[0])
         self._forward(X, self.W, self.b, ws)
         return ws.A[range(n_hidden)[layer]].copy()
@@ -416,7 +481,7 @@ class Network:
         a_in = X
         for l, act in enumerate(self.activations[:-1]):  # hidden layers
             Z, A = ws.Z[l], ws.A[l]
-            np.matmul(a_in, W[l].T, out=Z)
+            _matmul(a_in, W[l].T, Z)
             _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
             if sparse is not None and self._sparsity[l] is not None:
                 assert w is not None
@@ -428,7 +493,7 @@ class Network:
                     ws.D[l] *= mask
             a_in = A
         Z, A = ws.Z[-1], ws.A[-1]  # the output layer
-        np.matmul(a_in, W[-1].T, out=Z)
+        _matmul(a_in, W[-1].T, Z)
         Z += b[-1]
         if output:
             self.activations[-1].f(Z, A)
@@ -449,7 +514,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
         Y : array-like of shape (m, s_{n_l})
             Targets coded for the output activation (0/1 for sigmoid, -1/+1 for tanh,
             one-hot or probability rows for softmax).
@@ -548,7 +613,7 @@ class Network:
 
         for l in range(len(W) - 1, -1, -1):
             a_in = X if l == 0 else ws.A[l - 1]
-            np.matmul(a_in.T, delta, out=dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
+            _matmul(a_in.T, delta, dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
             np.matmul(ws.ones, delta, out=db[l])  # BP3
             if l > 0:  # BP2; the input layer needs no δ
                 prev = ws.delta[l - 1]
@@ -579,7 +644,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (m, s_1)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
         Y : array-like of shape (m, s_{n_l}), optional
 
         Returns
@@ -588,7 +653,7 @@ class Network:
         """
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
         if Y is None:
-            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype)
+            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
             ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
             self._forward(X, self.W, self.b, ws)
             return Trace(z=ws.Z, a=[X, *ws.A])
@@ -613,7 +678,7 @@ class Network:
         seed: int | None = 0,
         sample_weight: Any = None,
     ) -> GradientCheckReport:
-        """Compare backpropagation with central differences, in float64 (MATH.md §7).
+        """Compare backpropagation with central differences, in float64 (docs/math.md §7).
 
         Parameters
         ----------
@@ -647,8 +712,6 @@ class Network:
 
         See `nablanet.diagnostics.diagnose`.
         """
-        from nablanet.diagnostics import diagnose
-
         return diagnose(self, X, Y)
 
     # --- display ----------------------------------------------------------------------

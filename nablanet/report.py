@@ -297,80 +297,24 @@ def write_report(
     pathlib.Path
         The path of ``report.html``.
     """
-    from nablanet import plots
-
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     net = estimator.net_
-    is_classifier = hasattr(estimator, "classes_")
-    parts = [f"<h1>{_e(title)}</h1>"]
-    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"written {created}"]
-    if data_description:
-        lines.insert(0, data_description)
-    parts.append("".join(f'<p class="note">{_e(s)}</p>' for s in lines))
-
+    parts = [f"<h1>{_e(title)}</h1>", _header_html(data_description)]
     if evaluation is not None:
-        parts.append("<h2>Test results</h2>")
-        parts.append(_evaluation_html(evaluation))
-
-    history = getattr(estimator, "history_", None)
-    if history is not None and getattr(history, "runs", None):
-        score = "validation accuracy" if is_classifier else "validation R²"
-        png = plots.plot_training_curves(history, out / CURVES_FILE, score_name=score)
-        runs = len(history.runs)
-        parts.append("<h2>Training curves</h2>")
-        each = (f"for each of the {runs} random initialisations, the kept run drawn thicker"
-                if runs > 1 else "of the one random initialisation")
-        parts.append(
-            f'<p class="note">The cost J per epoch {each} (docs/math.md §5); dashed: the '
-            "same cost on the validation part.</p>"
-        )
-        parts.append(_img(png, "training curves"))
-
+        parts += ["<h2>Test results</h2>", _evaluation_html(evaluation)]
+    parts += _curves_section(estimator, out)
     if image_shape is not None:
-        png = plots.plot_weight_images(net.W[0], image_shape, out / WEIGHTS_FILE)
-        parts.append("<h2>First-layer weights</h2>")
-        parts.append(
-            '<p class="note">Each tile is one hidden unit\'s incoming weights drawn as an '
-            "image (mean removed, scaled to its largest weight, as UFLDL's display_network): "
-            "bright pixels excite the unit, dark ones inhibit it.</p>"
-        )
-        parts.append(_img(png, "first-layer weights"))
-
+        parts += _weights_section(net.W[0], image_shape, out)
     if evaluation is not None and evaluation.get("task") == "classification":
-        png = plots.plot_confusion_matrix(
-            evaluation["confusion_matrix"], evaluation["classes"], out / CONFUSION_FILE
-        )
-        parts.append("<h2>Confusion matrix</h2>")
-        parts.append(_img(png, "confusion matrix"))
-
+        parts += _confusion_section(evaluation, out)
     if gradient_check is not None:
-        verdict = "pass" if gradient_check.passed else "fail"
-        parts.append("<h2>Gradient check</h2>")
-        parts.append(
-            "<p>Backpropagation against central differences (docs/math.md §7) on the "
-            f"trained network ({'-'.join(map(str, net.layer_sizes))}): "
-            f'<span class="{verdict}">{"PASSED" if gradient_check.passed else "FAILED"}'
-            f"</span>, relative difference {gradient_check.relative_difference:.3e}.</p>"
-        )
-        parts.append(f"<pre>{_e(gradient_check)}</pre>")
-
+        parts += _gradient_check_section(gradient_check, net.layer_sizes)
     if diagnosis is not None:
-        parts.append("<h2>Diagnostics</h2>")
-        parts.append(
-            '<p class="note">Per weight layer: saturated units (f\'(z) near 0), dead ReLUs, '
-            "the size of the errors δ and how fast the weights move (docs/math.md §6).</p>"
-        )
-        table, _, _ = str(diagnosis).partition("\n\n")
-        parts.append(f"<pre>{_e(table)}</pre>")
-        parts.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in diagnosis.findings()) + "</ul>")
-
-    parts.append("<h2>Network</h2>")
-    parts.append(f"<pre>{_e(net.summary())}</pre>")
+        parts += _diagnosis_section(diagnosis)
+    parts += ["<h2>Network</h2>", f"<pre>{_e(net.summary())}</pre>"]
     if settings:
-        parts.append("<h2>Settings</h2>")
-        parts.append(_settings_table(settings))
+        parts += ["<h2>Settings</h2>", _settings_table(settings)]
 
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -381,3 +325,99 @@ def write_report(
     path = out / REPORT_FILE
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _header_html(data_description: str | None) -> str:
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"written {created}"]
+    if data_description:
+        lines.insert(0, data_description)
+    return "".join(f'<p class="note">{_e(s)}</p>' for s in lines)
+
+
+def _curves_section(estimator: Any, out: Path) -> list[str]:
+    """The cost per epoch of every run, when the estimator kept its history."""
+    from nablanet import plots
+
+    history = getattr(estimator, "history_", None)
+    if history is None or not getattr(history, "runs", None):
+        return []
+    score = "validation accuracy" if hasattr(estimator, "classes_") else "validation R²"
+    png = plots.plot_training_curves(history, out / CURVES_FILE, score_name=score)
+    runs = len(history.runs)
+    each = (f"for each of the {runs} random initialisations, the kept run drawn thicker"
+            if runs > 1 else "of the one random initialisation")
+    return [
+        "<h2>Training curves</h2>",
+        f'<p class="note">The cost J per epoch {each} (docs/math.md §5); dashed: the '
+        "same cost on the validation part.</p>",
+        _img(png, "training curves"),
+    ]
+
+
+def _weights_section(W: Any, image_shape: Sequence[int], out: Path) -> list[str]:
+    from nablanet import plots
+
+    png = plots.plot_weight_images(W, image_shape, out / WEIGHTS_FILE)
+    return [
+        "<h2>First-layer weights</h2>",
+        '<p class="note">Each tile is one hidden unit\'s incoming weights drawn as an '
+        "image (mean removed, scaled to its largest weight, as UFLDL's display_network): "
+        "bright pixels excite the unit, dark ones inhibit it.</p>",
+        _img(png, "first-layer weights"),
+    ]
+
+
+def _confusion_section(evaluation: Mapping[str, Any], out: Path) -> list[str]:
+    from nablanet import plots
+
+    png = plots.plot_confusion_matrix(
+        evaluation["confusion_matrix"], evaluation["classes"], out / CONFUSION_FILE
+    )
+    return ["<h2>Confusion matrix</h2>", _img(png, "confusion matrix")]
+
+
+def _gradient_check_section(gradient_check: Any, layer_sizes: Sequence[int]) -> list[str]:
+    verdict = "pass" if gradient_check.passed else "fail"
+    return [
+        "<h2>Gradient check</h2>",
+        "<p>Backpropagation against central differences (docs/math.md §7) on the "
+        f"trained network ({'-'.join(map(str, layer_sizes))}): "
+        f'<span class="{verdict}">{"PASSED" if gradient_check.passed else "FAILED"}'
+        f"</span>, relative difference {gradient_check.relative_difference:.3e}.</p>",
+        f"<pre>{_e(gradient_check)}</pre>",
+    ]
+
+
+#: The diagnosis table's columns: (heading, field of `LayerDiagnosis`, format).
+_DIAGNOSIS_COLUMNS = (
+    ("layer", "layer", None),
+    ("role", "role", "{}"),
+    ("activation", "activation", "{}"),
+    ("units", "units", "{}"),
+    ("saturated", "saturated_fraction", "{:.1%}"),
+    ("dead", "dead_fraction", "{:.1%}"),
+    ("mean |δ|", "mean_abs_delta", "{:.3e}"),
+    ("mean |a_in|", "mean_abs_input", "{:.3e}"),
+    ("‖dW‖/‖W‖", "grad_weight_ratio", "{:.3e}"),
+)
+
+
+def _diagnosis_section(diagnosis: Any) -> list[str]:
+    """The diagnosis (`nablanet.diagnostics.Diagnosis`) as a table and its findings."""
+    head = "".join(f"<th>{_e(name)}</th>" for name, _, _ in _DIAGNOSIS_COLUMNS)
+    rows = []
+    for d in diagnosis.as_dicts():
+        cells = [
+            str(d[key] + 1) if spec is None else spec.format(d[key])
+            for _, key, spec in _DIAGNOSIS_COLUMNS
+        ]
+        rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    return [
+        "<h2>Diagnostics</h2>",
+        '<p class="note">Per weight layer: saturated units (f\'(z) near 0), dead ReLUs, '
+        "the size of the errors δ and how fast the weights move (docs/math.md §6).</p>",
+        f"<p>J = {diagnosis.J:.6g} ({_e(diagnosis.loss)})</p>",
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>",
+        "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in diagnosis.findings()) + "</ul>",
+    ]

@@ -246,6 +246,8 @@ def test_on_train_end_without_any_epoch_changes_nothing():
         ({"patience": 0}, "patience"),
         ({"patience": -3}, "patience"),
         ({"min_delta": -1e-3}, "min_delta"),
+        ({"patience": True}, "patience must be an integer >= 1, got True"),
+        ({"min_delta": True}, r"min_delta must be a number in \[0, inf\), got True"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):

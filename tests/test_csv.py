@@ -364,3 +364,21 @@ def test_inspect_csv_gives_the_width_without_reading_everything(tmp_path):
     q.write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'}")
     with pytest.raises(ValueError, match=r"x\.npy is not UTF-8 text: it looks like a NumPy"):
         inspect_csv(q)
+
+
+def test_fifo_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"pipe\.csv is not a regular file \(a FIFO\)"):
+        read_csv(fifo)
+    with pytest.raises(IsADirectoryError):
+        read_csv(tmp_path)
+
+
+def test_ragged_semicolon_file_names_the_assumed_delimiter(tmp_path):
+    p = _csv(tmp_path, "a;b;label\n1;2;x\n3;4;y\n5;6\n7;8;x\n")
+    with pytest.raises(ValueError, match=r"row 4 has 2 fields, expected 3 \(with delimiter ';' "
+                       r"\(semicolon, assumed\)\)"):
+        read_csv(p)

@@ -1,4 +1,4 @@
-"""Diagnostics read off BP1–BP4 (MATH.md §6): saturation, dead units, slow weights."""
+"""Diagnostics read off BP1–BP4 (docs/math.md §6): saturation, dead units, slow weights."""
 
 import numpy as np
 import pytest

@@ -17,10 +17,14 @@ from sklearn.preprocessing import StandardScaler
 
 import nablanet
 from nablanet import MLPClassifier, Network
+from nablanet.cli._common import UsageError
 from nablanet.export import commands
 
 X, Y = load_iris(return_X_y=True)
 X = StandardScaler().fit_transform(X)
+
+
+RUN = {"export": commands.run_export, "convert": commands.run_convert}
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +33,23 @@ def main(argv: list[str]) -> int:
     commands.add_export_parser(sub)
     commands.add_convert_parser(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return RUN[args.command](args)
+
+
+def test_the_command_line_registers_them(tmp_path, capsys):
+    """Wired as the command line wires commands: the error conventions apply."""
+    from nablanet.cli.main import Command, _run, build_parser
+
+    parser = build_parser((Command(commands.add_export_parser, commands.run_export),
+                           Command(commands.add_convert_parser, commands.run_convert)))
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(fitted(sknn.MLPClassifier)))
+    args = parser.parse_args(["convert", str(path), "--out", str(tmp_path / "m.npz")])
+    assert _run(args) == 2
+    assert "nablanet: error: refusing to load" in capsys.readouterr().err
+    args = parser.parse_args(["export", str(tmp_path / "none.npz"), "--onnx",
+                              str(tmp_path / "m.onnx")])
+    assert _run(args) == 1
 
 
 def fitted(cls):
@@ -74,12 +94,14 @@ def test_export_of_a_network_and_its_errors(tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_convert_refuses_a_pickle_without_the_flag(tmp_path, capsys):
+def test_convert_refuses_a_pickle_without_the_flag(tmp_path):
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps(fitted(sknn.MLPClassifier)))
-    assert main(["convert", str(path), "--out", str(tmp_path / "model.npz")]) == 2
-    err = capsys.readouterr().err
-    assert "refusing to load" in err and "runs any code" in err and "--trust-pickle" in err
+    with pytest.raises(UsageError) as info:
+        main(["convert", str(path), "--out", str(tmp_path / "model.npz")])
+    message = str(info.value)
+    assert "refusing to load" in message and "runs any code" in message
+    assert "--trust-pickle" in message
     assert not (tmp_path / "model.npz").exists()
 
 
@@ -112,3 +134,31 @@ def test_convert_a_pickled_nablanet_model_and_refuse_others(tmp_path):
     with pytest.raises(FileNotFoundError):
         main(["convert", str(tmp_path / "none.pkl"), "--out", str(tmp_path / "x.npz"),
               "--trust-pickle"])
+
+
+def test_nablanet_main_has_export_and_convert(tmp_path, capsys):
+    # Through the real entry point: the commands are registered in COMMANDS.
+    from nablanet.cli.main import main as nablanet_main
+
+    path = tmp_path / "m.npz"
+    fitted(MLPClassifier).save(path)
+    assert nablanet_main(["export", str(path), "--onnx", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert nablanet_main(["convert", str(path), "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert not (tmp_path / "c.npz").exists()
+
+
+@pytest.mark.parametrize(
+    "obj, name",
+    [(nablanet.ZCAWhitening().fit(X), "a nablanet.*ZCAWhitening"),  # a model without a network
+     (sknn.MLPClassifier, "the class sklearn.*MLPClassifier")],  # the class, not a fitted instance
+)
+def test_convert_refuses_what_holds_no_network_as_a_user_error(tmp_path, obj, name):
+    """A user's mistake: a ValueError naming the object (status 1), not an internal error."""
+    path = tmp_path / "other.pkl"
+    path.write_bytes(pickle.dumps(obj))
+    out = tmp_path / "x.npz"
+    with pytest.raises(ValueError, match=f"holds {name}"):
+        main(["convert", str(path), "--out", str(out), "--trust-pickle"])
+    assert not out.exists()

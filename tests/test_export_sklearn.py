@@ -191,3 +191,34 @@ def test_to_sklearn_of_a_nablanet_model():
 
 def test_top_level_names():
     assert nablanet.from_sklearn is from_sklearn and nablanet.to_sklearn is to_sklearn
+
+
+def test_to_sklearn_of_an_early_stopped_model_continues_training_in_scikit_learn():
+    """scikit-learn's early stopping ends by restoring its best weights (``_best_coefs``,
+    set at its initialisation): a warm-started fit that finds no better validation score
+    must give back the converted weights, not fail."""
+    X, y = IRIS
+    est = fit(MLPClassifier((5,), activation="tanh", early_stopping=True, max_iter=30,
+                            random_state=0), X, y)
+    sk = to_sklearn(est)
+    coefs = [c.copy() for c in sk.coefs_]
+    # a step too small to change the validation score: no improvement on the best one
+    sk.set_params(warm_start=True, max_iter=1, learning_rate_init=1e-12)
+    sk.best_validation_score_ = 1.0
+    fit(sk, X, y)
+    for before, after in zip(coefs, sk.coefs_, strict=True):
+        np.testing.assert_array_equal(after, before)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_a_network_without_hidden_layers_converts_both_ways(activation):
+    """With no hidden layer, the output layer is the network's only activation."""
+    X, y = IRIS
+    sk = fit(sknn.MLPClassifier(hidden_layer_sizes=(), max_iter=20, random_state=0), X, y)
+    est = from_sklearn(sk)
+    same_classifier(est, sk, X)
+    same_classifier(to_sklearn(est), sk, X)
+    ours = fit(MLPClassifier((), activation=activation, max_iter=20, random_state=0), X, y)
+    back = to_sklearn(ours)
+    assert back.activation in ("tanh", "relu")  # unused, but one scikit-learn accepts
+    same_classifier(back, ours, X)

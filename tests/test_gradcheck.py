@@ -1,4 +1,4 @@
-"""Numerical gradient checking (MATH.md §7): functions of a flat vector only."""
+"""Numerical gradient checking (docs/math.md §7): functions of a flat vector only."""
 
 import numpy as np
 import pytest

@@ -236,3 +236,12 @@ def test_round_trip_property(tmp_path_factory, a, compress):
     assert b.dtype == a.dtype
     # bitwise equality: NaN payloads, -0.0 and infinities must survive
     assert b.tobytes() == np.ascontiguousarray(a).tobytes()
+
+
+def test_fifo_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "labels-idx1-ubyte"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"labels-idx1-ubyte is not a regular file \(a FIFO\)"):
+        read_idx(fifo)

@@ -120,3 +120,12 @@ def test_every_estimator_kind_names_its_class() -> None:
     for kind, find in ESTIMATOR_KINDS.items():
         cls = find()
         assert cls.__name__ == kind and hasattr(cls, "_from_state") and hasattr(cls, "_to_state")
+
+
+def test_the_cli_prints_json_through_the_same_sanitiser(capsys: pytest.CaptureFixture[str]) -> None:
+    from nablanet.cli._common import print_json
+
+    print_json({"a": np.array([np.nan, 1.0]), "b": np.bool_(True), "p": Path("x"),
+                "n": np.float32(np.inf)})
+    assert json.loads(capsys.readouterr().out) == {"a": [None, 1.0], "b": True, "p": "x",
+                                                  "n": None}

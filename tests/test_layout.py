@@ -1,4 +1,4 @@
-"""The flat parameter vector θ, its W/b views and the initialisers (MATH.md §2, §5)."""
+"""The flat parameter vector θ, its W/b views and the initialisers (docs/math.md §2, §5)."""
 
 import math
 
@@ -31,7 +31,7 @@ def test_counts(sizes, n_weights, n_biases):
     assert lay.n_weights == n_weights
     assert lay.n_biases == n_biases
     assert lay.n_params == n_weights + n_biases
-    # MATH.md §2: Σ_l s_{l+1}(s_l + 1)
+    # docs/math.md §2: Σ_l s_{l+1}(s_l + 1)
     assert lay.n_params == sum(sizes[l + 1] * (sizes[l] + 1) for l in range(len(sizes) - 1))
     assert lay.n_layers == len(sizes) - 1
 

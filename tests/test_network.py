@@ -1,11 +1,11 @@
-"""The network: forward propagation, the cost J and backpropagation (MATH.md §2–§7).
+"""The network: forward propagation, the cost J and backpropagation (docs/math.md §2–§7).
 
 Three independent witnesses check `Network.loss_and_grad`:
 
 1. a 2-2-1 network whose every number is worked out by hand below;
-2. central differences of J (gradient checking, MATH.md §7), in float64, for every hidden
+2. central differences of J (gradient checking, docs/math.md §7), in float64, for every hidden
    activation and every sensible output/loss pair, on networks of 2, 3 and 4 layers;
-3. a reference implementation in this file that follows MATH.md §6 literally, one example
+3. a reference implementation in this file that follows docs/math.md §6 literally, one example
    at a time (Nielsen's style), sharing no code with the library.
 """
 
@@ -25,7 +25,7 @@ HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 OUTPUT_PAIRS = [
     ("sigmoid", "squared_error"),
     ("tanh", "squared_error"),  # with −1/+1 targets
-    ("softmax", "squared_error"),  # the Jacobian trap of MATH.md §1
+    ("softmax", "squared_error"),  # the Jacobian trap of docs/math.md §1
     ("softmax", "cross_entropy"),
     ("sigmoid", "binary_cross_entropy"),
     ("identity", "squared_error"),
@@ -35,7 +35,7 @@ M = 6  # examples per batch in the gradient checks
 KINK_MARGIN = 0.05  # min |z| of relu-type hidden units in a gradient check
 
 
-# --- the reference implementation: MATH.md §1, §4, §6, one example at a time -------------
+# --- the reference implementation: docs/math.md §1, §4, §6, one example at a time -------------
 
 
 def fprime_ref(name, z):
@@ -71,7 +71,7 @@ def unroll(theta, sizes):
 def reference_loss_and_grad(
     theta, sizes, hidden, output, loss, weight_decay, X, Y, sample_weight=None, masks=None
 ):
-    """J and ∂J/∂θ by per-example backpropagation, following MATH.md §6 step by step."""
+    """J and ∂J/∂θ by per-example backpropagation, following docs/math.md §6 step by step."""
     Ws, bs = unroll(theta, sizes)
     names = [*hidden, output]
     L = len(Ws)
@@ -124,7 +124,7 @@ def reference_loss_and_grad(
 
 
 def central_difference(cost, theta, eps=1e-4):
-    """(J(θ + ε e_i) − J(θ − ε e_i)) / 2ε for every i (MATH.md §7), without nablanet."""
+    """(J(θ + ε e_i) − J(θ − ε e_i)) / 2ε for every i (docs/math.md §7), without nablanet."""
     theta = np.array(theta, dtype=np.float64)
     g = np.empty_like(theta)
     for i in range(theta.size):
@@ -728,13 +728,17 @@ def test_bad_forward_input_raises(X, match):
         ({"sizes": [3, 4, -2]}, "layer sizes must be integers >= 1"),
         ({"sizes": [3]}, "at least an input and an output layer"),
         ({"activation": "swish"}, "unknown activation 'swish'; valid: .*relu.*sigmoid.*tanh"),
+        # without a hidden layer the name is used nowhere, but a misspelt one is refused
+        ({"sizes": [3, 2], "activation": "sigmoidd"}, "unknown activation 'sigmoidd'; valid"),
+        ({"sizes": [3, 2], "activation": ["sigmoidd"]}, "unknown activation 'sigmoidd'"),
         ({"output_activation": "gelu"}, "unknown activation 'gelu'; valid: .*softmax"),
         ({"loss": "hinge"}, "unknown loss 'hinge'; valid: .*binary_cross_entropy.*squared_error"),
         ({"init": "xavier"}, "unknown init 'xavier'; valid: .*glorot.*he.*normal.*ufldl"),
         ({"init": ["he"]}, r"init needs one name per weight layer \(2\)"),
-        ({"weight_decay": -0.1}, "weight_decay must be a finite number >= 0, got -0.1"),
-        ({"weight_decay": np.nan}, "weight_decay must be a finite number >= 0"),
-        ({"weight_decay": np.inf}, "weight_decay must be a finite number >= 0"),
+        ({"weight_decay": -0.1}, r"weight_decay must be a number in \[0, inf\), got -0.1"),
+        ({"weight_decay": np.nan}, r"weight_decay must be a number in \[0, inf\)"),
+        ({"weight_decay": np.inf}, r"weight_decay must be a number in \[0, inf\)"),
+        ({"weight_decay": True}, r"weight_decay must be a number in \[0, inf\), got True"),
         ({"activation": "softmax"}, "softmax can only be the output activation"),
         ({"activation": ["sigmoid", "tanh"]}, r"one name per hidden layer \(1\)"),
         ({"sizes": [3, 4, 4, 2], "activation": ["tanh"]}, r"one name per hidden layer \(2\)"),

@@ -17,7 +17,9 @@ from nablanet.optim import (
     ConjugateGradient,
     GradientDescent,
     MinimizeResult,
+    Status,
     get_optimizer,
+    is_minimizer,
 )
 from nablanet.optim.schedules import Cosine
 
@@ -643,6 +645,58 @@ def test_lbfgs_iteration_limit():
     theta = np.array(ROSENBROCK_START)
     result = LBFGS(max_iter=5).minimize(rosenbrock, theta)
     assert result.n_iter == 5 and not result.success
+
+
+@pytest.mark.parametrize("opt", [LBFGS(), ConjugateGradient()], ids=["lbfgs", "cg"])
+def test_every_way_of_stopping_has_its_status(opt):
+    # The status is data a caller branches on; the message is for people.
+    converged = opt.minimize(rosenbrock, np.array(ROSENBROCK_START))
+    assert converged.status == Status.CONVERGED and converged.success
+    limited = opt.minimize(rosenbrock, np.array(ROSENBROCK_START), max_iter=3)
+    assert limited.status == Status.MAX_ITER and not limited.success
+    assert limited.n_iter == 3  # the call's limit overrides the minimizer's own
+    stopped = opt.minimize(rosenbrock, np.array(ROSENBROCK_START), callback=lambda i, J: i == 2)
+    assert stopped.status == Status.STOPPED and stopped.n_iter == 2
+    theta = np.array([3.0, 4.0])
+    diverged = opt.minimize(lambda x: (math.nan, np.zeros(2)), theta)
+    assert diverged.status == Status.DIVERGED
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 1, got True"):
+        opt.minimize(rosenbrock, theta, max_iter=True)
+
+
+def test_a_line_search_that_cannot_progress_is_failed_not_converged():
+    # A gradient that points the wrong way: no step along -g decreases J.
+    def wrong(x):
+        return float(x @ x), -2.0 * x
+
+    result = LBFGS().minimize(wrong, np.array([1.0, 2.0]))
+    assert result.status == Status.FAILED and not result.success
+
+
+def test_the_kind_of_optimizer_is_what_it_can_do():
+    class Delegating:  # any object with minimize() is a Minimizer, whatever its class
+        def minimize(self, fun, theta, callback=None, max_iter=None):
+            return LBFGS().minimize(fun, theta, callback, max_iter)
+
+    assert is_minimizer(Delegating()) and is_minimizer(LBFGS())
+    assert not is_minimizer(Adam()) and not is_minimizer(SGD())
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: LBFGS(max_iter=True), "max_iter must be an integer >= 1, got True"),
+        (lambda: LBFGS(tol=-1.0), r"tol must be a number in \[0, inf\), got -1.0"),
+        (lambda: ConjugateGradient(tol=math.nan), r"tol must be a number in \[0, inf\)"),
+        (lambda: Adam(learning_rate=0.0), r"learning_rate must be a number in \(0, inf\)"),
+        (lambda: Adam(beta_1=True), r"beta_1 must be a number in \[0, 1\), got True"),
+        (lambda: SGD(momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
+        (lambda: get_optimizer("adamw"), "unknown optimizer 'adamw'; valid: adam, cg, gd, lbfgs"),
+    ],
+)
+def test_settings_are_checked_with_one_wording(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
 
 
 # --- against torch.optim, when it is installed ------------------------------------------

@@ -189,3 +189,17 @@ def test_split_passes_none_through():
     assert s_kept is None and s_out is None
     np.testing.assert_array_equal(X_out[:, 0] // 2, Y_out)
     np.testing.assert_array_equal(X_kept[:, 0] // 2, Y_kept)
+
+
+def test_split_keeps_sparse_matrices_sparse():
+    import scipy.sparse as sp
+
+    from nablanet.data.split import split
+
+    X = np.arange(40.0).reshape(10, 4)
+    y = np.arange(10) % 2
+    S_kept, S_out, y_kept, y_out = split(sp.csr_matrix(X), y, fraction=0.3, seed=1, labels=y)
+    X_kept, X_out, _, _ = split(X, y, fraction=0.3, seed=1, labels=y)
+    assert sp.issparse(S_kept) and S_kept.format == "csr"
+    np.testing.assert_array_equal(S_kept.toarray(), X_kept)
+    np.testing.assert_array_equal(S_out.toarray(), X_out)

@@ -167,3 +167,23 @@ def test_report_without_images_or_classes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "training_curves.png"]
     assert "R² = " in page and "validation R²" not in page  # label lives in the picture
     assert "Gradient check" not in page and "Diagnostics" not in page
+
+
+def test_the_diagnosis_is_written_from_its_data_not_from_its_text(tmp_path):
+    est = _fitted()
+    rng = np.random.default_rng(1)
+    X, Y = rng.random((20, 64)), np.eye(3)[rng.integers(0, 3, 20)]
+    diagnosis = est.net_.diagnose(X, Y)
+
+    class DataOnly(type(diagnosis)):
+        def __str__(self):
+            raise AssertionError("the report parsed the diagnosis's text")
+
+    data_only = DataOnly(layers=diagnosis.layers, loss=diagnosis.loss, J=diagnosis.J)
+    page = write_report(tmp_path, estimator=est, diagnosis=data_only).read_text("utf-8")
+    for d in diagnosis.layers:
+        row = (f"<tr><td>{d.layer + 1}</td><td>{d.role}</td><td>{d.activation}</td>"
+               f"<td>{d.units}</td><td>{d.saturated_fraction:.1%}</td>")
+        assert row in page
+        assert f"<td>{d.grad_weight_ratio:.3e}</td>" in page
+    assert f"J = {diagnosis.J:.6g} ({diagnosis.loss})" in page

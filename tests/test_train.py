@@ -1,6 +1,6 @@
 """The training loop (nablanet/training.py) on real data: scikit-learn's bundled digits and iris.
 
-What the loop promises (MATH.md §5 and the issue): batch gradient descent reaches the
+What the loop promises (docs/math.md §5 and the issue): batch gradient descent reaches the
 accuracy the source reports; L-BFGS finds the optimum gradient descent finds; restarts
 draw distinct initialisations and keep the best by validation loss (training loss without
 validation data); early stopping restores the best weights; inverted dropout is gradient-
@@ -411,7 +411,7 @@ def test_dropout_with_a_full_batch_minimizer_is_refused(iris, optimizer):
 @pytest.mark.parametrize(
     ("lr", "batch_size", "dtype", "epoch"),
     [
-        (1e6, 64, np.float64, 2),  # diverges in epoch 2: keeps epoch 1's weights
+        (3.0, 64, np.float64, 2),  # diverges in epoch 2: keeps epoch 1's weights
         (1e6, 16, np.float64, 1),  # diverges in epoch 1: keeps the start
         (1e6, 64, np.float32, None),
     ],
@@ -432,7 +432,7 @@ def test_divergence_stops_with_a_clear_error_and_the_last_finite_weights(
         assert finished == epoch - 1
     message = str(info.value)
     assert f"diverged at epoch {finished + 1} " in message
-    assert "1e+06" in message  # the rate that was too large
+    assert f"(it was {lr:g})" in message  # the rate that was too large
     assert net.theta is theta and np.isfinite(net.theta).all()
     expected = rec.epochs[0][-1] if finished else rec.begin[0]
     np.testing.assert_array_equal(net.theta, expected)
@@ -451,6 +451,82 @@ def test_divergence_does_not_leak_overflow_warnings(digits):
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(TrainingDiverged, match="smaller learning rate"):
             train(net, X, Y, optimizer="gd", learning_rate=10.0, epochs=200)
+
+
+def test_a_cost_that_explodes_while_finite_is_divergence(digits):
+    # The issue's example: weight decay 0.01 at learning rate 1e3 multiplies W by -9 per
+    # step, so J grows about 81-fold per epoch and reaches 3e190 after 100 epochs, finite.
+    X, Y, _, _ = digits
+    net = Network([64, 25, 10], activation="relu", output_activation="sigmoid",
+                  loss="squared_error", weight_decay=0.01, seed=0)
+    rec = Recorder()
+    with pytest.raises(TrainingDiverged, match="smaller learning rate") as info:
+        train(net, X, Y, optimizer="gd", learning_rate=1e3, epochs=100, callbacks=[rec])
+    message = str(info.value)
+    first = info.value.history.best.train_loss[0]
+    assert "more than 10000 times the run's first cost" in message
+    assert f"({first:.6g})" in message
+    finished = len(rec.epochs[0])
+    assert 1 <= finished < 5  # caught within a few epochs, not at overflow
+    assert info.value.history.best.n_epochs == finished
+    assert all(J <= 1e4 * first for J in info.value.history.best.train_loss)
+    np.testing.assert_array_equal(net.theta, rec.epochs[0][-1])  # the last good weights
+    assert np.isfinite(net.theta).all()
+
+
+def test_the_explosion_rule_measures_from_the_first_cost_taken_as_at_least_one(iris):
+    X, Y = iris
+    costs = iter([1e-6, 0.5, 9e3, 1.5e4])  # ratio 5e5 to the first, but below 1e4 × 1
+
+    class Scripted(Network):
+        def _loss_and_grad(self, *args, **kwargs):
+            super()._loss_and_grad(*args, **kwargs)
+            return next(costs)
+
+    net = Scripted([4, 3], output_activation="softmax", seed=0)
+    with pytest.raises(TrainingDiverged, match="grew to 15000") as info:
+        train(net, X, Y, optimizer="gd", learning_rate=1e-9, epochs=4)
+    assert info.value.history.best.train_loss == [1e-6, 0.5, 9e3]
+
+    costs = iter([10.0, 9.9e4, 1.01e5])  # a first cost above 1 scales the limit
+    net = Scripted([4, 3], output_activation="softmax", seed=0)
+    with pytest.raises(TrainingDiverged, match="grew to 101000"):
+        train(net, X, Y, optimizer="gd", learning_rate=1e-9, epochs=3)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("batch_size", [None, 50])
+@pytest.mark.parametrize("optimizer", ["sgd", "lbfgs"])
+def test_divergence_from_huge_data_blames_the_data_not_the_learning_rate(
+    digits, batch_size, optimizer
+):
+    X, Y, _, _ = digits
+    X = X.copy()
+    X[5, 3] = 1e308
+    net = Network([64, 25, 10], activation="relu", output_activation="softmax", seed=0)
+    with pytest.raises(TrainingDiverged) as info:
+        train(net, X, Y, optimizer=optimizer, epochs=5, batch_size=batch_size)
+    message = str(info.value)
+    assert "X holds a value of 1e+308 (row 5, column 3)" in message
+    assert "learning rate" not in message.split("X holds")[0]
+    assert "smaller learning rate" not in message
+    assert np.isfinite(net.theta).all()
+
+
+def test_train_dispatches_on_what_the_optimizer_can_do_not_on_its_class(iris):
+    X, Y = iris
+    seen = []
+
+    class Delegating:  # a Minimizer of its own: train must hand it the whole run
+        def minimize(self, fun, theta, callback=None, max_iter=None):
+            seen.append(max_iter)
+            return LBFGS().minimize(fun, theta, callback, max_iter)
+
+    net, reference = small_net(), small_net()
+    history = train(net, X, Y, optimizer=Delegating(), epochs=7)
+    train(reference, X, Y, optimizer="lbfgs", epochs=7)
+    assert seen == [7] and history.best.n_epochs <= 7
+    np.testing.assert_array_equal(net.theta, reference.theta)
 
 
 def test_lbfgs_divergence_is_reported(iris):
@@ -694,6 +770,12 @@ def test_bad_validation_fraction(iris, fraction):
         ({"restarts": 0}, "restarts"),
         ({"restarts": 1.0}, "restarts"),
         ({"optimizer": "newton"}, "valid: adam, cg, gd, lbfgs, sgd"),
+        # a bool is an int to Python, never a count to a user (one wording, from _checks)
+        ({"epochs": True}, "epochs must be an integer >= 1, got True"),
+        ({"restarts": True}, "restarts must be an integer >= 1, got True"),
+        ({"batch_size": False}, "batch_size must be an integer >= 1, got False"),
+        ({"dropout": True}, r"dropout must be a number in \[0, 1\), got True"),
+        ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\), got 1.0"),
     ],
 )
 def test_bad_arguments_raise(iris, kwargs, match):
@@ -759,7 +841,7 @@ def test_accuracy_thresholds_and_argmax():
     X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
     assert accuracy(net, X, np.array([[0.0], [1.0], [1.0], [1.0]])) == 0.75
     tanh = Network([1, 1], output_activation="tanh", seed=0)
-    tanh.theta = [1.0, 0.0]  # −1/+1 targets, threshold 0 (MATH.md §4)
+    tanh.theta = [1.0, 0.0]  # −1/+1 targets, threshold 0 (docs/math.md §4)
     assert accuracy(tanh, X, np.array([[-1.0], [-1.0], [1.0], [-1.0]])) == 0.75
     soft = Network([2, 3], output_activation="softmax", seed=0)
     soft.W[0][...] = np.eye(3, 2)

@@ -203,35 +203,12 @@ def indent(text: str, prefix: str = "   ") -> str:
 
 
 def print_json(obj: Any) -> None:
-    """One JSON object on standard output (NaN and infinity as null)."""
+    """One JSON object on standard output (NaN and infinity as null; other objects as text)."""
     import json
 
-    out(json.dumps(_finite(obj), indent=2, allow_nan=False, default=_json_default))
+    from nablanet.io.container import jsonable  # the project's one JSON sanitiser
 
-
-def _finite(obj: Any) -> Any:
-    """NaN and infinity have no JSON form: they become null."""
-    import math
-
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    out(json.dumps(jsonable(obj, other=str), indent=2, allow_nan=False))
 
 
 def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] = ()) -> None:
@@ -277,6 +254,6 @@ def _same_file(a: str, b: str) -> bool:
 
 def write_atomically(path: str, write: Callable[[IO[bytes]], None]) -> None:
     """Write a file as models are written: a temporary file beside it, then a rename."""
-    from nablanet.io import _atomic_write
+    from nablanet.io import atomic_write
 
-    _atomic_write(path, write)
+    atomic_write(path, write)

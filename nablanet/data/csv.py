@@ -181,10 +181,11 @@ def _inspect(
     try:
         with open_text(path) as f:
             text = f.read(SAMPLE_CHARS) + f.readline()  # whole lines only
+            complete = not f.read(1)
     except UnicodeDecodeError:  # past the head that inspect_csv checks
         scan_text(path)  # raises the precise message
         raise
-    d = Delimiter(delimiter, "given") if delimiter else detect_delimiter(text)
+    d = Delimiter(delimiter, "given") if delimiter else detect_delimiter(text, complete)
     rows = sample_rows(text, d.char)
     if not rows:
         raise ValueError(f"{path} is empty: no rows to read")

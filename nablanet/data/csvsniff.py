@@ -5,8 +5,9 @@ of file, and both can be overridden by the caller (``delimiter=``, ``header=``).
 
 - The delimiter is the one of ``DELIMITERS`` that splits every sampled row into the same
   number of fields, more than one; ties go to the delimiter that yields more numbers, then
-  more fields, then to the order of ``DELIMITERS``. When none does, a comma is assumed,
-  and the reader says so.
+  more fields, then to the order of ``DELIMITERS``. When none does, the one splitting the
+  most rows evenly is assumed (a comma if none splits the first row), and the reader's
+  messages say which was assumed.
 - The first row is a header when some column says so: its first cell is text over a column of
   numbers, or a number over a column of text, or a text over a column of repeated labels
   that never include it (``species`` over ``setosa, versicolor, ...``), unless another text
@@ -67,20 +68,33 @@ class Delimiter:
         return f"delimiter {self.char!r} ({f'{name}, ' if name else ''}{self.how})"
 
 
-def detect_delimiter(text: str) -> Delimiter:
-    """The delimiter of the sample ``text`` among `DELIMITERS` (see the module's rule)."""
-    best: tuple[int, int, int] | None = None
+def _delimiter_score(rows: list[list[str]]) -> tuple[bool, float, int, int]:
+    """(every row as wide as the first, share of rows that wide, numbers, width)."""
+    width = len(rows[0])
+    same = sum(len(cells) == width for cells in rows)
+    numbers = sum(is_number(c) for cells in rows for c in cells)
+    return same == len(rows), same / len(rows), numbers, width
+
+
+def detect_delimiter(text: str, complete: bool = True) -> Delimiter:
+    """The delimiter of the sample ``text`` among `DELIMITERS` (see the module's rule).
+
+    When no delimiter splits every row evenly (a ragged row in the sample), the one that
+    splits the most rows as wide as the first, more than one field, is *assumed*, so that
+    the reader's message about the ragged row names it. ``complete=False`` says the
+    sample's last row may be cut.
+    """
+    best: tuple[bool, float, int, int] | None = None
     choice = ","
     for d in DELIMITERS:
         rows = [cells for _, cells in sample_rows(text, d)]
-        widths = {len(cells) for cells in rows}
-        if len(widths) != 1 or widths == {1}:
+        rows = rows[:-1] if not complete and len(rows) > 1 else rows
+        if not rows or len(rows[0]) < 2:
             continue
-        numbers = sum(is_number(c) for cells in rows for c in cells)
-        score = (len(rows), numbers, widths.pop())
+        score = _delimiter_score(rows)
         if best is None or score > best:
             best, choice = score, d
-    return Delimiter(choice, "assumed" if best is None else "detected")
+    return Delimiter(choice, "detected" if best is not None and best[0] else "assumed")
 
 
 def _column_vote(first: str, below: Sequence[str]) -> str | None:

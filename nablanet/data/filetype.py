@@ -12,6 +12,7 @@ import codecs
 from dataclasses import dataclass
 
 from nablanet.data.idx import IDX_TYPES
+from nablanet.data.paths import check_regular_file
 
 _BLOCK = 1 << 20
 
@@ -94,10 +95,12 @@ def scan_text(path: str, limit: int | None = None) -> TextScan:
     OSError
         If the file cannot be read.
     ValueError
+        If the path is a FIFO, a device or a socket (which could block or never end), or
         ``"{path} is not UTF-8 text: ..."``, saying what the file looks like when its first
         bytes are recognised (gzip, NumPy, zip, IDX, UTF-16 or UTF-32), else giving the
         offset and line of the first byte that is not UTF-8 or of a NUL byte.
     """
+    check_regular_file(path)
     decoder = codecs.getincrementaldecoder("utf-8")()
     size = breaks = 0
     with open(path, "rb") as f:

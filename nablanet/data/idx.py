@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._checks import integer
+from nablanet.data.paths import check_regular_file
 
 # type code -> big-endian dtype of the elements
 IDX_TYPES: dict[int, np.dtype[Any]] = {
@@ -117,7 +118,8 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> NDA
     FileNotFoundError
         If the file does not exist.
     ValueError
-        Naming the file: if the first two bytes are not zero, the type code is unknown,
+        Naming the file: if it is a FIFO, a device or a socket, if the first two bytes
+        are not zero, the type code is unknown,
         the number of dimensions is zero or above ``MAX_NDIM``, the declared payload
         exceeds ``max_bytes``, the header is cut short, the gzip stream is corrupt, or the
         payload size differs from the product of the dimensions times the element size
@@ -126,6 +128,7 @@ def read_idx(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> NDA
     """
     path_str = os.fspath(path)
     max_bytes = integer(max_bytes, "max_bytes", low=0)
+    check_regular_file(path_str)
     with open(path_str, "rb") as raw:
         gzipped = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)

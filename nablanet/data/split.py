@@ -135,6 +135,13 @@ def split_indices(
     return order[n_out:], order[:n_out]
 
 
+def _rows(a: Any) -> Any:
+    """``a`` as something indexable by rows: NumPy arrays and sparse matrices as they are."""
+    if a is None or (hasattr(a, "shape") and hasattr(a, "__getitem__")):
+        return a
+    return np.asarray(a)
+
+
 def split(
     *arrays: Any,
     fraction: float,
@@ -147,9 +154,9 @@ def split(
 
     Parameters
     ----------
-    *arrays : array-like, each of shape (m, ...)
+    *arrays : array-like or sparse matrix, each of shape (m, ...)
         Arrays with the same number of rows (None is passed through as None, e.g. for
-        absent sample weights).
+        absent sample weights). SciPy sparse matrices keep their format.
     fraction, seed, labels, what, name
         As for `split_indices`.
 
@@ -164,8 +171,8 @@ def split(
     ValueError
         If the arrays differ in their numbers of rows, or as `split_indices` does.
     """
-    arrs = [None if a is None else np.asarray(a) for a in arrays]
-    lengths = {a.shape[0] if a.ndim else -1 for a in arrs if a is not None}
+    arrs = [_rows(a) for a in arrays]
+    lengths = {a.shape[0] if len(a.shape) else -1 for a in arrs if a is not None}
     if len(lengths) != 1 or -1 in lengths:
         shapes = [None if a is None else a.shape for a in arrs]
         raise ValueError(f"arrays have different numbers of samples: shapes {shapes}")

@@ -1,136 +1,21 @@
-"""Input checks shared by the network, the training loop and the estimators.
+"""Input checks: kept importable here; they live in `nablanet._arrays` (the core's own room)."""
 
-Every public entry point validates its data once, up front, so that the hot loops
-can trust their inputs. Each error names the argument and what is wrong with it.
-"""
+from nablanet._arrays import (
+    FLOAT_DTYPES,
+    SPARSE_FORMATS,
+    check_dtype,
+    check_matrix,
+    check_pair,
+    check_sample_weight,
+    is_sparse,
+)
 
-from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
-
-FLOAT_DTYPES = (np.float32, np.float64)
-
-
-def check_dtype(dtype: Any) -> np.dtype[Any]:
-    """Return ``dtype`` as a NumPy dtype if it is float32 or float64.
-
-    Raises
-    ------
-    ValueError
-        For any other dtype.
-    """
-    dt = np.dtype(dtype)
-    if dt not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-def check_matrix(
-    A: Any,
-    name: str,
-    *,
-    n_columns: int | None = None,
-    dtype: Any = np.float64,
-) -> NDArray[Any]:
-    """Validate a 2-D, non-empty, finite numeric array and return it as ``dtype``.
-
-    Parameters
-    ----------
-    A : array-like of shape (n_samples, n_columns)
-        The data. A 1-D array is refused rather than guessed at.
-    name : str
-        The argument's name, used in error messages (``"X"``, ``"Y"``).
-    n_columns : int, optional
-        The required number of columns.
-    dtype : float32 or float64
-        The dtype of the returned array. No copy is made if it already matches.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_columns)
-        C-contiguous array of ``dtype``.
-
-    Raises
-    ------
-    ValueError
-        If the array is not 2-D, empty, has the wrong number of columns, is not numeric
-        or holds NaN or infinity.
-    """
-    try:
-        arr = np.asarray(A)
-    except (TypeError, ValueError) as exc:  # ragged lists
-        raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}"
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: it has 0 samples (shape {arr.shape})")
-    if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 columns (shape {arr.shape})")
-    if n_columns is not None and arr.shape[1] != n_columns:
-        raise ValueError(f"{name} has {arr.shape[1]} columns, expected {n_columns}")
-    with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
-        arr = np.ascontiguousarray(arr, dtype=check_dtype(dtype))
-    if not _all_finite(arr):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
-        )
-    return arr
-
-
-def _all_finite(arr: NDArray[Any], rows_per_block: int = 4096) -> bool:
-    """Whether every entry is finite, checked in blocks of rows (no full-size temporary)."""
-    return all(
-        np.isfinite(arr[start : start + rows_per_block]).all()
-        for start in range(0, arr.shape[0], rows_per_block)
-    )
-
-
-def check_pair(
-    X: Any,
-    Y: Any,
-    *,
-    n_inputs: int,
-    n_outputs: int,
-    dtype: Any = np.float64,
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """Validate inputs ``X`` and targets ``Y`` of one data set together.
-
-    Returns
-    -------
-    X : ndarray of shape (m, n_inputs)
-    Y : ndarray of shape (m, n_outputs)
-
-    Raises
-    ------
-    ValueError
-        If either array is invalid (see `check_matrix`) or their sample counts differ.
-    """
-    X = check_matrix(X, "X", n_columns=n_inputs, dtype=dtype)
-    Y = check_matrix(Y, "Y", n_columns=n_outputs, dtype=dtype)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(
-            f"X and Y have different numbers of samples: {X.shape[0]} and {Y.shape[0]}"
-        )
-    return X, Y
-
-
-def check_sample_weight(sample_weight: Any, m: int, dtype: Any = np.float64) -> NDArray[Any]:
-    """Validate per-sample weights: shape (m,), finite, non-negative, positive sum."""
-    s = np.asarray(sample_weight, dtype=check_dtype(dtype))
-    if s.shape != (m,):
-        raise ValueError(f"sample_weight must have shape ({m},), got {s.shape}")
-    if not np.isfinite(s).all():
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (s < 0).any():
-        raise ValueError("sample_weight must be non-negative")
-    if s.sum() <= 0:
-        raise ValueError("sample_weight sums to zero: no sample would count")
-    return s
+__all__ = [
+    "FLOAT_DTYPES",
+    "SPARSE_FORMATS",
+    "check_dtype",
+    "check_matrix",
+    "check_pair",
+    "check_sample_weight",
+    "is_sparse",
+]

@@ -17,12 +17,13 @@ import numpy as np
 from nablanet.distributed.objective import DaskObjective
 from nablanet.distributed.predict import mean_block_score
 from nablanet.network import Network
-from nablanet.training import History, MakeLoop, Score, _Loop
+from nablanet.training.history import History
+from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
 Array = Any
 
 
-class ClusterLoop(_Loop):
+class ClusterLoop(RunLoop):
     """One run's loop whose every pass over the data is a round on the cluster."""
 
     def __init__(
@@ -34,12 +35,12 @@ class ClusterLoop(_Loop):
         rng: np.random.Generator,
         history: History,
     ) -> None:
-        super().__init__(
-            net, objective.X, objective.Y, objective.sample_weight,
+        data = TrainingData(
+            objective.X, objective.Y, objective.sample_weight,
             None if validation is None else validation.X,
             None if validation is None else validation.Y,
-            score, 0.0, rng, history,
         )
+        super().__init__(net, data, score, 0.0, rng, history)
         self.objective, self.validation = objective, validation
 
     def _full_batch(self, theta: Array, grad: Array) -> float:
@@ -100,7 +101,7 @@ def cluster_loop(
     if validation_data is not None:
         validation = DaskObjective(net, *validation_data)
 
-    def make_loop(history: History) -> _Loop:
+    def make_loop(history: History) -> RunLoop:
         return ClusterLoop(net, objective, validation, score, rng, history)
 
     return make_loop, validation is not None

@@ -8,9 +8,6 @@ see `nablanet.io`).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,6 +15,7 @@ from numpy.typing import NDArray
 from sklearn.utils import check_random_state
 
 from nablanet._checks import integer, number, one_of
+from nablanet.estimators import _transaction
 from nablanet.network import Network
 from nablanet.optim import SGD, Adam
 from nablanet.optim.scipy_min import LBFGS
@@ -30,22 +28,14 @@ SOLVERS = ("lbfgs", "adam", "sgd")
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_")
 
 
-@contextmanager
-def all_or_nothing(est: Any) -> Iterator[None]:
+def all_or_nothing(est: Any) -> Any:
     """On any exception inside, put back the fitted state from before the call (or none).
 
     A fit builds a new network and attributes; a failure (bad data, divergence, Ctrl-C)
-    must not leave a mix of the old and new ones.
+    must not leave a mix of the old and new ones. The MLPs' mechanism
+    (`nablanet.estimators._transaction`), keeping the whole previous state.
     """
-    params = est.get_params(deep=False)
-    saved = copy.copy({k: v for k, v in vars(est).items() if k not in params})
-    try:
-        yield
-    except BaseException:
-        for key in [k for k in vars(est) if k not in params]:
-            delattr(est, key)
-        est.__dict__.update(saved)
-        raise
+    return _transaction.all_or_nothing(est, continuing=True)
 
 
 def check_solver_params(est: Any) -> None:

@@ -10,7 +10,6 @@ raises `nablanet.io.ModelFileError` naming ``source`` for anything it cannot tru
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +42,7 @@ FITTED_FIELDS = tuple(FITTED_TYPES)
 def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     """Header fields and arrays that rebuild the fitted ``est`` exactly."""
     from nablanet.io import network_state
+    from nablanet.io.container import jsonable
 
     check_is_fitted(est, "net_")
     spec, arrays = network_state(est.net_)
@@ -55,7 +55,8 @@ def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     params["dtype"] = None if est.dtype is None else np.dtype(est.dtype).name
     if not isinstance(est.random_state, int | type(None)):
         params["random_state"] = None
-    fitted = {key: json_value(getattr(est, key)) for key in FITTED_FIELDS}
+    # non-finite floats have no JSON form: None
+    fitted = {key: jsonable(getattr(est, key)) for key in FITTED_FIELDS}
     if hasattr(est, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(f) for f in est.feature_names_in_]
     header = {"kind": type(est).__name__, "network": spec, "params": params,
@@ -111,17 +112,3 @@ def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
             raise io.ModelFileError(f"{source}: feature names do not match n_features_in_")
         est.feature_names_in_ = np.asarray(names, dtype=object)
 
-
-def json_value(value: Any) -> Any:
-    """A fitted attribute as plain JSON: NumPy numbers as Python ones.
-
-    A non-finite float becomes None: JSON cannot write it (`nablanet.io` converts NumPy
-    scalars but refuses NaN and infinities).
-    """
-    if isinstance(value, list):
-        return [json_value(v) for v in value]
-    if isinstance(value, np.integer | int) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return float(value) if math.isfinite(value) else None
-    return value

@@ -1,7 +1,8 @@
 """The ``nablanet export`` and ``nablanet convert`` commands.
 
-Each command is a pair ``add_*_parser(subparsers) -> None`` (which sets ``func`` to its
-``run_*``) and ``run_*(args) -> int`` (the exit status), for the command line to wire in:
+Each command is a pair ``add_*_parser(subparsers) -> None`` and ``run_*(args) -> int``
+(the exit status), for `nablanet.cli.main` to register as
+``Command(add_export_parser, run_export)`` and ``Command(add_convert_parser, run_convert)``:
 
 - ``nablanet export MODEL --onnx OUT.onnx [--opset N] [--float64]``: a saved model
   (``nablanet.save``'s file) as an ONNX graph (see `nablanet.to_onnx`);
@@ -11,7 +12,7 @@ Each command is a pair ``add_*_parser(subparsers) -> None`` (which sets ``func``
   the file it writes loads without running code.
 
 A user's mistake raises ValueError/OSError (the command line prints one line, status 1),
-except a missing ``--trust-pickle``: one line on standard error and status 2.
+and a missing ``--trust-pickle`` a `nablanet.cli._common.UsageError` (status 2).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import sys
 from typing import IO, Any
 
-PROG = "nablanet"
+from nablanet.cli._common import UsageError, add_command
 
 PICKLE_WARNING = (
     "loading a pickle runs any code it contains, so a pickle from someone else can take "
@@ -61,14 +62,14 @@ def _describe(model: Any) -> str:
 
 def add_export_parser(subparsers: Any) -> None:
     """Add ``export`` to the command line's subparsers."""
-    p = subparsers.add_parser(
-        "export", help="export a saved model as ONNX",
-        description=(
+    p = add_command(
+        subparsers, "export", "export a saved model as ONNX",
+        (
             "Write a model saved by 'nablanet train' (or nablanet.save) as an ONNX graph "
             "that onnxruntime and other ONNX runtimes run. Input 'X' (n_samples, "
             "n_features); outputs 'label' and 'probabilities' for a classifier, 'variable' "
-            "for a regressor, 'output' for a bare network. The graph computes in float32 "
-            "unless --float64 is given."
+            "for a regressor or an autoencoder's features, 'output' for a bare network. "
+            "The graph computes in float32 unless --float64 is given."
         ),
     )
     p.add_argument("model", help="the model file (.npz) to export")
@@ -78,7 +79,6 @@ def add_export_parser(subparsers: Any) -> None:
     p.add_argument("--float64", action="store_true",
                    help="compute in float64 (input X float64): reproduces a float64 model "
                    "to ~1e-12 instead of ~1e-6")
-    p.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -117,9 +117,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 def add_convert_parser(subparsers: Any) -> None:
     """Add ``convert`` to the command line's subparsers."""
-    p = subparsers.add_parser(
-        "convert", help="turn a pickled scikit-learn MLP into a safe model file",
-        description=(
+    p = add_command(
+        subparsers, "convert", "turn a pickled scikit-learn MLP into a safe model file",
+        (
             "Load a pickled (or joblib-saved) scikit-learn MLPClassifier or MLPRegressor, "
             "or a pickled nablanet model, and save it as a nablanet model file, which "
             "loads without running code and predicts the same. Loading the pickle runs "
@@ -131,23 +131,24 @@ def add_convert_parser(subparsers: Any) -> None:
     p.add_argument("--trust-pickle", action="store_true",
                    help="load the pickle, running any code it contains (only for a file "
                    "you trust)")
-    p.set_defaults(func=run_convert)
 
 
 def _from_pickle(obj: Any, source: str) -> Any:
     """A nablanet model from an unpickled object (a scikit-learn MLP is converted)."""
-    from nablanet.export._graph import kind_of
+    from nablanet.export._graph import network_of
     from nablanet.export.sklearn import from_sklearn, is_sklearn_mlp
 
     if is_sklearn_mlp(obj):
         return from_sklearn(obj)
     try:
-        kind_of(obj)
+        network_of(obj)  # what nablanet.save writes: a model holding a network
     except TypeError:
+        what = obj if isinstance(obj, type) else type(obj)
+        held = f"{'the class' if what is obj else 'a'} {what.__module__}.{what.__qualname__}"
         raise ValueError(
-            f"{source} holds a {type(obj).__module__}.{type(obj).__name__}; convert takes "
-            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model (for a "
-            "pipeline, pickle its MLP step)"
+            f"{source} holds {held}; convert takes "
+            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model holding a "
+            "network (for a pipeline, pickle its MLP step)"
         ) from None
     return obj
 
@@ -155,8 +156,7 @@ def _from_pickle(obj: Any, source: str) -> Any:
 def run_convert(args: argparse.Namespace) -> int:
     """Run ``nablanet convert``; returns the exit status."""
     if not args.trust_pickle:
-        sys.stderr.write(f"{PROG}: error: refusing to load {args.model}: {PICKLE_WARNING}\n")
-        return 2
+        raise UsageError(f"refusing to load {args.model}: {PICKLE_WARNING}")
     import joblib
 
     import nablanet

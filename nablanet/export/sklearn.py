@@ -38,6 +38,8 @@ _MULTILABEL = "multilabel-indicator"
 
 def is_sklearn_mlp(obj: Any) -> bool:
     """Whether ``obj`` is a scikit-learn MLPClassifier or MLPRegressor (fitted or not)."""
+    if isinstance(obj, type):  # the class itself: its methods need an instance
+        return False
     tags = getattr(obj, "__sklearn_tags__", None)
     kind = tags().estimator_type if tags is not None else None
     params = set(obj.get_params()) if hasattr(obj, "get_params") else set()
@@ -238,12 +240,20 @@ def to_sklearn(est: Any) -> Any:
     cls = MLPClassifier if kind == "classifier" else MLPRegressor
     params = {key: value for key, value in est.get_params().items()
               if key in cls().get_params()}
-    params["activation"] = _SKLEARN_ACTIVATIONS[est.net_.activations[0].name]
+    hidden = est.net_.activations[:-1]
+    if hidden:
+        params["activation"] = _SKLEARN_ACTIVATIONS[hidden[0].name]
+    elif params.get("activation") not in _SKLEARN_ACTIVATIONS.values():
+        params["activation"] = "relu"  # no hidden layer uses it: scikit-learn's default
     if kind == "regressor":
         params["loss"] = "squared_error"
     sk = cls(**params)
     sk.coefs_ = [np.array(W.T) for W in est.net_.W]
     sk.intercepts_ = [np.array(b) for b in est.net_.b]
+    # scikit-learn sets these at initialisation, and its early stopping ends by restoring
+    # them: a warm-started fit without a better validation score would fail without them
+    sk._best_coefs = [c.copy() for c in sk.coefs_]
+    sk._best_intercepts = [b.copy() for b in sk.intercepts_]
     if kind == "classifier":
         sk.classes_ = np.array(est.classes_, copy=True)
         sk._label_binarizer = LabelBinarizer().fit(

@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._version import __version__
 from nablanet.io.container import (
     ARRAY_NAME,
     FORMAT_NAME,
@@ -32,6 +34,7 @@ from nablanet.io.container import (
     read_archive,
     short,
     type_name,
+    write_model,
 )
 from nablanet.io.fields import check_field, check_keys
 
@@ -192,3 +195,27 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     header = check_common(parse_json(raw, source), sealed, source)
     manifest = check_manifest(header, source)
     return header, manifest_arrays(members, manifest, source)
+
+
+def save_state(
+    path: str | os.PathLike[str], state: Mapping[str, Any], arrays: Mapping[str, Any]
+) -> None:
+    """Write one model: the fields every file has, then ``state`` (which names its kind).
+
+    Parameters
+    ----------
+    path : str or path-like
+    state : mapping
+        JSON fields with ``"kind"``; none of the fields written here (``format``,
+        ``format_version``, ``library_version``, ``created``) nor those of `write_model`.
+    arrays : mapping of str to ndarray
+    """
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "kind": state["kind"],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **state,
+    }
+    write_model(path, header, arrays)

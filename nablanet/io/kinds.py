@@ -8,13 +8,12 @@ kinds of `nablanet.io.estimators.ESTIMATOR_KINDS`. Every file goes through the c
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from nablanet.io import estimators
-from nablanet.io.container import FORMAT_NAME, FORMAT_VERSION, INTEGRITY, MANIFEST, write_model
+from nablanet.io.container import INTEGRITY, MANIFEST
 from nablanet.io.fields import check_keys
-from nablanet.io.header import read_model
+from nablanet.io.header import read_model, save_state
 from nablanet.io.network import network_from_state, network_state
 from nablanet.network import Network
 
@@ -47,22 +46,12 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     OSError
         If the file cannot be written (the error names ``path``).
     """
-    from nablanet import __version__
-
     if isinstance(obj, Network):
         spec, arrays = network_state(obj)
         state: dict[str, Any] = {"kind": "Network", "network": spec}
     else:
         state, arrays = estimators.estimator_state(obj, known_kinds())
-    header = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "library_version": __version__,
-        "kind": state["kind"],
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        **state,
-    }
-    write_model(path, header, arrays)
+    save_state(path, state, arrays)
 
 
 def load(path: str | os.PathLike[str]) -> Any:

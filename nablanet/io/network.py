@@ -18,7 +18,6 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-import numpy as np
 from numpy.typing import NDArray
 
 from nablanet.activations import ACTIVATIONS
@@ -43,46 +42,8 @@ FLOAT_DTYPES = ("float32", "float64")
 
 
 def network_state(net: Network) -> tuple[dict[str, Any], dict[str, Array]]:
-    """The settings and parameters that rebuild ``net`` exactly.
-
-    Parameters
-    ----------
-    net : Network
-
-    Returns
-    -------
-    spec : dict
-        ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
-        "weight_decay", "init", "dtype"}``, plain JSON values.
-    arrays : dict
-        ``{"theta": copy of net.theta}``.
-
-    Raises
-    ------
-    ValueError
-        If theta holds NaN or infinity: `load` would refuse such a file.
-    """
-    theta = net.theta
-    if not np.isfinite(theta).all():
-        raise ValueError(
-            "cannot save a network whose theta contains NaN or infinity (did training "
-            "diverge?): the file could not be loaded"
-        )
-    spec = {
-        "layer_sizes": [int(s) for s in net.layer_sizes],
-        "activations": [a.name for a in net.activations[:-1]],
-        "output_activation": net.activations[-1].name,
-        "loss": net.loss.name,
-        "weight_decay": float(net.weight_decay),
-        "init": net.init if isinstance(net.init, str) else [str(i) for i in net.init],
-        "dtype": net.dtype.name,
-    }
-    if any(p is not None for p in net.sparsity):  # absent otherwise: older readers agree
-        spec["sparsity"] = [
-            None if p is None else {"target": p.target, "weight": p.weight}
-            for p in net.sparsity
-        ]
-    return spec, {"theta": theta.copy()}
+    """The settings and parameters that rebuild ``net`` exactly: `Network.to_state`."""
+    return net.to_state()
 
 
 class _Spec(NamedTuple):

@@ -8,15 +8,19 @@ updated in place because other objects hold views into it) and its gradient:
   only hyperparameters, the state holds the arrays, so one optimizer can drive several
   independent runs;
 - whole-run minimizers (`LBFGS`, `ConjugateGradient`): ``opt.minimize(fun, theta)`` with
-  ``fun(theta) -> (J, grad)`` on the full batch, line searches by scipy.
+  ``fun(theta) -> (J, grad)`` on the full batch, line searches by scipy. Each returns a
+  `MinimizeResult` whose ``status`` (a `Status`) says why it stopped.
+
+Which kind an object is, is a question of what it can do (`is_minimizer`), not of its class.
 
 Learning-rate schedules are in `nablanet.optim.schedules`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
+from nablanet._checks import lookup
 from nablanet.optim._inplace import FloatArray
 from nablanet.optim.adam import Adam, AdamState
 from nablanet.optim.gd import GradientDescent, GradientDescentState
@@ -27,6 +31,7 @@ from nablanet.optim.scipy_min import (
     IterationCallback,
     MinimizeResult,
     Objective,
+    Status,
 )
 
 
@@ -49,14 +54,27 @@ class StepOptimizer(Protocol):
         ...
 
 
+@runtime_checkable
 class Minimizer(Protocol):
     """A method that runs the whole optimization itself from ``fun(theta) -> (J, grad)``."""
 
     def minimize(
-        self, fun: Objective, theta: FloatArray, callback: IterationCallback | None = None
+        self,
+        fun: Objective,
+        theta: FloatArray,
+        callback: IterationCallback | None = None,
+        max_iter: int | None = None,
     ) -> MinimizeResult:
-        """Minimize ``fun`` from ``theta``, writing the solution into ``theta``."""
+        """Minimize ``fun`` from ``theta``, writing the solution into ``theta``.
+
+        ``max_iter`` overrides the minimizer's own iteration limit for this call.
+        """
         ...
+
+
+def is_minimizer(opt: object) -> TypeGuard[Minimizer]:
+    """Whether ``opt`` runs a whole minimization itself (has ``minimize``)."""
+    return isinstance(opt, Minimizer)
 
 
 OPTIMIZERS: dict[str, type[StepOptimizer]] = {
@@ -93,12 +111,8 @@ def get_optimizer(name: str, **kwargs: Any) -> StepOptimizer | Minimizer:
     ValueError
         For an unknown name; the message lists the valid ones.
     """
-    if name in OPTIMIZERS:
-        return OPTIMIZERS[name](**kwargs)
-    if name in MINIMIZERS:
-        return MINIMIZERS[name](**kwargs)
-    valid = ", ".join(sorted([*OPTIMIZERS, *MINIMIZERS]))
-    raise ValueError(f"unknown optimizer {name!r}; valid: {valid}")
+    table: dict[str, type[StepOptimizer] | type[Minimizer]] = {**OPTIMIZERS, **MINIMIZERS}
+    return lookup(table, name, "optimizer")(**kwargs)
 
 
 __all__ = [
@@ -116,6 +130,8 @@ __all__ = [
     "MinimizeResult",
     "Objective",
     "SGDState",
+    "Status",
     "StepOptimizer",
     "get_optimizer",
+    "is_minimizer",
 ]

@@ -6,12 +6,12 @@ make each pass read and write memory once and allocate nothing, whatever the dty
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._checks import number
 from nablanet._fused import axpy_kernel
 
 FloatArray = NDArray[np.floating[Any]]
@@ -99,27 +99,18 @@ def check_state(theta: FloatArray, **moments: FloatArray) -> None:
 
 
 def positive(value: Any, name: str) -> float:
-    """Return ``value`` as a Python float if it is finite and > 0, else raise ValueError."""
-    x = _as_float(value, name)
-    if not (math.isfinite(x) and x > 0.0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return x
+    """``value`` as a float if it is a finite number > 0 (see `nablanet._checks.number`)."""
+    return number(value, name, low=0.0, low_open=True)
 
 
 def non_negative(value: Any, name: str) -> float:
-    """Return ``value`` as a Python float if it is finite and >= 0, else raise ValueError."""
-    x = _as_float(value, name)
-    if not (math.isfinite(x) and x >= 0.0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
+    """``value`` as a float if it is a finite number >= 0 (see `nablanet._checks.number`)."""
+    return number(value, name, low=0.0)
 
 
 def in_unit_interval(value: Any, name: str) -> float:
-    """Return ``value`` as a Python float if it lies in [0, 1), else raise ValueError."""
-    x = _as_float(value, name)
-    if not 0.0 <= x < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return x
+    """``value`` as a float if it lies in [0, 1) (see `nablanet._checks.number`)."""
+    return number(value, name, low=0.0, high=1.0, high_open=True)
 
 
 def step_learning_rate(default: float, override: float | None) -> float:
@@ -139,10 +130,3 @@ def step_learning_rate(default: float, override: float | None) -> float:
     if not alpha >= 0.0:  # also catches NaN
         raise ValueError(f"learning_rate must be >= 0, got {override!r}")
     return alpha
-
-
-def _as_float(value: Any, name: str) -> float:
-    # bool is an int subclass; True as a learning rate is surely a mistake.
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    return float(value)

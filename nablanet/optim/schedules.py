@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
+from nablanet._checks import integer, lookup
 from nablanet.optim._inplace import non_negative, positive
 
 
@@ -26,8 +25,7 @@ class Schedule(Protocol):
 
 
 def _check_epoch(epoch: Any) -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
-        raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+    integer(epoch, "epoch", low=0)
     return int(epoch)
 
 
@@ -78,10 +76,7 @@ class InverseScaling:
     def __post_init__(self) -> None:
         self.learning_rate = positive(self.learning_rate, "learning_rate")
         self.power_t = non_negative(self.power_t, "power_t")
-        s = self.steps_per_epoch
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
-            raise ValueError(f"steps_per_epoch must be a positive integer, got {s!r}")
-        self.steps_per_epoch = int(s)
+        self.steps_per_epoch = integer(self.steps_per_epoch, "steps_per_epoch")
 
     def __call__(self, epoch: int, loss: float | None = None) -> float:
         """Return α₀ / (epoch · steps_per_epoch + 1)^power_t."""
@@ -113,10 +108,7 @@ class StepDecay:
 
     def __post_init__(self) -> None:
         self.learning_rate = positive(self.learning_rate, "learning_rate")
-        s = self.step_size
-        if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
-            raise ValueError(f"step_size must be a positive integer, got {s!r}")
-        self.step_size = int(s)
+        self.step_size = integer(self.step_size, "step_size")
         self.gamma = positive(self.gamma, "gamma")
         if self.gamma > 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
@@ -155,10 +147,7 @@ class Cosine:
 
     def __post_init__(self) -> None:
         self.learning_rate = positive(self.learning_rate, "learning_rate")
-        T = self.total_epochs
-        if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 1:
-            raise ValueError(f"total_epochs must be a positive integer, got {T!r}")
-        self.total_epochs = int(T)
+        self.total_epochs = integer(self.total_epochs, "total_epochs")
         self.min_learning_rate = non_negative(self.min_learning_rate, "min_learning_rate")
         if self.min_learning_rate > self.learning_rate:
             raise ValueError(
@@ -235,10 +224,7 @@ class ReduceOnPlateau:
         self.factor = positive(self.factor, "factor")
         if self.factor >= 1.0:
             raise ValueError(f"factor must be in (0, 1), got {self.factor!r}")
-        p = self.patience
-        if isinstance(p, bool) or not isinstance(p, int | np.integer) or p < 1:
-            raise ValueError(f"patience must be a positive integer, got {p!r}")
-        self.patience = int(p)
+        self.patience = integer(self.patience, "patience")
         self.min_delta = non_negative(self.min_delta, "min_delta")
         self.min_learning_rate = non_negative(self.min_learning_rate, "min_learning_rate")
         if self.min_learning_rate > self.learning_rate:
@@ -306,7 +292,5 @@ def get_schedule(name: str, learning_rate: float, **kwargs: Any) -> Schedule:
     ValueError
         For an unknown name; the message lists the valid ones.
     """
-    cls = SCHEDULES.get(name)
-    if cls is None:
-        raise ValueError(f"unknown schedule {name!r}; valid: {', '.join(sorted(SCHEDULES))}")
+    cls = lookup(SCHEDULES, name, "schedule")
     return cls(learning_rate, **kwargs)  # type: ignore[call-arg]

@@ -16,12 +16,14 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import scipy.optimize
 from threadpoolctl import ThreadpoolController
 
+from nablanet._checks import integer, number
 from nablanet.optim._inplace import FloatArray, check_theta
 
 Objective = Callable[[np.ndarray[Any, np.dtype[np.float64]]], tuple[float, Any]]
@@ -29,6 +31,16 @@ Objective = Callable[[np.ndarray[Any, np.dtype[np.float64]]], tuple[float, Any]]
 
 IterationCallback = Callable[[int, float], bool | None]
 """``callback(iteration, J) -> bool | None``; a true value stops the run."""
+
+
+class Status(StrEnum):
+    """Why a whole-run minimizer stopped."""
+
+    CONVERGED = "converged"  # the method's own convergence test was met
+    MAX_ITER = "max_iter"  # the iteration or evaluation limit was reached
+    DIVERGED = "diverged"  # J or its gradient stopped being finite
+    STOPPED = "stopped"  # the callback asked to stop
+    FAILED = "failed"  # the line search could make no more progress
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,10 @@ class MinimizeResult:
         stopped on an iteration or evaluation limit, a callback, a non-finite value or a
         failed line search.
     message : str
-        Why it stopped.
+        Why it stopped, in words.
+    status : Status
+        Why it stopped, as data: what callers branch on (``success`` is
+        ``status == Status.CONVERGED``).
     """
 
     J: float
@@ -62,6 +77,7 @@ class MinimizeResult:
     n_fun: int
     success: bool
     message: str
+    status: Status
 
 
 class _NonFinite(Exception):
@@ -163,6 +179,7 @@ def _minimize(
                     f"(J={run.J_nonfinite}); "
                     "theta holds the best finite point evaluated"
                 ),
+                status=Status.DIVERGED,
             )
         # Nothing finite was ever seen: theta is left as it was.
         return MinimizeResult(
@@ -172,20 +189,33 @@ def _minimize(
             n_fun=run.n_fun,
             success=False,
             message=f"stopped: non-finite J or gradient at the initial point (J={run.J_nonfinite})",
+            status=Status.DIVERGED,
         )
     theta[...] = res.x
     if run.stopped_by_callback:
-        message = f"stopped by the callback after iteration {run.n_iter}"
+        message, status = f"stopped by the callback after iteration {run.n_iter}", Status.STOPPED
     else:
-        message = str(res.message)
+        message, status = str(res.message), _status(res)
     return MinimizeResult(
         J=float(res.fun),
         grad_norm=float(np.max(np.abs(res.jac))),
         n_iter=int(res.nit),
         n_fun=run.n_fun,
-        success=bool(res.success) and not run.stopped_by_callback,
+        success=status == Status.CONVERGED,
         message=message,
+        status=status,
     )
+
+
+def _status(res: scipy.optimize.OptimizeResult) -> Status:
+    """The status of a run that scipy ended itself.
+
+    scipy's own codes: 0 success, 1 iteration or evaluation limit, anything else a line
+    search that failed (L-BFGS-B: 2; CG: 2 precision loss, 3 NaN, which cannot reach here).
+    """
+    if res.success:
+        return Status.CONVERGED
+    return Status.MAX_ITER if int(res.status) == 1 else Status.FAILED
 
 
 @dataclass
@@ -230,14 +260,18 @@ class LBFGS:
     ftol: float = 2.220446049250313e-09
 
     def __post_init__(self) -> None:
-        _check_count(self.max_iter, "max_iter")
-        _check_count(self.max_fun, "max_fun")
-        _check_count(self.memory, "memory")
-        _check_tol(self.tol, "tol")
-        _check_tol(self.ftol, "ftol")
+        integer(self.max_iter, "max_iter")
+        integer(self.max_fun, "max_fun")
+        integer(self.memory, "memory")
+        number(self.tol, "tol", low=0.0)
+        number(self.ftol, "ftol", low=0.0)
 
     def minimize(
-        self, fun: Objective, theta: FloatArray, callback: IterationCallback | None = None
+        self,
+        fun: Objective,
+        theta: FloatArray,
+        callback: IterationCallback | None = None,
+        max_iter: int | None = None,
     ) -> MinimizeResult:
         """Minimize ``fun`` starting from ``theta``; write the solution into ``theta``.
 
@@ -252,13 +286,15 @@ class LBFGS:
         callback : callable ``callback(iteration, J) -> bool | None``, optional
             Called after each iteration with the iteration number (1, 2, ...) and J at the
             new iterate. A true return value stops the run there.
+        max_iter : int, optional
+            The iteration limit of this call (default: ``self.max_iter``).
 
         Returns
         -------
         MinimizeResult
         """
         options = {
-            "maxiter": int(self.max_iter),
+            "maxiter": _limit(self.max_iter, max_iter),
             "maxfun": int(self.max_fun),
             "gtol": float(self.tol),
             "maxcor": int(self.memory),
@@ -291,11 +327,15 @@ class ConjugateGradient:
     tol: float = 1e-5
 
     def __post_init__(self) -> None:
-        _check_count(self.max_iter, "max_iter")
-        _check_tol(self.tol, "tol")
+        integer(self.max_iter, "max_iter")
+        number(self.tol, "tol", low=0.0)
 
     def minimize(
-        self, fun: Objective, theta: FloatArray, callback: IterationCallback | None = None
+        self,
+        fun: Objective,
+        theta: FloatArray,
+        callback: IterationCallback | None = None,
+        max_iter: int | None = None,
     ) -> MinimizeResult:
         """Minimize ``fun`` starting from ``theta``; write the solution into ``theta``.
 
@@ -310,22 +350,21 @@ class ConjugateGradient:
         callback : callable ``callback(iteration, J) -> bool | None``, optional
             Called after each iteration with the iteration number (1, 2, ...) and J at the
             new iterate. A true return value stops the run there.
+        max_iter : int, optional
+            The iteration limit of this call (default: ``self.max_iter``).
 
         Returns
         -------
         MinimizeResult
         """
-        options = {"maxiter": int(self.max_iter), "gtol": float(self.tol), "norm": math.inf}
+        options = {
+            "maxiter": _limit(self.max_iter, max_iter),
+            "gtol": float(self.tol),
+            "norm": math.inf,
+        }
         return _minimize(fun, theta, callback, "CG", options)
 
 
-def _check_count(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _limit(own: int, override: int | None) -> int:
+    return int(own) if override is None else integer(override, "max_iter")
 
-
-def _check_tol(value: Any, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")

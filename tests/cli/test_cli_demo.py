@@ -36,7 +36,7 @@ def test_fashion_mnist_reaches_089(tmp_path, capsys):
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST is not installed (make fashion-mnist)")
     code, out, _ = cli(capsys, "train", "--data", "fashion-mnist", "--layers", "256,128",
-                       "--epochs", "20", "--report", tmp_path / "rep", "-q")
+                       "--epochs", "20", "--batch-size", "100", "--report", tmp_path / "rep", "-q")
     assert code == 0
     assert printed_float(r"test accuracy: ([0-9.]+) \(10000 samples\)", out) >= 0.89
     weights = check_png(tmp_path / "rep" / "weights.png")

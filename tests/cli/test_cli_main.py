@@ -99,7 +99,7 @@ def test_help_shows_no_empty_defaults(capsys):
     _, out, _ = cli(capsys, "train", "--help")
     text = " ".join(out.split())
     assert "(default: 0.001 for adam, 0.01 for sgd, 0.5 for gd)" in text
-    assert "(default: 100)" in text  # a plain default is still shown
+    assert "(default: 200)" in text  # a plain default is still shown
 
 
 def test_mistakes_in_a_real_process(tmp_path, iris_csv):

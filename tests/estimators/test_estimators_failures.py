@@ -6,7 +6,9 @@ keeps the completed epochs, as scikit-learn's MLP does: a warning, and an estima
 n_iter_, t_ and loss_curve_ describe its weights.
 """
 
+import concurrent.futures
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -262,3 +264,36 @@ def test_ctrl_c_in_the_middle_of_an_epoch_goes_back_to_its_start(digits, monkeyp
     assert est.n_iter_ == 3 and est.t_ == 3 * len(X)
     reference = MLPClassifier(max_iter=3, **settings).fit(X, y)
     np.testing.assert_array_equal(est.net_.theta, reference.net_.theta)
+
+
+class WaitAt(Callback):
+    """Hold the fit at the end of epoch ``epoch`` until ``release`` is set."""
+
+    def __init__(self, epoch):
+        self.epoch, self.reached, self.release = epoch, threading.Event(), threading.Event()
+
+    def on_epoch_end(self, state):
+        if state.epoch == self.epoch:
+            self.reached.set()
+            assert self.release.wait(timeout=60)
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("second", ["fit", "partial_fit"])
+def test_a_second_thread_fitting_the_same_estimator_is_refused_harmlessly(digits, second):
+    X, y = digits
+    wait = WaitAt(1)
+    settings = {"hidden_layer_sizes": (10,), "max_iter": 4, "random_state": 0}
+    est = MLPClassifier(warm_start=True, **settings).fit(X, y)
+    est.set_params(callbacks=[wait])
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(est.fit, X, y)
+        assert wait.reached.wait(timeout=60)
+        with pytest.raises(RuntimeError, match="being fitted by another thread"):
+            getattr(est, second)(X, y)
+        wait.release.set()
+        first.result()
+    # the first fit was not disturbed: as if alone
+    reference = MLPClassifier(warm_start=True, **settings).fit(X, y).fit(X, y)
+    np.testing.assert_array_equal(est.net_.theta, reference.net_.theta)
+    assert est.n_iter_ == 8 and est.loss_curve_ == reference.loss_curve_

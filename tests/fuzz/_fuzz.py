@@ -26,7 +26,11 @@ def run_fuzz(run: Callable[[], None]) -> None:
     while time.monotonic() < stop:
         seed(SEED + batch)(run)
         batch += 1
-        run()
+        try:
+            run()
+        except BaseException as exc:
+            exc.add_note(f"fuzz batch seed {SEED + batch - 1} (NABLANET_FUZZ_SEED={SEED})")
+            raise
 
 
 def count(name: str) -> None:

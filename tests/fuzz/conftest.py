@@ -1,7 +1,7 @@
 """Hypothesis profiles for the fuzz tests: ``fast`` for ``make test``, ``long`` for fuzzing.
 
 ``NABLANET_FUZZ_MINUTES=10 pytest tests/fuzz`` selects ``long``: every fuzz target then
-repeats fresh, randomly seeded Hypothesis runs until its share of the minutes is spent
+repeats Hypothesis runs, each with a new seed, until its share of the minutes is spent
 (the minutes divided among the targets collected); batch k is seeded
 ``NABLANET_FUZZ_SEED + k`` (default 0), so a failure names a seed that reproduces it.
 Without it, ``fast`` runs a fixed, derandomised handful of cases per target, in seconds.

@@ -8,9 +8,11 @@ the chunked, vectorised parse equals the cell-by-cell parse; a random array writ
 
 from __future__ import annotations
 
+import atexit
 import csv
 import io
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -54,6 +56,7 @@ def _check_result(X, y, names, target):
 
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="nablanet-fuzz-csv-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 
 
 def _write(data: bytes, name: str = "data.csv") -> Path:

@@ -7,8 +7,10 @@ exactly; and damaged gzip members (cut, a flipped byte, trailing bytes, two memb
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import math
+import shutil
 import struct
 import tempfile
 import zlib
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 from nablanet.data.idx import IDX_TYPES, MAX_BYTES, MAX_NDIM, read_idx
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="nablanet-fuzz-idx-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 
 
 def _write(data: bytes) -> Path:

@@ -238,6 +238,10 @@ def test_fuzz_header_json_edits(workdir: Path, bases: list[Base]) -> None:
 # --- zip members ----------------------------------------------------------------------------
 
 
+# zipfile cannot write a name holding NUL (it cuts the name there); any other goes.
+NAMES = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=12)
+
+
 def test_fuzz_member_renames(workdir: Path, bases: list[Base]) -> None:
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
@@ -252,9 +256,8 @@ def test_fuzz_member_renames(workdir: Path, bases: list[Base]) -> None:
             if action == "keep":
                 renamed[name] = content[name]
             elif action == "rename":
-                new = data.draw(st.sampled_from(names) | st.text(min_size=1, max_size=12)
-                                .map(lambda s: s + data.draw(st.sampled_from(["", ".npy"]))),
-                                label="new name")
+                new = data.draw(st.sampled_from(names) | NAMES.map(
+                    lambda s: s + data.draw(st.sampled_from(["", ".npy"]))), label="new name")
                 renamed[new] = content[name]
             elif action == "twice":
                 renamed[name] = content[name]

@@ -4,7 +4,9 @@ import argparse
 
 import pytest
 
-from nablanet import autoencoder_command, load
+from nablanet import load
+from nablanet.cli import autoencoder as autoencoder_command
+from nablanet.cli.main import main
 
 
 def run(argv):
@@ -38,3 +40,9 @@ def test_unknown_source_is_a_usage_error():
     with pytest.raises(SystemExit) as exc:
         run(["autoencoder", "--data", "mnist"])
     assert exc.value.code == 2
+
+
+def test_wired_into_the_nablanet_command(capsys):
+    assert main(["autoencoder", "--data", "digits", "--hidden", "3", "--max-iter", "1"]) == 0
+    assert "trained 1 L-BFGS iterations" in capsys.readouterr().out
+    assert main(["autoencoder", "--sparsity-target", "1.5"]) == 2

@@ -1,4 +1,4 @@
-"""The ``nablanet autoencoder`` command: UFLDL's sparse autoencoder exercise.
+"""``nablanet autoencoder``: UFLDL's sparse autoencoder exercise.
 
 ``nablanet autoencoder --data patches --report DIR`` checks the gradient of J (sparsity
 penalty included) with UFLDL's ε on a few patches, trains a `SparseAutoencoder` on
@@ -12,13 +12,15 @@ it and returns the exit status.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from numpy.typing import NDArray
+from nablanet.cli import _common as c
 
-Array = NDArray[Any]
+if TYPE_CHECKING:  # numpy is imported only when the command runs
+    from numpy.typing import NDArray
+
+    Array = NDArray[Any]
 
 #: --data sources: name -> what it is.
 SOURCES = {
@@ -30,28 +32,31 @@ GRADCHECK_ROWS = 10
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add ``autoencoder`` to the subcommands of the command-line parser."""
-    p = subparsers.add_parser(
-        "autoencoder",
-        help="train UFLDL's sparse autoencoder and draw its filters",
-        description=(
-            "Train a sparse autoencoder (UFLDL's exercise: J = mean ½‖x̂ − x‖² + (λ/2)ΣW² + "
-            "β Σ KL(ρ‖ρ̂)) by L-BFGS, after checking its gradient numerically. With --report, "
-            "write an HTML report whose picture shows the learned filters (edge detectors "
-            "on natural-image patches)."
-        ),
+    """Add ``autoencoder`` and its flags."""
+    p = c.add_command(
+        subparsers, "autoencoder", "train UFLDL's sparse autoencoder and draw its filters",
+        "Train a sparse autoencoder (UFLDL's exercise: J = mean ½‖x̂ − x‖² + (λ/2)ΣW² + "
+        "β Σ KL(ρ‖ρ̂)) by L-BFGS, after checking its gradient numerically. With --report, "
+        "write an HTML report whose picture shows the learned filters (edge detectors on "
+        "natural-image patches).",
     )
     p.add_argument("--data", default="patches", choices=sorted(SOURCES),
-                   help="patches (default) or digits")
+                   help="patches: " + SOURCES["patches"] + "; digits: " + SOURCES["digits"])
     p.add_argument("--report", metavar="DIR", default=None, help="write the report into DIR")
     p.add_argument("--save", metavar="FILE", default=None, help="save the model to FILE")
-    p.add_argument("--n-patches", type=int, default=10000, help="patches to sample (10000)")
-    p.add_argument("--hidden", type=int, default=25, help="hidden units (25)")
-    p.add_argument("--sparsity-target", type=float, default=0.01, help="ρ (0.01)")
-    p.add_argument("--sparsity-weight", type=float, default=3.0, help="β (3)")
-    p.add_argument("--weight-decay", type=float, default=1e-4, help="λ (1e-4)")
-    p.add_argument("--max-iter", type=int, default=400, help="L-BFGS iterations (400)")
-    p.add_argument("--seed", type=int, default=0, help="data sample and initial weights (0)")
+    p.add_argument("--n-patches", type=c.integer(), default=10000, metavar="N",
+                   help="patches to sample")
+    p.add_argument("--hidden", type=c.integer(), default=25, metavar="N", help="hidden units")
+    p.add_argument("--sparsity-target", type=c.number(0, 1, low_open=True, high_open=True),
+                   default=0.01, metavar="ρ", help="desired mean activation")
+    p.add_argument("--sparsity-weight", type=c.number(0), default=3.0, metavar="β",
+                   help="weight of the sparsity penalty")
+    p.add_argument("--weight-decay", type=c.number(0), default=1e-4, metavar="λ",
+                   help="weight decay, not scaled by the number of samples")
+    p.add_argument("--max-iter", type=c.integer(), default=400, metavar="N",
+                   help="L-BFGS iterations")
+    p.add_argument("--seed", type=c.integer(0), default=0, metavar="N",
+                   help="the patch sample and the initial weights")
     p.set_defaults(func=run)
 
 
@@ -72,29 +77,30 @@ def run(args: argparse.Namespace) -> int:
     """Check the gradient, train, print J and the time, write the report; 0 on success."""
     from nablanet.estimators.autoencoder import SparseAutoencoder
 
-    out = sys.stdout
+    c.check_writable(args.save, "--save")
+    c.check_writable(args.report, "--report")
     X, side, description = _load(args)
     est = SparseAutoencoder(
         args.hidden, sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,
         weight_decay=args.weight_decay, max_iter=args.max_iter, random_state=args.seed,
     )
     check = _gradient_check(est, X[:GRADCHECK_ROWS])
-    out.write(f"data: {description}\n")
-    out.write(f"gradient check ({GRADCHECK_ROWS} rows, ε = 1e-4): relative difference "
-              f"{check.relative_difference:.3e} ({'passed' if check.passed else 'FAILED'})\n")
+    c.out(f"data: {description}")
+    c.out(f"gradient check ({GRADCHECK_ROWS} rows, ε = 1e-4): relative difference "
+          f"{check.relative_difference:.3e} ({'passed' if check.passed else 'FAILED'})")
     if not check.passed:
         return 1
     start = time.perf_counter()
     est.fit(X)
     seconds = time.perf_counter() - start
-    out.write(f"trained {est.n_iter_} L-BFGS iterations in {seconds:.1f} s: "
-              f"J = {est.loss_curve_[-1]:.6f}\n")
+    c.out(f"trained {est.n_iter_} L-BFGS iterations in {seconds:.1f} s: "
+          f"J = {est.loss_curve_[-1]:.6f}")
     if args.save:
         est.save(args.save)
-        out.write(f"model: {args.save}\n")
+        c.out(f"model: {args.save}")
     if args.report:
         path = _write_report(args, est, X, side, description, check, seconds)
-        out.write(f"report: {path}\n")
+        c.out(f"report: {path}")
     return 0
 
 

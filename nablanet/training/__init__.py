@@ -1,0 +1,34 @@
+"""Training: the loop, one run, its divergence guard, the records (History) and callbacks.
+
+``train(net, X, Y, ...)`` trains a `Network` in place and returns a `History`. The names
+below are the package's public face; ``nablanet.callbacks`` still offers the callbacks.
+"""
+
+from nablanet.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochLogger,
+    LearningRateSchedule,
+    ProgressBar,
+)
+from nablanet.training.guard import EXPLOSION_FACTOR
+from nablanet.training.history import History, RunHistory, TrainingDiverged, TrainState
+from nablanet.training.loop import accuracy, run_seeds, train
+from nablanet.training.run import Score
+
+__all__ = [
+    "EXPLOSION_FACTOR",
+    "Callback",
+    "EarlyStopping",
+    "EpochLogger",
+    "History",
+    "LearningRateSchedule",
+    "ProgressBar",
+    "RunHistory",
+    "Score",
+    "TrainState",
+    "TrainingDiverged",
+    "accuracy",
+    "run_seeds",
+    "train",
+]
