@@ -64,3 +64,15 @@ def test_no_false_alarm_when_the_first_batch_has_zero_targets():
         for seed in (24, 25):
             MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, batch_size=5,
                          random_state=seed, learning_rate_init=1e-3).fit(X, y)
+
+
+def test_invscaling_partial_fit_counts_samples_seen(digits):
+    """scikit-learn's 'invscaling' rate is α₀ / (t_ + 1)^power_t with t_ the samples seen.
+    nablanet used (n_iter_ · m + 1) with m the rows of the current call: after a
+    partial_fit of 400 rows, a call with 10 rows ran at 0.5/√11 = 0.151, not 0.5/√401."""
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(8,), solver="sgd", learning_rate="invscaling",
+                        learning_rate_init=0.5, random_state=0)
+    est.partial_fit(X, y, classes=np.arange(10))
+    est.partial_fit(X[:10], y[:10])
+    assert est.history_.runs[-1].learning_rate[0] == pytest.approx(0.5 / (400 + 1) ** 0.5)
