@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import nablanet
-from nablanet.io import ModelFileError
-from nablanet.io import container
+from nablanet.io import ModelFileError, container
 
 
 def _npy(descr: str, shape: str) -> bytes:
