@@ -76,3 +76,22 @@ def test_invscaling_partial_fit_counts_samples_seen(digits):
     est.partial_fit(X, y, classes=np.arange(10))
     est.partial_fit(X[:10], y[:10])
     assert est.history_.runs[-1].learning_rate[0] == pytest.approx(0.5 / (400 + 1) ** 0.5)
+
+
+def test_minibatch_with_zero_total_sample_weight_is_not_a_divergence():
+    """A minibatch whose sample weights are all 0 gives J = 0/0 = NaN: the guard called it
+    a divergence and advised checking 'the data's scale and the starting weights'. With
+    many zero weights (masking) random batches hit this often. Either such a batch adds
+    nothing, or the error names sample_weight as the cause."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16, y[:200]
+    s = np.ones(len(y))
+    s[:20] = 0.0
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0, batch_size=10,
+                        shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            est.fit(X, y, sample_weight=s)
+        except (TrainingDiverged, ValueError) as exc:
+            assert "sample_weight" in str(exc)
