@@ -8,9 +8,7 @@ see `nablanet.io`).
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -18,6 +16,7 @@ from numpy.typing import NDArray
 from sklearn.utils import check_random_state
 
 from nablanet._checks import integer, number, one_of
+from nablanet.estimators._transaction import all_or_nothing as _all_or_nothing
 from nablanet.network import Network
 from nablanet.optim import SGD, Adam
 from nablanet.optim.scipy_min import LBFGS
@@ -30,22 +29,12 @@ SOLVERS = ("lbfgs", "adam", "sgd")
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_")
 
 
-@contextmanager
-def all_or_nothing(est: Any) -> Iterator[None]:
-    """On any exception inside, put back the fitted state from before the call (or none).
+def all_or_nothing(est: Any) -> AbstractContextManager[None]:
+    """A fit that raises leaves ``est`` unfitted (see `nablanet.estimators._transaction`).
 
-    A fit builds a new network and attributes; a failure (bad data, divergence, Ctrl-C)
-    must not leave a mix of the old and new ones.
+    These estimators always fit from scratch, so no earlier state is kept.
     """
-    params = est.get_params(deep=False)
-    saved = copy.copy({k: v for k, v in vars(est).items() if k not in params})
-    try:
-        yield
-    except BaseException:
-        for key in [k for k in vars(est) if k not in params]:
-            delattr(est, key)
-        est.__dict__.update(saved)
-        raise
+    return _all_or_nothing(est, continuing=False)
 
 
 def check_solver_params(est: Any) -> None:
