@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
+from nablanet.cli import cluster
 from nablanet.cli._models import load_model
 from nablanet.cli.sources import load_for_model
 
@@ -21,12 +22,15 @@ def add_parser(subparsers: Any) -> None:
     c.add_model(p)
     c.add_data(p)
     c.add_json(p)
+    cluster.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the model's scores on the data."""
     from nablanet.report import evaluate_model, format_evaluation
 
+    if cluster.requested(args):
+        return cluster.run_evaluate(args)
     model = load_model(args.model)
     data = load_for_model(args, model)
     assert data.y_test is not None

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
+from nablanet.cli import cluster
 from nablanet.cli._models import (
     fit,
     model_gradient_check,
@@ -56,6 +57,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--report", metavar="DIR", default=None,
                    help="write pictures and a self-contained report.html into DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    cluster.add_arguments(p)
 
 
 def _add_network_flags(p: argparse.ArgumentParser) -> None:
@@ -195,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
     c.check_writable(args.out, "--out", inputs=(args.data,))
     c.check_writable(args.report, "--report", inputs=(args.data,))
     check_flags(args)
+    if cluster.requested(args):
+        return cluster.run_train(args)
     data = load_for_training(args)
     quiet = args.quiet
     if not quiet:

@@ -114,6 +114,19 @@ def _table_files(pattern: str) -> tuple[list[str], str]:
     return files, TABLE_READERS[suffixes.pop()]
 
 
+def _csv_options(path: str) -> dict[str, Any]:
+    """Header and delimiter of CSV files as nablanet's own reader sees them (from the first).
+
+    Dask's reader takes the first row for a header whatever it holds; `inspect_csv` decides
+    from every column, so a file of numbers only keeps its first row.
+    """
+    from nablanet.data.csv import inspect_csv
+
+    layout = inspect_csv(path)
+    names = layout.names or [f"column {j}" for j in range(layout.n_columns)]
+    return {"sep": layout.delimiter, "header": 0 if layout.names else None, "names": names}
+
+
 def read_distributed(
     path: str | os.PathLike[str], target: int | str = -1, rows_per_block: int = 65536
 ) -> tuple[Any, Any]:
@@ -157,7 +170,7 @@ def read_distributed(
     import dask.dataframe as dd
 
     files, reader = _table_files(path)
-    df = getattr(dd, reader)(files)
+    df = getattr(dd, reader)(files, **_csv_options(files[0]) if reader == "read_csv" else {})
     columns = list(df.columns)
     if isinstance(target, int):
         if not -len(columns) <= target < len(columns):
