@@ -49,8 +49,9 @@ def blas() -> str:
     pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     if not pools:
         return "unknown"
-    p = pools[0]
-    return f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})"
+    # NumPy's own BLAS (SciPy may bring another): it does the dense products
+    p = next((p for p in pools if "numpy" in p.get("filepath", "")), pools[0])
+    return f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')}, NumPy's)"
 
 
 def wide_data(n_samples: int, n_features: int = 100_000, density: float = 0.01) -> tuple:

@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet.callbacks import Callback
 from nablanet.data.validation import check_sample_weight
 from nablanet.distributed.estimators import cluster_fit
 from nablanet.distributed.predict import rowwise
@@ -32,6 +31,7 @@ from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
 from nablanet.estimators._transaction import all_or_nothing
 from nablanet.network import Network
+from nablanet.training import Callback
 
 Array = NDArray[Any]
 
