@@ -1,4 +1,4 @@
-"""Activation functions f and their derivatives f', side by side (MATH.md §1).
+"""Activation functions f and their derivatives f', side by side (docs/math.md §1).
 
 Each derivative is written from the output a = f(z), as the source does
 (sigmoid: a(1 - a), tanh: 1 - a²): the forward pass then never has to keep z for

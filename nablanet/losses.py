@@ -1,6 +1,6 @@
 """Costs C(a, y) per example and the output-layer error δ = ∂C/∂z they start backprop with.
 
-Each loss carries its value and its output delta side by side (MATH.md §4, §6), as
+Each loss carries its value and its output delta side by side (docs/math.md §4, §6), as
 Nielsen's cost classes do. The training cost J averages C over the m examples; weight
 decay is added by the network, not here.
 
@@ -136,7 +136,7 @@ class Loss:
         return jacobian_vector(activation, a, out, out)
 
 
-# --- squared error:  C = ½‖a - y‖²,  ∂C/∂a = a - y  (MATH.md §4; the source's cost) ---
+# --- squared error:  C = ½‖a - y‖²,  ∂C/∂a = a - y  (docs/math.md §4; the source's cost) ---
 
 
 def _squared_error(z: Array, a: Array, Y: Array) -> Array:

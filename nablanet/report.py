@@ -389,7 +389,8 @@ def _gradient_check_section(gradient_check: Any, layer_sizes: Sequence[int]) -> 
     ]
 
 
-#: The diagnosis table's columns: (heading, field of `LayerDiagnosis`, format).
+#: The diagnosis table's columns: (heading, field of `LayerDiagnosis`, format), headed as
+#: in the diagnosis's own text.
 _DIAGNOSIS_COLUMNS = (
     ("layer", "layer", None),
     ("role", "role", "{}"),
@@ -397,8 +398,8 @@ _DIAGNOSIS_COLUMNS = (
     ("units", "units", "{}"),
     ("saturated", "saturated_fraction", "{:.1%}"),
     ("dead", "dead_fraction", "{:.1%}"),
-    ("mean |δ|", "mean_abs_delta", "{:.3e}"),
-    ("mean |a_in|", "mean_abs_input", "{:.3e}"),
+    ("mean|δ|", "mean_abs_delta", "{:.3e}"),
+    ("mean|a_in|", "mean_abs_input", "{:.3e}"),
     ("‖dW‖/‖W‖", "grad_weight_ratio", "{:.3e}"),
 )
 

@@ -1,10 +1,10 @@
-"""Independent reference formulas shared by the tests (MATH.md §1, written as printed)."""
+"""Independent reference formulas shared by the tests (docs/math.md §1, written as printed)."""
 
 import numpy as np
 
 
 def textbook(name, z):
-    """f(z) by the formula in MATH.md §1 (moderate z only: no overflow guards)."""
+    """f(z) by the formula of docs/math.md §1 (moderate z only: no overflow guards)."""
     z = np.asarray(z, dtype=np.float64)
     if name == "sigmoid":
         return 1.0 / (1.0 + np.exp(-z))

@@ -1,4 +1,4 @@
-"""Activations f and their derivatives f' (MATH.md §1), checked against the textbook.
+"""Activations f and their derivatives f' (docs/math.md §1), checked against the textbook.
 
 Every reference value here is computed independently of nablanet: the textbook formula
 for f, and a float64 central difference of f for f'.
@@ -242,7 +242,7 @@ def test_jacobian_vector_elementwise_is_g_times_fprime(name):
 
 
 def test_source_diagonal_softmax_derivative_gives_a_different_delta():
-    """MATH.md's trap: f(z) − f(z)² is only the Jacobian's diagonal.
+    """The softmax trap (docs/math.md §1): f(z) − f(z)² is only the Jacobian's diagonal.
 
     With squared error C = ½‖a − y‖², g = ∂C/∂a = a − y. The diagonal-only δ = g ⊙ (a − a²)
     disagrees with the true ∂C/∂z (central difference), the full-Jacobian δ agrees.

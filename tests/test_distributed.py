@@ -288,3 +288,11 @@ def test_local_sgd_is_bit_reproducible_and_learns(client, optimizer):
     assert not np.array_equal(a.theta, c.theta)
     assert ra.train_loss[-1] < ra.train_loss[0]
     assert accuracy(a, X[1400:], Y[1400:]) > 0.6  # untrained: about 0.1
+
+
+def test_a_failed_cluster_fit_leaves_the_estimator_unfitted(client):
+    X, _ = _iris()
+    est = MLPClassifier((3,), solver="lbfgs", max_iter=5, random_state=0)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        est.fit(da.from_array(X, chunks=50), da.zeros(150, chunks=50, dtype=int))
+    assert not hasattr(est, "net_") and not hasattr(est, "classes_")

@@ -162,3 +162,20 @@ def test_convert_refuses_what_holds_no_network_as_a_user_error(tmp_path, obj, na
     with pytest.raises(ValueError, match=f"holds {name}"):
         main(["convert", str(path), "--out", str(out), "--trust-pickle"])
     assert not out.exists()
+
+
+def test_neither_command_writes_over_its_input(tmp_path):
+    """The output named as the input would replace the model by another format."""
+    est = fitted(MLPClassifier)
+    model = tmp_path / "model.npz"
+    est.save(model)
+    saved = model.read_bytes()
+    with pytest.raises(ValueError, match="is the input file"):
+        main(["export", str(model), "--onnx", str(model)])
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(pickle.dumps(fitted(sknn.MLPClassifier)))
+    pickled = pkl.read_bytes()
+    with pytest.raises(ValueError, match="is the input file"):
+        main(["convert", str(pkl), "--out", str(tmp_path / "." / "model.pkl"),
+              "--trust-pickle"])
+    assert model.read_bytes() == saved and pkl.read_bytes() == pickled

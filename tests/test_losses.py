@@ -1,4 +1,4 @@
-"""Losses C(a, y) per example and their output error δ = ∂C/∂z (MATH.md §4, §6)."""
+"""Losses C(a, y) per example and their output error δ = ∂C/∂z (docs/math.md §4, §6)."""
 
 import math
 import warnings

@@ -208,3 +208,32 @@ def test_normalize_patches_is_ufldl_normalize_data():
     ref_matlab = (np.clip(X, -3 * X.std(ddof=1), 3 * X.std(ddof=1)) / (3 * X.std(ddof=1))
                   + 1) * 0.4 + 0.1
     np.testing.assert_allclose(out, ref_matlab, atol=1e-4)
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh"])
+def test_the_reference_gradient_is_the_reference_js_derivative(hidden):
+    """Central differences (ε = 1e-4, float64) of the reference J itself: the reference
+    gradient above is not merely the same formula as nablanet's."""
+    net = _random_net(hidden, "sigmoid")
+    rng = np.random.default_rng(7)
+    X = rng.uniform(0.1, 0.9, size=(25, 7))
+    s = rng.uniform(0.2, 3.0, size=25)
+    params = [net.W[0].copy(), net.b[0].copy(), net.W[1].copy(), net.b[1].copy()]
+
+    def J(p):
+        return ufldl_sparse_autoencoder(*p, X, 3e-3, 0.1, 3.0, hidden, "sigmoid", s)[0]
+
+    _, grads = ufldl_sparse_autoencoder(*params, X, 3e-3, 0.1, 3.0, hidden, "sigmoid", s)
+    eps = 1e-4
+    for k, P in enumerate(params):
+        numeric = np.empty_like(P)
+        for idx in np.ndindex(P.shape):
+            old = P[idx]
+            P[idx] = old + eps
+            up = J(params)
+            P[idx] = old - eps
+            down = J(params)
+            P[idx] = old
+            numeric[idx] = (up - down) / (2 * eps)
+        diff = np.linalg.norm(numeric - grads[k]) / np.linalg.norm(numeric + grads[k])
+        assert diff < 1e-8

@@ -78,6 +78,7 @@ def fit_on_cluster(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
         For the stochastic solvers (see `nablanet.distributed.local_sgd`).
     """
     from nablanet.estimators._training import fit_lbfgs
+    from nablanet.estimators._transaction import all_or_nothing
 
     if est.solver != "lbfgs":
         raise ValueError(
@@ -85,7 +86,7 @@ def fit_on_cluster(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
             "fit(); for minibatch training use nablanet.distributed.local_sgd"
         )
     continuing = est._continues(False)
-    with est._all_or_nothing(continuing):
+    with all_or_nothing(est, continuing):
         hidden = est._check_params()
         X = as_rows(X, "X")
         y = as_rows(y, "y", ndim=(1, 2))

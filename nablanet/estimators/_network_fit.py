@@ -8,6 +8,7 @@ see `nablanet.io`).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 from sklearn.utils import check_random_state
 
 from nablanet._checks import integer, number, one_of
-from nablanet.estimators import _transaction
+from nablanet.estimators._transaction import all_or_nothing as _all_or_nothing
 from nablanet.network import Network
 from nablanet.optim import SGD, Adam
 from nablanet.optim.scipy_min import LBFGS
@@ -28,14 +29,12 @@ SOLVERS = ("lbfgs", "adam", "sgd")
 _FITTED = ("n_features_in_", "n_iter_", "loss_curve_")
 
 
-def all_or_nothing(est: Any) -> Any:
-    """On any exception inside, put back the fitted state from before the call (or none).
+def all_or_nothing(est: Any) -> AbstractContextManager[None]:
+    """A fit that raises leaves ``est`` unfitted (see `nablanet.estimators._transaction`).
 
-    A fit builds a new network and attributes; a failure (bad data, divergence, Ctrl-C)
-    must not leave a mix of the old and new ones. The MLPs' mechanism
-    (`nablanet.estimators._transaction`), keeping the whole previous state.
+    These estimators always fit from scratch, so no earlier state is kept.
     """
-    return _transaction.all_or_nothing(est, continuing=True)
+    return _all_or_nothing(est, continuing=False)
 
 
 def check_solver_params(est: Any) -> None:

@@ -41,13 +41,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _writable(path: str, flag: str) -> None:
-    """Refuse an output path that cannot be written, before any work."""
+def _writable(path: str, flag: str, source: str) -> None:
+    """Refuse an output path that cannot be written, or is the input file, before any work."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
+    # writing over the model being read would replace it by another format
+    if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+        raise ValueError(f"{flag} {path} is the input file {source}; give another file name")
 
 
 def _describe(model: Any) -> str:
@@ -91,7 +94,7 @@ def run_export(args: argparse.Namespace) -> int:
     from nablanet.export.onnx import to_onnx
     from nablanet.io.files import atomic_write  # the library's one atomic write
 
-    _writable(args.onnx, "--onnx")
+    _writable(args.onnx, "--onnx", args.model)
     model = nablanet.load(args.model)
     sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
     graph = to_onnx(model, X_sample=sample, target_opset=args.opset)
@@ -161,7 +164,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     import nablanet
 
-    _writable(args.out, "--out")
+    _writable(args.out, "--out", args.model)
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"No such file: {args.model}")
     obj = joblib.load(args.model)  # plain pickles too; runs the file's code (trusted)

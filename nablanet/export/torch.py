@@ -8,9 +8,11 @@ W(l) (PyTorch stores it in the same (out, in) orientation as the mathematics) an
     leaky_relu → nn.LeakyReLU(negative_slope=0.01)   softmax → nn.Softmax(dim=-1)
 
 For an estimator, the Sequential is its network ``est.net_``: its outputs are the
-network's h(X), which are ``predict_proba``'s rows for a softmax or multi-label
-classifier and the probability of the second class for a one-unit binary classifier
-(for a `SparseAutoencoder`, the whole autoencoder: the reconstruction x̂).
+network's h(X). For a softmax classifier or a sigmoid multi-label classifier these are
+``predict_proba``'s rows, for a one-unit sigmoid binary classifier the probability of
+the second class; tanh outputs (labels −1/+1) and one sigmoid unit per class (which
+``predict_proba`` maps and normalises) stay the raw outputs. For a `SparseAutoencoder`
+it is the whole autoencoder: the reconstruction x̂.
 A regressor whose targets were scaled into a bounded output's range ends with one
 more ``nn.Linear`` (diagonal weights = the scale, bias = the offset), so that the
 Sequential outputs ``predict``'s targets, shape (N, n_outputs).
