@@ -130,6 +130,12 @@ class Diagnosis:
             out.append("No saturated or dead units and no starved weights: nothing stalls.")
         return out
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the same table and findings as ``print``."""
+        from nablanet._html import as_html
+
+        return as_html("Diagnosis", str(self))
+
     def __str__(self) -> str:
         head = (
             f"{'layer':>5} {'role':<7}{'activation':<11}{'units':>6}{'saturated':>10}"

@@ -725,6 +725,12 @@ class Network:
             f"dtype={self.dtype.name})"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the `summary` table."""
+        from nablanet._html import as_html
+
+        return as_html(repr(self), self.summary())
+
     def summary(self) -> str:
         """A table of the layers: units, activation and parameter count."""
         rows = [f"{'layer':<8}{'units':>8}  {'activation':<12}{'params':>10}"]
