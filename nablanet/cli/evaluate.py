@@ -35,9 +35,24 @@ def run(args: argparse.Namespace) -> int:
     data = load_for_model(args, model)
     assert data.y_test is not None
     result = evaluate_model(model, data.X_test, data.y_test, data.class_names)
+    _warn_training_rows(args.model, data.X_test)
     if args.json:
         c.print_json({"model": args.model, "data": data.description, **result})
     else:
         c.out(f"{args.model} on {data.description}")
         c.out(format_evaluation(result))
     return 0
+
+
+def _warn_training_rows(path: str, X: Any) -> None:
+    """Say so when the rows being scored include rows the model was trained on."""
+    from nablanet.cli._fingerprint import training_rows_among
+    from nablanet.io import read_metadata
+
+    found = training_rows_among(read_metadata(path).get("training_rows"), X)
+    if found is None or found[0] == 0:
+        return
+    matches, sampled, total = found
+    c.err(f"{c.PROG}: warning: these rows include the model's training rows ({matches} of "
+          f"the {sampled} of its {total} training rows its file remembers): the score is "
+          "inflated; score held-out rows")

@@ -215,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         c.out(f"trained for {est.n_iter_} epochs (no test part: --test-fraction 0)")
     if args.out:
-        est.save(args.out)
+        from nablanet.io import save
+
+        save(est, args.out, metadata=_metadata(est, data, args.seed))
         c.out(f"model written to {args.out}")
     elif not quiet:
         c.err("note: the model was not saved; give --out MODEL to keep it")
@@ -277,6 +279,18 @@ def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
     net.W[-1] *= std[:, None]
     net.b[-1] *= std
     net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
+
+
+def _metadata(est: Any, data: Data, seed: int) -> dict[str, Any]:
+    """What the model file keeps beside the model: class names, the training rows' fingerprint."""
+    from nablanet.cli._fingerprint import fingerprint
+    from nablanet.report import label_names
+
+    metadata: dict[str, Any] = {"data": data.description,
+                                "training_rows": fingerprint(data.X_train, seed)}
+    if hasattr(est, "classes_"):
+        metadata["class_names"] = label_names(est.classes_, data.class_names)
+    return metadata
 
 
 def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:

@@ -20,10 +20,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from nablanet.distributed._blocks import from_npy
-from nablanet.distributed.local_sgd import RoundCallback
+if TYPE_CHECKING:  # numpy is not imported to build the command line's parser
+    from nablanet.distributed.local_sgd import RoundCallback
 
 #: File suffixes that dask.dataframe reads, by reader.
 TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
@@ -154,6 +154,8 @@ def read_distributed(
 
     path = os.fspath(path)
     if os.path.isdir(path):
+        from nablanet.distributed._blocks import from_npy
+
         table = da.concatenate([from_npy(p, rows_per_block) for p in _npy_shards(Path(path))])
         if table.ndim != 2:
             raise ValueError(f"the shards in {path} must be 2-D tables, got {table.ndim}-D")
