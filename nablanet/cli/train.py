@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         c.err(f"data: {data.description}")
     est = build_estimator(args, data.regression, int(data.X_train.shape[0]),
                           progress_callbacks(quiet))
-    _fit(est, data, args)
+    target_scaling = _fit(est, data, args)
     if not quiet:
         c.err(est.net_.summary())
     result = None
@@ -217,7 +217,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from nablanet.io import save
 
-        save(est, args.out, metadata=_metadata(est, data, args.seed))
+        metadata = _metadata(est, data, args.seed)
+        if target_scaling is not None:
+            metadata["target_scaling"] = target_scaling
+        save(est, args.out, metadata=metadata)
         c.out(f"model written to {args.out}")
     elif not quiet:
         c.err("note: the model was not saved; give --out MODEL to keep it")
@@ -228,8 +231,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
-    """Fit, saying when training stopped before converging or diverged."""
+def _fit(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Fit, saying when training stopped before converging or diverged.
+
+    Returns
+    -------
+    dict or None
+        The standardisation of a regression target (its mean and standard deviation,
+        already folded into the output layer), for the model file's metadata.
+    """
     from nablanet.training import TrainingDiverged
 
     scaling = args.output is None and data.regression
@@ -247,6 +257,10 @@ def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
         c.err(f"{c.PROG}: warning: training stopped at the limit of {est.n_iter_} {limit} "
               "before the loss converged; give more --epochs (or a larger --learning-rate) "
               "to train further")
+    if not scaling:
+        return None
+    return {"trained_on": "(y - mean) / std, folded back into the output layer's W and b",
+            "mean": y[1], "std": y[2]}
 
 
 def standardise(y: Any) -> tuple[Any, Any, Any]:

@@ -62,3 +62,19 @@ def test_fingerprint_samples_and_matches_exact_rows():
     assert training_rows_among(entry, X + 1e-12)[0] == 0  # another value, another row
     assert row_hashes(np.array([[0.0, 1.0]]))[0] == row_hashes(np.array([[-0.0, 1.0]]))[0]
     assert training_rows_among({"hashes": "not base64!"}, X) is None
+
+
+def test_regression_records_its_target_scaling(tmp_path, capsys):
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    data = tmp_path / "diabetes.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", fmt="%.6g")
+    model = tmp_path / "d.npz"
+    code, _, err = cli(capsys, "train", "--data", data, "--out", model, "--epochs", "20", "-q")
+    assert code == 0, err
+    scaling = read_metadata(model)["target_scaling"]
+    y_train = nablanet.load(model)  # predicts in the target's units: the scaling is folded in
+    assert scaling["mean"] == pytest.approx(y.mean(), rel=0.1)
+    assert scaling["std"] == pytest.approx(y.std(), rel=0.1)
+    assert abs(float(np.mean(y_train.predict(X))) - y.mean()) < 0.5 * y.std()
