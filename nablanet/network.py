@@ -725,6 +725,12 @@ class Network:
             f"dtype={self.dtype.name})"
         )
 
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
+        from nablanet.export.torch import to_torch
+
+        return to_torch(self)
+
     def _repr_html_(self) -> str:
         """Jupyter's display: the `summary` table."""
         from nablanet._html import as_html
