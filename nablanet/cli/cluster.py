@@ -97,7 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
     with cluster_from_args(args):
         X, y, X_test, y_test, what, regression = _training_data(args)
         c.err(f"data: {what}")
-        est = build_estimator(args, regression, BLOCK_ROWS, [])
+        est = build_estimator(args, regression, BLOCK_ROWS, _round_lines(args.quiet))
         mean, std = (y.mean().compute(), y.std().compute()) if regression else (0.0, 1.0)
         est.fit(X, (y - mean) / (std or 1.0) if regression else y)
         if regression:
@@ -108,6 +108,15 @@ def run_train(args: argparse.Namespace) -> int:
         est.save(args.out)
         c.out(f"model written to {args.out}")
     return 0
+
+
+def _round_lines(quiet: bool) -> list[Any]:
+    """One progress line per L-BFGS iteration (a round of the cluster), unless quiet."""
+    if quiet:
+        return []
+    from nablanet.callbacks import EpochLogger
+
+    return [EpochLogger()]  # standard error, looked up when writing: the estimator travels
 
 
 def _print_score(model: Any, X: Any, y: Any, where: str) -> None:

@@ -30,6 +30,7 @@ def test_train_evaluate_predict_on_workers(shards, capsys):
                          "--out", model)
     assert code == 0, err
     assert "read by the workers" in err
+    assert "epoch 1  loss" in err  # a progress line per L-BFGS round
     assert printed_float(r"test accuracy: ([\d.]+)", out) > 0.9
 
     code, out, err = cli(capsys, "evaluate", model, "--data", shards / "shards", "--workers", "1")
