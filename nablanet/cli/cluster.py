@@ -10,6 +10,7 @@ Only θ, the per-block sums and the predictions travel to this process.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nablanet.cli import _common as c
@@ -83,9 +84,16 @@ def _training_data(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, str, b
     return X_train, y_train, X_test, y_test, what, regression
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Train by L-BFGS on the cluster, print the test score, save the model."""
-    from nablanet.cli.train import build_estimator, unstandardise_output
+def run_train(
+    args: argparse.Namespace,
+    build_estimator: Callable[..., Any],
+    unstandardise_output: Callable[[Any, Any, Any], None],
+) -> int:
+    """Train by L-BFGS on the cluster, print the test score, save the model.
+
+    ``build_estimator`` and ``unstandardise_output`` are the train command's own (passed
+    in, so that this module does not import the command that imports it).
+    """
     from nablanet.distributed.cli import cluster_from_args
 
     if args.optimizer != "lbfgs":

@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     c.check_writable(args.report, "--report", inputs=(args.data,))
     check_flags(args)
     if cluster.requested(args):
-        return cluster.run_train(args)
+        return cluster.run_train(args, build_estimator, unstandardise_output)
     data = load_for_training(args)
     quiet = args.quiet
     if not quiet:
