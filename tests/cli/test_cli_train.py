@@ -98,7 +98,7 @@ def test_train_report_has_real_pictures(tmp_path, capsys):
     assert "on the trained network (64-25-10)" in page
     assert "null" not in page and "softmax (default)" in page  # resolved, not JSON's null
     assert "for each of the 2 random initialisations" in page
-    assert "Diagnostics" in page and "mean |δ|" in page
+    assert "Diagnostics" in page and "mean|δ|" in page
     # weight filters: 25 units tiled 5 x 5 into the picture
     weights = check_png(report / "weights.png")
     assert weights.shape[0] > 200
