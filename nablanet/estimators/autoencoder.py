@@ -149,7 +149,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> Array:
         """The hidden activations a(2) = f(W(1) x + b(1)), shape (n_samples, hidden)."""
-        return self.net_.hidden(self._input(X))
+        X = self._input(X)  # first: it raises NotFittedError before net_ is looked up
+        return self.net_.hidden(X)
 
     def inverse_transform(self, H: Any) -> Array:
         """Decode features: x̂ = g(W(2) h + b(2)), shape (n_samples, n_features_in_)."""
