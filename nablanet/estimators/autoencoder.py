@@ -50,7 +50,10 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     max_iter : int, default 400
         L-BFGS iterations, or epochs for "adam" / "sgd".
     tol : float, default 1e-9
-        L-BFGS stops early when max|∂J/∂θ| <= tol.
+        L-BFGS stops when max|∂J/∂θ| <= tol, or earlier when an iteration lowers J
+        by a relative (J_k − J_k+1) / max(|J_k|, |J_k+1|, 1) <= 2.2e-9 (scipy's default
+        ``ftol``, which scikit-learn's MLP also uses): that test often stops it first.
+        Not used by "adam" and "sgd", which run ``max_iter`` epochs.
     learning_rate_init : float, default 1e-3
         Step size of "adam" / "sgd".
     batch_size : int, default 200

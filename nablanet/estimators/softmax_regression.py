@@ -41,7 +41,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         The small random initial weights (and the batches of "adam" / "sgd").
     tol : float, default 1e-6
-        L-BFGS stops when max|∂J/∂θ| <= tol.
+        L-BFGS stops when max|∂J/∂θ| <= tol, or earlier when an iteration lowers J
+        by a relative (J_k − J_k+1) / max(|J_k|, |J_k+1|, 1) <= 2.2e-9 (scipy's default
+        ``ftol``, which scikit-learn's MLP also uses): that test often stops it first.
+        Not used by "adam" and "sgd", which run ``max_iter`` epochs.
     learning_rate_init : float, default 1e-3
     batch_size : int, default 200
 
