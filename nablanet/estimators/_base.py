@@ -58,6 +58,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
         Schedule for "sgd".
     learning_rate_init : float, default 1e-3
+        The rate every ``fit`` starts from, warm starts included (scikit-learn builds a
+        new optimizer each time); ``partial_fit`` goes on with the rate in force.
     power_t : float, default 0.5
         Exponent of "invscaling".
     max_iter : int, default 200

@@ -48,8 +48,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         As in scikit-learn.
     validation_loss_curve_ : list of float
         nablanet: validation cost per epoch (with early stopping).
-    n_iter_, t_, n_layers_, n_outputs_, out_activation_, n_features_in_,
-    feature_names_in_
+    n_iter_ : int
+        "lbfgs": the iterations of the last fit, as in scikit-learn. "sgd", "adam": the
+        epochs of every call since the network was built (warm-start fits and
+        ``partial_fit`` add up, as ``t_`` and ``loss_curve_`` do; scikit-learn 1.9 counts
+        the last call's only).
+    t_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         As in scikit-learn.
     net_ : Network
         The trained network.
