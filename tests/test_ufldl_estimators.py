@@ -119,3 +119,33 @@ def test_a_failed_fit_leaves_nothing_half_done(patches):
     with pytest.raises(ValueError):
         ae.fit(np.full((10, 7), np.nan))
     assert not hasattr(ae, "net_") and not hasattr(ae, "n_features_in_")
+
+
+def test_softmax_regression_saves_float_labels_as_mlp_classifier_does(tmp_path, digits):
+    """Float labels (0., 1., 2.) were refused when saving, while MLPClassifier saves them."""
+    X_train, X_test, y_train, _ = digits
+    y = (y_train % 3).astype(np.float64)
+    clf = SoftmaxRegression(max_iter=5, random_state=0).fit(X_train, y)
+    clf.save(tmp_path / "sm.npz")
+    back = load(tmp_path / "sm.npz")
+    assert back.classes_.dtype == np.float64 and back.classes_.tolist() == [0.0, 1.0, 2.0]
+    np.testing.assert_array_equal(back.predict(X_test), clf.predict(X_test))
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"classes": [0, 1.5, 2]}, "holds 1.5, not a int64 label|changes when held"),  # was 1
+    ({"classes": [0, 1, 2**63]}, "does not fit dtype int64"),
+    ({"classes": [2, 1, 0]}, "distinct labels in sorted order"),
+])
+def test_softmax_regression_file_labels_are_rebuilt_exactly(tmp_path, digits, changes, match):
+    from model_files import header_of, with_header
+
+    from nablanet.io import ModelFileError
+
+    X_train, _, y_train, _ = digits
+    path = tmp_path / "sm.npz"
+    SoftmaxRegression(max_iter=5, random_state=0).fit(X_train, y_train % 3).save(path)
+    with_header(path, {**header_of(path), **changes})
+    with pytest.raises(ModelFileError, match=match):
+        load(path)
+

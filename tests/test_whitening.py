@@ -83,3 +83,23 @@ def test_a_failed_fit_leaves_nothing_half_done():
         zca.fit(np.ones((4, 5)))  # fails after the means were computed
     assert not hasattr(zca, "whitening_") and not hasattr(zca, "mean_")
     assert not hasattr(zca, "n_features_in_")
+
+
+def test_pca_with_epsilon_zero_refuses_a_kept_component_of_zero_variance():
+    """λ = 0 kept with ε = 0 divided by zero in transform (inf/NaN): refused at fit, as
+    ZCAWhitening refuses it; dropping that component is fine."""
+    X = correlated()
+    X = np.column_stack([X, 0.3 * X[:, 0] + X[:, 1]])  # dependent: eigh gives λ ≈ 1e-15
+    with pytest.raises(ValueError, match="epsilon = 0 needs every kept component"):
+        PCAWhitening(n_components=X.shape[1], epsilon=0.0).fit(X)
+    with pytest.raises(ValueError, match="epsilon = 0 needs every kept component"):
+        PCAWhitening(n_components=1.0, epsilon=0.0).fit(np.ones((4, 3)))
+    pca = PCAWhitening(n_components=X.shape[1] - 1, epsilon=0.0).fit(X)
+    assert np.isfinite(pca.transform(X)).all()
+
+
+def test_zca_with_epsilon_zero_refuses_a_dependent_feature():
+    """eigh gives a dependent feature's variance as ~1e-15, not 0: that counts as 0."""
+    X = correlated()
+    with pytest.raises(ValueError, match="full rank"):
+        ZCAWhitening(epsilon=0.0).fit(np.column_stack([X, 0.3 * X[:, 0] + X[:, 1]]))

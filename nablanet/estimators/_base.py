@@ -57,6 +57,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
         Schedule for "sgd".
     learning_rate_init : float, default 1e-3
+        The rate every ``fit`` starts from, warm starts included (scikit-learn builds a
+        new optimizer each time); ``partial_fit`` goes on with the rate in force.
     power_t : float, default 0.5
         Exponent of "invscaling".
     max_iter : int, default 200
@@ -281,10 +283,12 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self.history_ = fitted.history
         self.loss_curve_.extend(run.train_loss)
         self.validation_loss_curve_.extend(v for v in run.val_loss if not np.isnan(v))
-        self.loss_ = float(run.train_loss[-1])
+        # L-BFGS started at a minimum stops before its first iteration: no epoch is
+        # recorded, and the loss is that of the unchanged weights.
+        self.loss_ = float(run.train_loss[-1] if run.train_loss else run.final_loss)
         if self.best_loss_ is not None:
-            self.best_loss_ = min(self.best_loss_, min(run.train_loss))
-        self.n_iter_ += run.n_epochs
+            self.best_loss_ = min([self.best_loss_, *run.train_loss])
+        self.n_iter_ = fitted.n_iter
         self.t_ += run.n_epochs * fitted.n_train
         self._describe_network()
 

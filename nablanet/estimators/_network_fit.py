@@ -62,8 +62,8 @@ def fit_network(
     """Train ``net`` on (X, Y) with ``est``'s solver, max_iter, tol and learning rate.
 
     "lbfgs" is full-batch L-BFGS for ``max_iter`` iterations (stopping earlier when
-    max|∂J/∂θ| <= tol); "adam" and "sgd" run ``max_iter`` epochs of minibatches of
-    ``batch_size`` rows.
+    max|∂J/∂θ| <= tol or on scipy's default ``ftol``, see `LBFGS`); "adam" and "sgd" run
+    ``max_iter`` epochs of minibatches of ``batch_size`` rows.
     """
     if est.solver == "lbfgs":
         return train(

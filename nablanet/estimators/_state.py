@@ -106,6 +106,13 @@ def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
         ):
             raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
         setattr(est, key, value)
+    restore_feature_names(est, fitted, source)
+
+
+def restore_feature_names(est: Any, fitted: dict[str, Any], source: str) -> None:
+    """Set ``feature_names_in_`` from ``fitted`` when the file holds them."""
+    from nablanet import io
+
     if "feature_names_in_" in fitted:
         names = io.check_field(fitted, "feature_names_in_", list, source=source, where="fitted")
         if len(names) != est.n_features_in_ or not all(isinstance(n, str) for n in names):

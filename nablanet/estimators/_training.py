@@ -43,11 +43,15 @@ class Fitted:
         Samples trained on per epoch (``t_`` grows by this much per epoch).
     stopping : StoppingState or None
         scikit-learn's counters after the kept run (None for L-BFGS, which has none).
+    n_iter : int
+        The estimator's ``n_iter_`` after this call: sgd and adam count on from the
+        previous calls, L-BFGS counts this call's iterations only (as scikit-learn).
     """
 
     history: History
     n_train: int
     stopping: StoppingState | None
+    n_iter: int
 
 
 def fit_stochastic(
@@ -68,8 +72,13 @@ def fit_stochastic(
     batch = min(batch, m)
     # scikit-learn divides the penalty by each batch's total sample weight.
     est.net_.weight_decay = est.alpha / (batch * (1.0 if s is None else float(s.mean())))
+    start = est._stopping_state(early)
+    if not incremental:
+        # scikit-learn builds a new optimizer for every fit, warm or not: the rate
+        # starts again from learning_rate_init ("adaptive"'s divisions are forgotten).
+        start.learning_rate = float(est.learning_rate_init)
     stopping = ScikitLearnStopping(
-        est._stopping_state(early),
+        start,
         tol=est.tol,
         n_iter_no_change=est.n_iter_no_change,
         early_stopping=early,
@@ -78,7 +87,7 @@ def fit_stochastic(
     history = _train(
         est, X, Y, s, stopping,
         optimizer=_optimizer(est),
-        learning_rate=_learning_rate(est, m, stopping.start.learning_rate),
+        learning_rate=_learning_rate(est, m, stopping.start.learning_rate, incremental),
         epochs=1 if incremental else est.max_iter,
         batch_size=batch,
         shuffle=est.shuffle,
@@ -91,7 +100,8 @@ def fit_stochastic(
             ConvergenceWarning,
             stacklevel=4,
         )
-    return Fitted(history, m, stopping.runs[history.best_run])
+    n_iter = est.n_iter_ + history.best.n_epochs
+    return Fitted(history, m, stopping.runs[history.best_run], n_iter)
 
 
 def fit_lbfgs(est: _BaseMLP, X: Array, Y: Array, s: Array | None) -> Fitted:
@@ -114,7 +124,7 @@ def fit_lbfgs(est: _BaseMLP, X: Array, Y: Array, s: Array | None) -> Fitted:
             ConvergenceWarning,
             stacklevel=4,
         )
-    return Fitted(history, X.shape[0], None)
+    return Fitted(history, X.shape[0], None, history.best.n_epochs)
 
 
 def _validation_split(
@@ -143,12 +153,23 @@ def _optimizer(est: _BaseMLP) -> Any:
     return SGD(est.learning_rate_init, est.momentum, nesterov=est.nesterovs_momentum)
 
 
-def _learning_rate(est: _BaseMLP, m: int, rate: float) -> Any:
-    """A constant rate, or the "invscaling" schedule continued from the epochs done."""
+def _learning_rate(est: _BaseMLP, m: int, rate: float, incremental: bool) -> Any:
+    """A constant rate, or scikit-learn's "invscaling" schedule continued from ``t_``.
+
+    scikit-learn sets α = α₀ / (t + 1)^power_t at the end of each epoch, t being the
+    samples seen so far (``t_``, over every call); a fit (warm or not) builds a new
+    optimizer whose first epoch runs at α₀, while ``partial_fit`` keeps the optimizer.
+    """
     if est.solver == "sgd" and est.learning_rate == "invscaling":
-        schedule = InverseScaling(est.learning_rate_init, est.power_t, steps_per_epoch=m)
-        offset = est.n_iter_
-        return lambda epoch, loss: schedule(epoch + offset, loss)
+        schedule = InverseScaling(est.learning_rate_init, est.power_t)
+        t0 = est.t_
+
+        def invscaling(epoch: int, loss: float | None) -> float:
+            if epoch == 0 and not incremental:
+                return float(est.learning_rate_init)
+            return schedule(t0 + epoch * m, loss)
+
+        return invscaling
     return rate
 
 

@@ -50,7 +50,10 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     max_iter : int, default 400
         L-BFGS iterations, or epochs for "adam" / "sgd".
     tol : float, default 1e-9
-        L-BFGS stops early when max|∂J/∂θ| <= tol.
+        L-BFGS stops when max|∂J/∂θ| <= tol, or earlier when an iteration lowers J
+        by a relative (J_k − J_k+1) / max(|J_k|, |J_k+1|, 1) <= 2.2e-9 (scipy's default
+        ``ftol``, which scikit-learn's MLP also uses): that test often stops it first.
+        Not used by "adam" and "sgd", which run ``max_iter`` epochs.
     learning_rate_init : float, default 1e-3
         Step size of "adam" / "sgd".
     batch_size : int, default 200
@@ -149,7 +152,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> Array:
         """The hidden activations a(2) = f(W(1) x + b(1)), shape (n_samples, hidden)."""
-        return self.net_.hidden(self._input(X))
+        X = self._input(X)  # first: it raises NotFittedError before net_ is looked up
+        return self.net_.hidden(X)
 
     def inverse_transform(self, H: Any) -> Array:
         """Decode features: x̂ = g(W(2) h + b(2)), shape (n_samples, n_features_in_)."""

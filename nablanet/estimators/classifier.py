@@ -48,8 +48,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         As in scikit-learn.
     validation_loss_curve_ : list of float
         nablanet: validation cost per epoch (with early stopping).
-    n_iter_, t_, n_layers_, n_outputs_, out_activation_, n_features_in_,
-    feature_names_in_
+    n_iter_ : int
+        "lbfgs": the iterations of the last fit, as in scikit-learn. "sgd", "adam": the
+        epochs of every call since the network was built (warm-start fits and
+        ``partial_fit`` add up, as ``t_`` and ``loss_curve_`` do; scikit-learn 1.9 counts
+        the last call's only).
+    t_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         As in scikit-learn.
     net_ : Network
         The trained network.
@@ -121,11 +125,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
 
     def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
-        classes = self.classes_
-        kind = classes.dtype.kind
-        values = [str(c) for c in classes] if kind in "OUS" else classes.tolist()
-        return {"classes": values, "classes_dtype": "object" if kind == "O" else classes.dtype.str,
-                "target_kind": self._target_kind}
+        from nablanet import io
+
+        values, dtype = io.label_state(self.classes_)
+        return {"classes": values, "classes_dtype": dtype, "target_kind": self._target_kind}
 
     def _restore_target_state(
         self, header: dict[str, Any], arrays: dict[str, Array], source: str
@@ -138,12 +141,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
         # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
-        self.classes_ = io.check_labels(values, dtype, source=source)
-        if len(values) < 2 or not np.array_equal(np.unique(self.classes_), self.classes_):
-            raise io.ModelFileError(
-                f"{source}: header field 'classes' must hold at least two distinct labels in "
-                f"sorted order, got {values!r}"
-            )
+        self.classes_ = io.check_classes(values, dtype, source=source)
         self._target_kind = kind
         if kind == "multilabel-indicator":
             self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))

@@ -41,7 +41,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         The small random initial weights (and the batches of "adam" / "sgd").
     tol : float, default 1e-6
-        L-BFGS stops when max|∂J/∂θ| <= tol.
+        L-BFGS stops when max|∂J/∂θ| <= tol, or earlier when an iteration lowers J
+        by a relative (J_k − J_k+1) / max(|J_k|, |J_k+1|, 1) <= 2.2e-9 (scipy's default
+        ``ftol``, which scikit-learn's MLP also uses): that test often stops it first.
+        Not used by "adam" and "sgd", which run ``max_iter`` epochs.
     learning_rate_init : float, default 1e-3
     batch_size : int, default 200
 
@@ -157,16 +160,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         save(self, path)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
+        from nablanet import io
+
         check_is_fitted(self, "net_")
-        classes = self.classes_
-        if classes.dtype.kind not in "biuUS":
-            raise ValueError(
-                f"cannot save class labels of dtype {classes.dtype} (numbers and strings only)"
-            )
-        labels = [str(c) for c in classes] if classes.dtype.kind in "US" else classes.tolist()
-        return fitting.estimator_state(
-            self, {"classes": labels, "classes_dtype": classes.dtype.str}
-        )
+        labels, dtype = io.label_state(self.classes_)  # as MLPClassifier saves them
+        return fitting.estimator_state(self, {"classes": labels, "classes_dtype": dtype})
 
     @classmethod
     def _from_state(
@@ -178,12 +176,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             cls, header, arrays, source, extra=("classes", "classes_dtype")
         )
         labels = io.check_field(header, "classes", list, source=source)
-        dtype = np.dtype(io.check_field(header, "classes_dtype", str, source=source))
-        if dtype.kind not in "biuUS" or not all(
-            isinstance(v, str | int | float | bool) for v in labels
-        ):
-            raise io.ModelFileError(f"{source}: header field 'classes' has unsupported labels")
-        est.classes_ = np.array(labels, dtype=dtype)
+        dtype = io.check_field(header, "classes_dtype", str, source=source)
+        # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
+        est.classes_ = io.check_classes(labels, dtype, source=source)
         sizes = est.net_.layer_sizes
         if len(sizes) != 2 or sizes[1] != len(labels) or len(labels) < 2 or (
             est.net_.activations[-1] is not get_activation("softmax")

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
 from nablanet.estimators import _network_fit as fitting
+from nablanet.estimators._state import restore_feature_names
 from nablanet.estimators.autoencoder import SparseAutoencoder
 from nablanet.estimators.classifier import MLPClassifier
 from nablanet.estimators.softmax_regression import SoftmaxRegression
@@ -192,7 +193,11 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         params["hidden_layer_sizes"] = [int(h) for h in np.atleast_1d(self.hidden_layer_sizes)]
         if not isinstance(self.random_state, int | type(None)):
             params["random_state"] = None
-        return {"kind": type(self).__name__, "params": params, "mlp": mlp_header}, arrays
+        header = {"kind": type(self).__name__, "params": params, "mlp": mlp_header}
+        # The inner classifier was fitted on the checked array: the column names are ours.
+        if hasattr(self, "feature_names_in_"):
+            header["fitted"] = {"feature_names_in_": [str(f) for f in self.feature_names_in_]}
+        return header, arrays
 
     @classmethod
     def _from_state(
@@ -201,8 +206,8 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         from nablanet import io
 
         io.check_keys(header, ("format", "format_version", "library_version", "kind",
-                               "params", "mlp", "arrays"), ("created",), source=source,
-                      where="header")
+                               "params", "mlp", "arrays"), ("created", "fitted"),
+                      source=source, where="header")
         est = cls(**io.check_field(header, "params", dict, source=source))
         hidden = est._check_params()
         sub = dict(io.check_field(header, "mlp", dict, source=source))
@@ -212,8 +217,10 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
         est.mlp_ = MLPClassifier._from_state(sub, arrays, source=source)
         if list(est.mlp_.net_.layer_sizes[1:-1]) != hidden:
             raise io.ModelFileError(f"{source}: the network does not match hidden_layer_sizes")
-        est.classes_ = est.mlp_.classes_
+        est.classes_, est.n_iter_ = est.mlp_.classes_, est.mlp_.n_iter_
         est.n_features_in_ = est.mlp_.n_features_in_
-        if hasattr(est.mlp_, "feature_names_in_"):
-            est.feature_names_in_ = est.mlp_.feature_names_in_
+        fitted = io.check_field(header, "fitted", dict, source=source) if "fitted" in header else {}
+        io.check_keys(fitted, (), ("feature_names_in_",), source=source,
+                      where="header field 'fitted'")
+        restore_feature_names(est, fitted, source)
         return est

@@ -30,13 +30,20 @@ Array = NDArray[Any]
 
 
 def _eigen(X: Array) -> tuple[Array, Array, Array]:
-    """Feature means, eigenvalues (decreasing, ≥ 0) and eigenvectors of the covariance."""
+    """Feature means, eigenvalues (decreasing, ≥ 0) and eigenvectors of the covariance.
+
+    Eigenvalues within rounding error of 0 (as `numpy.linalg.matrix_rank` judges it:
+    at most λ_max · n · machine ε) are set to 0: a dependent feature's variance comes out
+    of ``eigh`` as ±1e-16 or so, which is no variance at all.
+    """
     mean = X.mean(axis=0)
     Xc = X - mean
     sigma = Xc.T @ Xc / X.shape[0]
     lam, U = np.linalg.eigh(sigma)
     order = np.argsort(lam)[::-1]
-    return mean, np.clip(lam[order], 0.0, None), U[:, order]
+    lam, U = lam[order], U[:, order]
+    noise = lam[0] * lam.size * np.finfo(np.float64).eps
+    return mean, np.where(lam > noise, lam, 0.0), U
 
 
 class _Whitening(TransformerMixin, BaseEstimator):
@@ -56,6 +63,16 @@ class _Whitening(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         self.mean_, self.explained_variance_, U = _eigen(X)
         return U
+
+    def _scale(self, lam: Array, what: str) -> Array:
+        """sqrt(λ + ε) of the components kept; a zero would divide by zero in transform."""
+        scale = np.sqrt(lam + self.epsilon)
+        if not (scale > 0).all():
+            raise ValueError(
+                f"epsilon = 0 needs {what} of nonzero variance; use epsilon > 0 for data "
+                "with constant or dependent features"
+            )
+        return scale
 
     def _prepare(self, X: Any) -> Array:
         check_is_fitted(self, "mean_")
@@ -92,6 +109,7 @@ class PCAWhitening(_Whitening):
         """Learn the means and the principal axes of X (shape (n_samples, n_features))."""
         U = self._fit_eigen(X)
         self.n_components_ = self._n_kept(self.explained_variance_)
+        self._scale(self.explained_variance_[: self.n_components_], "every kept component")
         self.components_ = U[:, : self.n_components_].T.copy()
 
     def _n_kept(self, lam: Array) -> int:
@@ -153,12 +171,8 @@ class ZCAWhitening(OneToOneFeatureMixin, _Whitening):
         """Learn the means and the whitening matrix of X (shape (n_samples, n_features))."""
         U = self._fit_eigen(X)
         self.components_ = U.T.copy()
-        scale = np.sqrt(self.explained_variance_ + self.epsilon)
-        if not (scale > 0).all():
-            raise ValueError(
-                "epsilon = 0 needs a covariance of full rank; use epsilon > 0 for data with "
-                "constant or dependent features"
-            )
+        # every component is kept: the covariance must have full rank
+        scale = self._scale(self.explained_variance_, "every component (a covariance of full rank)")
         self.whitening_ = (U / scale) @ U.T
         self._unwhitening = (U * scale) @ U.T
 

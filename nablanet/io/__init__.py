@@ -52,10 +52,12 @@ from nablanet.io.container import (
 )
 from nablanet.io.fields import (
     check_array,
+    check_classes,
     check_field,
     check_finite_array,
     check_keys,
     check_labels,
+    label_state,
 )
 from nablanet.io.files import atomic_write
 from nablanet.io.header import read_model
@@ -85,12 +87,14 @@ __all__ = [
     "ModelFileError",
     "atomic_write",
     "check_array",
+    "check_classes",
     "check_field",
     "check_finite_array",
     "check_keys",
     "check_labels",
     "jsonable",
     "known_kinds",
+    "label_state",
     "load",
     "network_from_state",
     "network_state",

@@ -191,6 +191,41 @@ def check_labels(values: Any, dtype_text: Any, *, source: str, where: str = "hea
     return labels
 
 
+def check_classes(values: Any, dtype_text: Any, *, source: str) -> Array:
+    """A classifier's ``classes_`` as saved: `check_labels`, at least two, distinct, sorted.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    classes = check_labels(values, dtype_text, source=source)
+    if len(values) < 2 or not np.array_equal(np.unique(classes), classes):
+        raise fail(
+            source,
+            "header field 'classes' must hold at least two distinct labels in sorted order, "
+            f"got {short(values)}",
+        )
+    return classes
+
+
+def label_state(classes: Array) -> tuple[list[Any], str]:
+    """The JSON list and dtype text that `check_labels` rebuilds ``classes`` from.
+
+    Raises
+    ------
+    ValueError
+        For labels a model file cannot hold exactly (only numbers, booleans and strings).
+    """
+    kind = classes.dtype.kind
+    if kind not in "biufUO" or (kind == "O" and not all(isinstance(c, str) for c in classes)):
+        raise ValueError(
+            f"cannot save class labels of dtype {classes.dtype} (numbers, booleans and "
+            "strings only)"
+        )
+    values = [str(c) for c in classes] if kind in "OU" else classes.tolist()
+    return values, "object" if kind == "O" else classes.dtype.str
+
+
 def layers_label(sizes: tuple[int, ...]) -> str:
     """``4-5-3-3``; long architectures abbreviated so that messages stay readable."""
     if len(sizes) <= 12:

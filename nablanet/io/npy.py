@@ -98,7 +98,8 @@ def parse_npy(data: bytes, limit: int) -> NDArray[Any]:
     ------
     NpyError
         For a header NumPy would not write, a dtype other than bool, integer or float,
-        a declared size over ``limit``, or a size other than the bytes present.
+        a declared size over ``limit``, a size other than the bytes present, or a
+        shape NumPy cannot hold.
     """
     text, offset = _header_text(data)
     match = _HEADER.match(text)
@@ -117,4 +118,9 @@ def parse_npy(data: bytes, limit: int) -> NDArray[Any]:
             "truncated or corrupt"
         )
     flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    return flat.reshape(shape, order="F" if match.group("fortran") == "True" else "C")
+    try:
+        return flat.reshape(shape, order="F" if match.group("fortran") == "True" else "C")
+    except ValueError as exc:
+        # A zero-byte shape may still be one NumPy cannot hold (too many dimensions,
+        # a dimension or element count over the largest intp).
+        raise NpyError(f"declares a shape NumPy cannot hold ({exc})") from None

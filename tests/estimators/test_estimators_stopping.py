@@ -126,7 +126,7 @@ def test_each_restart_starts_the_rule_afresh(iris):
 
 
 @no_convergence_warning
-def test_adaptive_rate_is_divided_by_five_and_kept_for_the_next_fit(iris):
+def test_adaptive_rate_is_divided_by_five_and_kept_for_partial_fit(iris):
     X, y = iris
     est = MLPClassifier(hidden_layer_sizes=(5,), solver="sgd", learning_rate="adaptive",
                         learning_rate_init=0.1, n_iter_no_change=2, tol=0.5, max_iter=12,
@@ -137,5 +137,26 @@ def test_adaptive_rate_is_divided_by_five_and_kept_for_the_next_fit(iris):
         assert after in (before, before / 5.0)
     assert est._learning_rate == rates[-1] / 5.0 or est._learning_rate == rates[-1]
     first_rate = est._learning_rate
-    est.fit(X, y)  # warm start continues with the reduced rate
+    est.partial_fit(X, y)  # partial_fit keeps scikit-learn's optimizer: the reduced rate
     assert est.history_.best.learning_rate[0] == first_rate
+    # A warm-start fit builds a new optimizer in scikit-learn: learning_rate_init again.
+    est.fit(X, y)
+    assert est.history_.best.learning_rate[0] == 0.1
+
+
+@no_convergence_warning
+def test_invscaling_counts_every_sample_seen_and_a_fit_restarts_at_the_initial_rate(iris):
+    """scikit-learn: α = α₀ / (t_ + 1)^power_t after each epoch, t_ the samples seen over all
+    calls; a warm-start fit builds a new optimizer, whose first epoch runs at α₀."""
+    X, y = iris
+    m = len(X)
+    est = MLPClassifier(hidden_layer_sizes=(5,), solver="sgd", learning_rate="invscaling",
+                        learning_rate_init=0.5, power_t=0.5, max_iter=3, random_state=0,
+                        warm_start=True).fit(X, y)
+    assert est.history_.best.learning_rate == pytest.approx(
+        [0.5, 0.5 / (m + 1) ** 0.5, 0.5 / (2 * m + 1) ** 0.5])
+    est.fit(X, y)
+    assert est.history_.best.learning_rate == pytest.approx(
+        [0.5, 0.5 / (4 * m + 1) ** 0.5, 0.5 / (5 * m + 1) ** 0.5])
+    est.partial_fit(X, y)  # scikit-learn keeps the optimizer: t_ = 6 m
+    assert est.history_.best.learning_rate == pytest.approx([0.5 / (6 * m + 1) ** 0.5])
