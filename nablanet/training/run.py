@@ -210,8 +210,9 @@ class _Epoch:
         self.opt_state = opt.init(loop.net.theta)
         m = loop.data.X.shape[0]
         self.order = np.arange(m)
-        d = loop.data
-        self.weight = 1.0 if d.s is None else float(d.s.sum())  # the total sample weight
+        # The total sample weight, for each minibatch's share of it (a full batch is all).
+        s = loop.data.s
+        self.weight = 1.0 if s is None or batch_size >= m else float(s.sum())
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
         self.masks: dict[int, list[Array]] = {}
@@ -232,7 +233,10 @@ class _Epoch:
                     Xb, Yb, sb = d.X, d.Y, d.s
                 else:
                     Xb, Yb, sb = self._gather(self.order[start : start + bs])
-                share = Xb.shape[0] / m if sb is None else float(sb.sum()) / self.weight
+                if bs == m:
+                    share = 1.0  # the whole set: no sum over data that may be held elsewhere
+                else:
+                    share = Xb.shape[0] / m if sb is None else float(sb.sum()) / self.weight
                 if share == 0.0:  # all its sample weights are 0: it adds nothing to J
                     continue
                 masks = loop._masks(Xb.shape[0], self.masks)
