@@ -84,6 +84,7 @@ class Diagnosis:
     layers: list[LayerDiagnosis]
     loss: str
     J: float
+    target_note: str | None = None
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The table as a list of plain dictionaries (for JSON)."""
@@ -102,9 +103,14 @@ class Diagnosis:
                     f"cancels, so saturation here does not slow learning (confident outputs)."
                 )
             elif d.saturated_fraction >= 0.5:
+                # BP1 gives an output unit's δ, BP2 a hidden unit's: both carry f'(z).
+                delta = (
+                    "δ = ∂C/∂a ⊙ f'(z) is tiny (BP1)" if d.role == "output"
+                    else "δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2)"
+                )
                 text = (
                     f"{where}: {d.saturated_fraction:.0%} of its activations are saturated "
-                    f"(f'(z) near 0). Their δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2), so the weights "
+                    f"(f'(z) near 0). Their {delta}, so the weights "
                     f"into these units learn slowly (BP4: ∂C/∂w = a_in δ_out)."
                 )
                 if d.role == "output" and self.loss == "squared_error":
@@ -126,9 +132,17 @@ class Diagnosis:
                     f"{where}: the activations feeding it are near 0 (mean |a_in| "
                     f"{d.mean_abs_input:.1e}), so its weights learn slowly (BP4)."
                 )
+        if self.target_note:
+            out.append(self.target_note)
         if not out:
             out.append("No saturated or dead units and no starved weights: nothing stalls.")
         return out
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the same table and findings as ``print``."""
+        from nablanet._html import as_html
+
+        return as_html("Diagnosis", str(self))
 
     def __str__(self) -> str:
         head = (
@@ -186,7 +200,38 @@ def diagnose(net: Traceable, X: Any, Y: Any) -> Diagnosis:
                 grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
             )
         )
-    return Diagnosis(layers=layers, loss=net.loss.name, J=float(tr.J))
+    note = _target_note(net.activations[-1], np.asarray(Y, dtype=np.float64))
+    return Diagnosis(layers=layers, loss=net.loss.name, J=float(tr.J), target_note=note)
+
+
+#: Targets whose mean or standard deviation exceeds this (in any column) are "unscaled".
+UNSCALED_TARGET = 10.0
+
+
+def _target_note(out: Activation, Y: Any) -> str | None:
+    """A finding about the targets' scale, or None when they suit the output layer.
+
+    A bounded output (sigmoid, tanh) cannot reach targets outside its range; an unbounded
+    one can, but targets of size ~100 (diabetes' progression) make the first errors huge
+    and the useful learning rates tiny, so training with default settings crawls.
+    """
+    if Y.size == 0:
+        return None
+    lo, hi = out.output_range
+    if out.bounded and (Y.min() < lo or Y.max() > hi):
+        return (
+            f"the targets span [{Y.min():.3g}, {Y.max():.3g}], outside the {out.name} "
+            f"output's range [{lo:g}, {hi:g}]: scale them into it (MLPRegressor does)."
+        )
+    mean, std = np.abs(Y.mean(axis=0)).max(), Y.std(axis=0).max()
+    if not out.bounded and max(mean, std) > UNSCALED_TARGET:
+        return (
+            f"the targets are unscaled (mean up to {mean:.3g}, standard deviation up to "
+            f"{std:.3g}): the first errors are huge and a learning rate that suits them is "
+            "tiny; standardise the targets (nablanet train does by default) and scale the "
+            "predictions back."
+        )
+    return None
 
 
 def _mean_abs(A: Any) -> float:

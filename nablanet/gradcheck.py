@@ -93,6 +93,15 @@ class GradientCheckReport:
     n_params: int
     worst: list[tuple[int, float, float]]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the same verdict and table as ``print``."""
+        import html  # this module imports nothing of nablanet, so no shared helper
+
+        return (
+            '<div class="nablanet"><strong>Gradient check</strong>'
+            f'<pre style="white-space: pre-wrap">{html.escape(str(self))}</pre></div>'
+        )
+
     def __str__(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"
         lines = [

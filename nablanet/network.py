@@ -729,6 +729,18 @@ class Network:
             f"dtype={self.dtype.name})"
         )
 
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
+        from nablanet.export.torch import to_torch
+
+        return to_torch(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the `summary` table."""
+        from nablanet._html import as_html
+
+        return as_html(repr(self), self.summary())
+
     def summary(self) -> str:
         """A table of the layers: units, activation and parameter count."""
         rows = [f"{'layer':<8}{'units':>8}  {'activation':<12}{'params':>10}"]

@@ -166,3 +166,36 @@ def test_as_dicts_fields_and_table(digits):
     for header in ["saturated", "dead", "mean|δ|", "mean|a_in|", "‖dW‖/‖W‖"]:
         assert header in text
     assert diag.findings()  # always at least one sentence
+
+
+def test_unscaled_and_out_of_range_targets_are_named():
+    from sklearn.datasets import load_diabetes
+
+    from nablanet import Network as Net
+
+    X, y = load_diabetes(return_X_y=True)
+    Y = y[:, None]
+    net = Net([10, 5, 1], activation="tanh", output_activation="identity", seed=0)
+    findings = " ".join(net.diagnose(X, Y).findings())
+    assert "targets are unscaled" in findings
+    scaled = (Y - Y.mean()) / Y.std()
+    assert "targets" not in " ".join(net.diagnose(X, scaled).findings())
+    sigmoid = Net([10, 5, 1], activation="tanh", output_activation="sigmoid", seed=0)
+    assert "outside the sigmoid output's range [0, 1]" in " ".join(
+        sigmoid.diagnose(X, scaled).findings())
+
+
+def test_a_saturated_output_cites_bp1_and_a_hidden_layer_bp2():
+    from nablanet import Network as Net
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    Y = (rng.random((50, 2)) > 0.5).astype(float)
+    net = Net([4, 6, 2], activation="sigmoid", output_activation="sigmoid",
+              loss="squared_error", seed=0)
+    net.theta = net.theta * 200  # every unit saturated
+    findings = net.diagnose(X, Y).findings()
+    output = next(f for f in findings if "(output," in f and "saturated" in f)
+    hidden = next(f for f in findings if "(hidden," in f and "saturated" in f)
+    assert "(BP1)" in output and "(BP2)" not in output
+    assert "(BP2)" in hidden

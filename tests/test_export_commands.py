@@ -179,3 +179,13 @@ def test_neither_command_writes_over_its_input(tmp_path):
         main(["convert", str(pkl), "--out", str(tmp_path / "." / "model.pkl"),
               "--trust-pickle"])
     assert model.read_bytes() == saved and pkl.read_bytes() == pickled
+
+
+@pytest.mark.parametrize("content", [b"a,b\n1,2\n", b"\x80\x04K", b"", bytes(range(256))])
+def test_convert_of_a_file_that_is_not_a_pickle_is_a_user_error(tmp_path, content):
+    # Found by the CLI fuzz test: joblib raised KeyError, reported as an internal error.
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a readable pickle"):
+        main(["convert", str(path), "--out", str(tmp_path / "x.npz"), "--trust-pickle"])
+    assert not (tmp_path / "x.npz").exists()

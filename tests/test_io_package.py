@@ -129,3 +129,13 @@ def test_the_cli_prints_json_through_the_same_sanitiser(capsys: pytest.CaptureFi
                 "n": np.float32(np.inf)})
     assert json.loads(capsys.readouterr().out) == {"a": [None, 1.0], "b": True, "p": "x",
                                                   "n": None}
+
+
+def test_jsonable_takes_zero_dimensional_arrays() -> None:
+    import numpy as np
+
+    from nablanet.io import jsonable
+
+    assert jsonable({"mean": np.array(1.5), "std": np.where(True, np.float64(2.0), 1.0)}) == {
+        "mean": 1.5, "std": 2.0}
+    assert jsonable(np.array(np.nan)) is None

@@ -53,6 +53,11 @@ def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
         info["settings"] = {k: v for k, v in model.get_params().items() if k != "callbacks"}
         if hasattr(model, "classes_"):
             info["classes"] = model.classes_.tolist()
+            names = header.get("metadata", {}).get("class_names")
+            if isinstance(names, list) and len(names) == len(info["classes"]):
+                info["class_names"] = [str(n) for n in names]
+        if "data" in header.get("metadata", {}):
+            info["trained_on"] = str(header["metadata"]["data"])
         info["history"] = _history(model)
     return info
 
@@ -82,8 +87,13 @@ def _print(info: dict[str, Any], model: Any) -> None:
           f"{net.n_params - net.n_weights} biases)")
     if "settings" not in info:
         return
+    if "trained_on" in info:
+        c.out(f"trained on: {info['trained_on']}")
     if "classes" in info:
-        c.out(f"classes: {', '.join(map(str, info['classes']))}")
+        labels = [str(k) if str(k) == str(n) else f"{k} ({n})"
+                  for k, n in zip(info["classes"], info.get("class_names", info["classes"]),
+                                  strict=True)]
+        c.out(f"classes: {', '.join(labels)}")
     c.out("")
     c.out("training settings:")
     shown = settings(model)  # None defaults as what they resolved to

@@ -8,6 +8,7 @@ import sys
 from typing import IO, Any
 
 from nablanet.cli import _common as c
+from nablanet.cli import cluster
 from nablanet.cli._models import load_model
 from nablanet.cli.sources import load_for_model
 
@@ -26,17 +27,21 @@ def add_parser(subparsers: Any) -> None:
                    help="the CSV file to write; '-' for standard output")
     p.add_argument("--proba", action="store_true",
                    help="add one column per class with its predicted probability")
+    cluster.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the predictions (and with --proba the probabilities) as CSV."""
     if args.out != "-":
         c.check_writable(args.out, "--out", inputs=(args.model, args.data))
-    model = load_model(args.model)
-    if args.proba and not hasattr(model, "classes_"):
-        raise c.UsageError("--proba needs a classifier; this model is a regressor")
-    data = load_for_model(args, model, need_target=False)
-    header, columns = _columns(model, data.X_test, data.class_names, args.proba)
+    if cluster.requested(args):
+        header, columns = cluster.predictions(args)
+    else:
+        model = load_model(args.model)
+        if args.proba and not hasattr(model, "classes_"):
+            raise c.UsageError("--proba needs a classifier; this model is a regressor")
+        data = load_for_model(args, model, need_target=False)
+        header, columns = _columns(model, data.X_test, data.class_names, args.proba)
 
     def write(stream: Any) -> None:
         import csv

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
+from nablanet.cli import cluster
 from nablanet.cli._models import (
     fit,
     model_gradient_check,
@@ -56,6 +57,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--report", metavar="DIR", default=None,
                    help="write pictures and a self-contained report.html into DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    cluster.add_arguments(p)
 
 
 def _add_network_flags(p: argparse.ArgumentParser) -> None:
@@ -194,13 +196,15 @@ def run(args: argparse.Namespace) -> int:
 
     c.check_outputs({"--out": args.out, "--report": args.report}, inputs=(args.data,))
     check_flags(args)
+    if cluster.requested(args):
+        return cluster.run_train(args)
     data = load_for_training(args)
     quiet = args.quiet
     if not quiet:
         c.err(f"data: {data.description}")
     est = build_estimator(args, data.regression, int(data.X_train.shape[0]),
                           progress_callbacks(quiet))
-    _fit(est, data, args)
+    target_scaling = _fit(est, data, args)
     if not quiet:
         c.err(est.net_.summary())
     result = None
@@ -210,7 +214,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         c.out(f"trained for {est.n_iter_} epochs (no test part: --test-fraction 0)")
     if args.out:
-        est.save(args.out)
+        from nablanet.io import save
+
+        metadata = _metadata(est, data, args.seed)
+        if target_scaling is not None:
+            metadata["target_scaling"] = target_scaling
+        save(est, args.out, metadata=metadata)
         c.out(f"model written to {args.out}")
     elif not quiet:
         c.err("note: the model was not saved; give --out MODEL to keep it")
@@ -221,8 +230,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
-    """Fit, saying when training stopped before converging or diverged."""
+def _fit(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Fit, saying when training stopped before converging or diverged.
+
+    Returns
+    -------
+    dict or None
+        The standardisation of a regression target (its mean and standard deviation,
+        already folded into the output layer), for the model file's metadata.
+    """
     from nablanet.training import TrainingDiverged
 
     scaling = args.output is None and data.regression
@@ -240,6 +256,10 @@ def _fit(est: Any, data: Data, args: argparse.Namespace) -> None:
         c.err(f"{c.PROG}: warning: training stopped at the limit of {est.n_iter_} {limit} "
               "before the loss converged; give more --epochs (or a larger --learning-rate) "
               "to train further")
+    if not scaling:
+        return None
+    return {"trained_on": "(y - mean) / std, folded back into the output layer's W and b",
+            "mean": y[1], "std": y[2]}
 
 
 def standardise(y: Any) -> tuple[Any, Any, Any]:
@@ -272,6 +292,18 @@ def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
     net.W[-1] *= std[:, None]
     net.b[-1] *= std
     net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
+
+
+def _metadata(est: Any, data: Data, seed: int) -> dict[str, Any]:
+    """What the model file keeps beside the model: class names, the training rows' fingerprint."""
+    from nablanet.cli._fingerprint import fingerprint
+    from nablanet.report import label_names
+
+    metadata: dict[str, Any] = {"data": data.description,
+                                "training_rows": fingerprint(data.X_train, seed)}
+    if hasattr(est, "classes_"):
+        metadata["class_names"] = label_names(est.classes_, data.class_names)
+    return metadata
 
 
 def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:

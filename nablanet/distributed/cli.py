@@ -20,10 +20,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from nablanet.distributed._blocks import from_npy
-from nablanet.distributed.local_sgd import RoundCallback
+if TYPE_CHECKING:  # numpy is not imported to build the command line's parser
+    from nablanet.distributed.local_sgd import RoundCallback
 
 #: File suffixes that dask.dataframe reads, by reader.
 TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
@@ -114,6 +114,19 @@ def _table_files(pattern: str) -> tuple[list[str], str]:
     return files, TABLE_READERS[suffixes.pop()]
 
 
+def _csv_options(path: str) -> dict[str, Any]:
+    """Header and delimiter of CSV files as nablanet's own reader sees them (from the first).
+
+    Dask's reader takes the first row for a header whatever it holds; `inspect_csv` decides
+    from every column, so a file of numbers only keeps its first row.
+    """
+    from nablanet.data.csv import inspect_csv
+
+    layout = inspect_csv(path)
+    names = layout.names or [f"column {j}" for j in range(layout.n_columns)]
+    return {"sep": layout.delimiter, "header": 0 if layout.names else None, "names": names}
+
+
 def read_distributed(
     path: str | os.PathLike[str], target: int | str = -1, rows_per_block: int = 65536
 ) -> tuple[Any, Any]:
@@ -141,6 +154,8 @@ def read_distributed(
 
     path = os.fspath(path)
     if os.path.isdir(path):
+        from nablanet.distributed._blocks import from_npy
+
         table = da.concatenate([from_npy(p, rows_per_block) for p in _npy_shards(Path(path))])
         if table.ndim != 2:
             raise ValueError(f"the shards in {path} must be 2-D tables, got {table.ndim}-D")
@@ -157,7 +172,7 @@ def read_distributed(
     import dask.dataframe as dd
 
     files, reader = _table_files(path)
-    df = getattr(dd, reader)(files)
+    df = getattr(dd, reader)(files, **_csv_options(files[0]) if reader == "read_csv" else {})
     columns = list(df.columns)
     if isinstance(target, int):
         if not -len(columns) <= target < len(columns):

@@ -16,23 +16,22 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet.callbacks import Callback
 from nablanet.data.validation import check_sample_weight
 from nablanet.distributed.estimators import cluster_fit
 from nablanet.distributed.predict import rowwise
 from nablanet.estimators import _state
 from nablanet.estimators._inputs import (
     FLOAT_DTYPES,
+    SPARSE_FORMATS,
     as_network_matrix,
-    network_takes_sparse,
     prediction_matrix,
-    sparse_formats,
 )
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
 from nablanet.estimators._transaction import all_or_nothing
 from nablanet.network import Network
+from nablanet.training import Callback
 
 Array = NDArray[Any]
 
@@ -105,7 +104,7 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = network_takes_sparse()  # CSR and CSC, as scikit-learn's MLP
+        tags.input_tags.sparse = True  # CSR and CSC, as scikit-learn's MLP
         return tags
 
     def __init__(
@@ -211,12 +210,12 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
         continuing = self._continues(incremental)
-        with all_or_nothing(self, continuing):
+        with self._all_or_nothing(continuing):
             hidden = self._check_params()
             X, y = validate_data(
                 self, X, y, reset=not continuing, multi_output=True,
                 y_numeric=not self._is_classifier,
-                accept_sparse=sparse_formats(), dtype=FLOAT_DTYPES,
+                accept_sparse=SPARSE_FORMATS, dtype=FLOAT_DTYPES,
             )
             if not continuing:
                 self._random_state = check_random_state(self.random_state)
@@ -232,6 +231,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 fitted = fit_stochastic(self, X, Y, y, s, incremental)
             self._commit(fitted)
         return self
+
+    def _all_or_nothing(self, continuing: bool) -> Any:
+        """The context every fit runs in (`_transaction`); also used by the cluster fit."""
+        return all_or_nothing(self, continuing)
 
     def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
         """Build a fresh network and reset the fitted record."""

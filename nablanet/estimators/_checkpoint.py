@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.callbacks import Callback, RunHistory, TrainState
 from nablanet.estimators._stopping import ScikitLearnStopping, StoppingState
 from nablanet.network import Network
-from nablanet.training import History
+from nablanet.training import Callback, History, RunHistory, TrainState
 
 Array = NDArray[Any]
 

@@ -15,7 +15,6 @@ dense here.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,27 +30,6 @@ Array = NDArray[Any]
 #: The sparse formats accepted, as scikit-learn's MLP accepts them.
 SPARSE_FORMATS = ["csr", "csc"]
 FLOAT_DTYPES = (np.float64, np.float32)
-
-
-@cache
-def network_takes_sparse() -> bool:
-    """Whether `Network` computes on sparse inputs.
-
-    A transition: until it does, sparse input is refused with scikit-learn's message
-    instead of failing inside training.
-    """
-    from nablanet.network import Network
-
-    try:
-        Network([1, 1]).forward(sp.csr_matrix(np.ones((1, 1))))
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def sparse_formats() -> list[str] | bool:
-    """``accept_sparse`` for scikit-learn's checks."""
-    return SPARSE_FORMATS if network_takes_sparse() else False
 
 
 def as_network_matrix(X: Any, dtype: Any) -> Any:
@@ -75,7 +53,7 @@ def prediction_matrix(est: _BaseMLP, X: Any) -> Any:
     if net is not None and _ready(est, X, net.dtype):
         return X
     check_is_fitted(est, "net_")
-    X = validate_data(est, X, reset=False, accept_sparse=sparse_formats(), dtype=FLOAT_DTYPES)
+    X = validate_data(est, X, reset=False, accept_sparse=SPARSE_FORMATS, dtype=FLOAT_DTYPES)
     return as_network_matrix(X, est.net_.dtype)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from nablanet.callbacks import Callback, TrainState
+from nablanet.training import Callback, TrainState
 
 Array = NDArray[Any]
 

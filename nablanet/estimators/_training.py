@@ -19,13 +19,12 @@ from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from nablanet.callbacks import Callback, EpochLogger
 from nablanet.estimators._checkpoint import Checkpoint
 from nablanet.estimators._stopping import ScikitLearnStopping, StoppingState
 from nablanet.optim import SGD, Adam
 from nablanet.optim.schedules import InverseScaling
 from nablanet.optim.scipy_min import LBFGS
-from nablanet.training import History, train
+from nablanet.training import Callback, EpochLogger, History, train
 
 if TYPE_CHECKING:
     from nablanet.estimators._base import _BaseMLP

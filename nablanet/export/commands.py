@@ -156,6 +156,23 @@ def _from_pickle(obj: Any, source: str) -> Any:
     return obj
 
 
+def _unpickle(joblib: Any, path: str) -> Any:
+    """Load a pickle or joblib file (running its code: the user said it is trusted).
+
+    A file that is not one (a CSV, a model file, random bytes) makes the unpickler fail in
+    many ways (KeyError, EOFError, UnpicklingError, ...): all mean the same to the user.
+    """
+    try:
+        return joblib.load(path)  # plain pickles too
+    except (MemoryError, ImportError):
+        raise
+    except Exception as exc:
+        raise ValueError(
+            f"{path} is not a readable pickle or joblib file "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def run_convert(args: argparse.Namespace) -> int:
     """Run ``nablanet convert``; returns the exit status."""
     if not args.trust_pickle:
@@ -167,7 +184,7 @@ def run_convert(args: argparse.Namespace) -> int:
     _writable(args.out, "--out", args.model)
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"No such file: {args.model}")
-    obj = joblib.load(args.model)  # plain pickles too; runs the file's code (trusted)
+    obj = _unpickle(joblib, args.model)
     model = _from_pickle(obj, args.model)
     nablanet.save(model, args.out)
     origin = "" if model is obj else f" (from scikit-learn's {type(obj).__name__})"

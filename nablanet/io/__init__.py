@@ -63,7 +63,7 @@ from nablanet.io.header import read_model
 _atomic_write = atomic_write  # the name io.py had: kept for code written before the split
 
 if TYPE_CHECKING:
-    from nablanet.io.kinds import known_kinds, load, save
+    from nablanet.io.kinds import known_kinds, load, read_metadata, save
     from nablanet.io.network import network_from_state, network_state
 
 # Names whose modules import the network (and, on use, the estimators): loaded on first use.
@@ -71,6 +71,7 @@ _LAZY = {
     "save": "nablanet.io.kinds",
     "load": "nablanet.io.kinds",
     "known_kinds": "nablanet.io.kinds",
+    "read_metadata": "nablanet.io.kinds",
     "network_state": "nablanet.io.network",
     "network_from_state": "nablanet.io.network",
 }
@@ -93,6 +94,7 @@ __all__ = [
     "load",
     "network_from_state",
     "network_state",
+    "read_metadata",
     "read_model",
     "save",
     "write_model",

@@ -137,6 +137,8 @@ def jsonable(value: Any, *, other: Any = None) -> Any:
     """
     if isinstance(value, dict):
         return {str(k): jsonable(v, other=other) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]  # a 0-d array is a scalar (np.where and reductions return them)
     if isinstance(value, list | tuple | np.ndarray):
         return [jsonable(v, other=other) for v in value]
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":

@@ -11,11 +11,14 @@ import os
 from typing import Any
 
 from nablanet.io import estimators
-from nablanet.io.container import INTEGRITY, MANIFEST
+from nablanet.io.container import INTEGRITY, MANIFEST, ModelFileError, jsonable
 from nablanet.io.fields import check_keys
 from nablanet.io.header import read_model, save_state
 from nablanet.io.network import network_from_state, network_state
 from nablanet.network import Network
+
+#: The header field of `save`'s metadata.
+METADATA = "metadata"
 
 
 def known_kinds() -> list[str]:
@@ -23,7 +26,7 @@ def known_kinds() -> list[str]:
     return ["Network", *estimators.ESTIMATOR_KINDS]
 
 
-def save(obj: Any, path: str | os.PathLike[str]) -> None:
+def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> None:
     """Save a `Network` or an estimator to ``path``, atomically (see `write_model`).
 
     Parameters
@@ -35,6 +38,10 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         ``format_version``, ``library_version``, ``created``, ``arrays``, ``integrity``).
     path : str or path-like
         Written exactly as given; no suffix is added.
+    metadata : dict, optional
+        JSON data about the model that is not part of it (the command line keeps the
+        class names and a fingerprint of the training rows there); covered by the file's
+        digest like everything else, and read back by `read_metadata`.
 
     Raises
     ------
@@ -51,7 +58,32 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
         state: dict[str, Any] = {"kind": "Network", "network": spec}
     else:
         state, arrays = estimators.estimator_state(obj, known_kinds())
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        state = {**state, METADATA: jsonable(metadata)}
     save_state(path, state, arrays)
+
+
+def _metadata(header: dict[str, Any], source: str) -> dict[str, Any]:
+    """Take the optional metadata out of a header; a file's is always a JSON object."""
+    metadata = header.pop(METADATA, {})
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{source}: header field {METADATA!r} must be an object")
+    return metadata
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata saved with a model (see `save`), after every check `load` makes.
+
+    Returns
+    -------
+    dict
+        Empty when the file holds none (every file written before metadata existed).
+    """
+    source = os.fspath(path)
+    header, _ = read_model(source)
+    return _metadata(header, source)
 
 
 def load(path: str | os.PathLike[str]) -> Any:
@@ -79,6 +111,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     header, arrays = read_model(source)
     # The digest is the container's business, checked by read_model: kinds never see it.
     header.pop(INTEGRITY, None)
+    _metadata(header, source)  # not part of the model: `read_metadata` returns it
     kind = header["kind"]
     if kind != "Network":
         return estimators.load_estimator(kind, header, arrays, source, known_kinds())

@@ -138,3 +138,21 @@ class History:
     def val_score(self) -> list[float]:
         """Per-epoch validation score of the winning run."""
         return self.best.val_score
+
+    def __str__(self) -> str:
+        rows = [f"{'run':>4} {'seed':>12} {'epochs':>7} {'first loss':>12} "
+                f"{'last loss':>12} {'final loss':>12}  stop"]
+        for i, r in enumerate(self.runs):
+            first = f"{r.train_loss[0]:.6g}" if r.train_loss else "-"
+            last = f"{r.train_loss[-1]:.6g}" if r.train_loss else "-"
+            seed = "-" if r.seed is None else str(r.seed)
+            mark = "  <- kept" if i == self.best_run and len(self.runs) > 1 else ""
+            rows.append(f"{i:>4} {seed:>12} {r.n_epochs:>7} {first:>12} {last:>12} "
+                        f"{r.final_loss:>12.6g}  {r.stop_reason}{mark}")
+        return "\n".join(rows)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the same table as ``print``."""
+        from nablanet._html import as_html
+
+        return as_html("Training history", str(self))

@@ -27,8 +27,8 @@ from sklearn.utils.estimator_checks import (
 
 import nablanet
 from nablanet import MLPClassifier, MLPRegressor
-from nablanet.callbacks import EarlyStopping
 from nablanet.diagnostics import Diagnosis
+from nablanet.training import EarlyStopping
 
 no_convergence_warning = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"

@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from nablanet import MLPClassifier, MLPRegressor, TrainingDiverged
-from nablanet.callbacks import Callback
+from nablanet.training import Callback
 
 no_convergence_warning = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"

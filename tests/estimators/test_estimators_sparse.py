@@ -13,11 +13,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits, make_classification
 
 from nablanet import MLPClassifier, MLPRegressor
-from nablanet.estimators import _inputs, _training
-
-pytestmark = pytest.mark.skipif(
-    not _inputs.network_takes_sparse(), reason="Network does not compute on sparse input yet"
-)
+from nablanet.estimators import _training
 
 
 @pytest.fixture(scope="module")

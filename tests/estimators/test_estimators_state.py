@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 import nablanet
 from nablanet import MLPClassifier, MLPRegressor, ModelFileError
 from nablanet import io as nio
-from nablanet.callbacks import EarlyStopping
+from nablanet.training import EarlyStopping
 
 no_convergence_warning = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"

@@ -13,9 +13,9 @@ import sklearn.neural_network as skl
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
 from nablanet import MLPClassifier
-from nablanet.callbacks import RunHistory, TrainState
 from nablanet.estimators import ScikitLearnStopping, StoppingState
 from nablanet.network import Network
+from nablanet.training import RunHistory, TrainState
 
 no_convergence_warning = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"

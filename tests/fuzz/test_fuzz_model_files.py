@@ -238,8 +238,11 @@ def test_fuzz_header_json_edits(workdir: Path, bases: list[Base]) -> None:
 # --- zip members ----------------------------------------------------------------------------
 
 
-# zipfile cannot write a name holding NUL (it cuts the name there); any other goes.
-NAMES = st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=12)
+# Names a zip can hold: no NUL (zipfile cuts the name there) and no lone surrogate
+# (zipfile encodes names as UTF-8; a 10-minute run drew '\ud800', which failed in this
+# test's own writer, not in load).
+NAMES = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+                min_size=1, max_size=12)
 
 
 def test_fuzz_member_renames(workdir: Path, bases: list[Base]) -> None:
