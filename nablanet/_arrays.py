@@ -85,14 +85,28 @@ def check_matrix(
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     _check_shape(arr.shape, name, n_columns)
+    source = arr
     with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
         arr = np.ascontiguousarray(arr, dtype=check_dtype(dtype))
     if not _all_finite(arr):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})"
-        )
+        row, col = np.argwhere(~np.isfinite(arr))[0]
+        raise _not_finite(name, source[row, col], arr.dtype, int(row), int(col))
     return arr
+
+
+def _not_finite(name: str, value: Any, dtype: Any, row: int, col: int) -> ValueError:
+    """The error for the first entry that is not finite in ``dtype``: NaN, ±inf, or overflow.
+
+    ``value`` is the entry as given: a finite one overflowed in the conversion to ``dtype``.
+    """
+    if np.isfinite(value):
+        largest = float(np.finfo(dtype).max)
+        return ValueError(
+            f"{name} holds {float(value):.3g} (row {row}, column {col}), which overflows "
+            f"{np.dtype(dtype).name} (largest {largest:.2g}): scale the data, or use "
+            f"dtype float64"
+        )
+    return ValueError(f"{name} contains NaN or infinity (first at row {row}, column {col})")
 
 
 def _check_shape(shape: tuple[int, ...], name: str, n_columns: int | None) -> None:
@@ -124,14 +138,13 @@ def _check_sparse(
     if A.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {A.dtype}")
     _check_shape(A.shape, name, n_columns)
+    source = A.tocsr()
     with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
-        A = A.tocsr().astype(check_dtype(dtype), copy=False)
+        A = source.astype(check_dtype(dtype), copy=False)
     if not np.isfinite(A.data).all():
         k = int(np.argmax(~np.isfinite(A.data)))
         row = int(np.searchsorted(A.indptr, k, side="right")) - 1
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at row {row}, column {A.indices[k]})"
-        )
+        raise _not_finite(name, source.data[k], A.dtype, row, int(A.indices[k]))
     return A
 
 

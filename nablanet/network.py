@@ -441,9 +441,13 @@ class Network:
         X = check_matrix(
             X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
         )
-        ws = self._workspace(X.shape[0])
-        self._forward(X, self.W, self.b, ws)
-        return ws.A[range(n_hidden)[layer]].copy()
+        l = range(n_hidden)[layer]
+        H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
+        for rows in _chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
+            ws = self._workspace(len(H[rows]))
+            self._forward(X[rows], self.W, self.b, ws, output=False)
+            H[rows] = ws.A[l]
+        return H
 
     def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
         """Buffers of the calling thread for a batch of m rows (made once, then reused)."""

@@ -98,3 +98,22 @@ def test_check_sample_weight_accepts_and_converts():
     s = check_sample_weight([1, 0, 2], 3)
     assert s.dtype == np.float64 and s.tolist() == [1.0, 0.0, 2.0]
     assert check_sample_weight([1, 2], 2, dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_value_too_large_for_float32_is_called_an_overflow_not_a_nan(sparse):
+    """1e300 is finite: it becomes infinity only in the conversion to float32."""
+    import scipy.sparse
+
+    X = np.zeros((3, 4))
+    X[2, 1] = -1e300
+    A = scipy.sparse.csr_matrix(X) if sparse else X
+    with pytest.raises(ValueError, match=r"X holds -1e\+300 \(row 2, column 1\), which "
+                       r"overflows float32 \(largest 3\.4e\+38\)") as info:
+        check_matrix(A, "X", dtype=np.float32, accept_sparse=True)
+    assert "NaN" not in str(info.value) and "float64" in str(info.value)
+    check_matrix(A, "X", dtype=np.float64, accept_sparse=True)  # fine in float64
+    X[0, 0] = np.inf  # a true infinity first is still called one
+    A = scipy.sparse.csr_matrix(X) if sparse else X
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at row 0, column 0"):
+        check_matrix(A, "X", dtype=np.float32, accept_sparse=True)

@@ -211,6 +211,23 @@ def print_json(obj: Any) -> None:
     out(json.dumps(jsonable(obj, other=str), indent=2, allow_nan=False))
 
 
+def check_outputs(outputs: dict[str, str | None], inputs: tuple[str | None, ...] = ()) -> None:
+    """Check a command's output paths before it computes anything.
+
+    ``outputs`` maps each output flag to its path (None: not given). No two outputs may
+    name one path (the second write would fail, or destroy the first, only after the
+    work is done), and each must pass `check_writable`.
+    """
+    given = [(flag, path) for flag, path in outputs.items() if path is not None]
+    for i, (flag, path) in enumerate(given):
+        for other, other_path in given[:i]:
+            if _same_file(path, other_path):
+                raise UsageError(f"{other} {other_path} and {flag} {path} name one path: "
+                                 "give each output its own")
+    for flag, path in given:
+        check_writable(path, flag, inputs)
+
+
 def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] = ()) -> None:
     """Refuse an output path that cannot be written before a long computation, not after.
 

@@ -77,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the gradient, train, print J and the time, write the report; 0 on success."""
     from nablanet.estimators.autoencoder import SparseAutoencoder
 
-    c.check_writable(args.save, "--save")
-    c.check_writable(args.report, "--report")
+    c.check_outputs({"--save": args.save, "--report": args.report})
     X, side, description = _load(args)
     est = SparseAutoencoder(
         args.hidden, sparsity_target=args.sparsity_target, sparsity_weight=args.sparsity_weight,

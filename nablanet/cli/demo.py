@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from nablanet.datasets import load_digits
     from nablanet.report import evaluate_model, format_evaluation
 
-    c.check_writable(args.out, "--out")
-    c.check_writable(args.report, "--report")
+    c.check_outputs({"--out": args.out, "--report": args.report})
     start = time.perf_counter()
     data = load_digits(seed=args.seed)
     c.out("nablanet demo: scikit-learn's bundled 8x8 handwritten digits (no download)")

@@ -194,8 +194,7 @@ def run(args: argparse.Namespace) -> int:
     """Train, print the test score, save the model and the report."""
     from nablanet.report import evaluate_model
 
-    c.check_writable(args.out, "--out", inputs=(args.data,))
-    c.check_writable(args.report, "--report", inputs=(args.data,))
+    c.check_outputs({"--out": args.out, "--report": args.report}, inputs=(args.data,))
     check_flags(args)
     if cluster.requested(args):
         return cluster.run_train(args, build_estimator, unstandardise_output)

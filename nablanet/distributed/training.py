@@ -57,6 +57,9 @@ class ClusterLoop(RunLoop):
             score = mean_block_score(self.net, self.score, v.X, v.Y)
         return self.validation.cost(theta), score
 
+    def _cost_at(self, theta: Array) -> float:
+        return self.objective.cost(theta)
+
     def final_loss(self) -> float:
         """The validation cost at the final θ, else the full training cost."""
         source = self.validation if self.validation is not None else self.objective

@@ -93,9 +93,11 @@ class TrainState:
 class TrainingDiverged(RuntimeError):
     """Raised when the cost or gradient stops being finite, or the cost explodes.
 
-    "Explodes" means that a cost exceeds ``EXPLOSION_FACTOR`` times the run's first cost
-    (at least 1): see `nablanet.training.guard`. The network keeps the weights from the
-    end of the last epoch that passed the guard; ``history`` holds the record up to there.
+    "Explodes" means that a cost exceeds the dtype's ceiling, or ``EXPLOSION_FACTOR`` times
+    the cost of all the data at the starting weights (at least 1) once scaled by the share
+    of the data it is a mean over: see `nablanet.training.guard`. The network keeps the
+    weights from the end of the last epoch that passed the guard; ``history`` holds the
+    record up to there.
     """
 
     def __init__(self, message: str, history: History) -> None:

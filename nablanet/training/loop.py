@@ -120,8 +120,10 @@ def train(
     Raises
     ------
     TrainingDiverged
-        When the cost becomes NaN or infinite, or exceeds `EXPLOSION_FACTOR` (1e4) times
-        the run's first cost (at least 1); the network keeps the weights from the end of
+        When the cost becomes NaN or infinite, exceeds √(the dtype's largest value), or
+        exceeds `EXPLOSION_FACTOR` (1e4) times the cost of all the data at the starting
+        weights (at least 1), divided by the batch's share of the data (the rule:
+        `nablanet.training.guard`); the network keeps the weights from the end of
         the last epoch that passed. The message names the cause it sees: a learning rate
         too large, or data holding values too large for any learning rate.
     RuntimeError

@@ -64,7 +64,7 @@ class RunLoop:
         self.net, self.data, self.score = net, data, score
         self.dropout, self.rng = dropout, rng
         self.grad = np.empty(net.n_params, dtype=net.dtype)
-        self.guard = Guard(net, data.X, data.Y, history)
+        self.guard = Guard(net, data.X, data.Y, history, self._cost_at)
 
     # --- the pieces of an epoch ----------------------------------------------------
 
@@ -109,6 +109,16 @@ class RunLoop:
         """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
         d = self.data
         return self.net._loss_and_grad(d.X, d.Y, theta, grad, d.s)
+
+    def _cost_at(self, theta: Array) -> float:
+        """J over the whole training set at ``theta`` (the network's θ is left as it was)."""
+        net, d = self.net, self.data
+        current = net.theta.copy()
+        net.theta[...] = theta
+        try:
+            return net._data_cost(d.X, d.Y, d.s)
+        finally:
+            net.theta[...] = current
 
     def final_loss(self) -> float:
         """The loss the run's final weights reach: validation, else full training cost."""
@@ -160,6 +170,8 @@ class RunLoop:
         def fun(x: Array) -> tuple[float, Array]:
             theta[...] = x  # the network always holds the point being evaluated
             J = self._full_batch(theta, grad)
+            if self.guard.J_start is None:  # the cost at the starting weights
+                self.guard.J_start = J
             grad64[...] = grad
             return J, grad64
 
@@ -177,11 +189,11 @@ class RunLoop:
             cb.on_train_begin(state)
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite J is checked below
             result = opt.minimize(fun, theta, callback=on_iteration, max_iter=state.total_epochs)
-        if result.status == Status.DIVERGED:
+        if result.status == Status.DIVERGED:  # its message says which point θ holds
+            J = f" (J={result.J:.6g} there)" if math.isfinite(result.J) else ""
             raise TrainingDiverged(
                 f"training diverged in {type(opt).__name__} iteration {state.epoch + 1}: "
-                f"{result.message} (J={result.J:.6g}); the network keeps that point. "
-                + self.guard.advice(advice),
+                f"{result.message}{J}. " + self.guard.advice(advice),
                 self.guard.history,
             )
         if state.history.stop_reason == "max_epochs" and result.status == Status.CONVERGED:
@@ -198,6 +210,9 @@ class _Epoch:
         self.opt_state = opt.init(loop.net.theta)
         m = loop.data.X.shape[0]
         self.order = np.arange(m)
+        # The total sample weight, for each minibatch's share of it (a full batch is all).
+        s = loop.data.s
+        self.weight = 1.0 if s is None or batch_size >= m else float(s.sum())
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
         self.masks: dict[int, list[Array]] = {}
@@ -209,7 +224,7 @@ class _Epoch:
         m, lr = d.X.shape[0], state.learning_rate
         if self.shuffle:
             loop.rng.shuffle(self.order)
-        total = 0.0
+        total, counted = 0.0, 0  # Σ J·rows over the batches that count, and their rows
         # Overflow is expected when training diverges and is caught by the explicit
         # guard below, with a better message than NumPy's warning.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -218,17 +233,24 @@ class _Epoch:
                     Xb, Yb, sb = d.X, d.Y, d.s
                 else:
                     Xb, Yb, sb = self._gather(self.order[start : start + bs])
+                if bs == m:
+                    share = 1.0  # the whole set: no sum over data that may be held elsewhere
+                else:
+                    share = Xb.shape[0] / m if sb is None else float(sb.sum()) / self.weight
+                if share == 0.0:  # all its sample weights are 0: it adds nothing to J
+                    continue
                 masks = loop._masks(Xb.shape[0], self.masks)
                 if bs == m and masks is None:  # the whole set: the loop's own pass over it
                     J = loop._full_batch(theta, grad)
                 else:
                     J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
-                if guard.J_first is None or not J <= guard.limit:  # the first J, or bad
+                if guard.J_start is None or not (J <= guard.ceiling and J * share <= guard.limit):
                     advice = f"Try a smaller learning rate (it was {lr:g})."
-                    guard.check(state, f"batch {start // bs + 1}", J, advice)
+                    guard.check(state, f"batch {start // bs + 1}", J, advice, share)
                 total += J * Xb.shape[0]
+                counted += Xb.shape[0]
                 self.opt.step(theta, grad, self.opt_state, lr)
-        return total / m
+        return total / counted
 
     def _gather(self, rows: Array) -> tuple[Any, Array, Array | None]:
         """Copy the chosen rows into reused contiguous buffers (no allocation per batch).

@@ -42,3 +42,18 @@ def test_fashion_mnist_reaches_089(tmp_path, capsys):
     weights = check_png(tmp_path / "rep" / "weights.png")
     assert weights.shape[0] > 400  # 256 filters of 28x28 pixels
     check_png(tmp_path / "rep" / "training_curves.png")
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [("demo", ["--out", "--report"]), ("autoencoder", ["--save", "--report"])],
+)
+def test_two_outputs_on_one_path_are_refused_before_any_work(tmp_path, capsys, command, flags):
+    same = tmp_path / "m.npz"
+    argv = [command, "-q"] if command == "demo" else [command, "--max-iter", "1"]
+    for flag in flags:
+        argv += [flag, same]
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert all(flag in err for flag in flags) and "name one path" in err
+    assert out == "" and not same.exists()  # refused before any work
