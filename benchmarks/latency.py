@@ -31,23 +31,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _machine import cpu_model
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nablanet
 from nablanet import MLPClassifier
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def blas_lines() -> list[str]:

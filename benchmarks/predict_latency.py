@@ -24,16 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _machine import cpu_model as _cpu_model
 
 
 def _blas() -> str:
