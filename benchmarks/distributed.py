@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import cpu_model  # from this folder, before it leaves the path below
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # This file's own name would shadow the `distributed` package: take its folder off the path.
@@ -45,16 +47,6 @@ import numpy as np  # noqa: E402
 
 SECTIONS = ("overhead", "lbfgs", "sgd", "memory", "projection")
 
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (else platform's guess)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def blas_info() -> str:
