@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import sklearn.neural_network as sknn
+from export_helpers import fit, scaled
 from sklearn.datasets import load_diabetes, load_digits, load_iris
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 
 import nablanet
 from nablanet import MLPClassifier, MLPRegressor, Network
 from nablanet.export.sklearn import from_sklearn, to_sklearn
-
-
-def fit(est, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y)
-
-
-def scaled(loader):
-    X, y = loader(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
 
 IRIS, DIGITS, DIABETES = scaled(load_iris), scaled(load_digits), scaled(load_diabetes)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import warnings
 
 import numpy as np
 import pytest
+from export_helpers import fit
 from sklearn.datasets import load_diabetes, load_iris
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 
 import nablanet
@@ -26,10 +26,6 @@ def outputs(seq, X):
         return seq(torch.from_numpy(X)).numpy()
 
 
-def fit(est, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
