@@ -17,8 +17,8 @@ Usage: .venv/bin/python benchmarks/ufldl.py [--quick] [flags below]
    regression on the raw pixels. Digits and Fashion-MNIST.
 5. The stacked autoencoder on Fashion-MNIST before and after fine-tuning.
 
-Every run uses one thread (the machine's cores are shared); the sizes are flags, and the
-header prints the configuration that ran.
+Every run uses one thread unless --threads says otherwise (the machine's cores are often
+shared); the sizes are flags, and the header prints the configuration that ran.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import argparse
 import platform
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy
+from _machine import cpu_model
 from scipy.optimize import minimize
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -68,6 +68,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip", nargs="*", default=[],
                    choices=["gradients", "autoencoder", "softmax", "stl", "stacked"])
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS and PyTorch threads (1 on a shared machine)")
     args = p.parse_args()
     if args.quick:
         args.patches, args.ae_iters, args.fashion_rows = 2000, 50, 5000
@@ -81,14 +83,12 @@ def header(args: argparse.Namespace) -> None:
     import torch
     from threadpoolctl import threadpool_info
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    blas = [f"{p['internal_api']} {p.get('version')} ({p.get('threading_layer', '?')}, "
-            f"{p['num_threads']} thread)" for p in threadpool_info() if p["user_api"] == "blas"]
-    print(f"CPU: {cpu}; Python {platform.python_version()}, NumPy {np.__version__}, "
+    blas = [f"{p['internal_api']} {p.get('version')} kernel {p.get('architecture', '?')} "
+            f"({p.get('threading_layer', '?')}, {p['num_threads']} threads)"
+            for p in threadpool_info() if p["user_api"] == "blas"]
+    print(f"CPU: {cpu_model()}; Python {platform.python_version()}, NumPy {np.__version__}, "
           f"SciPy {scipy.__version__}, PyTorch {torch.__version__} "
-          f"({torch.get_num_threads()} thread)")
+          f"({torch.get_num_threads()} threads)")
     print(f"BLAS: {'; '.join(blas)}")
     print(f"configuration: {vars(args)}")
 
@@ -328,8 +328,8 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads):
         header(args)
         steps: list[tuple[str, Any]] = [
             ("gradients", lambda: gradient_checks()),
