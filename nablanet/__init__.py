@@ -35,6 +35,7 @@ _EXPORTS = {
     "ZCAWhitening": "nablanet.estimators.whitening",
     "PCAWhitening": "nablanet.estimators.whitening",
     "Sparsity": "nablanet.sparsity",
+    "compiled_kernels": "nablanet._fused",
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
@@ -47,6 +48,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from nablanet._fused import compiled_kernels
     from nablanet.activations import ACTIVATIONS
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose

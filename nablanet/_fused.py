@@ -16,8 +16,18 @@ but in one loop over memory and one call:
   output layer of a classifier is a handful of arrays of shape (m, k) with k ≈ 10, where
   NumPy's per-call cost and its slow reductions along short rows dominate.
 
-Compilation happens on first use and is cached on disk by numba, so importing nablanet
-stays fast. ``error_model="numpy"`` lets the loops vectorise (no Python division checks).
+Each ``*_kernel()`` getter returns the compiled loop or its NumPy twin (the same formula
+as whole-array passes, defined beside it), depending on `compiled_kernels`. Loading numba
+and its cached kernels costs about half a second of CPU in a fresh process, more than a
+small fit spends in all the passes the kernels save; so the training loop turns them on
+only for a fit whose work repays the loading (`use_compiled`), and predictions, which
+the kernels barely speed up next to their matrix products, never load numba. The choice
+depends on the fit's sizes only, never on what the process has loaded, so a fit gives the
+same bits in a fresh process and in a warm one. The twins of the kernels without
+transcendental functions (Adam, momentum, rectifier, axpy) round exactly as the loops do.
+
+Compilation happens on first use and is cached on disk by numba.
+``error_model="numpy"`` lets the loops vectorise (no Python division checks).
 
 The optimizer kernels flush subnormal moments to zero. A weight whose gradient is always
 0 (a border pixel that is 0 in every image) has its moment decay geometrically, as
@@ -30,15 +40,67 @@ branch-free select, so the loop still vectorises.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 Kernel = Callable[..., Any]
+
+#: Work (array entries the kernels would touch, summed over a fit) from which compiling
+#: pays: about 0.5 s of CPU to load numba and the kernels in a fresh process, against the
+#: 2-7 ns per entry they save (measured on digits and Fashion-MNIST shapes; see
+#: benchmarks/first_fit.py).
+COMPILE_AT = 125e6
+
+#: True or False where `compiled_kernels` forces the choice; None leaves it to each fit.
+_COMPILED: ContextVar[bool | None] = ContextVar("nablanet_compiled_kernels", default=None)
+
+
+@contextmanager
+def compiled_kernels(enabled: bool = True) -> Iterator[None]:
+    """Use the compiled kernels (or, with ``enabled=False``, their NumPy twins) inside.
+
+    By default a fit decides for itself (`use_compiled`) and everything else (a
+    prediction, a gradient check, a call of ``loss_and_grad``) uses the NumPy twins;
+    this forces the choice, e.g. for a loop of your own over many steps. The setting
+    belongs to the current thread (a context variable), so a fit in one thread does not
+    change the arithmetic of a prediction in another.
+
+    Examples
+    --------
+    >>> import nablanet
+    >>> with nablanet.compiled_kernels():  # doctest: +SKIP
+    ...     for X_batch, Y_batch in batches:
+    ...         J, grad = net.loss_and_grad(X_batch, Y_batch)
+    """
+    token = _COMPILED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _COMPILED.reset(token)
+
+
+def use_compiled(elements: float) -> bool:
+    """Whether a fit touching ``elements`` array entries in the kernels should compile them.
+
+    The choice forced by `compiled_kernels` if any; else whether the work repays loading
+    the kernels (`COMPILE_AT`).
+    """
+    forced = _COMPILED.get()
+    return elements >= COMPILE_AT if forced is None else forced
+
+
+def adam_kernel() -> Kernel:
+    """`_adam`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _adam() if _COMPILED.get() else _adam_numpy
 
 
 @cache
-def adam_kernel() -> Kernel:
+def _adam() -> Kernel:
     """Return ``kernel(theta, grad, m, v, b1, c1, b2, c2, alpha_t, eps_t, tiny)``.
 
     Notes
@@ -56,7 +118,6 @@ def adam_kernel() -> Kernel:
     rounding. The scalars must have the arrays' dtype, so that float32 stays float32.
     """
     import numba
-    import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(theta: Any, grad: Any, m: Any, v: Any, b1: Any, c1: Any, b2: Any, c2: Any,
@@ -75,8 +136,13 @@ def adam_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def momentum_kernel() -> Kernel:
+    """`_momentum`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _momentum() if _COMPILED.get() else _momentum_numpy
+
+
+@cache
+def _momentum() -> Kernel:
     """Return ``kernel(theta, grad, v, mu, alpha, nesterov, tiny)``.
 
     Notes
@@ -104,8 +170,13 @@ def momentum_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def rectifier_kernel() -> Kernel:
+    """`_rectifier`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _rectifier() if _COMPILED.get() else _rectifier_numpy
+
+
+@cache
+def _rectifier() -> Kernel:
     """Return ``kernel(za, b, d, slope, one)``: a (leaky) relu layer in one pass.
 
     Notes
@@ -135,8 +206,13 @@ def rectifier_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def axpy_kernel() -> Kernel:
+    """`_axpy`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _axpy() if _COMPILED.get() else _axpy_numpy
+
+
+@cache
+def _axpy() -> Kernel:
     """Return ``kernel(alpha, x, y)``: y ← α x + y in place (α of y's dtype)."""
     import numba
 
@@ -148,8 +224,13 @@ def axpy_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def softmax_kernel() -> Kernel:
+    """`_softmax`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _softmax() if _COMPILED.get() else _softmax_numpy
+
+
+@cache
+def _softmax() -> Kernel:
     """Return ``kernel(z, out)``: ``out[i] = softmax(z[i])`` for each row; out may be z.
 
     Notes
@@ -158,7 +239,6 @@ def softmax_kernel() -> Kernel:
     result unchanged and keeps exp from overflowing.
     """
     import numba
-    import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(z: Any, out: Any) -> None:  # pragma: no cover - compiled
@@ -178,8 +258,13 @@ def softmax_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def softmax_cross_entropy_kernel() -> Kernel:
+    """`_softmax_cross_entropy`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _softmax_cross_entropy() if _COMPILED.get() else _softmax_cross_entropy_numpy
+
+
+@cache
+def _softmax_cross_entropy() -> Kernel:
     """Return ``kernel(z, a, y, w, delta) -> J`` for cross-entropy after softmax.
 
     Notes
@@ -193,7 +278,6 @@ def softmax_cross_entropy_kernel() -> Kernel:
     and returns J = Σ_i w_i C_i, summed in float64.
     """
     import numba
-    import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:  # pragma: no cover
@@ -222,8 +306,13 @@ def softmax_cross_entropy_kernel() -> Kernel:
     return kernel
 
 
-@cache
 def sigmoid_cross_entropy_kernel() -> Kernel:
+    """`_sigmoid_cross_entropy`, compiled or as its NumPy twin (see `compiled_kernels`)."""
+    return _sigmoid_cross_entropy() if _COMPILED.get() else _sigmoid_cross_entropy_numpy
+
+
+@cache
+def _sigmoid_cross_entropy() -> Kernel:
     """Return ``kernel(z, a, y, w, delta) -> J`` for binary cross-entropy after sigmoid.
 
     Notes
@@ -237,7 +326,6 @@ def sigmoid_cross_entropy_kernel() -> Kernel:
     and returns J = Σ_i w_i C_i, summed in float64.
     """
     import numba
-    import numpy as np
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def kernel(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:  # pragma: no cover
@@ -254,3 +342,72 @@ def sigmoid_cross_entropy_kernel() -> Kernel:
         return J
 
     return kernel
+
+
+# --- NumPy twins: the same formulas as whole-array passes (used without compiling) ----
+
+
+def _adam_numpy(theta: Any, grad: Any, m: Any, v: Any, b1: Any, c1: Any, b2: Any, c2: Any,
+                alpha_t: Any, eps_t: Any, tiny: Any) -> None:
+    m *= b1
+    m += c1 * grad
+    m[np.abs(m) < tiny] = 0  # NaN compares False: it stays, as in the loop
+    v *= b2
+    v += c2 * grad * grad
+    v[v < tiny] = 0
+    theta -= alpha_t * m / (np.sqrt(v) + eps_t)
+
+
+def _momentum_numpy(theta: Any, grad: Any, v: Any, mu: Any, alpha: Any, nesterov: bool,
+                    tiny: Any) -> None:
+    v *= mu
+    v -= alpha * grad
+    v[np.abs(v) < tiny] = 0
+    if nesterov:
+        theta += mu * v - alpha * grad
+    else:
+        theta += v
+
+
+def _rectifier_numpy(za: Any, b: Any, d: Any, slope: Any, one: Any) -> None:
+    za += b
+    np.greater(za, 0, out=d)  # 1 where x > 0, else 0 (NaN included)
+    d *= one - slope  # then 1 or slope: (1 − s) + s rounds to 1 for the slope used (0.01)
+    d += slope
+    if slope:
+        np.maximum(za, slope * za, out=za)  # s x < x exactly when x > 0, as 0 < s < 1
+    else:
+        np.maximum(za, 0, out=za)  # an exact +0 for x <= 0, −∞ included; NaN stays
+
+
+def _axpy_numpy(alpha: Any, x: Any, y: Any) -> None:
+    y += alpha * x
+
+
+def _softmax_numpy(z: Any, out: Any) -> None:
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out *= 1.0 / out.sum(axis=1, keepdims=True)
+
+
+def _softmax_cross_entropy_numpy(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:
+    z_max = z.max(axis=1, keepdims=True)
+    np.subtract(z, z_max, out=a)
+    np.exp(a, out=a)
+    total = a.sum(axis=1, keepdims=True)
+    a *= 1.0 / total
+    y_sum = y.sum(axis=1, keepdims=True)
+    C = (np.log(total) + z_max) * y_sum - (y * z).sum(axis=1, keepdims=True)
+    np.multiply(a, y_sum, out=delta)
+    delta -= y
+    delta *= w[:, None]
+    return float(np.dot(w.astype(np.float64), C[:, 0].astype(np.float64)))
+
+
+def _sigmoid_cross_entropy_numpy(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:
+    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    np.copyto(a, np.where(z >= 0, 1 / (1 + e), e / (1 + e)))
+    C = (np.maximum(z, 0) + np.log1p(e) - y * z).sum(axis=1, dtype=np.float64)
+    np.subtract(a, y, out=delta)
+    delta *= w[:, None]
+    return float(np.dot(w.astype(np.float64), C))

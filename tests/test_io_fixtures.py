@@ -45,7 +45,9 @@ def test_old_file_predicts_identically(name: str) -> None:
         assert out.dtype == expected(name, "out").dtype
         assert np.array_equal(out, expected(name, "out"))
     elif name.startswith("classifier"):
-        assert np.array_equal(model.predict_proba(X), expected(name, "proba"))
+        # To rounding: predictions now take NumPy's exp, not the compiled kernel's
+        # (nablanet._fused), whose last bits differ.
+        np.testing.assert_allclose(model.predict_proba(X), expected(name, "proba"), rtol=1e-14)
         labels = expected(name, "labels")
         assert np.array_equal(model.predict(X).astype(labels.dtype), labels)
     else:

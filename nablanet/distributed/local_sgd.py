@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._fused import compiled_kernels
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.network import Network
@@ -103,7 +104,8 @@ def _local_steps(
     todo = _batches(X.shape[0], batch_size, seed, epoch, block)[first : first + K]
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
     loss, rows = 0.0, 0
-    with np.errstate(over="ignore", invalid="ignore"):  # the driver checks finiteness
+    # the driver checks finiteness; a worker's many steps repay the compiled kernels
+    with np.errstate(over="ignore", invalid="ignore"), compiled_kernels():
         for idx in todo:
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:

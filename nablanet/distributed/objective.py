@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._fused import compiled_kernels
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.network import Network
 
@@ -72,11 +73,13 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
     S = float(X.shape[0]) if w is None else float(w.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
-    if not gradient:
-        return net._data_cost(X, Y, w) * S, None, S
-    grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite J is the driver's call
-        J = net._loss_and_grad(X, Y, net.theta, grad, w)
+    # A worker lives for many blocks of many rows: the compiled kernels repay their loading.
+    with compiled_kernels():
+        if not gradient:
+            return net._data_cost(X, Y, w) * S, None, S
+        grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite J: the driver's call
+            J = net._loss_and_grad(X, Y, net.theta, grad, w)
     return J * S, grad.astype(np.float64) * S, S
 
 

@@ -102,9 +102,9 @@ class Adam:
     writes η_t λ θ, with the schedule multiplier η_t but without α. In float32, a per-step
     decay α λ below about 6e-8 is lost to rounding, as in any float32 implementation.
 
-    Cost per step: one fused pass over θ, g, m and v (a numba kernel,
-    `nablanet._fused`), plus one pass over the decayed slice (or two over the whole
-    vector for a boolean mask). A non-contiguous θ takes the same update as 9 NumPy passes.
+    Cost per step: one fused pass over θ, g, m and v (a numba kernel in a fit large
+    enough to repay compiling it, else its NumPy twin: `nablanet._fused`), plus one pass
+    over the decayed slice (or two over the whole vector for a boolean mask).
     """
 
     learning_rate: float = 1e-3
@@ -206,22 +206,9 @@ class Adam:
         root_c2 = math.sqrt(1.0 - b2**t)
         alpha_t = alpha * root_c2 / (1.0 - b1**t)
         eps_t = self.epsilon * root_c2
-        if theta.flags.c_contiguous and m.flags.c_contiguous:
-            # One fused pass (nablanet._fused); scalars in theta's dtype.
-            real = theta.dtype.type
-            adam_kernel()(
-                theta, grad, m, v, real(b1), real(1.0 - b1), real(b2), real(1.0 - b2),
-                real(alpha_t), real(eps_t), TINY[theta.dtype],
-            )
-            return
-        # The same update as NumPy passes, for a non-contiguous theta. Python floats
-        # throughout: a NumPy float64 scalar would make float32 arithmetic run in float64.
-        np.multiply(m, b1, out=m)  # pass 1
-        axpy(1.0 - b1, grad, m)  # pass 2: m = β₁ m + (1 − β₁) g
-        np.multiply(v, b2, out=v)  # pass 3
-        np.multiply(grad, grad, out=work)  # pass 4
-        axpy(1.0 - b2, work, v)  # pass 5: v = β₂ v + (1 − β₂) g²
-        np.sqrt(v, out=work)  # pass 6
-        np.add(work, eps_t, out=work)  # pass 7: √v + ε_t
-        np.divide(m, work, out=work)  # pass 8
-        axpy(-alpha_t, work, theta)  # pass 9: θ = θ − α_t m / (√v + ε_t)
+        # One fused pass (nablanet._fused); scalars in theta's dtype.
+        real = theta.dtype.type
+        adam_kernel()(
+            theta, grad, m, v, real(b1), real(1.0 - b1), real(b2), real(1.0 - b2),
+            real(alpha_t), real(eps_t), TINY[theta.dtype],
+        )

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
+from nablanet._fused import compiled_kernels, use_compiled
 from nablanet.distributed._blocks import is_dask
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
@@ -28,6 +29,8 @@ from nablanet.training.history import History, RunHistory, TrainState
 from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
 Array = NDArray[Any]
+#: A step's fixed cost in the kernels' calls, in array entries of equal saving.
+STEP_ENTRIES = 10_000
 Schedule = Callable[[int, float | None], float]
 
 
@@ -142,10 +145,13 @@ def train(
             net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout,
             rng, batch_size,
         )
+        compiled = use_compiled(math.inf)  # rows on a cluster are many by definition
     else:
-        make_loop, has_val = _local_loop(
+        make_loop, has_val, m = _local_loop(
             net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout, rng
         )
+        work = kernel_work(net, m, None if is_minimizer(opt) else batch_size, epochs * restarts)
+        compiled = use_compiled(work)
     cbs = _callbacks(callbacks, learning_rate, progress)
 
     def one_run(run: int, run_seed: int | None, history: History) -> RunHistory:
@@ -164,8 +170,21 @@ def train(
         return h
 
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
-    with net._training():  # one training per network at a time
+    with net._training(), compiled_kernels(compiled):
         return _best_of(net, seeds, one_run)
+
+
+def kernel_work(net: Network, m: int, batch_size: int | None, epochs: int) -> float:
+    """Array entries that the compiled kernels (`nablanet._fused`) would touch in a fit.
+
+    Each step's hidden and output layers (rows × units), the optimizer's passes over θ
+    (two, with weight decay's), and a per-step share for the calls' fixed cost
+    (`STEP_ENTRIES`): what the kernels save is proportional to it.
+    """
+    rows = m if batch_size is None else min(batch_size, m)
+    steps = epochs * math.ceil(m / rows)
+    units = sum(net.layer_sizes[1:])
+    return steps * (rows * units + 2 * net.n_params + STEP_ENTRIES)
 
 
 def _local_loop(
@@ -178,8 +197,11 @@ def _local_loop(
     score: Score | None,
     dropout: float,
     rng: np.random.Generator,
-) -> tuple[MakeLoop, bool]:
-    """Validate in-memory data, split off validation rows, and return the loop factory."""
+) -> tuple[MakeLoop, bool, int]:
+    """Validate in-memory data and split off validation rows.
+
+    Returns the loop factory, whether there are validation rows, and the training rows.
+    """
     X, Y = check_pair(
         X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
     )
@@ -189,7 +211,7 @@ def _local_loop(
     def make_loop(history: History) -> RunLoop:
         return RunLoop(net, data, score, dropout, rng, history)
 
-    return make_loop, data.has_validation
+    return make_loop, data.has_validation, data.X.shape[0]
 
 
 def _best_of(
