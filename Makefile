@@ -11,6 +11,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# What pip does for an installed wheel: bytecode written once, not compiled at every
+	@# start (some environments set PYTHONDONTWRITEBYTECODE); and numba's kernels compiled
+	@# into its cache, so that the first large fit loads them instead of compiling them.
+	$(PY) -m compileall -q nablanet
+	$(PY) -c 'from nablanet._fused import warm_cache; warm_cache()'
 	@touch $(STAMP)
 
 ## demo: gradient check, train, evaluate and report on scikit-learn's bundled digits

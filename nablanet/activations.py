@@ -65,9 +65,10 @@ class Activation:
         Whether a unit can be "dead": zero output and zero derivative on every input
         (relu; leaky relu keeps a slope).
     layer : callable ``layer(za, b, d)`` or None
-        A hidden layer's forward step in one compiled pass: ``za`` ← f(za + b) in place
-        and ``d`` ← f'. Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a
-        compiled scalar one) the network makes the three NumPy passes.
+        A hidden layer's forward step in one compiled pass (or its NumPy twin, outside
+        large fits: `nablanet._fused`): ``za`` ← f(za + b) in place and ``d`` ← f'.
+        Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a compiled scalar
+        one) the network makes the three NumPy passes.
     """
 
     name: str
@@ -145,7 +146,8 @@ def _relu_derivative(a: Array, out: Array) -> Array:
 
 
 def _rectifier_layer(za: Array, b: Array, d: Array, slope: float = 0.0) -> None:
-    # A relu (slope 0) or leaky relu hidden layer in one compiled pass (nablanet._fused).
+    # A relu (slope 0) or leaky relu hidden layer in one pass (nablanet._fused: compiled
+    # in a large fit, else NumPy's passes with the same rounding).
     real = za.dtype.type
     rectifier_kernel()(za, b, d, real(slope), real(1.0))
 
@@ -184,8 +186,8 @@ def _identity_derivative(a: Array, out: Array) -> Array:
 
 def _softmax(z: Array, out: Array) -> Array:
     # Row by row: e^{z - max z} / Σ e^{z - max z} (the maximum keeps exp from
-    # overflowing). One compiled loop (nablanet._fused): NumPy's reductions along rows
-    # of ~10 entries cost more than the arithmetic.
+    # overflowing). One compiled loop in a large fit (nablanet._fused): NumPy's
+    # reductions along rows of ~10 entries cost more than the arithmetic.
     if z.ndim == 1:
         softmax_kernel()(z.reshape(1, -1), out.reshape(1, -1))
     else:

@@ -49,7 +49,7 @@ class Loss:
     canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
         δ after those activations; ``a - y`` unless the loss says otherwise.
     fused : callable returning a kernel ``kernel(z, a, Y, w, delta) -> J``, optional
-        The canonical activation, weighted δ and Σ w C in one compiled loop
+        The canonical activation, weighted δ and Σ w C in one loop, compiled in a large fit
         (`nablanet._fused`), used by `cost_and_delta` in training.
     """
 
@@ -100,9 +100,10 @@ class Loss:
 
         Notes
         -----
-        For a canonical pair with a compiled kernel (softmax with cross-entropy, sigmoid
-        with binary cross-entropy) this is one loop that computes each exponential once;
-        otherwise `per_example` and `output_delta`.
+        For a canonical pair with a fused kernel (softmax with cross-entropy, sigmoid
+        with binary cross-entropy) this is one loop that computes each exponential once
+        (or, outside a large fit, its NumPy twin); otherwise `per_example` and
+        `output_delta`.
         """
         if self.fused is not None and self.is_canonical(activation):
             return float(self.fused()(z, a, Y, w, delta))

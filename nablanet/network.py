@@ -135,7 +135,7 @@ def _matmul(a: Any, B: Array, out: Array) -> None:
 def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
     """A hidden layer's A = f(Z + b) and, with ``derivative``, D = f'(Z + b).
 
-    One compiled pass where the activation has one (relu, leaky relu) and Z is
+    One fused pass where the activation has one (relu, leaky relu) and Z is
     overwritten by A, as in training; NumPy's passes otherwise.
     """
     if act.layer is not None and Z is A:

@@ -36,7 +36,8 @@ def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
     Notes
     -----
     y ← α x + y. NumPy has no fused multiply-add (``y += a * x`` costs a temporary and
-    two passes); this is one compiled loop (`nablanet._fused.axpy_kernel`).
+    two passes); this is one compiled loop in a fit large enough to repay compiling it,
+    else the same arithmetic in NumPy (`nablanet._fused.axpy_kernel`).
     """
     axpy_kernel()(y.dtype.type(alpha), x, y)
 
