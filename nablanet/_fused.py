@@ -20,11 +20,13 @@ Each ``*_kernel()`` getter returns the compiled loop or its NumPy twin (the same
 as whole-array passes, defined beside it), depending on `compiled_kernels`. Loading numba
 and its cached kernels costs about half a second of CPU in a fresh process, more than a
 small fit spends in all the passes the kernels save; so the training loop turns them on
-only for a fit whose work repays the loading (`use_compiled`), and predictions, which
-the kernels barely speed up next to their matrix products, never load numba. The choice
-depends on the fit's sizes only, never on what the process has loaded, so a fit gives the
-same bits in a fresh process and in a warm one. The twins of the kernels without
-transcendental functions (Adam, momentum, rectifier, axpy) round exactly as the loops do.
+only for a fit whose epochs are large enough to repay the loading (`use_compiled`), and
+predictions, which the kernels barely speed up next to their matrix products, never load
+numba. The choice depends on the sizes of an epoch only, never on what the process has
+loaded, so a fit gives the same bits in a fresh process and in a warm one. The twins of
+the kernels without transcendental functions (Adam, momentum, rectifier, axpy) round
+exactly as the loops do; those with exp and log agree to rounding (NumPy's exp is not
+libm's).
 
 Compilation happens on first use and is cached on disk by numba.
 ``error_model="numpy"`` lets the loops vectorise (no Python division checks).
@@ -50,11 +52,14 @@ import numpy as np
 
 Kernel = Callable[..., Any]
 
-#: Work (array entries the kernels would touch, summed over a fit) from which compiling
-#: pays: about 0.5 s of CPU to load numba and the kernels in a fresh process, against the
-#: 2-7 ns per entry they save (measured on digits and Fashion-MNIST shapes; see
-#: benchmarks/first_fit.py).
-COMPILE_AT = 125e6
+#: One epoch's work (array entries the kernels would touch in one pass over the training
+#: rows) from which a fit compiles them: loading numba and the kernels costs about 0.5 s of
+#: CPU in a fresh process, and they save 2-7 ns per entry (measured on digits and
+#: Fashion-MNIST shapes), so at this size they repay the loading within about 25 epochs.
+#: Digits' default fit (~4e5 per epoch) stays below; Fashion-MNIST (~6e7) is above.
+#: Per epoch, not per fit: the iteration limit, restarts and early stopping do not enter
+#: the choice, so they cannot change the last bits of a fit's weights.
+COMPILE_AT = 5e6
 
 #: True or False where `compiled_kernels` forces the choice; None leaves it to each fit.
 _COMPILED: ContextVar[bool | None] = ContextVar("nablanet_compiled_kernels", default=None)
@@ -85,10 +90,10 @@ def compiled_kernels(enabled: bool = True) -> Iterator[None]:
 
 
 def use_compiled(elements: float) -> bool:
-    """Whether a fit touching ``elements`` array entries in the kernels should compile them.
+    """Whether a fit whose epoch touches ``elements`` array entries should compile kernels.
 
-    The choice forced by `compiled_kernels` if any; else whether the work repays loading
-    the kernels (`COMPILE_AT`).
+    The choice forced by `compiled_kernels` if any; else whether an epoch's work is large
+    enough to repay loading the kernels (`COMPILE_AT`).
     """
     forced = _COMPILED.get()
     return elements >= COMPILE_AT if forced is None else forced
@@ -410,23 +415,27 @@ def _softmax_numpy(z: Any, out: Any) -> None:
 
 
 def _softmax_cross_entropy_numpy(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:
+    # Each row's cost in float64, as the loop accumulates it (a confident float32 row's
+    # cost of 1e-12 would round to 0 in float32).
     z_max = z.max(axis=1, keepdims=True)
     np.subtract(z, z_max, out=a)
     np.exp(a, out=a)
-    total = a.sum(axis=1, keepdims=True)
+    total = a.sum(axis=1, keepdims=True, dtype=np.float64)
     a *= 1.0 / total
-    y_sum = y.sum(axis=1, keepdims=True)
-    C = (np.log(total) + z_max) * y_sum - (y * z).sum(axis=1, keepdims=True)
+    y_sum = y.sum(axis=1, keepdims=True, dtype=np.float64)
+    yz = (y * z).sum(axis=1, keepdims=True, dtype=np.float64)
+    C = (np.log(total) + z_max) * y_sum - yz
     np.multiply(a, y_sum, out=delta)
     delta -= y
     delta *= w[:, None]
-    return float(np.dot(w.astype(np.float64), C[:, 0].astype(np.float64)))
+    return float(np.dot(w.astype(np.float64), C[:, 0]))
 
 
 def _sigmoid_cross_entropy_numpy(z: Any, a: Any, y: Any, w: Any, delta: Any) -> float:
+    # The cost first (in float64, as the loop sums it): ``a`` may be written over z.
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+    C = (np.maximum(z, 0).astype(np.float64) + np.log1p(e) - y * z).sum(axis=1)
     np.copyto(a, np.where(z >= 0, 1 / (1 + e), e / (1 + e)))
-    C = (np.maximum(z, 0) + np.log1p(e) - y * z).sum(axis=1, dtype=np.float64)
     np.subtract(a, y, out=delta)
     delta *= w[:, None]
     return float(np.dot(w.astype(np.float64), C))

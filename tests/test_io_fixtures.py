@@ -2,7 +2,9 @@
 
 The files in ``tests/fixtures/models`` were written once, by the code recorded in
 ``generate.py`` there, with the outputs the saved model gave on stored inputs. A change
-that stops one of them loading, or changes one bit of its predictions, fails here.
+that stops one of them loading, or changes one bit of its predictions, fails here; a
+classifier's probabilities are compared to 1e-14 relative since predictions take NumPy's
+exp rather than the compiled softmax that wrote them (labels stay exact).
 """
 
 from __future__ import annotations

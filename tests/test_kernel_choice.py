@@ -71,7 +71,7 @@ def test_numpy_twins_round_exactly_as_the_compiled_loops(dtype):
             ), name
 
 
-def test_a_fit_compiles_only_when_its_work_repays_it(monkeypatch):
+def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     class Record(Callback):
         def on_epoch_end(self, state):
             seen.append(_fused._COMPILED.get())
@@ -81,17 +81,74 @@ def test_a_fit_compiles_only_when_its_work_repays_it(monkeypatch):
     X, Y = X[:300] / 16, np.eye(10)[y[:300]]
     net = Network([64, 20, 10], activation="relu", output_activation="softmax",
                   loss="cross_entropy", seed=0)
-    work = kernel_work(net, 300, 50, 3)
-    assert work == 3 * 6 * (50 * 30 + 2 * net.n_params + 10_000)
+    work = kernel_work(net, 300, 50)
+    assert work == 6 * (50 * 30 + 2 * net.n_params + 10_000)  # 6 steps of 50 rows
+    assert kernel_work(net, 300, None) == 300 * 30 + 2 * net.n_params + 10_000
     for threshold, expected in [(work + 1, False), (work, True)]:
         monkeypatch.setattr(_fused, "COMPILE_AT", threshold)
-        seen = []
-        train(net, X, Y, epochs=3, batch_size=50, callbacks=[Record()])
-        assert seen == [expected] * 3
+        for epochs, restarts in [(3, 1), (1, 2)]:  # neither changes the choice
+            seen = []
+            train(net, X, Y, epochs=epochs, restarts=restarts, batch_size=50, seed=0,
+                  callbacks=[Record()])
+            assert seen == [expected] * 3 if epochs == 3 else [expected] * 2
     seen = []
     with compiled_kernels(False):  # a forced choice overrides the fit's own
         train(net, X, Y, epochs=1, batch_size=50, callbacks=[Record()])
     assert seen == [False]
+    assert _fused._COMPILED.get() is None  # and ends with its block
+
+
+def test_the_iteration_limit_does_not_change_the_weights():
+    # A fit that stops early at the same epoch ends with the same bits, whatever its
+    # max_iter: the choice of kernels depends on an epoch's size, not on the limit.
+    from nablanet import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    fits = [MLPClassifier(max_iter=n, tol=1e-2, random_state=0).fit(X, y) for n in (50, 5000)]
+    assert fits[0].n_iter_ == fits[1].n_iter_ < 50
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_the_cost_of_a_confident_float32_row_is_kept():
+    # Each row's cost is summed in float64 by the loops and by the twins: a cost of 1e-13
+    # is not rounded away in float32.
+    z = np.array([[30, 0, 0], [20, -20, 5]], np.float32)
+    y = np.array([[1, 0, 0], [1, 0, 0]], np.float32)
+    w = np.array([1, 0], np.float32)
+    for name in ("softmax_cross_entropy", "sigmoid_cross_entropy"):
+        costs = []
+        for kernel in (getattr(_fused, f"_{name}")(), getattr(_fused, f"_{name}_numpy")):
+            a, delta = np.empty_like(z), np.empty_like(z)
+            costs.append(kernel(z, a, y, w, delta))
+        assert costs[0] > 0 and costs[1] == pytest.approx(costs[0], rel=1e-6), name
+
+
+def test_dask_workers_follow_the_callers_choice():
+    import dask
+    import dask.array as da
+
+    X, y = load_digits(return_X_y=True)
+    net = Network([64, 10], output_activation="softmax", loss="cross_entropy", seed=0)
+    Xd = da.from_array(X[:200] / 16, chunks=100)
+    Yd = da.from_array(np.eye(10)[y[:200]], chunks=100)
+    seen = []
+    real = _fused.compiled_kernels
+
+    def spy(enabled=True):
+        seen.append(enabled)
+        return real(enabled)
+
+    from nablanet.distributed import objective
+
+    with dask.config.set(scheduler="synchronous"):
+        for forced in (False, True):
+            seen.clear()
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(objective, "compiled_kernels", spy)
+                with real(forced):
+                    train(net, Xd, Yd, optimizer="lbfgs", epochs=2)
+            assert seen and set(seen) == {forced}
 
 
 def test_the_choice_is_per_thread():

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import compiled_kernels
+from nablanet._fused import compiled_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.network import Network
@@ -90,7 +90,8 @@ def _local_steps(
 ) -> dict[str, Any]:
     """One block's K steps from the round's (net, optimizer, state, learning rate).
 
-    ``job`` is (seed, epoch, block, first batch, K, batch size). Returns the block's
+    ``job`` is (seed, epoch, block, first batch, K, batch size, compiled: whether to use
+    the compiled kernels, the driver's `use_compiled`). Returns the block's
     weighted sums: ``w θ``, ``w`` times each moment, ``w``, Σ rows·J and rows seen, and
     each integer counter of the state (combined by max).
     """
@@ -98,14 +99,14 @@ def _local_steps(
     net = unpickle_network(net_blob)
     for name in _average_fields(state, net.n_params):  # aligned, as θ (see `aligned`)
         setattr(state, name, aligned(getattr(state, name), net.dtype))
-    seed, epoch, block, first, K, batch_size = job
+    seed, epoch, block, first, K, batch_size, compiled = job
     X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)  # checked by `checked_block`
     w = None if s is None else np.asarray(s, dtype=np.float64)
     todo = _batches(X.shape[0], batch_size, seed, epoch, block)[first : first + K]
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
     loss, rows = 0.0, 0
-    # the driver checks finiteness; a worker's many steps repay the compiled kernels
-    with np.errstate(over="ignore", invalid="ignore"), compiled_kernels():
+    # the driver checks finiteness
+    with np.errstate(over="ignore", invalid="ignore"), compiled_kernels(bool(compiled)):
         for idx in todo:
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:
@@ -256,8 +257,9 @@ def _round(
     seed, epoch, first, K, batch_size = job
     ref = ship((pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL), opt, state, lr))
     task = dask.delayed(_local_steps, pure=False)
+    compiled = use_compiled(math.inf)  # rows on a cluster are many, unless forced off
     tasks = [
-        task(ref, xb, yb, sb, (seed, epoch, b, first, K, batch_size))
+        task(ref, xb, yb, sb, (seed, epoch, b, first, K, batch_size, compiled))
         for b, (xb, yb, sb) in enumerate(parts)
     ]
     (out,) = dask.compute(tree_sum(tasks, _combine))

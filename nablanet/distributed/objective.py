@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import compiled_kernels
+from nablanet._fused import compiled_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.network import Network
 
@@ -42,7 +42,9 @@ def unpickle_network(blob: bytes) -> Network:
     return net
 
 
-def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: bool) -> Sums:
+def block_sums(
+    net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: bool, compiled: bool = True
+) -> Sums:
     """One row block's (Σ s_i C_i, Σ s_i ∇C_i, Σ s_i), without weight decay.
 
     Parameters
@@ -56,6 +58,9 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
         Blocks as `nablanet.distributed._blocks.checked_block` returns them.
     gradient : bool
         Also backpropagate (else only the forward pass and the cost).
+    compiled : bool, default True
+        Use the compiled kernels (`nablanet.compiled_kernels`): the driver's choice,
+        passed explicitly since a context variable does not travel to the workers.
 
     Returns
     -------
@@ -73,8 +78,7 @@ def block_sums(net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: 
     S = float(X.shape[0]) if w is None else float(w.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
-    # A worker lives for many blocks of many rows: the compiled kernels repay their loading.
-    with compiled_kernels():
+    with compiled_kernels(compiled):
         if not gradient:
             return net._data_cost(X, Y, w) * S, None, S
         grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
@@ -154,7 +158,9 @@ class DaskObjective:
             net._theta[...] = theta  # the setter refuses NaN; a diverging run reports it
         ref = ship(net)
         task = dask.delayed(block_sums, pure=False)
-        parts = [task(ref, xb, yb, sb, gradient) for xb, yb, sb in self._blocks]
+        # Rows on a cluster are many: the workers compile unless the caller forbids it.
+        compiled = use_compiled(math.inf)
+        parts = [task(ref, xb, yb, sb, gradient, compiled) for xb, yb, sb in self._blocks]
         (sums,) = dask.compute(tree_sum(parts, add_sums))
         return sums, theta
 

@@ -150,8 +150,7 @@ def train(
         make_loop, has_val, m = _local_loop(
             net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout, rng
         )
-        work = kernel_work(net, m, None if is_minimizer(opt) else batch_size, epochs * restarts)
-        compiled = use_compiled(work)
+        compiled = use_compiled(kernel_work(net, m, None if is_minimizer(opt) else batch_size))
     cbs = _callbacks(callbacks, learning_rate, progress)
 
     def one_run(run: int, run_seed: int | None, history: History) -> RunHistory:
@@ -174,15 +173,15 @@ def train(
         return _best_of(net, seeds, one_run)
 
 
-def kernel_work(net: Network, m: int, batch_size: int | None, epochs: int) -> float:
-    """Array entries that the compiled kernels (`nablanet._fused`) would touch in a fit.
+def kernel_work(net: Network, m: int, batch_size: int | None) -> float:
+    """Array entries that the compiled kernels (`nablanet._fused`) would touch in an epoch.
 
     Each step's hidden and output layers (rows × units), the optimizer's passes over θ
     (two, with weight decay's), and a per-step share for the calls' fixed cost
     (`STEP_ENTRIES`): what the kernels save is proportional to it.
     """
     rows = m if batch_size is None else min(batch_size, m)
-    steps = epochs * math.ceil(m / rows)
+    steps = math.ceil(m / rows)
     units = sum(net.layer_sizes[1:])
     return steps * (rows * units + 2 * net.n_params + STEP_ENTRIES)
 
