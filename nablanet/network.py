@@ -135,10 +135,11 @@ def _matmul(a: Any, B: Array, out: Array) -> None:
 def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
     """A hidden layer's A = f(Z + b) and, with ``derivative``, D = f'(Z + b).
 
-    One fused pass where the activation has one (relu, leaky relu) and Z is
-    overwritten by A, as in training; NumPy's passes otherwise.
+    One fused pass where the activation has one (relu, leaky relu), Z is overwritten by
+    A and f' is wanted, as in training; NumPy's passes otherwise (a prediction: the
+    fused pass would also write f').
     """
-    if act.layer is not None and Z is A:
+    if act.layer is not None and Z is A and derivative:
         act.layer(A, b, D)
         return
     Z += b
