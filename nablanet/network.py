@@ -33,12 +33,12 @@ from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample
 from nablanet._checks import number
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
-from nablanet.diagnostics import Diagnosis, diagnose
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
 if TYPE_CHECKING:
+    from nablanet.diagnostics import Diagnosis
     from nablanet.gradcheck import GradientCheckReport
 
 Array = NDArray[Any]
@@ -717,6 +717,8 @@ class Network:
 
         See `nablanet.diagnostics.diagnose`.
         """
+        from nablanet.diagnostics import diagnose  # here: a fit or prediction never needs it
+
         return diagnose(self, X, Y)
 
     # --- display ----------------------------------------------------------------------

@@ -17,12 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 
 from nablanet.estimators._checkpoint import Checkpoint
 from nablanet.estimators._stopping import ScikitLearnStopping, StoppingState
 from nablanet.optim import SGD, Adam
-from nablanet.optim.schedules import InverseScaling
 from nablanet.optim.scipy_min import LBFGS
 from nablanet.training import Callback, EpochLogger, History, train
 
@@ -131,6 +129,10 @@ def _validation_split(
     est: _BaseMLP, X: Array, Y: Array, y: Any, s: Array | None
 ) -> tuple[Array, Array, Array | None, tuple[Array, Array]]:
     """scikit-learn's hold-out for early stopping (stratified for single-label targets)."""
+    # Imported here: sklearn.model_selection (and sklearn.metrics with it) is a fifth of a
+    # first fit's start-up, and only early stopping needs it.
+    from sklearn.model_selection import train_test_split
+
     stratify = y if est._is_classifier and np.ndim(y) == 1 else None
     parts = train_test_split(
         X, Y, *([] if s is None else [s]),
@@ -161,6 +163,8 @@ def _learning_rate(est: _BaseMLP, m: int, rate: float, incremental: bool) -> Any
     optimizer whose first epoch runs at α₀, while ``partial_fit`` keeps the optimizer.
     """
     if est.solver == "sgd" and est.learning_rate == "invscaling":
+        from nablanet.optim.schedules import InverseScaling  # here: only this rate needs it
+
         schedule = InverseScaling(est.learning_rate_init, est.power_t)
         t0 = est.t_
 

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
@@ -103,6 +102,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
         # R² is unchanged by scaling each output column, so the scaled targets do.
+        from sklearn.metrics import r2_score  # here: only early stopping needs it
+
         return float(r2_score(Y, net.forward(X)))
 
     @available_if(stochastic_solver)
