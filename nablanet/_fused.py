@@ -26,7 +26,9 @@ numba. The choice depends on the sizes of an epoch only, never on what the proce
 loaded, so a fit gives the same bits in a fresh process and in a warm one. The twins of
 the kernels without transcendental functions (Adam, momentum, rectifier, axpy) round
 exactly as the loops do; those with exp and log agree to rounding (NumPy's exp is not
-libm's).
+libm's). So inside a fit that compiles, its validation scores take the compiled softmax,
+while the same score computed after the fit takes the twin: they can differ in the last
+bits, never in a label unless two classes tie to rounding.
 
 Compilation happens on first use and is cached on disk by numba.
 ``error_model="numpy"`` lets the loops vectorise (no Python division checks).
