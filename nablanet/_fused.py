@@ -64,7 +64,9 @@ Kernel = Callable[..., Any]
 COMPILE_AT = 5e6
 
 #: True or False where `compiled_kernels` forces the choice; None leaves it to each fit.
-_COMPILED: ContextVar[bool | None] = ContextVar("nablanet_compiled_kernels", default=None)
+_FORCED: ContextVar[bool | None] = ContextVar("nablanet_forced_kernels", default=None)
+#: What the getters below return now: a forced choice, or the running fit's own.
+_COMPILED: ContextVar[bool] = ContextVar("nablanet_compiled_kernels", default=False)
 
 
 @contextmanager
@@ -73,9 +75,9 @@ def compiled_kernels(enabled: bool = True) -> Iterator[None]:
 
     By default a fit decides for itself (`use_compiled`) and everything else (a
     prediction, a gradient check, a call of ``loss_and_grad``) uses the NumPy twins;
-    this forces the choice, e.g. for a loop of your own over many steps. The setting
-    belongs to the current thread (a context variable), so a fit in one thread does not
-    change the arithmetic of a prediction in another.
+    this forces the choice, fits included, e.g. for a loop of your own over many steps.
+    The setting belongs to the current thread (a context variable), so a fit in one
+    thread does not change the arithmetic of a prediction in another.
 
     Examples
     --------
@@ -84,7 +86,22 @@ def compiled_kernels(enabled: bool = True) -> Iterator[None]:
     ...     for X_batch, Y_batch in batches:
     ...         J, grad = net.loss_and_grad(X_batch, Y_batch)
     """
-    token = _COMPILED.set(bool(enabled))
+    forced, token = _FORCED.set(bool(enabled)), _COMPILED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _COMPILED.reset(token)
+        _FORCED.reset(forced)
+
+
+@contextmanager
+def fit_kernels(enabled: bool) -> Iterator[None]:
+    """A fit's own choice (`use_compiled`), for that fit only.
+
+    Unlike `compiled_kernels` it forces nothing: a smaller fit started inside (from a
+    callback, say) still makes its own choice.
+    """
+    token = _COMPILED.set(enabled)
     try:
         yield
     finally:
@@ -97,7 +114,7 @@ def use_compiled(elements: float) -> bool:
     The choice forced by `compiled_kernels` if any; else whether an epoch's work is large
     enough to repay loading the kernels (`COMPILE_AT`).
     """
-    forced = _COMPILED.get()
+    forced = _FORCED.get()
     return elements >= COMPILE_AT if forced is None else forced
 
 

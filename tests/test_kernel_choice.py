@@ -95,7 +95,7 @@ def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     with compiled_kernels(False):  # a forced choice overrides the fit's own
         train(net, X, Y, epochs=1, batch_size=50, callbacks=[Record()])
     assert seen == [False]
-    assert _fused._COMPILED.get() is None  # and ends with its block
+    assert _fused._FORCED.get() is None and not _fused._COMPILED.get()  # ends with its block
 
 
 def test_the_iteration_limit_does_not_change_the_weights():
@@ -133,9 +133,9 @@ def test_dask_workers_follow_the_callers_choice():
     Xd = da.from_array(X[:200] / 16, chunks=100)
     Yd = da.from_array(np.eye(10)[y[:200]], chunks=100)
     seen = []
-    real = _fused.compiled_kernels
+    real = _fused.fit_kernels
 
-    def spy(enabled=True):
+    def spy(enabled):
         seen.append(enabled)
         return real(enabled)
 
@@ -145,10 +145,37 @@ def test_dask_workers_follow_the_callers_choice():
         for forced in (False, True):
             seen.clear()
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(objective, "compiled_kernels", spy)
-                with real(forced):
+                mp.setattr(objective, "fit_kernels", spy)
+                with compiled_kernels(forced):
                     train(net, Xd, Yd, optimizer="lbfgs", epochs=2)
             assert seen and set(seen) == {forced}
+
+
+def test_a_small_fit_inside_a_compiled_fit_makes_its_own_choice(monkeypatch):
+    # A fit's choice applies to that fit only: a small fit started from its callback
+    # takes the twins, and the outer fit goes on compiled.
+    X, y = load_digits(return_X_y=True)
+    X, Y = X[:300] / 16, np.eye(10)[y[:300]]
+    big = Network([64, 20, 10], activation="relu", output_activation="softmax",
+                  loss="cross_entropy", seed=0)
+    small = Network([64, 3, 10], output_activation="softmax", loss="cross_entropy", seed=1)
+    monkeypatch.setattr(_fused, "COMPILE_AT", kernel_work(big, 300, 50))
+    assert kernel_work(small, 10, 5) < _fused.COMPILE_AT
+    seen = []
+
+    class Inner(Callback):
+        def on_epoch_end(self, state):
+            seen.append(("inner", _fused._COMPILED.get()))
+            return False
+
+    class Outer(Callback):
+        def on_epoch_end(self, state):
+            train(small, X[:10], Y[:10], epochs=1, batch_size=5, callbacks=[Inner()])
+            seen.append(("outer", _fused._COMPILED.get()))
+            return False
+
+    train(big, X, Y, epochs=2, batch_size=50, callbacks=[Outer()])
+    assert seen == [("inner", False), ("outer", True)] * 2
 
 
 def test_the_choice_is_per_thread():

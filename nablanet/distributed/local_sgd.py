@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import compiled_kernels, use_compiled
+from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.network import Network
@@ -106,7 +106,7 @@ def _local_steps(
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
     loss, rows = 0.0, 0
     # the driver checks finiteness
-    with np.errstate(over="ignore", invalid="ignore"), compiled_kernels(bool(compiled)):
+    with np.errstate(over="ignore", invalid="ignore"), fit_kernels(bool(compiled)):
         for idx in todo:
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:

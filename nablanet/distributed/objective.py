@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import compiled_kernels, use_compiled
+from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.network import Network
 
@@ -59,7 +59,7 @@ def block_sums(
     gradient : bool
         Also backpropagate (else only the forward pass and the cost).
     compiled : bool, default True
-        Use the compiled kernels (`nablanet.compiled_kernels`): the driver's choice,
+        Use the compiled kernels (`nablanet._fused.fit_kernels`): the driver's choice,
         passed explicitly since a context variable does not travel to the workers.
 
     Returns
@@ -78,7 +78,7 @@ def block_sums(
     S = float(X.shape[0]) if w is None else float(w.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
-    with compiled_kernels(compiled):
+    with fit_kernels(compiled):
         if not gradient:
             return net._data_cost(X, Y, w) * S, None, S
         grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
-from nablanet._fused import compiled_kernels, use_compiled
+from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import is_dask
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
@@ -169,7 +169,7 @@ def train(
         return h
 
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
-    with net._training(), compiled_kernels(compiled):
+    with net._training(), fit_kernels(compiled):
         return _best_of(net, seeds, one_run)
 
 
