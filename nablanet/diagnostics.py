@@ -1,16 +1,22 @@
-"""Why a network learns slowly, read off BP1–BP4 (docs/math.md §6, Nielsen ch. 2).
+"""Why a network learns slowly, read off BP1–BP4 (docs/math.md §6, Nielsen ch. 2, 3 and 5).
 
-- BP4, ∂C/∂w = a_in δ_out: a weight learns slowly when the activation feeding it is small.
-- BP1/BP2, δ = (...) ⊙ f'(z): a sigmoid or tanh unit near its flat ends (saturated) has
-  f'(z) ≈ 0, so its δ and every weight into it learn slowly. A saturated output layer
-  stalls squared error; cross-entropy removes the f'(z) factor at the output.
-- A ReLU unit that is negative for every example is dead: f'(z) = 0 everywhere, it
-  never learns again.
+- BP4, ∂C/∂w_jk = a_k δ_j: a weight learns slowly when the input unit feeding it is
+  small, and not at all when that unit is 0 on every example (a starved input).
+- BP1, δ = ∂C/∂a ⊙ f'(z): an output that is saturated (f'(z) ≈ 0) *and wrong* learns
+  slowly under squared error; a saturated output that is right is only confident.
+  Cross-entropy removes the f'(z) factor at the output, not in the hidden layers.
+- BP2, δ^l = (W^lᵀ δ^(l+1)) ⊙ f'(z^l): each layer back multiplies δ by W and f', so in
+  a deep sigmoid network the first layers' gradients can be orders of magnitude smaller
+  than the last's (vanishing gradients, Nielsen ch. 5).
+- A ReLU unit that is negative for every example is dead: f'(z) = 0 everywhere.
+- A hidden layer whose units do not vary across examples has collapsed, and a network
+  whose cost is that of the best constant prediction (the class frequencies) guesses.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,6 +24,8 @@ from numpy.typing import NDArray
 
 from nablanet.activations import Activation, get_activation
 from nablanet.losses import Loss
+
+Array = NDArray[Any]
 
 
 class Traceable(Protocol):
@@ -37,8 +45,25 @@ class Traceable(Protocol):
         """Run forward and backward propagation and keep every quantity."""
         ...
 
+
 #: A unit counts as saturated on an example when f'(z) is below this share of max f'.
 SATURATION_THRESHOLD = 0.1
+#: A layer is reported when at least this share of its (example, unit) pairs is saturated.
+SATURATED_LAYER = 0.5
+#: Output pairs saturated *and wrong* (|a − y| above half the output's range) are reported
+#: from this share on; a well-trained digits network has 0.04%.
+WRONG_SATURATED = 0.01
+#: An input unit is starved when its mean |a| is below this share of its layer's mean |a|.
+STARVED_INPUT = 0.01
+#: Inputs whose mean |a_in| exceeds this are unscaled (raw wine: 62, breast cancer: 3.3e4).
+UNSCALED_INPUT = 10.0
+#: Gradients vanish when mean |δ| at the output is this many times that at the first layer.
+VANISHING_RATIO = 100.0
+#: A hidden unit has collapsed when its activation's standard deviation across the
+#: examples is below this share of its output range (1 for an unbounded activation).
+COLLAPSED_STD = 1e-3
+#: A network whose data cost is within this share of the best constant prediction's guesses.
+GUESSING_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -56,14 +81,31 @@ class LayerDiagnosis:
     saturated_fraction : float
         Share of (example, unit) pairs with f'(z) < 0.1 · max f' (0 for non-saturating
         activations).
+    wrong_saturated_fraction : float
+        Output layer only (0 elsewhere): share of (example, unit) pairs that are
+        saturated and wrong, |a − y| above half the output's range. Only these learn
+        slowly under squared error (BP1).
     dead_fraction : float
         Share of relu-type units whose input is <= 0 on every example.
+    collapsed_fraction : float
+        Share of units whose activation barely varies across the examples (standard
+        deviation below 1e-3 of the output range): they pass the next layer the same
+        value whatever the input.
     mean_abs_delta : float
-        Mean |δ| of the layer's units (δ per example, before averaging over m).
+        Mean |δ_i| of the layer's units, δ_i = ∂C_i/∂z_i per example (docs/math.md §6).
+    bias_gradient_norm : float
+        ‖∂J/∂b[l]‖, Nielsen's measure of how fast a layer learns (chapter 5).
     mean_abs_input : float
         Mean |a_in| of the activations feeding W[l]: small values mean slow weights.
     grad_weight_ratio : float
         ‖∂J/∂W[l]‖ / ‖W[l]‖: how fast the layer's weights move relative to their size.
+    zero_inputs : tuple of str
+        The input units of W[l] that are 0 on every example, by name (the data's column
+        names for the first layer, else "unit k"): their weights get exactly zero
+        gradient (BP4).
+    starved_inputs : tuple of str
+        The input units, not always 0, whose mean |a| is below 1% of the layer's mean
+        |a_in|: their weights learn that much more slowly.
     """
 
     layer: int
@@ -75,68 +117,89 @@ class LayerDiagnosis:
     mean_abs_delta: float
     mean_abs_input: float
     grad_weight_ratio: float
+    wrong_saturated_fraction: float = 0.0
+    collapsed_fraction: float = 0.0
+    bias_gradient_norm: float = 0.0
+    zero_inputs: tuple[str, ...] = ()
+    starved_inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Per-layer diagnostics, as data (`layers`, `as_dicts`) and as text (`str`)."""
+    """Per-layer diagnostics, as data (`layers`, `as_dicts`) and as text (`str`).
+
+    Attributes
+    ----------
+    layers : list of LayerDiagnosis
+    loss : str
+    J : float
+        The cost, weight decay included.
+    target_note : str or None
+        A finding about the targets' scale.
+    data_cost : float or None
+        The mean cost without weight decay or sparsity penalty.
+    constant_cost : float or None
+        The data cost of the best constant prediction: the class frequencies for a
+        classifier, the mean target under squared error (None where the loss has none).
+    classifier : bool
+        Whether the targets are class codes (0/1 entries for a [0, 1] output).
+    """
 
     layers: list[LayerDiagnosis]
     loss: str
     J: float
     target_note: str | None = None
+    data_cost: float | None = None
+    constant_cost: float | None = None
+    classifier: bool = False
+
+    @property
+    def bias_gradient_norms(self) -> list[float]:
+        """‖∂J/∂b‖ of each layer, first to last: Nielsen's per-layer learning speeds."""
+        return [d.bias_gradient_norm for d in self.layers]
+
+    @property
+    def guessing(self) -> bool:
+        """Whether the data cost is no better than the best constant prediction's."""
+        if self.data_cost is None or not self.constant_cost:
+            return False
+        return self.data_cost >= (1.0 - GUESSING_MARGIN) * self.constant_cost
 
     def as_dicts(self) -> list[dict[str, Any]]:
         """The table as a list of plain dictionaries (for JSON)."""
-        return [asdict(d) for d in self.layers]
+        return [{**asdict(d), "zero_inputs": list(d.zero_inputs),
+                 "starved_inputs": list(d.starved_inputs)} for d in self.layers]
 
     def findings(self) -> list[str]:
-        """Sentences saying what the numbers mean for learning."""
+        """Sentences saying what the numbers mean for learning: only what slows it."""
         out = []
+        unscaled = bool(self.layers) and self.layers[0].mean_abs_input > UNSCALED_INPUT
+        if unscaled:
+            out.append(_unscaled_inputs(self.layers[0]))
+        if self.guessing:
+            out.append(self._guessing())
         for d in self.layers:
-            where = f"layer {d.layer + 1} ({d.role}, {d.activation})"
-            canonical = get_activation(d.activation).canonical_loss == self.loss
-            if d.saturated_fraction >= 0.5 and d.role == "output" and canonical:
-                out.append(
-                    f"{where}: {d.saturated_fraction:.0%} of its outputs are near 0 or 1, but "
-                    f"with {self.loss} the output error is δ = a − y: the f'(z) factor "
-                    f"cancels, so saturation here does not slow learning (confident outputs)."
-                )
-            elif d.saturated_fraction >= 0.5:
-                # BP1 gives an output unit's δ, BP2 a hidden unit's: both carry f'(z).
-                delta = (
-                    "δ = ∂C/∂a ⊙ f'(z) is tiny (BP1)" if d.role == "output"
-                    else "δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2)"
-                )
-                text = (
-                    f"{where}: {d.saturated_fraction:.0%} of its activations are saturated "
-                    f"(f'(z) near 0). Their {delta}, so the weights "
-                    f"into these units learn slowly (BP4: ∂C/∂w = a_in δ_out)."
-                )
-                if d.role == "output" and self.loss == "squared_error":
-                    text += (
-                        " With squared error a saturated output stalls learning; "
-                        "cross-entropy removes the f'(z) factor at the output."
-                    )
-                else:
-                    text += " Smaller initial weights or inputs keep z out of the flat ends."
-                out.append(text)
-            if d.dead_fraction > 0:
-                out.append(
-                    f"{where}: {d.dead_fraction:.0%} of its units are dead (z <= 0 on every "
-                    f"example): f'(z) = 0, so they pass no error back and never learn. "
-                    f"A smaller learning rate or leaky_relu avoids this."
-                )
-            if d.mean_abs_input < 1e-2:
-                out.append(
-                    f"{where}: the activations feeding it are near 0 (mean |a_in| "
-                    f"{d.mean_abs_input:.1e}), so its weights learn slowly (BP4)."
-                )
+            out += _layer_findings(d, self.loss, unscaled)
+        vanishing = _vanishing(self.layers)
+        if vanishing:
+            out.append(vanishing)
         if self.target_note:
             out.append(self.target_note)
         if not out:
-            out.append("No saturated or dead units and no starved weights: nothing stalls.")
+            out.append("No harmful saturation, dead, collapsed or starved units and no "
+                       "vanishing gradient: nothing stalls.")
         return out
+
+    def _guessing(self) -> str:
+        assert self.data_cost is not None and self.constant_cost is not None
+        what = ("predicting the class frequencies for every example" if self.classifier
+                else "predicting the mean target for every example")
+        return (
+            f"the cost without weight decay, {self.data_cost:.4g}, is no better than that "
+            f"of {what} ({self.constant_cost:.4g}): the network has learnt nothing from "
+            "its inputs; it guesses. Look for a collapsed or dead layer, saturated units "
+            "or unscaled inputs below, or train longer."
+        )
 
     def _repr_html_(self) -> str:
         """Jupyter's display: the same table and findings as ``print``."""
@@ -147,61 +210,269 @@ class Diagnosis:
     def __str__(self) -> str:
         head = (
             f"{'layer':>5} {'role':<7}{'activation':<11}{'units':>6}{'saturated':>10}"
-            f"{'dead':>7}{'mean|δ|':>11}{'mean|a_in|':>11}{'‖dW‖/‖W‖':>11}"
+            f"{'sat+wrong':>10}{'dead':>7}{'collapsed':>10}{'mean|δ|':>11}{'‖∂J/∂b‖':>11}"
+            f"{'mean|a_in|':>11}{'‖dW‖/‖W‖':>11}"
         )
         rows = [f"J = {self.J:.6g} ({self.loss})", head]
         for d in self.layers:
             rows.append(
                 f"{d.layer + 1:>5} {d.role:<7}{d.activation:<11}{d.units:>6}"
-                f"{d.saturated_fraction:>10.1%}{d.dead_fraction:>7.1%}"
-                f"{d.mean_abs_delta:>11.3e}{d.mean_abs_input:>11.3e}{d.grad_weight_ratio:>11.3e}"
+                f"{d.saturated_fraction:>10.1%}{d.wrong_saturated_fraction:>10.2%}"
+                f"{d.dead_fraction:>7.1%}{d.collapsed_fraction:>10.1%}"
+                f"{d.mean_abs_delta:>11.3e}{d.bias_gradient_norm:>11.3e}"
+                f"{d.mean_abs_input:>11.3e}{d.grad_weight_ratio:>11.3e}"
             )
         return "\n".join(rows + [""] + self.findings())
 
 
-def diagnose(net: Traceable, X: Any, Y: Any) -> Diagnosis:
-    """Diagnose ``net`` on a batch: saturation, dead units, δ sizes, slow weights.
+def _where(d: LayerDiagnosis) -> str:
+    return f"layer {d.layer + 1} ({d.role}, {d.activation})"
+
+
+def _layer_findings(d: LayerDiagnosis, loss: str, unscaled: bool) -> list[str]:
+    """The findings about one layer, in the order saturation, death, collapse, starving."""
+    out = []
+    canonical = get_activation(d.activation).canonical_loss == loss
+    if d.role == "output" and not canonical and d.wrong_saturated_fraction >= WRONG_SATURATED:
+        # Nielsen ch. 3: a saturated output is harmful only where it is wrong.
+        out.append(
+            f"{_where(d)}: {d.wrong_saturated_fraction:.1%} of its outputs are saturated "
+            f"and wrong (near one end of the range while the target is at the other). "
+            f"Their δ = ∂C/∂a ⊙ f'(z) is tiny exactly where the error is large (BP1), so "
+            f"these examples learn slowly; cross-entropy removes the f'(z) factor at the "
+            f"output."
+        )
+    if d.role == "hidden" and d.saturated_fraction >= SATURATED_LAYER:
+        out.append(
+            f"{_where(d)}: {d.saturated_fraction:.0%} of its activations are saturated "
+            f"(f'(z) near 0). Their δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2), so the weights into "
+            f"these units learn slowly (BP4: ∂C/∂w = a_in δ_out). A cross-entropy cost "
+            f"does not help here: it removes f'(z) at the output only. Smaller initial "
+            f"weights or scaled inputs keep z out of the flat ends."
+        )
+    if d.dead_fraction > 0:
+        cause = (
+            "The unscaled inputs are the likely cause: they make z = Wx + b and the first "
+            "steps huge. Standardise the features."
+            if unscaled else "A smaller learning rate or leaky_relu avoids this."
+        )
+        out.append(
+            f"{_where(d)}: {d.dead_fraction:.0%} of its units are dead (z <= 0 on every "
+            f"example): f'(z) = 0, so they pass no error back and never learn. {cause}"
+        )
+    if d.role == "hidden" and d.collapsed_fraction >= 0.5 and d.collapsed_fraction > d.dead_fraction:
+        out.append(
+            f"{_where(d)}: the layer has collapsed: {d.collapsed_fraction:.0%} of its units "
+            f"take the same value on every example (standard deviation below "
+            f"{COLLAPSED_STD:g} of their range), so the layers above see the same features "
+            f"whatever the input and can only predict a constant."
+        )
+    if d.zero_inputs:
+        out.append(
+            f"{_where(d)}: {_count(d.zero_inputs, 'input')} 0 on every example "
+            f"({_names(d.zero_inputs)}): by BP4, ∂C/∂w = a_in δ_out, their weights get "
+            f"exactly zero gradient and never move except by weight decay."
+        )
+    if d.starved_inputs:
+        out.append(
+            f"{_where(d)}: {_count(d.starved_inputs, 'input')} near 0 (mean |a| below "
+            f"{STARVED_INPUT:.0%} of the layer's mean {d.mean_abs_input:.2e}: "
+            f"{_names(d.starved_inputs)}): their weights learn that much more slowly (BP4)."
+        )
+    elif d.mean_abs_input < 1e-2:
+        out.append(
+            f"{_where(d)}: the activations feeding it are near 0 (mean |a_in| "
+            f"{d.mean_abs_input:.1e}), so its weights learn slowly (BP4)."
+        )
+    return out
+
+
+def _count(names: tuple[str, ...], what: str) -> str:
+    return f"1 {what} is" if len(names) == 1 else f"{len(names)} {what}s are"
+
+
+def _names(names: tuple[str, ...], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def _unscaled_inputs(first: LayerDiagnosis) -> str:
+    return (
+        f"the inputs are unscaled (mean |x| {first.mean_abs_input:.3g}): z = Wx + b is "
+        "then large, so sigmoid and tanh units saturate, relu units die and one learning "
+        "rate cannot suit every feature. Standardise the features (StandardScaler, or "
+        "the mean and standard deviation of the training set) before anything else."
+    )
+
+
+def _vanishing(layers: list[LayerDiagnosis]) -> str | None:
+    """Nielsen ch. 5: the first layer's δ orders of magnitude below the output's."""
+    if len(layers) < 2:
+        return None
+    first, last = layers[0], layers[-1]
+    if not first.mean_abs_delta < last.mean_abs_delta / VANISHING_RATIO:
+        return None
+    ratio = last.mean_abs_delta / first.mean_abs_delta if first.mean_abs_delta else float("inf")
+    norms = ", ".join(f"{d.bias_gradient_norm:.3g}" for d in layers)
+    return (
+        f"vanishing gradients: mean |δ| falls from {last.mean_abs_delta:.2e} at the output "
+        f"to {first.mean_abs_delta:.2e} at layer 1, {ratio:.3g} times smaller. By BP2 each "
+        f"layer back multiplies δ by Wᵀ and by f'(z) (at most {_max_fprime(layers)}), so the "
+        f"first layers learn orders of magnitude more slowly than the last (Nielsen ch. 5; "
+        f"‖∂J/∂b‖ per layer: {norms}). Fewer layers, relu units, or an initialisation "
+        f"scaled to the layer sizes (glorot, he) keep the products near 1."
+    )
+
+
+def _max_fprime(layers: list[LayerDiagnosis]) -> str:
+    hidden = [get_activation(d.activation) for d in layers[:-1]]
+    return " and ".join(sorted({f"{a.max_derivative:g} for {a.name}" for a in hidden}))
+
+
+def diagnose(
+    net: Traceable,
+    X: Any,
+    Y: Any,
+    *,
+    feature_names: Sequence[str] | None = None,
+    targets_scaled: bool = False,
+) -> Diagnosis:
+    """Diagnose ``net`` on a batch: saturation, dead and collapsed units, δ sizes, slow weights.
 
     Parameters
     ----------
     net : Network (any `Traceable`)
     X : array-like of shape (m, s_1)
     Y : array-like of shape (m, s_{n_l})
+    feature_names : sequence of str, optional
+        Names of the s_1 input columns (an estimator's ``feature_names_in_``): starved
+        inputs are named by them, else as "unit k".
+    targets_scaled : bool, default False
+        The model's targets were scaled for training (and the scaling folded back into
+        its output): no advice to scale them.
 
     Returns
     -------
     Diagnosis
+
+    Notes
+    -----
+    Every number comes from one `Network.trace`: δ_i = ∂C_i/∂z_i per example, so mean |δ|
+    compares layers and examples on one scale (docs/math.md §6).
     """
     tr = net.trace(X, Y)
-    m = tr.a[0].shape[0]
     assert tr.J is not None
-    layers = []
-    for l, act in enumerate(net.activations):
-        a = tr.a[l + 1]
-        if act.saturating:
-            # softmax: its Jacobian's diagonal a(1 - a) says how flat each unit is.
-            fprime = a * (1.0 - a) if act.derivative is None else act.derivative(a, a.copy())
-            saturated = float(np.mean(fprime < SATURATION_THRESHOLD * act.max_derivative))
-        else:
-            saturated = 0.0
-        dead = float(np.mean((a <= 0).all(axis=0))) if act.can_die else 0.0
-        w_norm = float(np.linalg.norm(net.W[l]))
-        g_norm = float(np.linalg.norm(tr.dW[l]))
-        layers.append(
-            LayerDiagnosis(
-                layer=l,
-                role="output" if l == len(net.activations) - 1 else "hidden",
-                activation=act.name,
-                units=a.shape[1],
-                saturated_fraction=saturated,
-                dead_fraction=dead,
-                mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))) * m,
-                mean_abs_input=_mean_abs(tr.a[l]),
-                grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
-            )
+    Y = np.asarray(Y, dtype=np.float64)
+    if feature_names is not None and len(feature_names) != tr.a[0].shape[1]:
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for {tr.a[0].shape[1]} input columns"
         )
-    note = _target_note(net.activations[-1], np.asarray(Y, dtype=np.float64))
-    return Diagnosis(layers=layers, loss=net.loss.name, J=float(tr.J), target_note=note)
+    layers = [
+        _layer(net, tr, l, act, Y, feature_names if l == 0 else None)
+        for l, act in enumerate(net.activations)
+    ]
+    out = net.activations[-1]
+    # The cost without weight decay or sparsity: what a constant prediction competes with.
+    C = net.loss.per_example(tr.z[-1], tr.a[-1], Y.astype(tr.a[-1].dtype, copy=False))
+    data_cost = float(np.mean(C))
+    note = None if targets_scaled else _target_note(out, Y)
+    return Diagnosis(
+        layers=layers, loss=net.loss.name, J=float(tr.J), target_note=note,
+        data_cost=data_cost, constant_cost=_constant_cost(net.loss.name, Y),
+        classifier=_is_classifier(out, Y),
+    )
+
+
+def _layer(
+    net: Traceable, tr: Any, l: int, act: Activation, Y: Array, names: Sequence[str] | None
+) -> LayerDiagnosis:
+    """The diagnosis of weight layer ``l`` from the trace."""
+    a = tr.a[l + 1]
+    output = l == len(net.activations) - 1
+    saturated = _saturated(act, a)
+    wrong = 0.0
+    if output and act.saturating:
+        lo, hi = act.output_range
+        wrong = float(np.mean(saturated & (np.abs(a - Y) > (hi - lo) / 2)))
+    w_norm = float(np.linalg.norm(net.W[l]))
+    g_norm = float(np.linalg.norm(tr.dW[l]))
+    zero, starved = _starved_inputs(tr.a[l], names, skip_zero=l > 0 and net.activations[l - 1].can_die)
+    return LayerDiagnosis(
+        layer=l,
+        role="output" if output else "hidden",
+        activation=act.name,
+        units=a.shape[1],
+        saturated_fraction=float(np.mean(saturated)),
+        wrong_saturated_fraction=wrong,
+        dead_fraction=float(np.mean((a <= 0).all(axis=0))) if act.can_die else 0.0,
+        collapsed_fraction=_collapsed(act, a),
+        mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))),
+        bias_gradient_norm=float(np.linalg.norm(tr.db[l])),
+        mean_abs_input=_mean_abs(tr.a[l]),
+        grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
+        zero_inputs=zero,
+        starved_inputs=starved,
+    )
+
+
+def _saturated(act: Activation, a: Array) -> NDArray[np.bool_]:
+    """Which (example, unit) pairs sit where f'(z) < 10% of its maximum."""
+    if not act.saturating:
+        return np.zeros(a.shape, dtype=bool)
+    # softmax: its Jacobian's diagonal a(1 - a) says how flat each unit is.
+    fprime = a * (1.0 - a) if act.derivative is None else act.derivative(a, a.copy())
+    return fprime < SATURATION_THRESHOLD * act.max_derivative
+
+
+def _collapsed(act: Activation, a: Array) -> float:
+    """Share of units whose activation's standard deviation across examples is ~0."""
+    if a.shape[0] < 2:
+        return 0.0
+    lo, hi = act.output_range
+    span = hi - lo if act.bounded else 1.0
+    return float(np.mean(a.std(axis=0) < COLLAPSED_STD * span))
+
+
+def _starved_inputs(
+    A: Any, names: Sequence[str] | None, skip_zero: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Input units that are 0 on every example, and those whose mean |a| is near 0.
+
+    ``skip_zero``: the always-0 units of a relu-type layer are its dead units, reported
+    as such already.
+    """
+    col = _column_mean_abs(A)
+    label = (lambda k: str(names[k])) if names is not None else (lambda k: f"unit {k}")
+    layer_mean = float(col.mean()) if col.size else 0.0
+    zero = () if skip_zero else tuple(label(k) for k in np.flatnonzero(col == 0))
+    near = tuple(label(k) for k in np.flatnonzero((col > 0) & (col < STARVED_INPUT * layer_mean)))
+    return zero, near
+
+
+def _constant_cost(loss: str, Y: Array) -> float | None:
+    """The data cost of the best constant prediction p = mean of Y's rows (None: unknown)."""
+    cost = _CONSTANT_COSTS.get(loss)
+    return None if cost is None or Y.size == 0 else float(cost(Y.mean(axis=0), Y))
+
+
+def _entropy(p: Array) -> Array:
+    """−p log p, with 0 log 0 = 0."""
+    return -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+
+
+#: Each loss's cost of predicting p = mean(Y) for every row: the class frequencies'
+#: entropy for the log-losses, ½ Σ_k Var(Y_k) for squared error (R² = 0).
+_CONSTANT_COSTS: dict[str, Any] = {
+    "cross_entropy": lambda p, Y: float(_entropy(p).sum()),
+    "binary_cross_entropy": lambda p, Y: float((_entropy(p) + _entropy(1.0 - p)).sum()),
+    "squared_error": lambda p, Y: 0.5 * float(Y.var(axis=0).sum()),
+}
+
+
+def _is_classifier(out: Activation, Y: Array) -> bool:
+    """Whether Y codes classes for ``out``: every entry one end of its range."""
+    lo, hi = out.output_range
+    return bool(out.bounded and Y.size and np.isin(Y, (lo, hi)).all())
 
 
 #: Targets whose mean or standard deviation exceeds this (in any column) are "unscaled".
@@ -232,6 +503,13 @@ def _target_note(out: Activation, Y: Any) -> str | None:
             "predictions back."
         )
     return None
+
+
+def _column_mean_abs(A: Any) -> Array:
+    """Mean |entry| of each column, dense or scipy.sparse."""
+    if isinstance(A, np.ndarray):
+        return np.mean(np.abs(A), axis=0)
+    return np.asarray(abs(A).mean(axis=0)).ravel()
 
 
 def _mean_abs(A: Any) -> float:

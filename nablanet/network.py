@@ -5,10 +5,15 @@ Samples are rows. For a batch X of shape (m, s_1) and each layer l::
     Z(l+1) = A(l) W(l)ᵀ + b(l)          one GEMM            (forward, §3)
     A(l+1) = f(Z(l+1))
 
-    Δ(n_l) = ∂C/∂Z(n_l)                 from the loss       (BP1)
+    Δ(n_l) = rows w_i δ_i, δ_i = ∂C_i/∂z_i   from the loss   (BP1)
     Δ(l)   = (Δ(l+1) W(l)) ⊙ f'(Z(l))    one GEMM            (BP2)
-    ∂J/∂b(l) = 1ᵀ Δ(l+1) / m            one GEMV            (BP3)
-    ∂J/∂W(l) = Δ(l+1)ᵀ A(l) / m + λ W(l) one GEMM            (BP4)
+    ∂J/∂b(l) = 1ᵀ Δ(l+1)                one GEMV            (BP3)
+    ∂J/∂W(l) = Δ(l+1)ᵀ A(l) + λ W(l)     one GEMM            (BP4)
+
+One convention throughout (§6): δ_i = ∂C_i/∂z_i is example i's own error, and row i of
+Δ is w_i δ_i, where w_i is example i's share of the mean cost (1/m, or s_i / Σ s with
+sample weights). The mean is taken once, at BP1; BP3 and BP4 never divide again.
+`Trace` keeps both δ (``delta``) and Δ (``Delta``).
 
 Inputs X may be scipy.sparse (CSR/CSC): the first layer's products Z = X W(1)ᵀ and
 ∂J/∂W(1)ᵀ = Xᵀ Δ are then sparse · dense products, and X is never densified.
@@ -51,20 +56,37 @@ _THETA_LAYOUT = 2
 
 @dataclass
 class Trace:
-    """Every quantity of one forward (and backward) pass, one entry per layer.
+    """Every quantity of one forward (and backward) pass, one entry per weight layer.
+
+    The convention is that of docs/math.md §6: ``delta`` holds each example's own error
+    δ_i = ∂C_i/∂z_i, and ``Delta`` the matrix that BP3 and BP4 consume, whose row i is
+    w_i δ_i with w_i example i's share of the mean cost (``sample_weight``: 1/m each, or
+    s_i / Σ s). Then ``db[l] = 1ᵀ Delta[l]`` and ``dW[l] = Delta[l]ᵀ a[l] + λ W[l]``.
+
+    Entry l of ``z``, ``delta``, ``Delta``, ``dW`` and ``db`` belongs to the weight layer
+    ``W[l]`` (0 = the first); ``a`` starts with the input. In the mathematics' numbering
+    (layer 1 is the input, n_l the output) ``z[l]`` is z^(l+2), ``a[l]`` is a^(l+1) and
+    ``dW[l]`` is ∂J/∂W^(l+1) in UFLDL's notation, ∂J/∂w^(l+2) in Nielsen's (docs/math.md,
+    "Notation"). `layer` looks a layer up by the mathematics' number instead.
 
     Attributes
     ----------
     z : list of ndarray
-        ``z[l]`` of shape (m, s_{l+2}): weighted inputs of weight layer l's outputs
-        (z^(2) ... z^(n_l) in the mathematics' numbering).
+        ``z[l]`` of shape (m, s_{l+2}): weighted inputs of weight layer l's outputs.
     a : list of ndarray
-        ``a[0]`` is the input X; ``a[l+1] = f(z[l])`` (a^(1) ... a^(n_l)).
+        ``a[0]`` is the input X; ``a[l+1] = f(z[l])``.
     delta : list of ndarray
-        ``delta[l]`` of shape (m, s_{l+2}): δ = ∂J/∂z for the same units as ``z[l]``,
-        per example and already divided by m (empty without targets).
+        ``delta[l]`` of shape (m, s_{l+2}): δ_i = ∂C_i/∂z_i for the units of ``z[l]``,
+        one row per example, not weighted (empty without targets). With a sparsity
+        penalty a hidden row also carries the penalty's term. NaN in a row of sample
+        weight 0: only w_i δ_i is computed, and J does not depend on that row.
+    Delta : list of ndarray
+        ``Delta[l]``, the same shape: rows w_i δ_i, what BP3 and BP4 sum (empty without
+        targets).
+    sample_weight : ndarray of shape (m,) or None
+        w_i, each example's share of J; sums to 1 (None without targets).
     dW, db : list of ndarray
-        Gradients of J for each W[l] and b[l] (empty without targets).
+        ∂J/∂W[l] and ∂J/∂b[l], weight decay included (empty without targets).
     J : float or None
         The cost, weight decay included (None without targets).
     """
@@ -75,6 +97,79 @@ class Trace:
     dW: list[Array] = field(default_factory=list)
     db: list[Array] = field(default_factory=list)
     J: float | None = None
+    Delta: list[Array] = field(default_factory=list)
+    sample_weight: Array | None = None
+
+    def layer(self, l: int, notation: str = "nielsen") -> TraceLayer:
+        """The quantities of layer ``l`` as numbered in the mathematics (1 = the input).
+
+        Parameters
+        ----------
+        l : int
+            The layer's number, 1 (input) to n_l (output).
+        notation : {"nielsen", "ufldl"}
+            Which weights belong to layer l: Nielsen's w^l enter it (from layer l − 1),
+            UFLDL's W^(l) leave it (to layer l + 1). z, a and δ are the same in both.
+
+        Returns
+        -------
+        TraceLayer
+            z, a, delta, Delta, dW and db of that layer; None where the notation gives
+            the layer none (the input has no z; Nielsen's input and UFLDL's output have
+            no weights) or the trace has no targets.
+        """
+        n_l = len(self.a)
+        if notation not in _NOTATIONS:
+            raise ValueError(f"notation must be one of {', '.join(_NOTATIONS)}, got {notation!r}")
+        if not (isinstance(l, int | np.integer) and 1 <= l <= n_l):
+            raise ValueError(f"layer number l must be an integer from 1 to {n_l}, got {l!r}")
+        units = l - 2  # index into z, delta, Delta for layers 2 .. n_l
+        weights = l - 2 if notation == "nielsen" else l - 1  # w^l enters, W^(l) leaves
+
+        def pick(values: list[Array], k: int) -> Array | None:
+            return values[k] if values and 0 <= k < len(values) else None
+
+        return TraceLayer(
+            l=int(l),
+            notation=notation,
+            z=pick(self.z, units),
+            a=self.a[l - 1],
+            delta=pick(self.delta, units),
+            Delta=pick(self.Delta, units),
+            dW=pick(self.dW, weights),
+            db=pick(self.db, weights),
+        )
+
+
+#: The mathematics' two numberings of weights, for `Trace.layer`.
+_NOTATIONS = ("nielsen", "ufldl")
+
+
+@dataclass(frozen=True)
+class TraceLayer:
+    """One layer of a `Trace`, by the mathematics' number (see `Trace.layer`).
+
+    Attributes
+    ----------
+    l : int
+        The layer's number, 1 (input) to n_l (output).
+    notation : str
+        "nielsen" (dW is ∂J/∂w^l, the weights into layer l) or "ufldl" (dW is
+        ∂J/∂W^(l), the weights out of layer l).
+    z, a, delta, Delta : ndarray or None
+        z^l, a^l, δ^l (per example) and Δ^l (rows w_i δ_i) of shape (m, s_l).
+    dW, db : ndarray or None
+        The gradient of J for that notation's weights and biases of layer l.
+    """
+
+    l: int
+    notation: str
+    z: Array | None
+    a: Array
+    delta: Array | None
+    Delta: Array | None
+    dW: Array | None
+    db: Array | None
 
 
 #: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
@@ -644,13 +739,15 @@ class Network:
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
         """Run forward (and, with targets, backward) propagation and keep everything.
 
-        For teaching and diagnosis: returns z, a, δ and the gradients of every layer as
-        new arrays. Uses the same code as training.
+        For teaching and diagnosis: returns z, a, δ (per example), Δ (weighted rows)
+        and the gradients of every layer as new arrays. Uses the same code as training.
 
         Parameters
         ----------
         X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
         Y : array-like of shape (m, s_{n_l}), optional
+        sample_weight : array-like of shape (m,), optional
+            Weights of the examples, as in `loss_and_grad`.
 
         Returns
         -------
@@ -668,7 +765,12 @@ class Network:
         grad = np.empty(self.n_params, dtype=self.dtype)
         J = self._loss_and_grad(X, Y, self._theta, grad, s, ws=ws)
         dW, db = self.layout.views(grad)
-        return Trace(z=ws.Z, a=[X, *ws.A], delta=ws.delta, dW=dW, db=db, J=J)
+        # The same shares w_i as `_loss_and_grad` weights BP1 with; δ_i is Δ's row / w_i.
+        w = ws.uniform if s is None else (s / s.sum()).astype(self.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # w_i = 0: NaN, documented
+            delta = [Delta / w[:, None] for Delta in ws.delta]
+        return Trace(z=ws.Z, a=[X, *ws.A], delta=delta, dW=dW, db=db, J=J,
+                     Delta=ws.delta, sample_weight=w)
 
     # --- checks and diagnostics -------------------------------------------------------
 
@@ -712,14 +814,21 @@ class Network:
 
         return check_gradient(fun, net.theta.copy(), eps=eps, tol=tol, n_coords=n_coords, seed=seed)
 
-    def diagnose(self, X: Any, Y: Any) -> Diagnosis:
-        """Per-layer saturation, dead units, mean |δ| and gradient/weight ratios (§6).
+    def diagnose(
+        self,
+        X: Any,
+        Y: Any,
+        *,
+        feature_names: Sequence[str] | None = None,
+        targets_scaled: bool = False,
+    ) -> Diagnosis:
+        """Per-layer saturation, dead and starved units, δ sizes and learning speeds (§6).
 
-        See `nablanet.diagnostics.diagnose`.
+        See `nablanet.diagnostics.diagnose`, whose keywords these are.
         """
         from nablanet.diagnostics import diagnose  # here: a fit or prediction never needs it
 
-        return diagnose(self, X, Y)
+        return diagnose(self, X, Y, feature_names=feature_names, targets_scaled=targets_scaled)
 
     # --- display ----------------------------------------------------------------------
 

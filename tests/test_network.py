@@ -844,8 +844,8 @@ def test_permuting_samples_leaves_J_and_grad_unchanged(data, hidden, pair, m, we
     Jp, gp = net.loss_and_grad(X[perm], Y[perm], sample_weight=None if s is None else s[perm])
     # Rounding of a sum of m terms is bounded by a few ulps of Σ|term|: use that as the scale.
     tr = net.trace(X, Y, sample_weight=s)
-    scale_W = [np.abs(d).T @ np.abs(a) for d, a in zip(tr.delta, tr.a[:-1], strict=True)]
-    scale_b = [np.abs(d).sum(axis=0) for d in tr.delta]
+    scale_W = [np.abs(d).T @ np.abs(a) for d, a in zip(tr.Delta, tr.a[:-1], strict=True)]
+    scale_b = [np.abs(d).sum(axis=0) for d in tr.Delta]
     scale = np.concatenate([w.ravel() for w in scale_W] + scale_b) + np.abs(g)
     assert Jp == pytest.approx(J, rel=1e-12, abs=1e-300)
     assert (np.abs(gp - g) <= 1e-11 * scale + 1e-300).all()

@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_for_model(args, model)
     assert data.y_test is not None
     rows = sample(len(data.y_test), args.samples, args.seed)
-    diagnosis = model.diagnose(data.X_test[rows], data.y_test[rows])
+    diagnosis = model.diagnose(data.X_test[rows], data.y_test[rows],
+                               targets_scaled=targets_were_scaled(args.model))
     if args.json:
         c.print_json({"model": args.model, "data": data.description, "samples": len(rows),
                       "loss": diagnosis.loss, "J": diagnosis.J, "layers": diagnosis.as_dicts(),
@@ -41,3 +42,10 @@ def run(args: argparse.Namespace) -> int:
         c.out(f"{args.model} on {len(rows)} samples of {data.description}")
         c.out(str(diagnosis))
     return 0
+
+
+def targets_were_scaled(path: str) -> bool:
+    """Whether ``nablanet train`` standardised the model's targets (and folded it back)."""
+    from nablanet.io import read_metadata
+
+    return "target_scaling" in read_metadata(path)

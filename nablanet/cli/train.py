@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         c.err("note: the model was not saved; give --out MODEL to keep it")
     if args.report:
         path = _write_report(args.report, est, data, result, _settings(est, args, data),
-                             seed=args.seed)
+                             seed=args.seed, targets_scaled=target_scaling is not None)
         c.out(f"report written to {path}")
     return 0
 
@@ -312,12 +312,14 @@ def _settings(est: Any, args: argparse.Namespace, data: Data) -> dict[str, Any]:
 
 
 def _write_report(directory: str, est: Any, data: Data, result: Any,
-                  settings: dict[str, Any], seed: int) -> Any:
+                  settings: dict[str, Any], seed: int, targets_scaled: bool) -> Any:
     from nablanet.report import write_report
 
     check = model_gradient_check(est, data.X_train, data.y_train, samples=20, seed=seed)
     rows = sample(len(data.y_train), 1000, seed)
-    diagnosis = est.diagnose(data.X_train[rows], data.y_train[rows])
+    # targets_scaled: `_fit` standardised the target and folded that into the output layer.
+    diagnosis = est.diagnose(data.X_train[rows], data.y_train[rows],
+                             targets_scaled=targets_scaled)
     return write_report(
         directory,
         estimator=est,

@@ -331,10 +331,26 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X, Y = self._encoded_pair(X, y)
         return self.net_.check_gradient(X, Y, **kwargs)
 
-    def diagnose(self, X: Any, y: Any) -> Any:
-        """Saturation, dead units and slow-learning weights on (X, y)."""
+    @property
+    def targets_scaled_(self) -> bool:
+        """Whether fit scaled the targets before training (a classifier's never are)."""
+        check_is_fitted(self, "net_")
+        return False
+
+    def diagnose(self, X: Any, y: Any, *, targets_scaled: bool | None = None) -> Any:
+        """Saturation, dead, collapsed and starved units, vanishing gradients on (X, y).
+
+        Inputs are named by ``feature_names_in_`` when the fit had column names. Targets
+        are not called unscaled when ``targets_scaled`` (default: `targets_scaled_`) is
+        true. See `nablanet.diagnostics.diagnose`.
+        """
         X, Y = self._encoded_pair(X, y)
-        return self.net_.diagnose(X, Y)
+        names = getattr(self, "feature_names_in_", None)  # set only by a fit on named columns
+        scaled = self.targets_scaled_ if targets_scaled is None else targets_scaled
+        return self.net_.diagnose(
+            X, Y, feature_names=None if names is None else [str(n) for n in names],
+            targets_scaled=scaled,
+        )
 
     def _encoded_pair(self, X: Any, y: Any) -> tuple[Array, Array]:
         check_is_fitted(self, "net_")

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
 from nablanet.distributed.estimators import cluster_scored
@@ -81,6 +82,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"y has {Y.shape[1]} outputs, the model was fitted with {self._y_offset.shape[0]}"
             )
         return np.ascontiguousarray((Y - self._y_offset) / self._y_scale, dtype=dtype)
+
+    @property
+    def targets_scaled_(self) -> bool:
+        """Whether fit scaled the targets (into a bounded output's range) before training."""
+        check_is_fitted(self, "net_")
+        return bool((self._y_offset != 0).any() or (self._y_scale != 1).any())
 
     def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
         arrays["y_offset"] = np.asarray(self._y_offset, dtype=np.float64)
