@@ -306,8 +306,12 @@ def _unscaled_inputs(first: LayerDiagnosis) -> str:
 
 
 def _vanishing(layers: list[LayerDiagnosis]) -> str | None:
-    """Nielsen ch. 5: the first layer's δ orders of magnitude below the output's."""
-    if len(layers) < 2:
+    """Nielsen ch. 5: the first layer's δ orders of magnitude below the output's.
+
+    Only with two hidden layers or more: with one, a small δ is a saturated layer's,
+    and that finding says so.
+    """
+    if len(layers) < 3:
         return None
     first, last = layers[0], layers[-1]
     if not first.mean_abs_delta < last.mean_abs_delta / VANISHING_RATIO:
