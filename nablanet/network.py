@@ -792,7 +792,9 @@ class Network:
         X, Y : array-like
             A small batch: the check costs 2 cost evaluations per checked coordinate.
         eps, tol : float
-            Step of the central difference; largest relative difference that passes.
+            Step of the central difference; largest relative difference that passes
+            (1e-7, the one default: see `nablanet.gradcheck.check_gradient` for what a
+            correct network gives and why).
         n_coords : int, optional
             Check only this many coordinates, drawn at random (for large networks).
         seed : int, optional

@@ -397,8 +397,11 @@ _DIAGNOSIS_COLUMNS = (
     ("activation", "activation", "{}"),
     ("units", "units", "{}"),
     ("saturated", "saturated_fraction", "{:.1%}"),
+    ("sat+wrong", "wrong_saturated_fraction", "{:.2%}"),
     ("dead", "dead_fraction", "{:.1%}"),
+    ("collapsed", "collapsed_fraction", "{:.1%}"),
     ("mean|δ|", "mean_abs_delta", "{:.3e}"),
+    ("‖∂J/∂b‖", "bias_gradient_norm", "{:.3e}"),
     ("mean|a_in|", "mean_abs_input", "{:.3e}"),
     ("‖dW‖/‖W‖", "grad_weight_ratio", "{:.3e}"),
 )
@@ -416,8 +419,11 @@ def _diagnosis_section(diagnosis: Any) -> list[str]:
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     return [
         "<h2>Diagnostics</h2>",
-        '<p class="note">Per weight layer: saturated units (f\'(z) near 0), dead ReLUs, '
-        "the size of the errors δ and how fast the weights move (docs/math.md §6).</p>",
+        '<p class="note">Per weight layer: saturated units (f\'(z) near 0) and, at the '
+        "output, those saturated and wrong (only these slow learning), dead ReLUs, units "
+        "that do not vary across examples, the size of the errors δ per example, ‖∂J/∂b‖ "
+        "(how fast the layer learns) and how fast the weights move (docs/math.md §6). The "
+        "findings below say which of these slow learning.</p>",
         f"<p>J = {diagnosis.J:.6g} ({_e(diagnosis.loss)})</p>",
         f"<table><tr>{head}</tr>{''.join(rows)}</table>",
         "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in diagnosis.findings()) + "</ul>",

@@ -186,3 +186,34 @@ def test_network_check_gradient_subset_and_sample_weight():
     X, Y = rng.normal(size=(5, 3)), rng.integers(0, 2, size=(5, 2)).astype(float)
     r = net.check_gradient(X, Y, n_coords=6, seed=3, sample_weight=np.arange(1.0, 6.0))
     assert r.passed and r.n_checked == 6 and r.n_params == net.n_params
+
+
+def test_one_default_threshold_and_what_a_correct_smooth_network_gives():
+    """The docstring's figures: a correct smooth network in float64 gives about 1e-9 to
+    1e-10, far below the one default threshold 1e-7; a bug gives 1e-4 or more."""
+    import inspect
+
+    from sklearn.datasets import load_digits
+
+    from nablanet import Network
+    from nablanet.gradcheck import TOLERANCE
+
+    assert TOLERANCE == 1e-7
+    assert inspect.signature(check_gradient).parameters["tol"].default == TOLERANCE
+    assert inspect.signature(Network.check_gradient).parameters["tol"].default == TOLERANCE
+    d = load_digits()
+    X, Y = d.data[:20] / 16.0, np.eye(10)[d.target[:20]]
+    for hidden, out in [("sigmoid", "sigmoid"), ("tanh", "softmax"), ("sigmoid", "softmax")]:
+        net = Network([64, 25, 10], activation=hidden, output_activation=out,
+                      weight_decay=1e-3, seed=0)
+        net.b[0][...] = np.random.default_rng(0).normal(size=25)  # a generic point
+        report = net.check_gradient(X, Y)
+        assert 1e-12 < report.relative_difference < 1e-8 and report.passed
+        assert report.tol == TOLERANCE
+        # a plausible bug, weight decay on the biases, at this generic point
+        def decayed_biases(t, net=net):
+            J, g = net.loss_and_grad(X, Y, t)
+            g[net.n_weights:] += net.weight_decay * t[net.n_weights:]
+            return J, g
+
+        assert check_gradient(decayed_biases, net.theta.copy()).relative_difference > 1e-4

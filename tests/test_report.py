@@ -187,3 +187,18 @@ def test_the_diagnosis_is_written_from_its_data_not_from_its_text(tmp_path):
         assert row in page
         assert f"<td>{d.grad_weight_ratio:.3e}</td>" in page
     assert f"J = {diagnosis.J:.6g} ({diagnosis.loss})" in page
+
+
+def test_the_diagnosis_section_shows_harmful_saturation_and_layer_speeds(tmp_path):
+    est = _fitted()
+    rng = np.random.default_rng(2)
+    X, Y = rng.random((20, 64)), np.eye(3)[rng.integers(0, 3, 20)]
+    X[:, [0, 5]] = 0.0  # two inputs that are 0 on every example
+    diagnosis = est.net_.diagnose(X, Y, feature_names=[f"px{k}" for k in range(64)])
+    page = write_report(tmp_path, estimator=est, diagnosis=diagnosis).read_text("utf-8")
+    for header in ("sat+wrong", "collapsed", "‖∂J/∂b‖"):
+        assert f"<th>{header}</th>" in page
+    for d in diagnosis.layers:
+        assert f"<td>{d.wrong_saturated_fraction:.2%}</td>" in page
+        assert f"<td>{d.bias_gradient_norm:.3e}</td>" in page
+    assert "2 inputs are 0 on every example (px0, px5)" in page
