@@ -15,8 +15,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -260,7 +260,8 @@ def _layer_findings(d: LayerDiagnosis, loss: str, unscaled: bool) -> list[str]:
             f"{_where(d)}: {d.dead_fraction:.0%} of its units are dead (z <= 0 on every "
             f"example): f'(z) = 0, so they pass no error back and never learn. {cause}"
         )
-    if d.role == "hidden" and d.collapsed_fraction >= 0.5 and d.collapsed_fraction > d.dead_fraction:
+    collapsed = d.collapsed_fraction >= 0.5 and d.collapsed_fraction > d.dead_fraction
+    if d.role == "hidden" and collapsed:  # not merely dead relu units, reported above
         out.append(
             f"{_where(d)}: the layer has collapsed: {d.collapsed_fraction:.0%} of its units "
             f"take the same value on every example (standard deviation below "
@@ -400,7 +401,8 @@ def _layer(
         wrong = float(np.mean(saturated & (np.abs(a - Y) > (hi - lo) / 2)))
     w_norm = float(np.linalg.norm(net.W[l]))
     g_norm = float(np.linalg.norm(tr.dW[l]))
-    zero, starved = _starved_inputs(tr.a[l], names, skip_zero=l > 0 and net.activations[l - 1].can_die)
+    feeds_dead = l > 0 and net.activations[l - 1].can_die
+    zero, starved = _starved_inputs(tr.a[l], names, skip_zero=feeds_dead)
     return LayerDiagnosis(
         layer=l,
         role="output" if output else "hidden",
