@@ -62,8 +62,9 @@ numpydoc_validation_checks: set[str] = set()
 html_theme = "alabaster"
 html_title = "nablanet"
 html_static_path = ["_static"]
-# Long code lines and notebook outputs scroll sideways inside their box instead of being
-# cut off at the page's right edge.
+# The page grows with the window and long code lines and notebook outputs wrap, instead of
+# being cut off at the right edge of the theme's fixed-width page.
 html_css_files = ["nablanet.css"]
 # Equations are Unicode text, so no page contains LaTeX math and Sphinx adds no MathJax
-# script; docs/check_offline.py fails the build if any page loads something from the network.
+# script; docs/check_offline.py fails the build if any page loads something from the network,
+# and docs/check_pages.py if an API page lacks its docstring or a formula lost a subscript.
