@@ -51,6 +51,7 @@ fashion-mnist:
 docs: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 	$(PY) docs/check_offline.py docs/_build/html
+	$(PY) docs/check_pages.py docs/_build/html
 
 bench: $(STAMP) fashion-mnist
 	$(PY) -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt

@@ -28,6 +28,7 @@ extensions = [
     "numpydoc",
     "myst_nb",
     "cli_reference",
+    "plain_docstrings",
 ]
 
 # The notebooks live in examples/ (where users find them); Sphinx reads sources only below
@@ -38,7 +39,12 @@ _EXAMPLES.mkdir()
 for nb in sorted((ROOT / "examples").glob("*.ipynb")):
     shutil.copy2(nb, _EXAMPLES / nb.name)
 
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
+# .rst first: autosummary writes its API stubs (reStructuredText directives) with the first
+# suffix it believes parses reStructuredText, and it cannot tell that MyST-NB's .md does not:
+# with .md first, every API page showed `.. autoclass::` as plain text. Stubs of an earlier
+# build with the wrong suffix would be read again, so each build starts without them.
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+shutil.rmtree(HERE / "_autosummary", ignore_errors=True)
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence"]
@@ -55,6 +61,10 @@ numpydoc_validation_checks: set[str] = set()
 
 html_theme = "alabaster"
 html_title = "nablanet"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# The page grows with the window and long code lines and notebook outputs wrap, instead of
+# being cut off at the right edge of the theme's fixed-width page.
+html_css_files = ["nablanet.css"]
 # Equations are Unicode text, so no page contains LaTeX math and Sphinx adds no MathJax
-# script; docs/check_offline.py fails the build if any page loads something from the network.
+# script; docs/check_offline.py fails the build if any page loads something from the network,
+# and docs/check_pages.py if an API page lacks its docstring or a formula lost a subscript.
