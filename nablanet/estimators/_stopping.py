@@ -100,7 +100,7 @@ class ScikitLearnStopping(Callback):
 
     start: StoppingState
     tol: float
-    n_iter_no_change: int
+    n_iter_no_change: float
     early_stopping: bool
     adaptive: bool
     runs: list[StoppingState] = field(default_factory=list)
