@@ -250,11 +250,13 @@ def _train(
         history = checkpoint.diverged(est.net_)
         if history is None:
             raise
-        run = history.best
         best = stopping.runs[-1].best_validation_score
+        # the guard's cause and advice, without its word on the weights, which differs here
+        cause, _, rest = str(exc).partition(" The network keeps")
+        advice = rest.partition("). ")[2] if rest else ""
         warn(
-            f"Training diverged in epoch {run.n_epochs}; the weights with the best "
-            f"validation score ({best:.6g}) are kept. {exc}",
+            f"Training diverged in epoch {history.best.n_epochs}; the weights with the best "
+            f"validation score ({best:.6g}) are kept. {cause} {advice}".rstrip(),
             ConvergenceWarning,
         )
         return history
