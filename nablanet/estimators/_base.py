@@ -60,7 +60,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         Schedule for "sgd".
     learning_rate_init : float, default 1e-3
         The rate every ``fit`` starts from, warm starts included (scikit-learn builds a
-        new optimizer each time); ``partial_fit`` goes on with the rate in force.
+        new optimizer each time); ``partial_fit`` goes on with the optimizer the last
+        call left: its state (moments, velocity, step count) and the rate in force.
     power_t : float, default 0.5
         Exponent of "invscaling".
     max_iter : int, default 200
@@ -69,7 +70,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     random_state : int, RandomState or None
     tol : float, default 1e-4
     verbose : bool, default False
-        Print one line per epoch to standard output.
+        Print scikit-learn's line per epoch to standard output, ``Iteration N, loss = J``,
+        then the validation score, the learning rate and the epoch's time.
     warm_start : bool, default False
         Continue from the previous fit's weights.
     momentum : float, default 0.9
@@ -79,13 +81,15 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float
         Adam's parameters.
-    n_iter_no_change : int, default 10
+    n_iter_no_change : int or np.inf, default 10
+        Epochs without an improvement of ``tol`` before stopping; ``np.inf`` never stops.
     max_fun : int, default 15000
         Cost evaluations allowed to "lbfgs".
     output_activation : str, optional
         nablanet: the output layer's activation; None keeps scikit-learn's choice.
     loss : str, optional
-        nablanet: "squared_error", "cross_entropy" or "binary_cross_entropy"; None keeps
+        "squared_error", "cross_entropy", "binary_cross_entropy" or "poisson" (the
+        regressor's, as in scikit-learn ≥ 1.7: an exponential output); None keeps
         scikit-learn's choice for the output activation.
     dropout : float, default 0.0
         nablanet: probability of dropping a hidden unit while training.

@@ -43,7 +43,7 @@ def _checked(value: Any, view: Array, where: str) -> Array:
     return cast
 
 
-class LayerArrays(list):  # type: ignore[type-arg]
+class LayerArrays(list):
     """One view per layer; assigning an item writes into the network's parameters.
 
     Parameters
@@ -83,10 +83,10 @@ class LayerArrays(list):  # type: ignore[type-arg]
     def __delitem__(self, index: Any) -> NoReturn:
         self._refuse_resize()
 
-    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[override, misc]
+    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[misc]
         self._refuse_resize()
 
-    def __imul__(self, other: SupportsIndex) -> NoReturn:  # type: ignore[override, misc]
+    def __imul__(self, other: SupportsIndex) -> NoReturn:
         self._refuse_resize()
 
     append = extend = insert = pop = remove = clear = _refuse_resize
@@ -111,6 +111,9 @@ def assign_all(views: Sequence[Array], values: Any, name: str) -> None:
         raise ValueError(
             f"{name} must be a list of {len(views)} arrays (one per layer), got {len(values)}"
         )
-    arrays = [_checked(v, view, f"{name}[{i}]") for i, (v, view) in enumerate(zip(values, views, strict=True))]
+    arrays = [
+        _checked(v, view, f"{name}[{i}]")
+        for i, (v, view) in enumerate(zip(values, views, strict=True))
+    ]
     for view, array in zip(views, arrays, strict=True):
         view[...] = array

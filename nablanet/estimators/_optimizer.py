@@ -16,7 +16,7 @@ only while it fits: same rule, same θ length and dtype.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -66,17 +66,18 @@ class KeptOptimizer:
         self.runs.append(state)
         return state
 
-    def step(self, theta: Array, grad: Array, state: State, learning_rate: float | None = None) -> None:
+    def step(
+        self, theta: Array, grad: Array, state: State, learning_rate: float | None = None
+    ) -> None:
         """One step of the rule (see `SGD.step`, `Adam.step`)."""
-        self.rule.step(theta, grad, state, learning_rate)
+        self.rule.step(theta, grad, state, learning_rate)  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickle holds what resuming needs: not the runs of the last call, nor Adam's
         # scratch buffer (init makes it again).
         state = dict(self.__dict__, runs=[])
         if isinstance(self.state, AdamState):
-            state["state"] = AdamState(self.state.m, self.state.v, np.empty(0, self.state.m.dtype),
-                                       self.state.decay, self.state.t)
+            state["state"] = replace(self.state, work=np.empty(0, self.state.m.dtype))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -135,41 +135,61 @@ def _restore_resume_state(
 ) -> None:
     """Set the kept optimizer and the random state from a file that holds them."""
     from nablanet import io
-    from nablanet.estimators._training import new_rule
 
     if "optimizer" in fitted:
         record = io.check_field(fitted, "optimizer", dict, source=source, where="fitted")
-        where = "fitted.optimizer"
-        io.check_keys(record, ("t", "learning_rate"), source=source, where=f"header field {where!r}")
-        t = io.check_field(record, "t", int, source=source, where=where)
-        rate = io.check_field(record, "learning_rate", (int, float), source=source, where=where)
-        if t < 0 or not math.isfinite(rate) or rate <= 0:
-            raise io.ModelFileError(f"{source}: header field {where!r} has an invalid t or learning_rate")
-        rule = new_rule(est)
-        theta = est.net_.theta
-        values = {
-            name: io.check_array(arrays, f"optimizer_{name}", source=source, shape=theta.shape,
-                                 dtype=theta.dtype, finite=True)
-            for name in state_names(rule)
-        }
-        if "v" in values and (values["v"] < 0).any():  # Adam's second moments
-            raise io.ModelFileError(f"{source}: array 'optimizer_v' must not be negative")
-        state = state_from_arrays(rule, theta, values, t)
-        est._optimizer = KeptOptimizer(rule, state, float(rate))
+        est._optimizer = _kept_optimizer(est, record, arrays, source)
     if "random_state" in fitted:
         record = io.check_field(fitted, "random_state", dict, source=source, where="fitted")
-        where = "fitted.random_state"
-        io.check_keys(record, ("pos", "has_gauss", "cached_gaussian"), source=source,
-                      where=f"header field {where!r}")
-        pos = io.check_field(record, "pos", int, source=source, where=where)
-        has_gauss = io.check_field(record, "has_gauss", int, source=source, where=where)
-        cached = io.check_field(record, "cached_gaussian", (int, float), source=source, where=where)
-        key = io.check_array(arrays, "random_state_key", source=source, shape=(624,),
-                             dtype=np.uint32)
-        if not 0 <= pos <= 624 or has_gauss not in (0, 1) or not math.isfinite(cached):
-            raise io.ModelFileError(f"{source}: header field {where!r} is not a valid MT19937 state")
-        est._random_state = np.random.RandomState()
-        est._random_state.set_state(("MT19937", key, pos, has_gauss, float(cached)))
+        est._random_state = _random_state(record, arrays, source)
+
+
+def _kept_optimizer(
+    est: _BaseMLP, record: dict[str, Any], arrays: dict[str, Array], source: str
+) -> KeptOptimizer:
+    """The optimizer of header field ``fitted.optimizer`` and its arrays, checked."""
+    from nablanet import io
+    from nablanet.estimators._training import new_rule
+
+    where = "fitted.optimizer"
+    io.check_keys(record, ("t", "learning_rate"), source=source, where=f"header field {where!r}")
+    t = io.check_field(record, "t", int, source=source, where=where)
+    rate = io.check_field(record, "learning_rate", (int, float), source=source, where=where)
+    if t < 0 or not math.isfinite(rate) or rate <= 0:
+        raise io.ModelFileError(
+            f"{source}: header field {where!r} needs t >= 0 and a learning_rate > 0"
+        )
+    rule = new_rule(est)
+    theta = est.net_.theta
+    values = {
+        name: io.check_array(arrays, f"optimizer_{name}", source=source, shape=theta.shape,
+                             dtype=theta.dtype, finite=True)
+        for name in state_names(rule)
+    }
+    if "v" in values and (values["v"] < 0).any():  # Adam's second moments
+        raise io.ModelFileError(f"{source}: array 'optimizer_v' must not be negative")
+    return KeptOptimizer(rule, state_from_arrays(rule, theta, values, t), float(rate))
+
+
+def _random_state(
+    record: dict[str, Any], arrays: dict[str, Array], source: str
+) -> np.random.RandomState:
+    """The MT19937 generator of header field ``fitted.random_state`` and its key, checked."""
+    from nablanet import io
+
+    where = "fitted.random_state"
+    io.check_keys(record, ("pos", "has_gauss", "cached_gaussian"), source=source,
+                  where=f"header field {where!r}")
+    pos = io.check_field(record, "pos", int, source=source, where=where)
+    has_gauss = io.check_field(record, "has_gauss", int, source=source, where=where)
+    cached = io.check_field(record, "cached_gaussian", (int, float), source=source, where=where)
+    key = io.check_array(arrays, "random_state_key", source=source, shape=(624,),
+                         dtype=np.uint32)
+    if not 0 <= pos <= 624 or has_gauss not in (0, 1) or not math.isfinite(cached):
+        raise io.ModelFileError(f"{source}: header field {where!r} is not an MT19937 state")
+    generator = np.random.RandomState()
+    generator.set_state(("MT19937", key, pos, has_gauss, float(cached)))
+    return generator
 
 
 def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:

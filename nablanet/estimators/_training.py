@@ -247,19 +247,19 @@ def _train(
         # diverged; nablanet does too, with a warning, when there is one to return.
         if stopping is None or not stopping.early_stopping or est.restarts > 1:
             raise
-        history = checkpoint.diverged(est.net_)
-        if history is None:
+        kept = checkpoint.diverged(est.net_)
+        if kept is None:
             raise
         best = stopping.runs[-1].best_validation_score
         # the guard's cause and advice, without its word on the weights, which differs here
         cause, _, rest = str(exc).partition(" The network keeps")
         advice = rest.partition("). ")[2] if rest else ""
         warn(
-            f"Training diverged in epoch {history.best.n_epochs}; the weights with the best "
+            f"Training diverged in epoch {kept.best.n_epochs}; the weights with the best "
             f"validation score ({best:.6g}) are kept. {cause} {advice}".rstrip(),
             ConvergenceWarning,
         )
-        return history
+        return kept
 
 
 class IterationLogger(Callback):

@@ -43,16 +43,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ----------
     classes_ : ndarray of shape (n_classes,)
     coefs_, intercepts_ : list of ndarray
-        Views into the network's parameters (``coefs_[l]`` is ``W[l].T``).
+        Views into the network's parameters (``coefs_[l]`` is ``W[l].T``); assigning the
+        list or an item writes into the network, as in scikit-learn.
     loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_
         As in scikit-learn.
     validation_loss_curve_ : list of float
         nablanet: validation cost per epoch (with early stopping).
     n_iter_ : int
-        "lbfgs": the iterations of the last fit, as in scikit-learn. "sgd", "adam": the
-        epochs of every call since the network was built (warm-start fits and
-        ``partial_fit`` add up, as ``t_`` and ``loss_curve_`` do; scikit-learn 1.9 counts
-        the last call's only).
+        The epochs ("sgd", "adam") or iterations ("lbfgs") of the last call, as
+        scikit-learn 1.9 counts them (a ``partial_fit`` counts 1); ``t_`` and
+        ``loss_curve_`` add up over warm starts and ``partial_fit`` calls.
     t_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         As in scikit-learn.
     net_ : Network

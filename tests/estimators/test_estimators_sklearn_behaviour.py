@@ -186,7 +186,8 @@ def test_multilabel_partial_fit_takes_classes_as_scikit_learn():
 def test_one_class_is_fitted_and_predicted_as_scikit_learn():
     rng = np.random.RandomState(0)
     X = rng.randn(10, 2)
-    for est in (MLPClassifier(random_state=0, max_iter=20), skl.MLPClassifier(random_state=0, max_iter=20)):
+    for cls in (MLPClassifier, skl.MLPClassifier):
+        est = cls(random_state=0, max_iter=20)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X, np.full(10, 7))
