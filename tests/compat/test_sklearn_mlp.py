@@ -117,10 +117,9 @@ def test_scikit_learns_mlp_tests_pass_but_the_listed_ones(tmp_path):
     failed = {t: o for t, o in outcomes.items() if o.startswith("failed")}
     unexpected = {t: o for t, o in failed.items() if base_name(t) not in EXPECTED_FAILURES}
     assert not unexpected, f"scikit-learn tests failing unexpectedly: {unexpected}"
-    now_passing = sorted(
-        name for name in EXPECTED_FAILURES
-        if not any(base_name(t) == name and t in failed for t in outcomes)
-    )
+    gone = sorted(set(EXPECTED_FAILURES) - {base_name(t) for t in outcomes})
+    assert not gone, f"listed as failing but no longer in test_mlp.py: {gone}"
+    now_passing = sorted(set(EXPECTED_FAILURES) - {base_name(t) for t in failed})
     assert not now_passing, f"listed as failing but passing (update the list): {now_passing}"
     ran = [o for o in outcomes.values() if o != "skipped"]
     passed = sum(o == "passed" for o in ran)
