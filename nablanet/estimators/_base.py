@@ -94,7 +94,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     dropout : float, default 0.0
         nablanet: probability of dropping a hidden unit while training.
     restarts : int, default 1
-        nablanet: random initialisations tried; the best is kept.
+        nablanet: random initialisations tried by a fit that starts afresh; the best is
+        kept. A warm start or ``partial_fit`` trains the fitted weights once.
     callbacks : list of Callback, optional
         nablanet: extra training callbacks.
     dtype : {None, "float32", "float64"}, default None
@@ -236,9 +237,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             if not continuing:
                 self._start(hidden, X.shape[1], Y.shape[1], dtype)
             if self.solver == "lbfgs":
-                fitted = fit_lbfgs(self, X, Y, s)
+                fitted = fit_lbfgs(self, X, Y, s, continuing)
             else:
-                fitted = fit_stochastic(self, X, Y, y, s, incremental)
+                fitted = fit_stochastic(self, X, Y, y, s, incremental, continuing)
             self._commit(fitted)
         return self
 

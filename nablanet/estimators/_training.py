@@ -58,12 +58,15 @@ class Fitted:
 
 
 def fit_stochastic(
-    est: _BaseMLP, X: Array, Y: Array, y: Any, s: Array | None, incremental: bool
+    est: _BaseMLP, X: Array, Y: Array, y: Any, s: Array | None, incremental: bool,
+    continuing: bool = False,
 ) -> Fitted:
     """Minibatch training with scikit-learn's rules ("sgd", "adam").
 
     A ``fit`` starts a new optimizer; ``partial_fit`` goes on with the one the last call
-    left (its moments or velocity, step count and rate), as scikit-learn does.
+    left (its moments or velocity, step count and rate), as scikit-learn does. A call
+    ``continuing`` a fitted network (warm start, ``partial_fit``) trains it once: restarts
+    would throw its weights away.
     """
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
@@ -99,6 +102,7 @@ def fit_stochastic(
         batch_size=batch,
         shuffle=est.shuffle,
         validation_data=validation,
+        restarts=1 if continuing else est.restarts,
     )
     run = history.best
     if not incremental and run.stop_reason == "max_epochs":
@@ -116,8 +120,10 @@ def fit_stochastic(
     return Fitted(history, m, counters, run.n_epochs, kept)
 
 
-def fit_lbfgs(est: _BaseMLP, X: Array, Y: Array, s: Array | None) -> Fitted:
-    """Full-batch L-BFGS with scikit-learn's penalty scaling and limits."""
+def fit_lbfgs(
+    est: _BaseMLP, X: Array, Y: Array, s: Array | None, continuing: bool = False
+) -> Fitted:
+    """Full-batch L-BFGS with scikit-learn's penalty scaling and limits (restarts: as above)."""
     # scikit-learn divides the penalty by the total sample weight of the batch.
     est.net_.weight_decay = est.alpha / (X.shape[0] if s is None else float(s.sum()))
     history = _train(
@@ -128,6 +134,7 @@ def fit_lbfgs(est: _BaseMLP, X: Array, Y: Array, s: Array | None) -> Fitted:
         batch_size=None,
         shuffle=False,
         validation_data=None,
+        restarts=1 if continuing else est.restarts,
     )
     if history.best.stop_reason == "max_epochs":
         warn(
@@ -165,9 +172,7 @@ def _validation_split(
 def _optimizer(est: _BaseMLP, incremental: bool, rate: float) -> KeptOptimizer:
     """A new optimizer for ``fit``; for ``partial_fit`` the one the last call left."""
     kept = getattr(est, "_optimizer", None) if incremental else None
-    # Restarts start from fresh weights, which a kept state does not belong to.
-    state = kept.state if kept is not None and est.restarts == 1 else None
-    return KeptOptimizer(new_rule(est), state, rate)
+    return KeptOptimizer(new_rule(est), None if kept is None else kept.state, rate)
 
 
 def new_rule(est: _BaseMLP) -> SGD | Adam:
@@ -225,14 +230,13 @@ def _train(
     callbacks: list[Callback] = [] if stopping is None else [stopping]
     callbacks += list(est.callbacks or [])
     if est.verbose:
-        callbacks.append(IterationLogger(sys.stdout, est.restarts > 1))
+        callbacks.append(IterationLogger(sys.stdout, kwargs["restarts"] > 1))
     callbacks.append(checkpoint)  # last: it sees the epoch as every other callback left it
     try:
         return train(
             est.net_, X, Y,
             seed=seed,
             score=est._validation_score,
-            restarts=est.restarts,
             dropout=est.dropout,
             sample_weight=s,
             callbacks=callbacks,
@@ -245,7 +249,7 @@ def _train(
     except TrainingDiverged as exc:
         # scikit-learn's early stopping returns the best validated model of a run that
         # diverged; nablanet does too, with a warning, when there is one to return.
-        if stopping is None or not stopping.early_stopping or est.restarts > 1:
+        if stopping is None or not stopping.early_stopping or kwargs["restarts"] > 1:
             raise
         kept = checkpoint.diverged(est.net_)
         if kept is None:

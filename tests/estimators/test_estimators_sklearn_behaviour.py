@@ -332,3 +332,19 @@ def test_warnings_name_the_users_line(iris, make, call):
         warnings.simplefilter("always")
         getattr(make(), call)(X, y)
     assert caught and {w.filename for w in caught} == {__file__}
+
+
+def test_partial_fit_and_warm_start_continue_the_weights_whatever_restarts_says(iris):
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(5,), restarts=3, random_state=0)
+    est.partial_fit(X, y, classes=[0, 1, 2])
+    twin = pickle.loads(pickle.dumps(est)).set_params(restarts=1)
+    est.partial_fit(X, y)
+    twin.partial_fit(X, y)  # one run from the same weights
+    np.testing.assert_array_equal(est.net_.theta, twin.net_.theta)
+    assert len(est.history_.runs) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_params(warm_start=True, max_iter=2).fit(X, y)
+        twin.set_params(warm_start=True, max_iter=2).fit(X, y)
+    np.testing.assert_array_equal(est.net_.theta, twin.net_.theta)
