@@ -34,7 +34,7 @@ Array = NDArray[Any]
 FITTED_TYPES: dict[str, Any] = {
     "n_iter_": int,
     "t_": int,
-    "loss_": float,
+    "loss_": (float, type(None)),  # null: NaN, the loss of a run that diverged
     "best_loss_": (float, type(None)),
     "loss_curve_": list,
     "validation_loss_curve_": list,
@@ -206,6 +206,8 @@ def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
                        for v in value):
                 raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
             value = [math.nan if v is None else v for v in value]
+        elif key == "loss_" and value is None:
+            value = math.nan
         setattr(est, key, value)
     restore_feature_names(est, fitted, source)
 

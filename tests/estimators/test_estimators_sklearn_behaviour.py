@@ -232,7 +232,7 @@ def test_divergence_is_a_value_error_as_in_scikit_learn():
         MLPRegressor().fit(X, y)
 
 
-def test_early_stopping_keeps_the_best_validated_model_of_a_diverging_run(iris):
+def test_early_stopping_keeps_the_best_validated_model_of_a_diverging_run(tmp_path, iris):
     X, y = iris
     est = MLPRegressor(hidden_layer_sizes=100, activation="identity", solver="sgd",
                        learning_rate_init=1, max_iter=20, early_stopping=True, random_state=0)
@@ -244,6 +244,11 @@ def test_early_stopping_keeps_the_best_validated_model_of_a_diverging_run(iris):
     assert np.isfinite(est.predict(X)).all()
     assert np.isnan(est.validation_scores_[-1]) and len(est.validation_scores_) == est.n_iter_
     assert est.best_validation_score_ == np.nanmax(est.validation_scores_)
+    assert np.isnan(est.loss_) and np.isnan(est.loss_curve_[-1])  # the epoch that diverged
+    est.save(tmp_path / "m.npz")  # a model file writes NaN as null, and reads it back
+    loaded = nablanet.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert np.isnan(loaded.loss_) and np.isnan(loaded.validation_scores_[-1])
 
 
 # --- n_iter_ and n_iter_no_change --------------------------------------------------------
