@@ -186,6 +186,20 @@ def _identity_derivative(a: Array, out: Array) -> Array:
     return out
 
 
+# --- exp (the log link of Poisson regression):  f = e^z,  f' = e^z = a ----------------
+
+
+def _exp(z: Array, out: Array) -> Array:
+    # e^z overflows to inf above z ≈ 709 (88 in float32); the training guard reports it.
+    with np.errstate(over="ignore"):
+        return np.exp(z, out=out)
+
+
+def _exp_derivative(a: Array, out: Array) -> Array:
+    np.copyto(out, a)
+    return out
+
+
 # --- softmax (a layer):  a_i = e^z_i / Σ_k e^z_k,  ∂a_i/∂z_j = a_i (δ_ij - a_j) -----
 
 
@@ -257,6 +271,11 @@ ACTIVATIONS: dict[str, Activation] = {
     "softmax": Activation(
         "softmax", _softmax, None, 0.25, True, (0.0, 1.0),
         default_loss="cross_entropy", canonical_loss="cross_entropy",
+    ),
+    # An output for counts and rates (scikit-learn's "exp", with loss="poisson"): its
+    # derivative has no bound, so it is not meant for hidden layers.
+    "exp": Activation(
+        "exp", _exp, _exp_derivative, _INF, False, (0.0, _INF), canonical_loss="poisson",
     ),
 }
 

@@ -10,7 +10,9 @@ Which pairs make ``δ = a - y`` valid
   1 (the softmax Jacobian and -y/a cancel; in general a_k Σ_j y_j - y_k, which is what
   is computed);
 - binary cross-entropy with sigmoid outputs: a(1 - a) cancels the same way;
-- squared error with identity outputs: f' = 1.
+- squared error with identity outputs: f' = 1;
+- Poisson deviance with exponential outputs (the log link): a = e^z, ∂C/∂a = 1 − y/a
+  and f' = a, so δ = a − y.
 
 For every other pair δ is computed honestly as ``∂C/∂a`` backpropagated through the
 output activation (`nablanet.activations.jacobian_vector`), which for softmax is the
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import xlogy
 
 from nablanet._checks import lookup
 from nablanet._fused import sigmoid_cross_entropy_kernel, softmax_cross_entropy_kernel
@@ -179,6 +182,15 @@ def _binary_cross_entropy(z: Array, a: Array, Y: Array) -> Array:
     return (np.logaddexp(0.0, z) - Y * z).sum(axis=1)
 
 
+# --- half Poisson deviance with exp:  C = Σ_k y_k log(y_k / a_k) − y_k + a_k ----------
+
+
+def _poisson(z: Array, a: Array, Y: Array) -> Array:
+    # log a = z: finite where a underflows to 0; y log y is 0 at y = 0 (xlogy). It is
+    # scikit-learn's "poisson" loss (half the deviance), 0 where a = y.
+    return (xlogy(Y, Y) - Y * z - Y + a).sum(axis=1)
+
+
 LOSSES: dict[str, Loss] = {
     "squared_error": Loss("squared_error", _squared_error, _squared_error_gradient),
     "cross_entropy": Loss(
@@ -191,6 +203,7 @@ LOSSES: dict[str, Loss] = {
         np.subtract,
         sigmoid_cross_entropy_kernel,
     ),
+    "poisson": Loss("poisson", _poisson, None),
 }
 
 #: Names used elsewhere for the same losses.

@@ -86,6 +86,17 @@ def test_regressor_on_diabetes(output):
     np.testing.assert_allclose(pred.ravel(), est.predict(X), rtol=0, atol=1e-12 * scale)
 
 
+def test_poisson_regressor_exports_its_exp_output():
+    X, y = DATA["diabetes"]
+    counts = np.round(y / 50)
+    est = fit(MLPRegressor((8,), loss="poisson", solver="lbfgs", max_iter=60, random_state=0),
+              X, counts)
+    model = to_onnx(est, X[:1])
+    assert "Exp" in [n.op_type for n in model.graph.node]
+    (pred,) = run(model, X)
+    np.testing.assert_allclose(pred.ravel(), est.predict(X), rtol=1e-12)
+
+
 def test_scaled_regressor_puts_the_scaling_in_the_graph():
     X, y = DATA["diabetes"]
     est = fit(MLPRegressor((8,), max_iter=5, random_state=0, output_activation="sigmoid"), X, y)

@@ -527,7 +527,7 @@ def test_missing_common_field(tmp_path: Path, good_header: dict[str, Any], net: 
     [
         (
             {"activations": ["swish", "tanh"]},
-            r"'network.activations\[0\]' is 'swish', not a known activation; valid: identity",
+            r"'network.activations\[0\]' is 'swish', not a known activation; valid: exp, identity",
         ),
         ({"activations": ["logistic", "tanh"]}, "not a known activation"),  # aliases: not in files
         ({"activations": ["softmax", "tanh"]}, "softmax can only be the output"),

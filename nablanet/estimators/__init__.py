@@ -9,10 +9,12 @@ dropout, restarts, callbacks and float32 training.
 
 The package: `_base` (the all-or-nothing fit, fitted views), `_params` (the declared
 parameters and their checks), `classifier`, `regressor`, `_training` (scikit-learn's
-settings as one call of `nablanet.train`), `_stopping` (scikit-learn's stopping rule as a
-callback), `_checkpoint` (Ctrl-C keeps the completed epochs), `_transaction` (a fit is
-all or nothing), `_inputs` (input checks, fast for the common case; sparse input),
-`_state` (model files).
+settings as one call of `nablanet.train`), `_optimizer` (the optimizer ``partial_fit``
+goes on with), `_stopping` (scikit-learn's stopping rule as a callback), `_checkpoint`
+(Ctrl-C keeps the completed epochs), `_transaction` (a fit is all or nothing),
+`_layer_arrays` (assignable ``coefs_`` and ``intercepts_``), `_inputs` (input checks,
+fast for the common case; sparse input), `_state` (model files), `_warnings` (warnings
+that name the caller's line).
 
 Where a meaning differs from scikit-learn
 -----------------------------------------
@@ -31,8 +33,15 @@ Where a meaning differs from scikit-learn
 - ``loss_curve_`` is also recorded for the "lbfgs" solver (one entry per iteration), and
   Ctrl-C keeps the completed iterations for "lbfgs" too (scikit-learn lets it propagate).
 - Numeric parameters refuse ``True`` and ``False``, which scikit-learn's declarations
-  admit as numbers; ``n_iter_no_change`` is an integer (scikit-learn also takes
-  ``np.inf``); ``validation_fraction`` is in (0, 1), where scikit-learn admits 0.
+  admit as numbers; ``validation_fraction`` is in (0, 1), where scikit-learn admits 0.
+- Divergence raises `TrainingDiverged` (a ``ValueError`` and a ``RuntimeError``) naming
+  the epoch, the cause and the remedy, where scikit-learn raises "Solver produced
+  non-finite parameter weights"; with early stopping the best validated weights are kept
+  with a warning, as in scikit-learn.
+- Early stopping's validation split is stratified by the labels of every single-label
+  target; scikit-learn stratifies binary targets only.
+- ``partial_fit`` refuses only classes it has not seen; scikit-learn also applies the
+  warm-start rule (the same classes as before) to it when ``warm_start=True``.
 """
 
 from nablanet.estimators._base import _BaseMLP

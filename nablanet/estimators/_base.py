@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -26,6 +27,7 @@ from nablanet.estimators._inputs import (
     as_network_matrix,
     prediction_matrix,
 )
+from nablanet.estimators._layer_arrays import LayerArrays, assign_all
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
@@ -58,7 +60,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         Schedule for "sgd".
     learning_rate_init : float, default 1e-3
         The rate every ``fit`` starts from, warm starts included (scikit-learn builds a
-        new optimizer each time); ``partial_fit`` goes on with the rate in force.
+        new optimizer each time); ``partial_fit`` goes on with the optimizer the last
+        call left: its state (moments, velocity, step count) and the rate in force.
     power_t : float, default 0.5
         Exponent of "invscaling".
     max_iter : int, default 200
@@ -67,7 +70,8 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     random_state : int, RandomState or None
     tol : float, default 1e-4
     verbose : bool, default False
-        Print one line per epoch to standard output.
+        Print scikit-learn's line per epoch to standard output, ``Iteration N, loss = J``,
+        then the validation score, the learning rate and the epoch's time.
     warm_start : bool, default False
         Continue from the previous fit's weights.
     momentum : float, default 0.9
@@ -77,18 +81,21 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float
         Adam's parameters.
-    n_iter_no_change : int, default 10
+    n_iter_no_change : int or np.inf, default 10
+        Epochs without an improvement of ``tol`` before stopping; ``np.inf`` never stops.
     max_fun : int, default 15000
         Cost evaluations allowed to "lbfgs".
     output_activation : str, optional
         nablanet: the output layer's activation; None keeps scikit-learn's choice.
     loss : str, optional
-        nablanet: "squared_error", "cross_entropy" or "binary_cross_entropy"; None keeps
+        "squared_error", "cross_entropy", "binary_cross_entropy" or "poisson" (the
+        regressor's, as in scikit-learn ≥ 1.7: an exponential output); None keeps
         scikit-learn's choice for the output activation.
     dropout : float, default 0.0
         nablanet: probability of dropping a hidden unit while training.
     restarts : int, default 1
-        nablanet: random initialisations tried; the best is kept.
+        nablanet: random initialisations tried by a fit that starts afresh; the best is
+        kept. A warm start or ``partial_fit`` trains the fitted weights once.
     callbacks : list of Callback, optional
         nablanet: extra training callbacks.
     dtype : {None, "float32", "float64"}, default None
@@ -223,14 +230,16 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
                 self._random_state = check_random_state(self.random_state)
             dtype = self.net_.dtype if continuing else self._train_dtype(X)
             X = as_network_matrix(X, dtype)
+            if continuing and not incremental:
+                self._check_warm_start(y)
             Y = self._encode(y, fit=not continuing, dtype=dtype)
             s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
             if not continuing:
                 self._start(hidden, X.shape[1], Y.shape[1], dtype)
             if self.solver == "lbfgs":
-                fitted = fit_lbfgs(self, X, Y, s)
+                fitted = fit_lbfgs(self, X, Y, s, continuing)
             else:
-                fitted = fit_stochastic(self, X, Y, y, s, incremental)
+                fitted = fit_stochastic(self, X, Y, y, s, incremental, continuing)
             self._commit(fitted)
         return self
 
@@ -281,6 +290,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         if fitted.stopping is not None:
             self._set_stopping(fitted.stopping)
         self.history_ = fitted.history
+        if fitted.optimizer is None:
+            self.__dict__.pop("_optimizer", None)
+        else:
+            fitted.optimizer.runs = []  # the record of this call's runs is not kept
+            self._optimizer = fitted.optimizer
         self.loss_curve_.extend(run.train_loss)
         self.validation_loss_curve_.extend(v for v in run.val_loss if not np.isnan(v))
         # L-BFGS started at a minimum stops before its first iteration: no epoch is
@@ -302,15 +316,36 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     @property
     def coefs_(self) -> list[Array]:
-        """Weight matrices in scikit-learn's shape (n_in, n_out): views ``W[l].T``."""
+        """Weight matrices in scikit-learn's shape (n_in, n_out): views ``W[l].T``.
+
+        Assigning the list, or one of its items, writes the new weights into the network
+        (same shapes, finite values, cast to the network's dtype), as in scikit-learn.
+        """
         check_is_fitted(self, "net_")
-        return [W.T for W in self.net_.W]
+        return LayerArrays([W.T for W in self.net_.W], "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, values: Sequence[Any]) -> None:
+        self._check_settable("coefs_")
+        assign_all([W.T for W in self.net_.W], values, "coefs_")
 
     @property
     def intercepts_(self) -> list[Array]:
-        """Bias vectors, views ``b[l]`` into the network's theta."""
+        """Bias vectors, views ``b[l]`` into the network's theta (assignable as `coefs_`)."""
         check_is_fitted(self, "net_")
-        return list(self.net_.b)
+        return LayerArrays(list(self.net_.b), "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, values: Sequence[Any]) -> None:
+        self._check_settable("intercepts_")
+        assign_all(list(self.net_.b), values, "intercepts_")
+
+    def _check_settable(self, name: str) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFittedError(
+                f"{name} can be assigned on a fitted {type(self).__name__} only (its "
+                f"network gives the shapes): fit it first, e.g. with max_iter=1"
+            )
 
     def _inputs(self, X: Any) -> Any:
         """X checked against the fit, in the network's dtype (see `_inputs`)."""
@@ -405,6 +440,9 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         self, header: dict[str, Any], arrays: dict[str, Array], source: str
     ) -> None:
         raise NotImplementedError
+
+    def _check_warm_start(self, y: Any) -> None:
+        """Refuse targets a warm start cannot continue with (the classifier's classes)."""
 
     def _output_activation(self) -> str:
         raise NotImplementedError

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from nablanet._checks import integer, number
 from nablanet.activations import ACTIVATIONS, ALIASES, get_activation
@@ -48,7 +48,8 @@ PARAMETER_CONSTRAINTS: dict[str, list[Any] | str] = {
     "beta_1": [Interval(Real, 0, 1, closed="left")],
     "beta_2": [Interval(Real, 0, 1, closed="left")],
     "epsilon": [Interval(Real, 0, None, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    # np.inf: never stop on a plateau (scikit-learn's way to turn the rule off)
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
     "max_fun": [Interval(Integral, 1, None, closed="left")],
     "output_activation": [None, _NAMES],
     "loss": [None, StrOptions(set(LOSSES))],

@@ -10,12 +10,20 @@ raises `nablanet.io.ModelFileError` naming ``source`` for anything it cannot tru
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+
+from nablanet.estimators._optimizer import (
+    KeptOptimizer,
+    state_arrays,
+    state_from_arrays,
+    state_names,
+)
 
 if TYPE_CHECKING:
     from nablanet.estimators._base import _BaseMLP
@@ -26,7 +34,7 @@ Array = NDArray[Any]
 FITTED_TYPES: dict[str, Any] = {
     "n_iter_": int,
     "t_": int,
-    "loss_": float,
+    "loss_": (float, type(None)),  # null: NaN, the loss of a run that diverged
     "best_loss_": (float, type(None)),
     "loss_curve_": list,
     "validation_loss_curve_": list,
@@ -37,6 +45,8 @@ FITTED_TYPES: dict[str, Any] = {
     "_learning_rate": float,
 }
 FITTED_FIELDS = tuple(FITTED_TYPES)
+#: Fields that files written before training could resume lack (they resume afresh).
+RESUME_FIELDS = ("optimizer", "random_state")
 
 
 def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
@@ -55,10 +65,13 @@ def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     params["dtype"] = None if est.dtype is None else np.dtype(est.dtype).name
     if not isinstance(est.random_state, int | type(None)):
         params["random_state"] = None
+    if params["n_iter_no_change"] == math.inf:  # scikit-learn's "never": JSON has no inf
+        params["n_iter_no_change"] = "inf"
     # non-finite floats have no JSON form: None
     fitted = {key: jsonable(getattr(est, key)) for key in FITTED_FIELDS}
     if hasattr(est, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(f) for f in est.feature_names_in_]
+    fitted.update(_resume_state(est, arrays))
     header = {"kind": type(est).__name__, "network": spec, "params": params,
               "fitted": fitted, **est._target_state(arrays)}
     return header, arrays
@@ -70,7 +83,9 @@ def from_state(
     """Rebuild an estimator written by `to_state`, checking every field."""
     from nablanet import io
 
-    params = io.check_field(header, "params", dict, source=source)
+    params = dict(io.check_field(header, "params", dict, source=source))
+    if params.get("n_iter_no_change") == "inf":
+        params["n_iter_no_change"] = math.inf
     if params.get("callbacks") is not None:
         raise io.ModelFileError(
             f"{source}: params.callbacks must be null (code is never loaded from a file)"
@@ -88,23 +103,111 @@ def from_state(
         )
     est.net_ = net
     est._random_state = check_random_state(est.random_state)
+    fitted = header["fitted"]
+    _restore_resume_state(est, fitted, arrays, source)
     est._restore_target_state(header, arrays, source)
     est._describe_network()
     return est
+
+
+# --- what training needs to resume exactly: the optimizer and the random state --------
+
+
+def _resume_state(est: _BaseMLP, arrays: dict[str, Array]) -> dict[str, Any]:
+    """Header fields for the kept optimizer and the random state; their arrays into ``arrays``."""
+    fitted: dict[str, Any] = {}
+    kept = getattr(est, "_optimizer", None)
+    if kept is not None and kept.state is not None:
+        values, t = state_arrays(kept.state)
+        for name, values_ in values.items():
+            arrays[f"optimizer_{name}"] = values_
+        fitted["optimizer"] = {"t": t, "learning_rate": float(kept.learning_rate)}
+    kind, key, pos, has_gauss, cached = est._random_state.get_state()
+    if kind == "MT19937":
+        arrays["random_state_key"] = np.asarray(key, dtype=np.uint32)
+        fitted["random_state"] = {"pos": int(pos), "has_gauss": int(has_gauss),
+                                  "cached_gaussian": float(cached)}
+    return fitted
+
+
+def _restore_resume_state(
+    est: _BaseMLP, fitted: dict[str, Any], arrays: dict[str, Array], source: str
+) -> None:
+    """Set the kept optimizer and the random state from a file that holds them."""
+    from nablanet import io
+
+    if "optimizer" in fitted:
+        record = io.check_field(fitted, "optimizer", dict, source=source, where="fitted")
+        est._optimizer = _kept_optimizer(est, record, arrays, source)
+    if "random_state" in fitted:
+        record = io.check_field(fitted, "random_state", dict, source=source, where="fitted")
+        est._random_state = _random_state(record, arrays, source)
+
+
+def _kept_optimizer(
+    est: _BaseMLP, record: dict[str, Any], arrays: dict[str, Array], source: str
+) -> KeptOptimizer:
+    """The optimizer of header field ``fitted.optimizer`` and its arrays, checked."""
+    from nablanet import io
+    from nablanet.estimators._training import new_rule
+
+    where = "fitted.optimizer"
+    io.check_keys(record, ("t", "learning_rate"), source=source, where=f"header field {where!r}")
+    t = io.check_field(record, "t", int, source=source, where=where)
+    rate = io.check_field(record, "learning_rate", (int, float), source=source, where=where)
+    if t < 0 or not math.isfinite(rate) or rate <= 0:
+        raise io.ModelFileError(
+            f"{source}: header field {where!r} needs t >= 0 and a learning_rate > 0"
+        )
+    rule = new_rule(est)
+    theta = est.net_.theta
+    values = {
+        name: io.check_array(arrays, f"optimizer_{name}", source=source, shape=theta.shape,
+                             dtype=theta.dtype, finite=True)
+        for name in state_names(rule)
+    }
+    if "v" in values and (values["v"] < 0).any():  # Adam's second moments
+        raise io.ModelFileError(f"{source}: array 'optimizer_v' must not be negative")
+    return KeptOptimizer(rule, state_from_arrays(rule, theta, values, t), float(rate))
+
+
+def _random_state(
+    record: dict[str, Any], arrays: dict[str, Array], source: str
+) -> np.random.RandomState:
+    """The MT19937 generator of header field ``fitted.random_state`` and its key, checked."""
+    from nablanet import io
+
+    where = "fitted.random_state"
+    io.check_keys(record, ("pos", "has_gauss", "cached_gaussian"), source=source,
+                  where=f"header field {where!r}")
+    pos = io.check_field(record, "pos", int, source=source, where=where)
+    has_gauss = io.check_field(record, "has_gauss", int, source=source, where=where)
+    cached = io.check_field(record, "cached_gaussian", (int, float), source=source, where=where)
+    key = io.check_array(arrays, "random_state_key", source=source, shape=(624,),
+                         dtype=np.uint32)
+    if not 0 <= pos <= 624 or has_gauss not in (0, 1) or not math.isfinite(cached):
+        raise io.ModelFileError(f"{source}: header field {where!r} is not an MT19937 state")
+    generator = np.random.RandomState()
+    generator.set_state(("MT19937", key, pos, has_gauss, float(cached)))
+    return generator
 
 
 def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
     """Set the fitted attributes from the header's ``fitted`` object."""
     from nablanet import io
 
-    io.check_keys(fitted, FITTED_FIELDS, ("feature_names_in_",), source=source,
+    io.check_keys(fitted, FITTED_FIELDS, ("feature_names_in_", *RESUME_FIELDS), source=source,
                   where="header field 'fitted'")
     for key in FITTED_FIELDS:
         value = io.check_field(fitted, key, FITTED_TYPES[key], source=source, where="fitted")
-        if isinstance(value, list) and not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value
-        ):
-            raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
+        if isinstance(value, list):
+            # null: a NaN (JSON has none), as the epoch a diverged run ended with
+            if not all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                       for v in value):
+                raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
+            value = [math.nan if v is None else v for v in value]
+        elif key == "loss_" and value is None:
+            value = math.nan
         setattr(est, key, value)
     restore_feature_names(est, fitted, source)
 

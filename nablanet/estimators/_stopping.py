@@ -84,7 +84,7 @@ class ScikitLearnStopping(Callback):
     start : StoppingState
         The counters when the fit begins; never modified.
     tol : float
-    n_iter_no_change : int
+    n_iter_no_change : int or float (np.inf: never stop on a plateau)
     early_stopping : bool
         Watch the validation score (the loop's ``val_score``) instead of the training loss.
     adaptive : bool
@@ -100,7 +100,7 @@ class ScikitLearnStopping(Callback):
 
     start: StoppingState
     tol: float
-    n_iter_no_change: int
+    n_iter_no_change: float
     early_stopping: bool
     adaptive: bool
     runs: list[StoppingState] = field(default_factory=list)

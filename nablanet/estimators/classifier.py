@@ -43,16 +43,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ----------
     classes_ : ndarray of shape (n_classes,)
     coefs_, intercepts_ : list of ndarray
-        Views into the network's parameters (``coefs_[l]`` is ``W[l].T``).
+        Views into the network's parameters (``coefs_[l]`` is ``W[l].T``); assigning the
+        list or an item writes into the network, as in scikit-learn.
     loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_
         As in scikit-learn.
     validation_loss_curve_ : list of float
         nablanet: validation cost per epoch (with early stopping).
     n_iter_ : int
-        "lbfgs": the iterations of the last fit, as in scikit-learn. "sgd", "adam": the
-        epochs of every call since the network was built (warm-start fits and
-        ``partial_fit`` add up, as ``t_`` and ``loss_curve_`` do; scikit-learn 1.9 counts
-        the last call's only).
+        The epochs ("sgd", "adam") or iterations ("lbfgs") of the last call, as
+        scikit-learn 1.9 counts them (a ``partial_fit`` counts 1); ``t_`` and
+        ``loss_curve_`` add up over warm starts and ``partial_fit`` calls.
     t_, n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
         As in scikit-learn.
     net_ : Network
@@ -112,16 +112,43 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return np.ascontiguousarray(Y)
 
     def _learn_classes(self, y: Any) -> None:
+        """Fit the label coding; the classes come from ``partial_fit``'s ``classes`` if given.
+
+        A single class is accepted, as in scikit-learn: the model predicts it, and
+        `predict_proba` has two columns (the second for "another class").
+        """
         labels = getattr(self, "_partial_fit_classes", None)
-        self._binarizer = LabelBinarizer().fit(y if labels is None else labels)
-        self.classes_ = self._binarizer.classes_
         kind = type_of_target(y)
+        if kind == "multilabel-indicator":
+            # the columns of y are the labels; ``classes`` names them (scikit-learn's rule)
+            self._binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._binarizer.classes_ if labels is None else unique_labels(labels)
+            if len(self.classes_) != np.shape(y)[1]:
+                raise ValueError(
+                    f"classes has {len(self.classes_)} labels but the multi-label y has "
+                    f"{np.shape(y)[1]} columns; give one class per column"
+                )
+        else:
+            self._binarizer = LabelBinarizer().fit(y if labels is None else labels)
+            self.classes_ = self._binarizer.classes_
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"`y` has classes not in `classes`: {unseen.tolist()}; `classes` has "
+                    f"{self.classes_.tolist()}"
+                )
         binary_of_more = kind == "binary" and len(self.classes_) > 2
         self._target_kind = "multiclass" if binary_of_more else kind
-        if len(self.classes_) < 2:
+
+    def _check_warm_start(self, y: Any) -> None:
+        """A warm start needs the classes of the previous fit, exactly (scikit-learn's rule)."""
+        if self._target_kind == "multilabel-indicator":
+            return  # a column count that differs is refused by the input checks
+        classes = unique_labels(column_or_1d(y) if np.ndim(y) == 2 and np.shape(y)[1] == 1 else y)
+        if set(classes) != set(self.classes_):
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y, got 1 class: "
-                f"{self.classes_[0]!r}"
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
             )
 
     def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
@@ -148,7 +175,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         else:
             self._binarizer = LabelBinarizer().fit(self.classes_)
         n_out = self.net_.layer_sizes[-1]
-        expected = {1, 2} if len(values) == 2 and kind != "multilabel-indicator" else {len(values)}
+        expected = {1, 2} if len(values) <= 2 and kind != "multilabel-indicator" else {len(values)}
         if n_out not in expected or self._output_activation() != self.net_.activations[-1].name:
             raise io.ModelFileError(
                 f"{source}: the network's output layer ({n_out} "
@@ -160,6 +187,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         threshold = self.net_.activations[-1].decision_threshold
         if self._target_kind == "multilabel-indicator":
             return (A > threshold).astype(int)
+        if len(self.classes_) == 1:
+            return np.zeros(A.shape[0], dtype=int)  # the one class there is
         if A.shape[1] == 1:
             return (A[:, 0] > threshold).astype(int)
         return A.argmax(axis=1)
@@ -191,9 +220,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         self._check_params()  # first, as scikit-learn does
         if not hasattr(self, "net_"):
-            if classes is None and type_of_target(y) != "multilabel-indicator":
+            if classes is None:  # multi-label too: scikit-learn asks for them
                 raise ValueError("classes must be passed on the first call to partial_fit.")
-            self._partial_fit_classes = None if classes is None else np.asarray(classes)
+            self._partial_fit_classes = np.asarray(classes)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
                 f"`classes={list(classes)}` is not the same as on the first call to "

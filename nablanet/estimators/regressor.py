@@ -24,13 +24,18 @@ from nablanet.network import Network
 Array = NDArray[Any]
 
 
+#: The losses of regression, and the output each is the natural partner of.
+REGRESSION_LOSSES = ("squared_error", "poisson")
+
+
 def _regression_output(a: Activation) -> bool:
     """Whether a regressor can use ``a`` as its output.
 
     It must be elementwise, and either bounded (the targets are scaled into its range)
-    or squared error's natural partner (identity, which reaches every real value).
+    or a regression loss's natural partner: identity, which reaches every real value,
+    for squared error; exp, which reaches every positive one, for Poisson deviance.
     """
-    return a.elementwise and (a.bounded or a.canonical_loss == "squared_error")
+    return a.elementwise and (a.bounded or a.canonical_loss in REGRESSION_LOSSES)
 
 
 #: Outputs a regressor accepts.
@@ -42,9 +47,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters are those of `sklearn.neural_network.MLPRegressor` plus nablanet's extras
     (see `_BaseMLP`). The output is linear (identity) with squared error unless
-    ``output_activation`` says otherwise. With a bounded output ("sigmoid" or "tanh")
-    the targets are scaled into its range ([0, 1] or [−1, 1], from the training targets'
-    minimum and maximum) for training, and predictions are scaled back.
+    ``output_activation`` says otherwise. ``loss="poisson"`` (scikit-learn ≥ 1.7) gives
+    an exponential output with half the Poisson deviance, for targets ``y >= 0`` such
+    as counts (a log link). With a bounded output ("sigmoid" or "tanh") the targets are
+    scaled into its range ([0, 1] or [−1, 1], from the training targets' minimum and
+    maximum) for training, and predictions are scaled back.
 
     Attributes
     ----------
@@ -59,7 +66,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _output_activation(self) -> str:
         if self.output_activation is None:
-            return "identity"
+            return "exp" if self.loss == "poisson" else "identity"
         out = get_activation(self.output_activation)
         if not _regression_output(out):
             raise ValueError(
@@ -69,12 +76,20 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return out.name
 
     def _loss_name(self, output_activation: str) -> str | None:
-        return self.loss if self.loss is not None else "squared_error"
+        if self.loss is not None:
+            return self.loss
+        natural = get_activation(output_activation).canonical_loss
+        return natural if natural in REGRESSION_LOSSES else "squared_error"
 
     def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
         """Targets as a matrix, scaled into a bounded output's range."""
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if self._loss_name(self._output_activation()) == "poisson" and (Y < 0).any():
+            raise ValueError(
+                f"loss='poisson' needs targets y >= 0 (counts, rates); y has {int((Y < 0).sum())} "
+                f"negative value(s), the smallest {Y.min():g}"
+            )
         if fit:
             self._y_offset, self._y_scale = _scaling(Y, get_activation(self._output_activation()))
         elif Y.shape[1] != self._y_offset.shape[0]:

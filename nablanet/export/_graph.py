@@ -9,7 +9,7 @@ model converts to the same graph whether it is exported alone or inside a pipeli
 The graph, for a network of L weight layers and an input X of shape (N, s_1)::
 
     z(l+1) = Gemm(a(l), W(l), b(l), transB=1)     = a(l) W(l)ᵀ + b(l)   (forward propagation)
-    a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu,
+    a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu, Exp,
                                                    Softmax(axis=-1); identity: no node
 
 followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1)
@@ -55,6 +55,7 @@ ONNX_OPS: dict[str, tuple[str, dict[str, Any]] | None] = {
     "leaky_relu": ("LeakyRelu", {"alpha": LEAKY_SLOPE}),
     "identity": None,
     "softmax": ("Softmax", {"axis": -1}),  # each row on its own
+    "exp": ("Exp", {}),  # the Poisson regressor's output
 }
 
 _MULTILABEL = "multilabel-indicator"

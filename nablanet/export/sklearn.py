@@ -80,18 +80,16 @@ def from_sklearn(fitted: Any) -> Any:
     sklearn.exceptions.NotFittedError
         If it was not fitted.
     ValueError
-        For a setting nablanet lacks (``MLPRegressor(loss="poisson")``: an exp output).
+        For weights that do not fit the hidden layer sizes, or an output activation
+        nablanet would not give the problem.
     """
     from nablanet.estimators import MLPClassifier, MLPRegressor
 
     kind = _sklearn_kind(fitted)
     check_is_fitted(fitted, "coefs_")
     params = fitted.get_params()
-    if params.pop("loss", "squared_error") != "squared_error":
-        raise ValueError(
-            f"nablanet has no {fitted.loss!r} loss (scikit-learn's exp output for Poisson "
-            "regression): only loss='squared_error' converts"
-        )
+    if params.get("loss") != "poisson":  # "poisson" gives the exp output, as in nablanet
+        params.pop("loss", None)
     est = (MLPClassifier if kind == "classifier" else MLPRegressor)(**params)
     hidden = est._check_params()
     coefs = [np.asarray(c) for c in fitted.coefs_]
@@ -164,8 +162,8 @@ def _copy_record(est: Any, fitted: Any) -> None:
 
 def _sklearn_outputs(est: Any, kind: str) -> tuple[str, int]:
     """The output activation and width scikit-learn gives the estimator's problem."""
-    if kind == "regressor":
-        return "identity", est.net_.layer_sizes[-1]
+    if kind == "regressor":  # a log link for Poisson regression, else a linear output
+        return ("exp" if est.loss == "poisson" else "identity"), est.net_.layer_sizes[-1]
     n = len(est.classes_)
     if est._target_kind == _MULTILABEL:
         return "logistic", n
@@ -246,7 +244,7 @@ def to_sklearn(est: Any) -> Any:
     elif params.get("activation") not in _SKLEARN_ACTIVATIONS.values():
         params["activation"] = "relu"  # no hidden layer uses it: scikit-learn's default
     if kind == "regressor":
-        params["loss"] = "squared_error"
+        params["loss"] = "poisson" if est.loss == "poisson" else "squared_error"
     sk = cls(**params)
     sk.coefs_ = [np.array(W.T) for W in est.net_.W]
     sk.intercepts_ = [np.array(b) for b in est.net_.b]

@@ -90,8 +90,12 @@ class TrainState:
         return h.val_loss[-1] if self.has_validation else h.train_loss[-1]
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RuntimeError, ValueError):
     """Raised when the cost or gradient stops being finite, or the cost explodes.
+
+    Both a ``RuntimeError`` and a ``ValueError``: scikit-learn's MLPs raise ``ValueError``
+    for weights that stopped being finite, so ``except ValueError`` written for them
+    catches this too.
 
     "Explodes" means that a cost exceeds the dtype's ceiling, or ``EXPLOSION_FACTOR`` times
     the cost of all the data at the starting weights (at least 1) once scaled by the share

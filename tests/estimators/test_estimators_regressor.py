@@ -51,5 +51,5 @@ def test_regressor_partial_fit(diabetes):
     for _ in range(5):
         est.partial_fit(X, y)
         losses.append(est.loss_)
-    assert est.n_iter_ == 5 and losses[-1] < losses[0]
+    assert est.n_iter_ == 1 and len(est.loss_curve_) == 5 and losses[-1] < losses[0]
 
