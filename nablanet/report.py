@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from nablanet.io.files import write_file
+
 #: The file names `write_report` writes into its directory.
 REPORT_FILE = "report.html"
 CURVES_FILE = "training_curves.png"
@@ -323,7 +325,7 @@ def write_report(
         + "\n</body>\n</html>\n"
     )
     path = out / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    write_file(path, page.encode("utf-8"))
     return path
 
 
