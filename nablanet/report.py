@@ -29,6 +29,8 @@ REPORT_FILE = "report.html"
 CURVES_FILE = "training_curves.png"
 WEIGHTS_FILE = "weights.png"
 CONFUSION_FILE = "confusion_matrix.png"
+#: Every file `write_report` may write into its folder.
+REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, CONFUSION_FILE)
 
 
 def label_names(classes: Sequence[Any], class_names: Sequence[str] | None) -> list[str]:

@@ -240,8 +240,6 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
     """
     if path is None:
         return
-    from nablanet.io.files import UnsafeTarget, write_target
-
     for source in inputs:
         if source is not None and _same_file(path, source):
             raise UsageError(f"{flag} {path} is also an input of this command; writing it "
@@ -250,11 +248,12 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
         if os.path.exists(path) and not os.path.isdir(path):
             raise FileExistsError(f"--report {path}: something other than a folder stands "
                                   "there; give a folder")
+        from nablanet.report import REPORT_FILES
+
+        for name in REPORT_FILES:  # what the report will replace in it, checked now
+            _write_target(os.path.join(path, name), flag)
         return
-    try:
-        target = write_target(path)  # where a link to a file points: written there
-    except UnsafeTarget as exc:
-        raise UnsafeTarget(f"{flag} {path}", exc.what) from None
+    target = _write_target(path, flag)
     folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
@@ -266,6 +265,16 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _write_target(path: str, flag: str) -> str:
+    """`nablanet.io.files.write_target`, its refusal naming the flag too."""
+    from nablanet.io.files import UnsafeTarget, write_target
+
+    try:
+        return write_target(path)  # where a link to a file points: written there
+    except UnsafeTarget as exc:
+        raise UnsafeTarget(f"{flag} {path}", exc.what) from None
 
 
 def _same_file(a: str, b: str) -> bool:
