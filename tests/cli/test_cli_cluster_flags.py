@@ -108,3 +108,13 @@ def test_workers_are_bounded_by_the_machine_unless_allowed(capsys, digits_model)
     allowed = parser.parse_args(["--workers", str(too_many), "--allow-many-workers"])
     assert too_many_workers(allowed) is None
     assert too_many_workers(parser.parse_args(["--workers", str(worker_limit())])) is None
+
+
+def test_the_readme_states_the_bound_and_the_timeout():
+    from pathlib import Path
+
+    from nablanet.distributed.cli import CONNECT_TIMEOUT_S, WORKERS_PER_CPU
+
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert WORKERS_PER_CPU == 2 and "at most 2 processes per CPU" in readme
+    assert CONNECT_TIMEOUT_S == 30 and "`--connect-timeout`, 30 s" in readme

@@ -183,3 +183,14 @@ def test_strip_rows_removes_them_and_the_model_predicts_the_same(patients, tmp_p
     after = model.read_bytes()
     code, out, _ = cli(capsys, "strip-rows", model)
     assert code == 0 and "left as it was" in out and model.read_bytes() == after
+
+
+def test_the_docs_state_the_sample_the_key_and_the_default(row_key):
+    from pathlib import Path
+
+    from nablanet.cli._fingerprint import SAMPLE_ROWS, create_key
+
+    guide = (Path(__file__).parents[2] / "docs" / "guide.md").read_text()
+    assert SAMPLE_ROWS == 4096 and "up to 4,096 training rows" in guide
+    assert len(create_key()) == 32 and "32 random bytes" in guide
+    assert "~/.config/nablanet/row-key" in guide and "NABLANET_ROW_KEY" in guide
