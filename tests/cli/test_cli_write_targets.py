@@ -26,7 +26,8 @@ ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 REFUSED = ["FIFO", "socket", "folder", "dangling symlink", "symlink to FIFO",
            *(["character device"] if ROOT else [])]
 WHAT = {"FIFO": "a FIFO", "socket": "a socket", "folder": "a folder",
-        "dangling symlink": "a dangling symbolic link", "symlink to FIFO": "a symbolic link to a FIFO",
+        "dangling symlink": "a dangling symbolic link",
+        "symlink to FIFO": "a symbolic link to a FIFO",
         "character device": "a character device"}
 
 
