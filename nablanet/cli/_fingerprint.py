@@ -42,7 +42,7 @@ _SCHEME = "blake2b-64-keyed"
 
 
 def key_file() -> Path:
-    """Where the key lives: $NABLANET_ROW_KEY, else nablanet/row-key in the config folder.
+    """Where the key lives: $NABLANET_ROW_KEY, else ``row-key`` in the config folder's nablanet.
 
     The configuration folder is $XDG_CONFIG_HOME, else ~/.config.
     """
