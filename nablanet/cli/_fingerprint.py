@@ -42,9 +42,10 @@ _SCHEME = "blake2b-64-keyed"
 
 
 def key_file() -> Path:
-    """Where the key lives: $NABLANET_ROW_KEY, else ``row-key`` in the config folder's nablanet.
+    """Where the key lives: the file $NABLANET_ROW_KEY names, else ``row-key``.
 
-    The configuration folder is $XDG_CONFIG_HOME, else ~/.config.
+    ``row-key`` lies in the folder ``nablanet`` of the configuration folder
+    ($XDG_CONFIG_HOME, else ~/.config).
     """
     if os.environ.get(KEY_ENV):
         return Path(os.environ[KEY_ENV])
