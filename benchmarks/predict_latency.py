@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<30}{med:>10.1f}us{p10:>10.1f}us{p90:>10.1f}us{repeats:>8}")
         out["cases"][name] = {"median_us": med, "p10_us": p10, "p90_us": p90, "calls": repeats}
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
+        from nablanet.io.files import write_file  # refuses devices, FIFOs, folders
+
+        write_file(args.json, json.dumps(out, indent=2).encode())
     return 0
 
 

@@ -328,8 +328,10 @@ class Bench:
 
         self.report()
         if args.json:
+            from nablanet.io.files import write_file  # refuses devices, FIFOs, folders
+
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(_jsonable(self.out), indent=1))
+            write_file(args.json, json.dumps(_jsonable(self.out), indent=1).encode())
             print(f"\nresults written to {args.json}")
         return 0
 

@@ -14,11 +14,12 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from nablanet.io.files import write_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,7 +44,7 @@ def _finish(fig: Figure, path: str | os.PathLike[str] | None) -> bytes:
     fig.savefig(buffer, format="png")
     data = buffer.getvalue()
     if path is not None:
-        Path(path).write_bytes(data)
+        write_file(path, data)
     return data
 
 

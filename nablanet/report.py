@@ -22,11 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from nablanet.io.files import write_file
+
 #: The file names `write_report` writes into its directory.
 REPORT_FILE = "report.html"
 CURVES_FILE = "training_curves.png"
 WEIGHTS_FILE = "weights.png"
 CONFUSION_FILE = "confusion_matrix.png"
+#: Every file `write_report` may write into its folder.
+REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, CONFUSION_FILE)
 
 
 def label_names(classes: Sequence[Any], class_names: Sequence[str] | None) -> list[str]:
@@ -323,7 +327,7 @@ def write_report(
         + "\n</body>\n</html>\n"
     )
     path = out / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    write_file(path, page.encode("utf-8"))
     return path
 
 

@@ -232,9 +232,11 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
     """Refuse an output path that cannot be written before a long computation, not after.
 
     The folder must exist and take a new file (tried, not guessed from permission bits:
-    a read-only file system or an administrator's rules say no as well), the path must
-    not be a folder, and it must not be one of the command's ``inputs``: writing the
-    result would destroy them.
+    a read-only file system or an administrator's rules say no as well), what stands at
+    the path must be nothing, a regular file or a link to one (never a folder, FIFO,
+    socket or device: `nablanet.io.files.write_target` decides, as the write itself
+    will), and it must not be one of the command's ``inputs``: writing the result would
+    destroy them. ``--report`` names a folder: nothing, or a folder (or a link to one).
     """
     if path is None:
         return
@@ -244,13 +246,17 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
                              "would destroy the input: give another file name")
     if flag == "--report":  # a folder, created with its parents
         if os.path.exists(path) and not os.path.isdir(path):
-            raise FileExistsError(f"--report {path}: a file of that name exists; give a folder")
+            raise FileExistsError(f"--report {path}: something other than a folder stands "
+                                  "there; give a folder")
+        from nablanet.report import REPORT_FILES
+
+        for name in REPORT_FILES:  # what the report will replace in it, checked now
+            _write_target(os.path.join(path, name), flag)
         return
-    folder = os.path.dirname(os.path.abspath(path))
+    target = _write_target(path, flag)
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
     try:
         fd, probe = tempfile.mkstemp(prefix=".nablanet-probe.", dir=folder)
     except OSError as exc:
@@ -259,6 +265,16 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _write_target(path: str, flag: str) -> str:
+    """`nablanet.io.files.write_target`, its refusal naming the flag too."""
+    from nablanet.io.files import UnsafeTarget, write_target
+
+    try:
+        return write_target(path)  # where a link to a file points: written there
+    except UnsafeTarget as exc:
+        raise UnsafeTarget(f"{flag} {path}", exc.what) from None
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -31,7 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def requested(args: argparse.Namespace) -> bool:
-    """Whether the command was asked to run on a cluster."""
+    """Whether the command was asked to run on a cluster (a usage error: too many workers)."""
+    from nablanet.distributed.cli import too_many_workers
+
+    reason = too_many_workers(args)
+    if reason is not None:
+        raise c.UsageError(reason)
     return getattr(args, "workers", None) is not None or getattr(args, "cluster", None) is not None
 
 

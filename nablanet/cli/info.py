@@ -59,6 +59,11 @@ def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
         if "data" in header.get("metadata", {}):
             info["trained_on"] = str(header["metadata"]["data"])
         info["history"] = _history(model)
+    from nablanet.cli import _fingerprint
+
+    metadata = header.get("metadata", {})
+    info["training_rows"] = _fingerprint.remembered(metadata)
+    info["training_rows_note"] = _fingerprint.describe(metadata, path)
     return info
 
 
@@ -85,6 +90,7 @@ def _print(info: dict[str, Any], model: Any) -> None:
     c.out(net.summary())
     c.out(f"parameters: {net.n_params} ({net.n_weights} weights, "
           f"{net.n_params - net.n_weights} biases)")
+    c.out(info["training_rows_note"])
     if "settings" not in info:
         return
     if "trained_on" in info:

@@ -25,7 +25,17 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from nablanet.cli import autoencoder, demo, diagnose, evaluate, gradcheck, info, predict, train
+from nablanet.cli import (
+    autoencoder,
+    demo,
+    diagnose,
+    evaluate,
+    gradcheck,
+    info,
+    predict,
+    strip_rows,
+    train,
+)
 from nablanet.cli._common import PROG, CommandFailed, Parser, UsageError, err
 from nablanet.export import commands as export_commands
 
@@ -39,7 +49,7 @@ class Command(NamedTuple):
 
 #: The commands (modules or `Command` pairs), in the order ``nablanet --help`` lists them.
 COMMANDS: tuple[Any, ...] = (
-    train, evaluate, predict, gradcheck, diagnose, info, demo, autoencoder,
+    train, evaluate, predict, gradcheck, diagnose, info, strip_rows, demo, autoencoder,
     Command(export_commands.add_export_parser, export_commands.run_export),
     Command(export_commands.add_convert_parser, export_commands.run_convert),
 )

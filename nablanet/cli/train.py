@@ -56,6 +56,12 @@ def add_parser(subparsers: Any) -> None:
                    help="write the trained model to this file (safe format, no pickle)")
     p.add_argument("--report", metavar="DIR", default=None,
                    help="write pictures and a self-contained report.html into DIR")
+    p.add_argument("--remember-training-rows", action="store_true",
+                   help="keep keyed hashes of the training rows in the --out file, so that "
+                   "'evaluate' warns when it scores them. The key stays on this machine "
+                   "(~/.config/nablanet/row-key), but anyone holding the model file and "
+                   "that key can test whether a record was trained on: off by default; "
+                   "'nablanet strip-rows MODEL' removes them")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     cluster.add_arguments(p)
 
@@ -129,6 +135,9 @@ def check_flags(args: argparse.Namespace) -> None:
     if args.optimizer == "gd" and args.batch_size is not None:
         raise c.UsageError("--optimizer gd uses every sample in each step; --batch-size is for "
                            "adam and sgd")
+    if args.remember_training_rows and (args.out is None or cluster.requested(args)):
+        raise c.UsageError("--remember-training-rows needs --out, and is not available with "
+                           "--workers/--cluster")
     if args.dropout and args.optimizer == "lbfgs":
         raise c.UsageError("--dropout needs a stochastic optimizer (adam, sgd or gd), not "
                            "lbfgs")
@@ -216,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from nablanet.io import save
 
-        metadata = _metadata(est, data, args.seed)
+        metadata = _metadata(est, data, args)
         if target_scaling is not None:
             metadata["target_scaling"] = target_scaling
         save(est, args.out, metadata=metadata)
@@ -294,13 +303,23 @@ def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
     net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
 
 
-def _metadata(est: Any, data: Data, seed: int) -> dict[str, Any]:
-    """What the model file keeps beside the model: class names, the training rows' fingerprint."""
-    from nablanet.cli._fingerprint import fingerprint
+def _metadata(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any]:
+    """What the model file keeps beside the model: class names; nothing of the rows unless asked.
+
+    A bundled data set's name is kept; a file's name is not (it can say whose data it
+    was). The training rows are remembered, as keyed hashes, only with
+    --remember-training-rows (see `nablanet.cli._fingerprint`).
+    """
+    from nablanet.cli import _fingerprint
+    from nablanet.cli.sources import DATASETS
     from nablanet.report import label_names
 
-    metadata: dict[str, Any] = {"data": data.description,
-                                "training_rows": fingerprint(data.X_train, seed)}
+    metadata: dict[str, Any] = {}
+    if args.data in DATASETS:
+        metadata["data"] = data.description
+    if args.remember_training_rows:
+        key = _fingerprint.create_key()
+        metadata["training_rows"] = _fingerprint.fingerprint(data.X_train, args.seed, key)
     if hasattr(est, "classes_"):
         metadata["class_names"] = label_names(est.classes_, data.class_names)
     return metadata

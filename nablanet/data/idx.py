@@ -25,13 +25,14 @@ import math
 import os
 import struct
 import zlib
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._checks import integer
 from nablanet.data.paths import check_regular_file
+from nablanet.io.files import atomic_write
 
 # type code -> big-endian dtype of the elements
 IDX_TYPES: dict[int, np.dtype[Any]] = {
@@ -206,7 +207,8 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
     Parameters
     ----------
     path : str or path-like
-        The destination; it is overwritten.
+        The destination, written atomically (`nablanet.io.files.atomic_write`): an
+        existing file is replaced, a folder, FIFO or device refused.
     array : array-like of shape (d_1, ..., d_n), 1 <= n <= 255
         Of dtype uint8, int8, int16, int32, float32 or float64. Other dtypes are refused
         rather than silently converted.
@@ -236,7 +238,8 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
     path_str = os.fspath(path)
     if compress is None:
         compress = path_str.endswith(".gz")
-    with open(path_str, "wb") as raw:
+
+    def write(raw: IO[bytes]) -> None:
         if compress:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 gz.write(header)
@@ -244,3 +247,5 @@ def write_idx(path: str | os.PathLike[str], array: Any, *, compress: bool | None
         else:
             raw.write(header)
             raw.write(payload)
+
+    atomic_write(path_str, write)  # refuses devices, FIFOs and folders; all or nothing

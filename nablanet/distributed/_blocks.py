@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._arrays import _not_finite  # the message local data get, for a block
+
 Array = NDArray[Any]
 
 
@@ -196,22 +198,51 @@ def aligned(A: Any, dtype: Any) -> Array:
     return out
 
 
-def checked_block(A: Any, name: str, n_columns: int | None, dtype: Any) -> Array:
+def checked_block(
+    A: Any, name: str, n_columns: int | None, dtype: Any, block_info: Any = None
+) -> Array:
     """One block checked (numeric, finite; weights non-negative), as aligned ``dtype``.
 
     ``n_columns`` None means a vector of sample weights. A block of 0 rows (an empty
-    dataframe partition) passes as it is.
+    dataframe partition) passes as it is. ``block_info`` is dask's (``map_blocks`` passes
+    it): an entry that is not finite is named by its row in the whole array, not in the
+    block.
     """
     from nablanet.data.validation import check_matrix
 
     A = np.asarray(A)
     if n_columns is not None and A.shape[0] > 0:
-        return aligned(check_matrix(A.reshape(len(A), -1), name, n_columns=n_columns,
-                                    dtype=dtype), dtype)
+        rows = A.reshape(len(A), -1)
+        try:
+            return aligned(check_matrix(rows, name, n_columns=n_columns, dtype=dtype), dtype)
+        except ValueError:
+            bad = _first_not_finite(rows, dtype)
+            if bad is None:
+                raise
+            row, col = bad
+            raise _not_finite(name, rows[row, col], dtype, _first_row(block_info) + row,
+                              col) from None
     A = np.asarray(A, dtype=dtype)
     if n_columns is None and (not np.isfinite(A).all() or (A < 0).any()):
         raise ValueError(f"{name} must be finite and non-negative")
     return aligned(A if n_columns is None else A.reshape(0, n_columns), dtype)
+
+
+def _first_row(block_info: Any) -> int:
+    """The row of the whole array where this block starts (0 without dask's block_info)."""
+    if not block_info or None not in block_info:
+        return 0
+    return int(block_info[None]["array-location"][0][0])
+
+
+def _first_not_finite(rows: Array, dtype: Any) -> tuple[int, int] | None:
+    """(row, column) in the block of the first entry not finite in ``dtype``, or None."""
+    if rows.dtype.kind not in "biuf" or rows.ndim != 2:
+        return None
+    with np.errstate(over="ignore"):
+        converted = rows.astype(dtype)
+    bad = np.argwhere(~np.isfinite(converted))
+    return (int(bad[0, 0]), int(bad[0, 1])) if len(bad) else None
 
 
 def row_data(

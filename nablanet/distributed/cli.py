@@ -3,7 +3,10 @@
 The commands (train, evaluate, predict) wire these in:
 
 - `add_cluster_arguments` adds ``--workers N`` (start a `LocalCluster` of N worker
-  processes on this machine) and ``--cluster tcp://HOST:PORT`` (use a running scheduler);
+  processes on this machine, at most `WORKERS_PER_CPU` per CPU unless
+  ``--allow-many-workers``) and ``--cluster tcp://HOST:PORT`` (use a running scheduler;
+  a malformed address is a usage error at once, and ``--connect-timeout`` bounds the
+  whole handshake);
 - `cluster_from_args` is a context manager that starts or connects the client for the
   command's duration (and yields None when neither flag is given);
 - `read_distributed` turns ``--data`` into dask arrays read on the workers: a folder of
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,11 +33,44 @@ if TYPE_CHECKING:  # numpy is not imported to build the command line's parser
 TABLE_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet"}
 
 
+#: ``--workers`` may start at most this many processes per CPU without --allow-many-workers.
+WORKERS_PER_CPU = 2
+#: Seconds ``--cluster`` waits for the scheduler (dask's distributed.comm.timeouts.connect).
+CONNECT_TIMEOUT_S = 30.0
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)\Z", re.DOTALL)
+
+
 def _address(text: str) -> str:
-    if "://" not in text:
+    """A ``tcp://HOST:PORT`` address, or a usage error saying what is wrong with it."""
+    m = _SCHEME.match(text)
+    if m is None:
         raise argparse.ArgumentTypeError(
             f"expected a scheduler address like tcp://HOST:PORT, got {text!r}"
         )
+    scheme = m["scheme"].lower()
+    if scheme == "tls":
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a tls:// scheduler needs certificates, which the command line cannot "
+            "pass; connect from Python with distributed.Client(address, security=...)"
+        )
+    if scheme != "tcp":
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the command line connects to tcp://HOST:PORT schedulers only, not "
+            f"{scheme}://"
+        )
+    host, colon, port = m["rest"].rpartition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError(f"{text!r} has no port: give tcp://HOST:PORT")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write an IPv6 host in brackets, tcp://[HOST]:PORT"
+        )
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the port must be a whole number from 1 to 65535, got {port!r}"
+        )
+    if host.strip("[]") == "" or any(c in host for c in "/?#@ \t\n"):
+        raise argparse.ArgumentTypeError(f"{text!r}: {host!r} is not a host name or address")
     return text
 
 
@@ -45,6 +82,30 @@ def _workers(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
     return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def worker_limit() -> int:
+    """The most ``--workers`` processes started without ``--allow-many-workers``."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def too_many_workers(args: argparse.Namespace) -> str | None:
+    """Why ``--workers`` is refused (each worker is a process), or None when it is not."""
+    n = getattr(args, "workers", None)
+    if n is None or n <= worker_limit() or getattr(args, "allow_many_workers", False):
+        return None
+    return (f"--workers {n} would start {n} processes, more than {WORKERS_PER_CPU} per CPU "
+            f"of this machine ({worker_limit()}); give --allow-many-workers if you mean it")
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +120,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--cluster", type=_address, default=None, metavar="tcp://HOST:PORT",
         help="use the Dask scheduler running at this address",
+    )
+    group.add_argument(
+        "--connect-timeout", type=_seconds, default=CONNECT_TIMEOUT_S, metavar="SECONDS",
+        help="give up on a --cluster scheduler that does not answer within this time, "
+        "connection and handshake together (dask's distributed.comm.timeouts.connect; "
+        f"default {CONNECT_TIMEOUT_S:g})",
+    )
+    group.add_argument(
+        "--allow-many-workers", action="store_true",
+        help=f"let --workers start more than {WORKERS_PER_CPU} processes per CPU",
     )
     group.add_argument(
         "--memory-limit", default="auto", metavar="SIZE",
@@ -82,14 +153,51 @@ def cluster_from_args(args: argparse.Namespace) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if address is not None:
-        with Client(address) as client:
-            yield client
+        import dask
+
+        timeout = getattr(args, "connect_timeout", CONNECT_TIMEOUT_S)
+        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+            handshake(address, timeout)
+            with Client(address, timeout=timeout) as client:
+                yield client
         return
+    reason = too_many_workers(args)
+    if reason is not None:
+        raise ValueError(reason)
     with LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=":0", memory_limit=getattr(args, "memory_limit", "auto"),
     ) as cluster, Client(cluster) as client:
         yield client
+
+
+def handshake(address: str, timeout: float) -> None:
+    """Connect to a scheduler and complete dask's handshake within ``timeout`` seconds.
+
+    dask bounds the TCP connection by distributed.comm.timeouts.connect but then waits
+    for the other end's handshake without limit: a server that accepts and never speaks
+    would hang the command forever. Here the two together are bounded, and a silent
+    server fails as a refused one does.
+
+    Raises
+    ------
+    OSError
+        "Timed out trying to connect to ADDRESS after T s", as dask says it.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def shake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(shake())
+    except TimeoutError:
+        raise OSError(f"Timed out trying to connect to {address} after {timeout:g} s "
+                      "(it accepted the connection but never answered as a Dask "
+                      "scheduler)") from None
 
 
 def _npy_shards(folder: Path) -> list[Path]:

@@ -22,6 +22,9 @@ from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
 Array = Any
 
+#: `train`'s optimizers that are minibatch methods: on dask arrays, `local_sgd` runs them.
+MINIBATCH_METHODS = ("sgd", "adam")
+
 
 class ClusterLoop(RunLoop):
     """One run's loop whose every pass over the data is a round on the cluster."""
@@ -77,15 +80,28 @@ def cluster_loop(
     dropout: float,
     rng: np.random.Generator,
     batch_size: int | None,
+    optimizer: Any = None,
 ) -> tuple[MakeLoop, bool]:
     """Check what a cluster run supports and return `nablanet.training`'s loop factory.
+
+    ``optimizer`` is `train`'s argument as given: the names of minibatch methods
+    (`MINIBATCH_METHODS`) are refused, pointing to `local_sgd`.
 
     Raises
     ------
     ValueError
-        For minibatches, dropout or ``validation_fraction`` (give ``validation_data``,
-        dask arrays too, instead: a random split would shuffle rows across workers).
+        For minibatches (a batch size, or ``optimizer`` "sgd" or "adam", the default of
+        `train`), dropout or ``validation_fraction`` (give ``validation_data``, dask
+        arrays too, instead: a random split would shuffle rows across workers).
     """
+    if isinstance(optimizer, str) and optimizer in MINIBATCH_METHODS:
+        raise ValueError(
+            f"optimizer={optimizer!r} on dask arrays: train() runs full-batch methods only "
+            "(optimizer='lbfgs', 'cg', or 'gd' with batch_size=None), where each step is "
+            f"one round over every row on the cluster; for {optimizer} on minibatches use "
+            f"nablanet.distributed.local_sgd(net, X, Y, optimizer={optimizer!r}, "
+            "sync_every=...)"
+        )
     if dropout:
         raise ValueError("dropout needs minibatches; dask arrays train full-batch only")
     objective = DaskObjective(net, X, Y, sample_weight)

@@ -36,14 +36,35 @@ def _eigen(X: Array) -> tuple[Array, Array, Array]:
     at most λ_max · n · machine ε) are set to 0: a dependent feature's variance comes out
     of ``eigh`` as ±1e-16 or so, which is no variance at all.
     """
-    mean = X.mean(axis=0)
-    Xc = X - mean
-    sigma = Xc.T @ Xc / X.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is named below
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        sigma = Xc.T @ Xc / X.shape[0]
+    if not np.isfinite(sigma).all():
+        raise _overflow(X, mean, sigma)
     lam, U = np.linalg.eigh(sigma)
     order = np.argsort(lam)[::-1]
     lam, U = lam[order], U[:, order]
     noise = lam[0] * lam.size * np.finfo(np.float64).eps
     return mean, np.where(lam > noise, lam, 0.0), U
+
+
+def _overflow(X: Array, mean: Array, sigma: Array) -> ValueError:
+    """The error for a covariance Σ that overflows float64, naming the first feature at fault.
+
+    The feature whose mean or variance is not finite, else the first row of Σ holding an
+    entry that is not (a covariance of two large features).
+    """
+    diagonal = np.diagonal(sigma)
+    bad = ~np.isfinite(mean) | ~np.isfinite(diagonal)
+    j = int(np.argmax(bad)) if bad.any() else int(np.argmax(~np.isfinite(sigma).all(axis=1)))
+    largest = float(np.max(np.abs(X[:, j])))
+    return ValueError(
+        f"the covariance of X overflows float64: feature {j} holds values up to "
+        f"{largest:.3g}, whose squares summed over the samples exceed the largest float64 "
+        f"({np.finfo(np.float64).max:.2g}); scale the data (e.g. divide by its largest "
+        "absolute value) before whitening"
+    )
 
 
 class _Whitening(TransformerMixin, BaseEstimator):

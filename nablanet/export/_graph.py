@@ -238,15 +238,33 @@ def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint
     return g.node(op, [z], hint, **attrs)
 
 
+#: Where the int64 labels end; a class at or above (uint64 only) is exported as uint64.
+_INT64 = np.iinfo(np.int64)
+
+
 def _classes(model: Any) -> tuple[int, Array]:
-    """The classes as an ONNX label tensor: (element type, values)."""
+    """The classes as an ONNX label tensor: (element type, values), exactly.
+
+    Integer classes become int64 labels (as skl2onnx gives scikit-learn's), except
+    uint64 classes of 2**63 or more, which int64 would wrap negative: those become uint64
+    labels. Floats with whole values become int64 where int64 holds them exactly.
+    """
     classes = np.asarray(model.classes_)
     if classes.dtype.kind in "OUS":
         return TensorProto.STRING, np.array([str(c) for c in classes], dtype=object)
-    if classes.dtype.kind in "biu" or (
-        classes.dtype.kind == "f" and np.array_equal(classes, np.round(classes))
-    ):
+    if classes.dtype.kind == "u" and classes.size and int(classes.max()) > _INT64.max:
+        return TensorProto.UINT64, classes.astype(np.uint64)
+    if classes.dtype.kind in "biu":
         return TensorProto.INT64, classes.astype(np.int64)
+    if classes.dtype.kind == "f" and np.array_equal(classes, np.round(classes)):
+        # float(2**63) is the first float outside int64; every float below it is exact
+        if np.all((classes >= -(2.0**63)) & (classes < 2.0**63)):
+            return TensorProto.INT64, classes.astype(np.int64)
+        raise ValueError(
+            f"ONNX labels must be integers or strings; this classifier's classes "
+            f"{classes.tolist()!r} are whole floats outside int64's range "
+            f"[-2**63, 2**63): fit it with integer or string labels"
+        )
     raise ValueError(
         f"ONNX labels must be integers or strings; this classifier's classes are "
         f"{classes.tolist()!r}: fit it with integer or string labels"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import IO, Any
+from typing import Any
 
 from nablanet.cli._common import UsageError, add_command
 
@@ -43,14 +43,12 @@ def _positive_int(text: str) -> int:
 
 def _writable(path: str, flag: str, source: str) -> None:
     """Refuse an output path that cannot be written, or is the input file, before any work."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{flag} {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{flag} {path} is a folder; give a file name")
+    from nablanet.cli._common import check_writable
+
     # writing over the model being read would replace it by another format
     if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
         raise ValueError(f"{flag} {path} is the input file {source}; give another file name")
+    check_writable(path, flag)
 
 
 def _describe(model: Any) -> str:
@@ -92,18 +90,13 @@ def run_export(args: argparse.Namespace) -> int:
     import nablanet
     from nablanet.export._graph import network_of
     from nablanet.export.onnx import to_onnx
-    from nablanet.io.files import atomic_write  # the library's one atomic write
+    from nablanet.io.files import write_file  # the library's one atomic write
 
     _writable(args.onnx, "--onnx", args.model)
     model = nablanet.load(args.model)
     sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
     graph = to_onnx(model, X_sample=sample, target_opset=args.opset)
-    data = graph.SerializeToString()
-
-    def write(f: IO[bytes]) -> None:
-        f.write(data)
-
-    atomic_write(args.onnx, write)
+    write_file(args.onnx, graph.SerializeToString())
     outputs = ", ".join(o.name for o in graph.graph.output)
     dtype = onnx.helper.tensor_dtype_to_np_dtype(
         graph.graph.input[0].type.tensor_type.elem_type

@@ -8,8 +8,9 @@ activation per layer, then the estimator's own prediction steps. It is built wit
 Inputs and outputs
 ------------------
 - input ``X``: (N, n_features), float32 by default;
-- classifier: ``label`` (N,) int64 or string (an int64 (N, n_classes) indicator for
-  multi-label problems) and ``probabilities`` (N, n_classes), both plain tensors (no
+- classifier: ``label`` (N,) int64 or string (uint64 when a uint64 class is 2**63 or
+  more, which int64 cannot hold; an int64 (N, n_classes) indicator for multi-label
+  problems) and ``probabilities`` (N, n_classes), both plain tensors (no
   ZipMap: the names and types are those skl2onnx gives scikit-learn's MLPClassifier
   with ``zipmap=False``);
 - regressor: ``variable`` (N, n_outputs), 2-D even for one output;
@@ -33,6 +34,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from nablanet._arrays import is_sparse
 from nablanet.export._graph import MIN_OPSET, emit, network_of, onnx_dtype, outputs_of
 
 #: The opset written unless ``target_opset`` says otherwise: every operator used has had
@@ -83,7 +85,8 @@ def graph_dtype(X_sample: Any, n_features: int) -> np.dtype[Any]:
     """
     if X_sample is None:
         return np.dtype(np.float32)
-    X = np.asarray(X_sample)
+    # only its width and dtype matter: a sparse matrix is read as it is, never densified
+    X = X_sample if is_sparse(X_sample) else np.asarray(X_sample)
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(
             f"X_sample must have shape (n_samples, {n_features}), got {X.shape}"
@@ -121,9 +124,9 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
     model : Network or estimator
         A network, or a fitted `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`,
         `StackedAutoencoderClassifier` or `SparseAutoencoder`.
-    X_sample : ndarray of shape (n_samples, n_features), optional
+    X_sample : ndarray or sparse matrix of shape (n_samples, n_features), optional
         Sets the graph's dtype: float64 gives a float64 graph; otherwise (and by default)
-        the graph computes in float32.
+        the graph computes in float32. Only its width and dtype are read.
     target_opset : int, optional
         ONNX opset of the main domain, from 13; default `DEFAULT_OPSET` (17).
 

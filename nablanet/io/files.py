@@ -4,9 +4,28 @@
 (``.NAME.XXXXXXXX.tmp``), flushes and fsyncs it, renames it onto ``path`` and fsyncs the
 folder, so that the rename survives a crash too. On any error the temporary file is removed
 and an existing file at ``path`` is left as it was: a reader sees the old file or the new
-one, never half of one. Every file the project writes for a user (model files, downloads)
-goes through here. `open_regular` opens a file for reading, refusing FIFOs, devices and
-sockets without blocking. This module imports nothing of nablanet.
+one, never half of one. Every file the project writes for a user (model files, downloads,
+ONNX graphs, predictions, reports, benchmark figures) goes through here. `open_regular`
+opens a file for reading, refusing FIFOs, devices and sockets without blocking. This
+module imports nothing of nablanet.
+
+What a write may replace
+------------------------
+`write_target(path)` is the one place that decides, before any work, what a write to
+``path`` will replace:
+
+- nothing there: ``path`` is created;
+- a regular file: it is replaced;
+- a symbolic link to a regular file (through any chain of links): the file it points to
+  is replaced, atomically, by a temporary file in *that* file's folder; the link stays
+  and shows the new contents;
+- anything else is refused with `UnsafeTarget`, naming the path and what it is: a
+  folder, a FIFO, a socket, a character or block device (``/dev/null``, ``/dev/full``:
+  renaming onto one, as root, would replace the system's node), a dangling link, a link
+  to one of those, or a loop of links.
+
+`atomic_write` asks it again just before its rename, so that a target swapped for a
+device during the write is not replaced either.
 
 Stale temporaries
 -----------------
@@ -142,6 +161,78 @@ def remove_stale_temporaries(path: str, own: str) -> None:
             _remove_if_dead(candidate, own_ns)
 
 
+class UnsafeTarget(ValueError):
+    """An existing path that a write must not replace (a folder, FIFO, device, bad link).
+
+    The message starts with the path and says what stands there.
+    """
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            f"{path}: {what}, not a regular file: refused (a write replaces only a regular "
+            "file, or the regular file a symbolic link points to)"
+        )
+        self.path = path
+        self.what = what
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind(mode: int) -> str:
+    """What a file of this mode is, in words (for a non-regular file)."""
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
+def write_target(path: str | os.PathLike[str]) -> str:
+    """The file a write to ``path`` replaces, or an error before any work is done.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    str
+        ``path`` itself when nothing or a regular file stands there; for a symbolic link
+        to a regular file, the real path of that file (links resolved).
+
+    Raises
+    ------
+    UnsafeTarget
+        For a folder, FIFO, socket or device, a dangling link, a link to anything but a
+        regular file, or a loop of links (see the module notes).
+    """
+    target = os.fspath(path)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return target  # nothing there: created (a missing folder fails at the write)
+    except NotADirectoryError:
+        return target  # a file where a folder should be: the write fails, naming it
+    if stat.S_ISREG(mode):
+        return target
+    if not stat.S_ISLNK(mode):
+        raise UnsafeTarget(target, _kind(mode))
+    try:
+        points_to = os.stat(target).st_mode
+    except FileNotFoundError:
+        raise UnsafeTarget(target, "a dangling symbolic link (what it points to does "
+                                   "not exist)") from None
+    except OSError as exc:  # ELOOP: a loop of links
+        raise UnsafeTarget(target, f"a symbolic link that cannot be followed "
+                                   f"({exc.strerror})") from None
+    if not stat.S_ISREG(points_to):
+        raise UnsafeTarget(target, f"a symbolic link to {_kind(points_to)}")
+    return os.path.realpath(target)
+
+
 def _naming_target(exc: OSError, target: str) -> OSError:
     """The same error (same type and errno) naming the target rather than a temporary file."""
     return type(exc)(exc.errno, exc.strerror or str(exc), target)
@@ -154,7 +245,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     ----------
     path : str or path-like
         The file to create or replace; an existing file keeps its permission bits, a new
-        one gets 0o666 less the umask.
+        one gets 0o666 less the umask. A symbolic link to a regular file is written
+        through: the file it points to is replaced and the link kept (`write_target`).
     write : callable
         ``write(f)`` with ``f`` open for reading and writing (``"w+b"``) at offset 0. It
         may seek and read back what it wrote. Whatever it raises is re-raised after the
@@ -162,11 +254,16 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
 
     Raises
     ------
+    UnsafeTarget
+        Before ``write`` is called, if ``path`` is a folder, FIFO, socket, device or a
+        link to none of the regular files (see `write_target`); also if such a thing
+        took its place while ``write`` ran (then nothing is replaced).
     OSError
         If the folder or the file cannot be written; the error names ``path``, not the
         temporary file.
     """
-    target = os.fspath(path)
+    given = os.fspath(path)
+    target = write_target(given)
     directory = os.path.dirname(os.path.abspath(target))
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)  # keep an existing file's permissions
@@ -177,7 +274,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             prefix=f".{os.path.basename(target)}.", suffix=_SUFFIX, dir=directory
         )
     except OSError as exc:
-        raise _naming_target(exc, target) from exc
+        raise _naming_target(exc, given) from exc
     try:
         with os.fdopen(fd, "w+b") as f:
             _lock(f.fileno())  # held until closed: tells later saves this writer is alive
@@ -186,6 +283,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             f.flush()
             os.fsync(f.fileno())
             os.chmod(tmp, mode)
+            if write_target(target) != target:  # swapped for a link while we wrote
+                raise UnsafeTarget(given, "replaced by a symbolic link during the write")
             os.replace(tmp, target)  # still locked: a cleaner never sees it unlocked
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -193,9 +292,18 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         if isinstance(exc, OSError) and (
             exc.filename == tmp or (exc.filename is None and exc.errno is not None)
         ):
-            raise _naming_target(exc, target) from exc
+            raise _naming_target(exc, given) from exc
         raise
     fsync_directory(directory)
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through `atomic_write`: all of it or nothing."""
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(path, write)
 
 
 class NotRegularFile(ValueError):

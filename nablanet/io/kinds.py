@@ -40,8 +40,9 @@ def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> Non
         Written exactly as given; no suffix is added.
     metadata : dict, optional
         JSON data about the model that is not part of it (the command line keeps the
-        class names and a fingerprint of the training rows there); covered by the file's
-        digest like everything else, and read back by `read_metadata`.
+        class names there, and keyed hashes of the training rows only when asked to);
+        covered by the file's digest like everything else, and read back by
+        `read_metadata`.
 
     Raises
     ------

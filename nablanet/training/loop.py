@@ -143,7 +143,7 @@ def train(
 
         make_loop, has_val = cluster_loop(
             net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout,
-            rng, batch_size,
+            rng, batch_size, optimizer=optimizer,
         )
         compiled = use_compiled(math.inf)  # rows on a cluster are many by definition
     else:

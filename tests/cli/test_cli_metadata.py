@@ -1,19 +1,36 @@
-"""What a model file written by `nablanet train` remembers: class names, its training rows."""
+"""What a model file written by `nablanet train` remembers: class names, and (asked for) its
+training rows as keyed hashes."""
 
 import numpy as np
 import pytest
 from _cli_helpers import cli
 
 import nablanet
-from nablanet.cli._fingerprint import SAMPLE_ROWS, fingerprint, row_hashes, training_rows_among
+from nablanet.cli._fingerprint import (
+    KEY_ENV,
+    SAMPLE_ROWS,
+    fingerprint,
+    row_hashes,
+    training_rows_among,
+)
 from nablanet.datasets import load_digits
 from nablanet.io import ModelFileError, read_metadata
 
 
+@pytest.fixture(scope="module", autouse=True)
+def row_key(tmp_path_factory):
+    """This module's own key file: the user's configuration folder is never touched."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("key") / "row-key"
+        mp.setenv(KEY_ENV, str(path))
+        yield path
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(tmp_path_factory, row_key):
     path = tmp_path_factory.mktemp("meta") / "m.npz"
-    assert nablanet.cli.main(["train", "--epochs", "5", "--out", str(path), "-q"]) == 0
+    assert nablanet.cli.main(["train", "--epochs", "5", "--out", str(path), "-q",
+                              "--remember-training-rows"]) == 0
     return path
 
 
@@ -52,16 +69,20 @@ def test_metadata_is_sealed_like_the_model(model, tmp_path):
             read_metadata(edited)
 
 
-def test_fingerprint_samples_and_matches_exact_rows():
+def test_fingerprint_samples_and_matches_exact_rows(row_key):
+    from nablanet.cli._fingerprint import create_key
+
+    key = create_key()
     rng = np.random.default_rng(0)
     X = rng.normal(size=(SAMPLE_ROWS + 500, 3))
-    entry = fingerprint(X, seed=0)
+    entry = fingerprint(X, seed=0, key=key)
     assert entry["sampled"] == SAMPLE_ROWS and entry["rows"] == X.shape[0]
     matches, sampled, total = training_rows_among(entry, X)
     assert matches == SAMPLE_ROWS and sampled == SAMPLE_ROWS and total == X.shape[0]
     assert training_rows_among(entry, X + 1e-12)[0] == 0  # another value, another row
-    assert row_hashes(np.array([[0.0, 1.0]]))[0] == row_hashes(np.array([[-0.0, 1.0]]))[0]
-    assert training_rows_among({"hashes": "not base64!"}, X) is None
+    zero, minus_zero = np.array([[0.0, 1.0]]), np.array([[-0.0, 1.0]])
+    assert row_hashes(zero, key)[0] == row_hashes(minus_zero, key)[0]
+    assert training_rows_among({**entry, "hashes": "not base64!"}, X) is None
 
 
 def test_regression_records_its_target_scaling(tmp_path, capsys):

@@ -1,7 +1,9 @@
 """Fuzz the model loader: whatever a file holds, `load` gives the model or a clean refusal.
 
-The base files are small models saved by today's code (sealed, format version 3) and the
-files kept from older versions (``tests/fixtures/models``, no digest). Each target changes
+The base files are small models of every kind saved by today's code (sealed, format
+version 3: Network, MLPClassifier, MLPRegressor, SparseAutoencoder, SoftmaxRegression,
+StackedAutoencoderClassifier; the whitening estimators cannot be saved yet) and the files
+kept from older versions (``tests/fixtures/models``, no digest). Each target changes
 them (flipped bytes, truncation, appended bytes, header JSON edits, renamed or dropped zip
 members, huge declared shapes) and requires one of two outcomes:
 
@@ -13,7 +15,10 @@ file's zip timestamps, say): a sealed file must always be refused. Header edits 
 also tried resealed with a fresh digest, as someone who read the format could make them:
 such a file is a new file, not a corrupt one, so a clean load may then predict something
 else, but it must still be a working model (finite predictions of the right shape, and
-saving and loading it again gives it back exactly).
+saving and loading it again gives it back exactly). Forged files are also made through
+the real writer (`write_model`: a well-formed container, correct manifest, valid digest)
+from edited headers and arrays, so that only the checks of each kind stand between them
+and a model.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ def predictions(model: Any, X: np.ndarray) -> list[np.ndarray]:
         return [model.forward(X)]
     if hasattr(model, "predict_proba"):
         return [model.predict_proba(X), model.predict(X)]
+    if not hasattr(model, "predict"):  # an autoencoder: its features
+        return [model.transform(X)]
     return [model.predict(X)]
 
 
@@ -58,10 +65,17 @@ class Base:
 def _new_bases(folder: Path) -> list[Base]:
     from sklearn.datasets import load_iris
 
-    from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet import (
+        MLPClassifier,
+        MLPRegressor,
+        SoftmaxRegression,
+        SparseAutoencoder,
+        StackedAutoencoderClassifier,
+    )
 
     X, y = load_iris(return_X_y=True)
     labels = np.array(["a", "b", "c"])[y]
+    unit = X / X.max(axis=0)  # in [0, 1], as the sigmoid autoencoders reconstruct
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         models = {
@@ -70,12 +84,18 @@ def _new_bases(folder: Path) -> list[Base]:
             "clf": MLPClassifier((3,), solver="lbfgs", max_iter=15, random_state=0).fit(X, labels),
             "reg": MLPRegressor((2,), solver="lbfgs", max_iter=15, output_activation="tanh",
                                 random_state=0).fit(X[:, :3], X[:, 3]),
+            "sae": SparseAutoencoder(3, max_iter=5, random_state=0).fit(unit),
+            "softmax": SoftmaxRegression(max_iter=5, random_state=0).fit(X, y),
+            "stacked": StackedAutoencoderClassifier((3, 2), pretrain_max_iter=3, max_iter=3,
+                                                    random_state=0).fit(unit, labels),
         }
     bases = []
     for name, model in models.items():
         path = folder / f"{name}.npz"
         save(model, path)
-        Xm = X[::30, : 3 if name == "reg" else 4].astype(np.float32 if name == "net32" else float)
+        source = unit if name in ("sae", "stacked") else X
+        Xm = source[::30, : 3 if name == "reg" else 4].astype(
+            np.float32 if name == "net32" else float)
         bases.append(Base(name, path.read_bytes(), Xm, predictions(model, Xm)))
     return bases
 
@@ -332,5 +352,68 @@ def test_fuzz_round_trip_is_identical(workdir: Path) -> None:
         assert np.array_equal(back.theta.view(np.uint8), net.theta.view(np.uint8))
         X = np.random.default_rng(net_seed + 1).normal(size=(5, sizes[0])).astype(dtype)
         assert np.array_equal(back.forward(X), net.forward(X))
+
+    run_fuzz(run)
+
+
+# --- forged through the real writer -----------------------------------------------------------
+
+
+def _forged_arrays(arrays: dict[str, np.ndarray], data: st.DataObject) -> dict[str, np.ndarray]:
+    """The arrays, some changed: other values (NaN, inf, huge), dtype, shape; or dropped/added."""
+    arrays = {name: np.array(a) for name, a in arrays.items()}
+    for _ in range(data.draw(st.integers(0, 2), label="array edits")):
+        name = data.draw(st.sampled_from(sorted(arrays) + ["extra"]), label="array")
+        if name == "extra" or name not in arrays:
+            arrays["extra"] = np.zeros(data.draw(st.integers(0, 4), label="extra size"))
+            continue
+        action = data.draw(st.sampled_from(["value", "dtype", "shape", "drop"]), label="how")
+        a = arrays[name]
+        if action == "drop":
+            del arrays[name]
+        elif action == "dtype":
+            kind = data.draw(st.sampled_from(["<f4", "<f8", "<i8", "|u1", "|b1", ">f8"]))
+            arrays[name] = a.astype(kind)
+        elif action == "shape":
+            arrays[name] = a.reshape(-1)[: data.draw(st.integers(0, max(a.size, 1)))]
+        elif a.size and a.dtype.kind == "f":
+            flat = a.reshape(-1).copy()
+            at = data.draw(st.integers(0, a.size - 1), label="at")
+            with np.errstate(over="ignore"):  # 1e300 is inf in a float32 array: also a case
+                flat[at] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e300, 0.0,
+                                                      -1.0]))
+            arrays[name] = flat.reshape(a.shape)
+    return arrays
+
+
+#: Today's bases, one of each kind of model file.
+KINDS = {"net": "Network", "net32": "Network (float32)", "clf": "MLPClassifier",
+         "reg": "MLPRegressor", "sae": "SparseAutoencoder", "softmax": "SoftmaxRegression",
+         "stacked": "StackedAutoencoderClassifier"}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_fuzz_forged_through_the_real_writer(workdir: Path, bases: list[Base], name: str
+                                             ) -> None:
+    from nablanet.io import read_model, write_model
+
+    (base,) = [b for b in bases if b.name == name]
+
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        count(f"model files: forged through the writer ({KINDS[name]})")
+        path = write(workdir, base.data)
+        header, arrays = read_model(path)
+        header = {k: v for k, v in header.items() if k not in ("arrays", "integrity")}
+        if data.draw(st.booleans(), label="edit header"):
+            header = _edit(header, data)
+            header.pop("arrays", None)
+            header.pop("integrity", None)
+        forged = _forged_arrays(arrays, data)
+        try:
+            write_model(path, header, forged)
+        except (TypeError, ValueError):
+            return  # the writer itself refuses (a reserved or bad name): nothing to load
+        outcome(path, base, new_file=True)
 
     run_fuzz(run)
