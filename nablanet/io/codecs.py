@@ -90,7 +90,7 @@ def array(kind: str, shape: tuple[str | int | None, ...] | None, *, optional: bo
         want = None if shape is None else tuple(
             sizes[s] if isinstance(s, str) else s for s in shape
         )
-        return arrays.take(at.array(name), dtype_kind=kind, shape=want, finite=finite)
+        return arrays.take(at, at.array(name), dtype_kind=kind, shape=want, finite=finite)
 
     return Codec(save, load)
 
@@ -135,36 +135,61 @@ def names() -> Codec:
     return Codec(save, load)
 
 
+def _plain(v: Any) -> Any:
+    """A value of an object array as JSON: text, a boolean, a finite number, or None for NaN.
+
+    Raises
+    ------
+    TypeError
+        For anything else (an object, None itself, infinity).
+    """
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, str | bool | int) or (isinstance(v, float) and math.isfinite(v)):
+        return v
+    raise TypeError(f"holds {short(v)}; only numbers, strings, booleans and NaN are saved")
+
+
 def _label_entry(values: Array, at: Place, key: str, arrays: dict[str, Array]) -> Any:
-    """A 1-D array of numbers (into the arrays) or of strings (as JSON; NaN as null)."""
+    """A 1-D array: of numbers into the arrays, of text or mixed values as JSON.
+
+    ``{"values": [...], "dtype": "object"}`` (null for NaN) for an object array,
+    ``"str"`` for NumPy text: rebuilt with the same values and kind of dtype.
+    """
     values = np.asarray(values)
     if values.dtype.kind in "biuf":
         arrays[at.array(key)] = values
         return True
-    items = values.tolist()
-    text = [v if isinstance(v, str) else None for v in items]
-    for v, t in zip(items, text, strict=True):
-        if t is None and not (isinstance(v, float) and math.isnan(v)):
-            raise TypeError(
-                f"fitted {key} holds {short(v)}; only numbers, strings and NaN are saved"
-            )
-    return {"strings": text}
+    try:
+        items = [_plain(v) for v in values.tolist()]
+    except TypeError as exc:
+        raise TypeError(f"fitted {key} {exc}") from None
+    return {"values": items, "dtype": "str" if values.dtype.kind == "U" else "object"}
 
 
 def _label_load(entry: Any, at: Place, key: str, arrays: Any, length: int | None) -> Array:
     if entry is True:
-        arr = arrays.take(at.array(key), dtype_kind="biuf", shape=(length,))
+        arr: Array = arrays.take(at, at.array(key), dtype_kind="biuf", shape=(length,))
         return arr
-    if not isinstance(entry, dict) or list(entry) != ["strings"] or not isinstance(
-        entry["strings"], list
-    ):
-        raise at.fail(f"fitted {key} must be true (an array) or {{\"strings\": [...]}}")
-    items = entry["strings"]
+    if not isinstance(entry, dict) or sorted(entry) != ["dtype", "values"] or not isinstance(
+        entry["values"], list
+    ) or entry["dtype"] not in ("str", "object"):
+        raise at.fail(f"fitted {key} must be true (an array) or {{\"values\": [...], "
+                      "\"dtype\": \"str\" or \"object\"}")
+    items = entry["values"]
     if length is not None and len(items) != length:
         raise at.fail(f"fitted {key} holds {len(items)} values, expected {length}")
-    if not all(v is None or isinstance(v, str) for v in items):
-        raise at.fail(f"fitted {key} must hold strings (null for NaN)")
-    return np.asarray([np.nan if v is None else v for v in items], dtype=object)
+    if entry["dtype"] == "str":
+        if not all(isinstance(v, str) for v in items):
+            raise at.fail(f"fitted {key} must hold strings")
+        return np.asarray(items, dtype=str)
+    if not all(v is None or isinstance(v, str | bool | int | float) for v in items):
+        raise at.fail(f"fitted {key} must hold strings, numbers, booleans or null")
+    out = np.empty(len(items), dtype=object)
+    out[:] = [np.nan if v is None else v for v in items]
+    return out
 
 
 def labels(length: str | None) -> Codec:
@@ -269,5 +294,34 @@ def false() -> Codec:
         if entry is not False:
             raise at.fail(f"fitted {name} must be false")
         return False
+
+    return Codec(save, load)
+
+
+def indices_or_none(length: str) -> Codec:
+    """None, or an object array of category indices or None, one per feature.
+
+    OneHotEncoder's ``drop_idx_`` (``drop="first"`` or ``"if_binary"``): written as an
+    int64 array with -1 for None, and rebuilt as the object array ``fit`` makes.
+    """
+
+    def save(value: Any, at: Place, name: str, arrays: dict[str, Array]) -> Any:
+        if value is None:
+            return None
+        items = np.asarray(value, dtype=object).tolist()
+        if not all(v is None or (isinstance(v, int | np.integer) and v >= 0) for v in items):
+            raise TypeError(f"fitted {name} holds {short(items)}, not indices or None")
+        arrays[at.array(name)] = np.array([-1 if v is None else int(v) for v in items], np.int64)
+        return True
+
+    def load(entry: Any, at: Place, name: str, arrays: Any, sizes: dict[str, int]) -> Any:
+        if entry is None:
+            return None
+        if entry is not True:
+            raise at.fail(f"fitted {name} must be true (an array) or null")
+        arr = arrays.take(at, at.array(name), dtype_kind="i", shape=(sizes[length],))
+        if (arr < -1).any():
+            raise at.fail(f"fitted {name} holds an index below -1")
+        return np.array([None if v == -1 else v for v in arr.tolist()], dtype=object)
 
     return Codec(save, load)

@@ -97,11 +97,11 @@ def state(obj: Any, known: list[str]) -> tuple[dict[str, Any], dict[str, Array]]
             node, own = estimators.estimator_state(step, known)
             arrays.update({at.prefix + name: arr for name, arr in own.items()})
             return node
-        what = step if isinstance(step, str) else (
+        what = short(step) if isinstance(step, str) else (
             f"{type(step).__module__}.{type(step).__qualname__}"
         )
         raise TypeError(
-            f"cannot save {at.path}: {short(what)} is not a step nablanet's model files "
+            f"cannot save {at.path}: {what} is not a step nablanet's model files "
             f"hold (they hold {_supported()}); {SKOPS_HINT}"
         )
 

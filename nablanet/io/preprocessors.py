@@ -95,6 +95,13 @@ def _identity_only(est: Any) -> str | None:
     return None
 
 
+def _no_infrequent(est: Any) -> str | None:
+    """Why an encoder cannot be saved: the grouping of infrequent categories is not kept."""
+    if getattr(est, "_infrequent_enabled", False):
+        return "grouping infrequent categories (min_frequency, max_categories) is not saved"
+    return None
+
+
 @dataclass(frozen=True)
 class Kind:
     """One preprocessor: its class, its fitted attributes, and what refuses a configuration."""
@@ -141,15 +148,17 @@ PREPROCESSORS: dict[str, Kind] = {
         _sklearn("sklearn.preprocessing", "OneHotEncoder"),
         {"n_features_in_": N, "feature_names_in_": codecs.names(),
          "_infrequent_enabled": codecs.false(), "categories_": codecs.label_lists(),
-         "drop_idx_": codecs.array("iu", ("n",), optional=True),
-         "_drop_idx_after_grouping": codecs.array("iu", ("n",), optional=True),
+         "drop_idx_": codecs.indices_or_none("n"),
+         "_drop_idx_after_grouping": codecs.indices_or_none("n"),
          "_n_features_outs": codecs.int_list("n")},
+        refuse=_no_infrequent,
     ),
     "OrdinalEncoder": Kind(
         _sklearn("sklearn.preprocessing", "OrdinalEncoder"),
         {"n_features_in_": N, "feature_names_in_": codecs.names(),
          "_infrequent_enabled": codecs.false(), "categories_": codecs.label_lists(),
          "_missing_indices": codecs.int_dict()},
+        refuse=_no_infrequent,
     ),
     "SimpleImputer": Kind(
         _sklearn("sklearn.impute", "SimpleImputer"),

@@ -166,10 +166,10 @@ class Claims:
         self.source = source
         self.taken: set[str] = set()
 
-    def take(self, name: str, *, dtype_kind: str, shape: tuple[int | None, ...] | None,
-             finite: bool = False) -> Array:
-        """Array ``name``, its dtype kind, shape and (if asked) values checked."""
-        arr = check_array(self.arrays, name, source=self.source, shape=shape,
+    def take(self, at: Place, name: str, *, dtype_kind: str,
+             shape: tuple[int | None, ...] | None, finite: bool = False) -> Array:
+        """Array ``name`` of the step at ``at``: its dtype kind, shape and values checked."""
+        arr = check_array(self.arrays, name, source=f"{at.source}: {at.path}", shape=shape,
                           dtype_kind=dtype_kind, finite=finite)
         self.taken.add(name)
         return arr
