@@ -83,7 +83,7 @@ def test_a_table_pipeline_saves_and_predicts_the_same(task, wine, diabetes, tmp_
     if task == "classifier":
         np.testing.assert_array_equal(back.predict_proba(X), pipe.predict_proba(X))
     # columns are matched by name: the same rows with the columns in another order
-    shuffled = X[X.columns[::-1]]
+    shuffled = X[X.columns[::-1]].assign(patient_id=np.arange(len(X)))  # and one extra
     np.testing.assert_array_equal(back.predict(shuffled), pipe.predict(X))
     np.testing.assert_array_equal(back.feature_names_in_, X.columns.to_numpy(dtype=object))
     with pytest.raises(ValueError, match="columns are missing"):
