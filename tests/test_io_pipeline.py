@@ -148,6 +148,8 @@ HOSTILE = [
      r"categories_0 must hold strings"),
     (_set(lambda h: _encoder(h)["fitted"], "_infrequent_enabled", True),
      r"_infrequent_enabled must be false"),
+    (_set(lambda h: _encoder(h)["fitted"], "_n_features_outs", [7]),
+     r"step 'onehotencoder': OneHotEncoder: _n_features_outs\[0\] does not match its 3"),
     (_set(lambda h: h, "steps", []), r"a pipeline needs at least one step"),
     (_set(lambda h: h["steps"][1], "name", "a__b"), r"invalid steps"),
 ]
