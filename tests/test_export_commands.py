@@ -228,3 +228,18 @@ def test_convert_names_the_pipeline_step_it_cannot_keep(tmp_path):
     with pytest.raises(ValueError, match=r"step 'functiontransformer'.*identity.*skops"):
         main(["convert", str(path), "--out", str(tmp_path / "p.npz"), "--trust-pickle"])
     assert not (tmp_path / "p.npz").exists()
+
+
+def test_convert_a_pickled_column_transformer(tmp_path, capsys):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+
+    Xw, _ = load_wine(return_X_y=True, as_frame=True)
+    ct = ColumnTransformer([("scaled", StandardScaler(), ["alcohol", "hue"])],
+                           remainder="passthrough").fit(Xw)
+    path = tmp_path / "ct.pkl"
+    joblib.dump(ct, path)
+    assert main(["convert", str(path), "--out", str(tmp_path / "ct.npz"), "--trust-pickle"]) == 0
+    assert "ColumnTransformer" in capsys.readouterr().out
+    np.testing.assert_array_equal(nablanet.load(tmp_path / "ct.npz").transform(Xw),
+                                  ct.transform(Xw))

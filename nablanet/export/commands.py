@@ -60,9 +60,10 @@ def _describe(model: Any) -> str:
     steps = getattr(model, "steps", None)
     if steps is not None:  # a pipeline: its steps, the network's layers with its estimator
         return "Pipeline of " + ", ".join(
-            _describe(step) if hasattr(step, "_to_state") else type(step).__name__
-            for _, step in steps if not isinstance(step, str) and step is not None
+            _describe(step) for _, step in steps if not isinstance(step, str) and step is not None
         )
+    if not hasattr(model, "_to_state"):  # a ColumnTransformer or a preprocessor
+        return type(model).__name__
     layers = "-".join(str(s) for s in network_of(model).layer_sizes)
     return f"{type(model).__name__} {layers}"
 
