@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,13 +34,12 @@ SKOPS_HINT = (
 )
 
 
-class Place:
+class Place(NamedTuple):
     """Where a node is: the file (for messages), its path in the pipeline, its array prefix."""
 
-    def __init__(self, source: str, path: str, prefix: str) -> None:
-        self.source = source
-        self.path = path
-        self.prefix = prefix
+    source: str
+    path: str
+    prefix: str
 
     def fail(self, message: str) -> ModelFileError:
         """A refusal naming the file and the step."""
@@ -49,7 +48,6 @@ class Place:
     def array(self, name: str) -> str:
         """The array that holds fitted attribute ``name`` of this node."""
         return self.prefix + name.lstrip("_")
-
 
 
 # --- parameters --------------------------------------------------------------------------
