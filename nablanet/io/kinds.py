@@ -1,7 +1,9 @@
 """`save` and `load`: the kind of model a file holds decides how it is written and rebuilt.
 
 A bare `Network` is kind ``"Network"`` (see `nablanet.io.network`); estimators are the
-kinds of `nablanet.io.estimators.ESTIMATOR_KINDS`. Every file goes through the container
+kinds of `nablanet.io.estimators.ESTIMATOR_KINDS`; a scikit-learn ``Pipeline`` or
+``ColumnTransformer`` of them and the fitted preprocessors, or one such preprocessor, the
+kinds of `nablanet.io.pipeline`. Every file goes through the container
 (`nablanet.io.container`): written atomically and sealed, read with every check first.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nablanet.io import estimators
+from nablanet.io import estimators, pipeline
 from nablanet.io.container import INTEGRITY, MANIFEST, ModelFileError, jsonable
 from nablanet.io.fields import check_keys
 from nablanet.io.header import read_model, save_state
@@ -23,15 +25,20 @@ METADATA = "metadata"
 
 def known_kinds() -> list[str]:
     """The model kinds `load` can rebuild."""
-    return ["Network", *estimators.ESTIMATOR_KINDS]
+    return ["Network", *estimators.ESTIMATOR_KINDS, *pipeline.kinds()]
 
 
 def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> None:
-    """Save a `Network` or an estimator to ``path``, atomically (see `write_model`).
+    """Save a `Network`, an estimator or a pipeline to ``path``, atomically (`write_model`).
 
     Parameters
     ----------
-    obj : Network or estimator
+    obj : Network, estimator, Pipeline, ColumnTransformer or preprocessor
+        A scikit-learn ``Pipeline``/``ColumnTransformer`` (nested as deep as need be) may
+        hold nablanet's estimators and the fitted preprocessors of
+        `nablanet.io.preprocessors.PREPROCESSORS` (scalers, encoders, imputers, identity
+        ``FunctionTransformer``, whitening); each is saved as arrays and JSON, never
+        pickled. Any other step is refused, naming it.
         An estimator provides ``_to_state() -> (header, arrays)``: ``header`` a JSON dict
         with ``"kind"`` (a kind `load` knows) and usually a ``"network"`` spec from
         `network_state`, but none of the fields `save` writes itself (``format``,
@@ -47,7 +54,8 @@ def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> Non
     Raises
     ------
     TypeError
-        If ``obj`` is neither a Network nor has ``_to_state``.
+        If ``obj`` is neither a Network nor has ``_to_state`` nor is a pipeline of savable
+        steps (the message names the step and points to skops).
     ValueError
         If the state cannot be saved as a loadable file (see `write_model`,
         `network_state`).
@@ -57,6 +65,8 @@ def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> Non
     if isinstance(obj, Network):
         spec, arrays = network_state(obj)
         state: dict[str, Any] = {"kind": "Network", "network": spec}
+    elif pipeline.handles(obj):
+        state, arrays = pipeline.state(obj, known_kinds())
     else:
         state, arrays = estimators.estimator_state(obj, known_kinds())
     if metadata is not None:
@@ -96,7 +106,7 @@ def load(path: str | os.PathLike[str]) -> Any:
 
     Returns
     -------
-    Network or estimator
+    Network, estimator or pipeline
         Whatever kind was saved; it predicts bit for bit as the saved one did.
 
     Raises
@@ -114,6 +124,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     header.pop(INTEGRITY, None)
     _metadata(header, source)  # not part of the model: `read_metadata` returns it
     kind = header["kind"]
+    if kind in pipeline.kinds():
+        return pipeline.load(header, arrays, source, known_kinds())
     if kind != "Network":
         return estimators.load_estimator(kind, header, arrays, source, known_kinds())
     required = ("format", "format_version", "library_version", "kind", "network", MANIFEST)
