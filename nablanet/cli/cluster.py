@@ -46,7 +46,10 @@ def _read(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """Dask arrays read on the workers from --data's files, with a description."""
     from nablanet.distributed.cli import read_distributed
 
-    target = -1 if getattr(args, "target", None) is None else args.target
+    targets = getattr(args, "target", None) or [-1]
+    if len(targets) > 1:
+        raise c.UsageError("--workers/--cluster train on one --target column")
+    target = targets[0]
     X, y = read_distributed(args.data, target=target)
     return X, y, f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, read by the workers)"
 

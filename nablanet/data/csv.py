@@ -6,7 +6,8 @@ there is one, and always by their 0-based index, the form ``target=`` accepts.
 
 The file is read twice, each time as a stream: once to check that it is UTF-8 text and
 count its line breaks (`nablanet.data.filetype.scan_text`), once to parse it in chunks of
-rows straight into a preallocated float64 matrix (`nablanet.data.csvparse`). Peak memory
+rows straight into a preallocated float64 matrix (`nablanet.data.csvparse`: pandas' C
+parser, or nablanet's own where a row or cell needs a precise message). Peak memory
 is about the final matrix plus the target column, and time is linear in the file's size.
 The delimiter and the header are guessed from the first 64 KiB
 (`nablanet.data.csvsniff`).
@@ -21,7 +22,7 @@ from typing import Any, overload
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.data.csvparse import CHUNK_ROWS, Table, open_text, parse
+from nablanet.data.csvparse import CHUNK_ROWS, Table, open_text, parse, parse_fast
 from nablanet.data.csvsniff import (
     SAMPLE_CHARS,
     Delimiter,
@@ -120,7 +121,8 @@ def read_csv(
         every column, the target's included: the first row is a header if one of its
         cells is text over a column of numbers, a number over a column of text, or a
         text that is not one of the repeated labels below it (``species`` over
-        ``setosa, versicolor, ...``).
+        ``setosa, versicolor, ...``). A target given by name that the first row holds,
+        and no row below in that column, also makes the first row a header.
     delimiter : str, optional
         The field separator, one character. By default it is detected among comma,
         semicolon and tab from the first rows (a comma when none of them splits the
@@ -155,7 +157,7 @@ def read_csv(
     scan = scan_text(path_str)
     table = _inspect(path_str, target, header, delimiter)
     capacity = min(scan.line_breaks + 1, scan.size // max(table.n_columns, 1) + 1)
-    X, cells = parse(table, capacity)
+    X, cells = parse_fast(table, capacity) or parse(table, capacity)
     if X.shape[0] == 0:
         raise ValueError(f"{path_str} has a header row but no data rows")
     y = None if table.target is None else _target_values(cells)
@@ -175,7 +177,8 @@ def _check_options(header: object, delimiter: object) -> None:
 
 
 def _inspect(
-    path: str, target: int | str | None, header: bool | None, delimiter: str | None
+    path: str, target: int | str | None, header: bool | None, delimiter: str | None,
+    named: object = None,
 ) -> Table:
     """Decide the delimiter, the header and the columns from the file's first rows."""
     try:
@@ -190,7 +193,11 @@ def _inspect(
     if not rows:
         raise ValueError(f"{path} is empty: no rows to read")
     line, first = rows[0]
-    has_header = detect_header([cells for _, cells in rows]) if header is None else header
+    if header is None:
+        has_header = detect_header([cells for _, cells in rows]) or _names_target(
+            rows, target if named is None else named)
+    else:
+        has_header = header
     names = first if has_header else None
     n_columns = len(first)
     need = 1 if target is None else 2
@@ -207,6 +214,28 @@ def _inspect(
         raise ValueError(f"{path}: {exc}") from None
     features = [j for j in range(n_columns) if j != t]
     return Table(path, d, names, line if has_header else 0, n_columns, t, features)
+
+
+def _names_target(rows: list[tuple[int, list[str]]], target: object) -> bool:
+    """Whether the first row holds the target's name, found nowhere else in its column.
+
+    A header of numbers but for the target (``0,1,2,species``) looks like data to
+    `detect_header` when the target is text; the name the user gave is evidence enough.
+    """
+    if isinstance(target, str):
+        names = [target]
+    elif isinstance(target, list | tuple):
+        names = [t for t in target if isinstance(t, str)]
+    else:
+        names = []
+    first = rows[0][1]
+    for name in names:
+        columns = [j for j, cell in enumerate(first) if cell == name]
+        if len(columns) == 1 and all(
+            cells[columns[0]] != name for _, cells in rows[1:] if columns[0] < len(cells)
+        ):
+            return True
+    return False
 
 
 def _resolve_target(
@@ -257,3 +286,144 @@ def _target_values(cells: NDArray[Any]) -> NDArray[Any]:
     except (ValueError, OverflowError):
         return values
     return ints
+
+
+#: The cells `read_table` reads as missing (after stripping spaces).
+MISSING = ("", "NA", "NaN", "?", "null")
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """A CSV file's columns as `read_table` reads them.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Every column, named by the header (or ``x0``, ``x1``, ... by index without one):
+        float64 for a column whose every present cell is a number (NaN where missing),
+        else text (object, None where missing).
+    header : bool
+        Whether the file's first row was a header.
+    lines : ndarray of int
+        The line number of each row, counted from 1 including the header, for messages.
+    path : str
+        The file.
+    """
+
+    frame: Any
+    header: bool
+    lines: NDArray[np.int64]
+    path: str
+
+    def where(self, i: int, column: str) -> str:
+        """``"FILE: row L, column 'NAME'"`` for the row at position ``i``, as messages say."""
+        return f"{self.path}: row {int(self.lines[i])}, column {column!r}"
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    targets: list[str] | None = None,
+    *,
+    header: bool | None = None,
+    delimiter: str | None = None,
+    text_columns: list[str] | None = None,
+) -> TableColumns:
+    """Read every column of a CSV file, typed: numbers, text and missing cells.
+
+    For the command line, which encodes text columns and imputes missing cells instead
+    of refusing them (`read_csv` reads a numeric table, fast, and names the first cell
+    that is not a number).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file (UTF-8; blank lines ignored; cells stripped of spaces; ``"`` quotes).
+    targets : list of str, optional
+        Target names the user gave: one found in the first row, and nowhere below it in
+        its column, makes the first row a header (see `read_csv`).
+    header, delimiter
+        As for `read_csv`.
+    text_columns : list of str, optional
+        Columns read as text even when every cell is a number (a model trained on them
+        as categories reads them so).
+
+    Returns
+    -------
+    TableColumns
+        A cell is missing when it reads ``""``, ``NA``, ``NaN``, ``?`` or ``null``.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the row: if it is not UTF-8 text, has no data rows, a row has
+        another number of fields than the first, a header name is repeated, or a numeric
+        column holds an infinite value.
+    """
+    import pandas as pd
+
+    path_str = os.fspath(path)
+    _check_options(header, delimiter)
+    scan_text(path_str)
+    table = _inspect(path_str, None, header, delimiter, named=targets or [])
+    ragged = _ragged_message(table)
+    if ragged is not None:
+        raise ValueError(ragged)
+    raw = pd.read_csv(
+        path_str, sep=table.delimiter.char, header=None, names=list(range(table.n_columns)),
+        index_col=False, skiprows=table.header_line, dtype=str, na_filter=False,
+        skip_blank_lines=False, engine="c", encoding="utf-8-sig", quotechar='"',
+    )
+    lines = np.arange(raw.shape[0], dtype=np.int64) + table.header_line + 1
+    cells = raw.apply(lambda col: col.str.strip())
+    blank = (cells == "").to_numpy().all(axis=1)
+    cells, lines = cells[~blank].reset_index(drop=True), lines[~blank]
+    if cells.shape[0] == 0:
+        raise ValueError(f"{path_str} has no data rows")
+    names = table.names if table.names is not None else [f"x{j}" for j in range(table.n_columns)]
+    _check_unique(names, path_str)
+    columns = TableColumns(pd.DataFrame(), table.names is not None, lines, path_str)
+    text = set(text_columns or ())
+    frame = {name: _typed(cells[j], name, columns, name in text)
+             for j, name in enumerate(names)}
+    return TableColumns(pd.DataFrame(frame), columns.header, lines, path_str)
+
+
+def _check_unique(names: list[str], path: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{path}: the header names column {name!r} twice; give each "
+                             "column its own name")
+        seen.add(name)
+
+
+def _typed(cells: Any, name: str, table: TableColumns, text: bool = False) -> Any:
+    """One column: float64 if every present cell is a number, else text; missing as NaN/None."""
+    import pandas as pd
+
+    missing = cells.isin(MISSING).to_numpy()
+    numbers = pd.to_numeric(cells.where(~missing), errors="coerce").to_numpy(np.float64)
+    if text or np.isnan(numbers[~missing]).any():  # some present cell is text
+        return pd.Series(np.where(missing, None, cells.to_numpy(object)), dtype=object)
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        i = int(infinite.argmax())
+        raise ValueError(f"{table.where(i, name)}: {cells[i]!r} is not a finite number; "
+                         "replace it, or leave the cell empty to have it imputed")
+    return pd.Series(numbers)
+
+
+def _ragged_message(table: Table) -> str | None:
+    """The message for the first row whose number of fields is not the first's, if any."""
+    import csv
+
+    with open_text(table.path) as f:
+        reader = csv.reader(f, delimiter=table.delimiter.char)
+        try:
+            for row in reader:
+                if len(row) != table.n_columns and any(c.strip() for c in row):
+                    return (f"{table.path}: row {reader.line_num} has {len(row)} fields, "
+                            f"expected {table.n_columns} (with {table.delimiter.describe()})")
+        except csv.Error as exc:
+            return f"{table.path}: malformed CSV at line {reader.line_num}: {exc}"
+    return None
