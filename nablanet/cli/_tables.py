@@ -315,11 +315,40 @@ PREPROCESSING = "preprocessing"
 
 
 def save_pipeline(pipeline: Any, path: str, metadata: dict[str, Any]) -> None:
-    """Write a CLI pipeline (preprocessing, then a nablanet estimator) to a model file."""
+    """Write a CLI pipeline (preprocessing, then a nablanet estimator) to a model file.
+
+    The standardisation is folded into the network's first layer (`fold_scaling`), so
+    that the saved network reads the imputed and encoded columns as they are: a table of
+    numbers without missing cells needs nothing but the network (``nablanet.load``, ONNX).
+    The estimator in memory is left as it was.
+    """
     from nablanet.io import save
 
     prep, est = pipeline[0], pipeline[-1]
-    save(est, path, metadata={**metadata, PREPROCESSING: preprocessing_state(prep)})
+    theta = est.net_.theta.copy()
+    scale = _step(prep, "numbers", "scale")
+    try:
+        if hasattr(scale, "mean_"):
+            fold_scaling(est.net_, scale.mean_, scale.scale_)
+        save(est, path, metadata={**metadata, PREPROCESSING: preprocessing_state(prep)})
+    finally:
+        est.net_.theta[...] = theta
+
+
+def fold_scaling(net: Any, mean: Any, scale: Any) -> None:
+    """Fold ``(x - mean) / scale`` of the first inputs into the first layer, in place.
+
+    Notes
+    -----
+    z = W (x − μ)/σ + b = (W/σ) x + (b − W μ/σ): the same output from the unscaled x.
+    """
+    import numpy as np
+
+    k = len(mean)
+    W = net.W[0]
+    b_shift = W[:, :k] @ (np.asarray(mean) / np.asarray(scale)).astype(W.dtype)
+    W[:, :k] /= np.asarray(scale).astype(W.dtype)
+    net.b[0] -= b_shift
 
 
 def load_pipeline(path: str) -> tuple[Any, dict[str, Any] | None]:
@@ -358,9 +387,8 @@ def preprocessing_state(prep: Any) -> dict[str, Any]:
                 "statistics": impute.statistics_.tolist(),
                 "indicator": [] if impute.indicator_ is None
                 else impute.indicator_.features_.tolist()},
-            "scale": None if not hasattr(scale, "mean_") else {
-                "mean": scale.mean_.tolist(), "scale": scale.scale_.tolist(),
-                "var": scale.var_.tolist()},
+            # folded into the network's first layer by `save_pipeline`
+            "scaled": hasattr(scale, "mean_"),
         }
     impute = _step(prep, "text", "impute")
     onehot = _step(prep, "text", "onehot")
@@ -399,19 +427,13 @@ def rebuild_preprocessing(state: dict[str, Any], spec: dict[str, Any]) -> Any:
             frame[f["name"]] = pd.Series([cats[i % len(cats)] for i in range(n)], dtype=object)
             k_text += 1
     X = pd.DataFrame(frame)
-    scale = numbers is not None and numbers["scale"] is not None
-    prep = preprocessor(X, scale=scale or numbers is None,
+    # the scaling lives in the network's first layer (`save_pipeline`): identity here
+    prep = preprocessor(X, scale=False,
                         impute=bool((numbers or {}).get("impute") or (text or {}).get("impute")))
     prep.fit(X)
-    if numbers:
-        if numbers["impute"]:
-            _step(prep, "numbers", "impute").statistics_ = np.array(
-                numbers["impute"]["statistics"], dtype=np.float64)
-        if numbers["scale"]:
-            s = _step(prep, "numbers", "scale")
-            s.mean_ = np.array(numbers["scale"]["mean"], dtype=np.float64)
-            s.scale_ = np.array(numbers["scale"]["scale"], dtype=np.float64)
-            s.var_ = np.array(numbers["scale"]["var"], dtype=np.float64)
+    if numbers and numbers["impute"]:
+        _step(prep, "numbers", "impute").statistics_ = np.array(
+            numbers["impute"]["statistics"], dtype=np.float64)
     if text and text["impute"] is not None:
         _step(prep, "text", "impute").statistics_ = np.array(text["impute"], dtype=object)
     return prep

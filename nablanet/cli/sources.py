@@ -39,6 +39,9 @@ class Data:
     contract: dict[str, Any] | None = None
     preprocess: Any = None
     test_rows: Any = None
+    #: The training rows as the saved model file reads them (imputed and encoded, not
+    #: standardised: that is folded into the network), for the rows' fingerprint.
+    saved_rows: Any = None
 
 
 def is_csv(source: str) -> bool:
@@ -131,7 +134,7 @@ def load_for_training(args: argparse.Namespace) -> Data:
     t.check_missing(prepared.X, table, args.impute)
     t.check_categories(prepared.X, table)
     y, regression = _targets(prepared.Y, table, args)
-    what = f"{args.data} ({y.shape[0]} rows, {prepared.X.shape[1]} feature columns, " + (
+    what = f"{args.data} ({y.shape[0]} rows, {prepared.X.shape[1]} features, " + (
         "regression)" if regression else
         f"{len(targets)} labels)" if y.ndim == 2 else f"{np.unique(y).size} classes)")
     rows = np.arange(y.shape[0])
@@ -143,11 +146,17 @@ def load_for_training(args: argparse.Namespace) -> Data:
         what += f", {test.size} rows held out for testing"
     prep = t.preprocessor(prepared.X, args.scale, args.impute)
     X_train = prep.fit_transform(prepared.X.iloc[train]).astype(np.float64)
-    X_test = prep.transform(prepared.X.iloc[test]).astype(np.float64)
+    X_test = (prep.transform(prepared.X.iloc[test]).astype(np.float64) if test.size
+              else X_train[:0])
     contract = t.contract(prepared, table.header)
     contract["task"] = "regression" if regression else "classification"
+    saved_rows = X_train
+    if args.scale:
+        unscaled = t.preprocessor(prepared.X, False, args.impute)
+        saved_rows = unscaled.fit_transform(prepared.X.iloc[train]).astype(np.float64)
     return Data(what, X_train, y[train], X_test, y[test], regression=regression,
-                contract=contract, preprocess=prep, test_rows=table.frame.iloc[test])
+                contract=contract, preprocess=prep, test_rows=table.frame.iloc[test],
+                saved_rows=saved_rows)
 
 
 def _targets(Y: Any, table: Any, args: argparse.Namespace) -> tuple[NDArray[Any], bool]:

@@ -403,7 +403,13 @@ def _typed(cells: Any, name: str, table: TableColumns, text: bool = False) -> An
 
     missing = cells.isin(MISSING).to_numpy()
     numbers = pd.to_numeric(cells.where(~missing), errors="coerce").to_numpy(np.float64)
-    if text or np.isnan(numbers[~missing]).any():  # some present cell is text
+    text_cells = np.isnan(numbers) & ~missing
+    if text_cells.any() and not text and 2 * text_cells.sum() < (~missing).sum():
+        i = int(text_cells.argmax())  # a typo in a column of numbers, not a text column
+        raise ValueError(f"{table.where(i, name)}: {cells[i]!r} is not a number, but most of "
+                         "the column's cells are; correct it, leave it empty to have it "
+                         "imputed, or drop the column")
+    if text or text_cells.any():
         return pd.Series(np.where(missing, None, cells.to_numpy(object)), dtype=object)
     infinite = np.isinf(numbers)
     if infinite.any():
