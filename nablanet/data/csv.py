@@ -4,10 +4,11 @@ Rows are numbered as a text editor numbers lines, from 1, counting the header, s
 error message points at the line to fix. Columns are named by their header name when
 there is one, and always by their 0-based index, the form ``target=`` accepts.
 
-The file is read twice, each time as a stream: once to check that it is UTF-8 text and
-count its line breaks (`nablanet.data.filetype.scan_text`), once to parse it in chunks of
-rows straight into a preallocated float64 matrix (`nablanet.data.csvparse`: pandas' C
-parser, or nablanet's own where a row or cell needs a precise message). Peak memory
+The file is read as a stream, in chunks of rows parsed straight into a preallocated
+float64 matrix (`nablanet.data.csvparse`) by pandas' C parser. Where that parser stops (a
+row or a cell that needs a precise message), the file is read again: once to check that it
+is UTF-8 text and count its line breaks (`nablanet.data.filetype.scan_text`), once by
+nablanet's own parser, which names the row and the column. Peak memory
 is about the final matrix plus the target column, and time is linear in the file's size.
 The delimiter and the header are guessed from the first 64 KiB
 (`nablanet.data.csvsniff`).
@@ -154,13 +155,21 @@ def read_csv(
     """
     path_str = os.fspath(path)
     _check_options(header, delimiter)
-    scan = scan_text(path_str)
+    head = scan_text(path_str, limit=SAMPLE_CHARS)
     table = _inspect(path_str, target, header, delimiter)
-    capacity = min(scan.line_breaks + 1, scan.size // max(table.n_columns, 1) + 1)
-    X, cells = parse_fast(table, capacity) or parse(table, capacity)
+    # a row takes at least a byte per column (its delimiters and line break): room for
+    # every row, in pages that take no memory until they are written
+    size = max(head.size, os.path.getsize(path_str))
+    result = parse_fast(table, size // max(table.n_columns, 1) + 1)
+    if result is None:  # something to name precisely: check the whole file, then parse
+        scan = scan_text(path_str)
+        result = parse(table, min(scan.line_breaks + 1, scan.size // max(table.n_columns, 1) + 1))
+    X, cells = result
     if X.shape[0] == 0:
         raise ValueError(f"{path_str} has a header row but no data rows")
-    y = None if table.target is None else _target_values(cells)
+    y = None
+    if table.target is not None:
+        y = cells if cells.dtype.kind in "if" else _target_values(cells)
     return X, y, table.feature_names()
 
 

@@ -98,11 +98,28 @@ def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArra
     """Parse every data row with pandas' C parser; None where `parse` must decide.
 
     Each chunk's feature columns are converted to float64 by the C parser and copied into
-    the preallocated array, so peak memory is the final array plus one chunk. The target
-    is read as text, as `parse` reads it. None is returned (and the file is read again by
-    `parse`, which names the first bad cell) when a feature cell is not a finite number
-    or is empty, a row has the wrong number of fields, or a target cell is empty.
+    the preallocated array, so peak memory is the final array plus one chunk. A target of
+    numbers is converted chunk by chunk as `nablanet.data.csv` types it (int64 while every
+    value is a whole number written as one, else float64); a target with a text cell is
+    read again as text. None is returned (and the file is read again by `parse`, which
+    names the first bad cell) when a feature cell is not a finite number or is empty, a
+    row has the wrong number of fields, or a target cell is empty or not finite.
+
+    Returns
+    -------
+    (X, y) or None
+        ``y`` is int64 or float64 (typed), or text cells (``<U``) for `_target_values`.
     """
+    result = _parse_fast(table, capacity, numeric_target=True)
+    if result is _TEXT_TARGET:
+        result = _parse_fast(table, capacity, numeric_target=False)
+    return None if result is None or result is _TEXT_TARGET else result
+
+
+_TEXT_TARGET: Any = object()  # the answer of a numeric read that met a text target
+
+
+def _parse_fast(table: Table, capacity: int, numeric_target: bool) -> Any:
     import pandas as pd
 
     n = table.n_columns
@@ -110,7 +127,8 @@ def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArra
     if table.target is not None:
         dtypes[table.target] = str
     X = _Rows(capacity, len(table.features), np.float64)
-    y = _Rows(capacity if table.target is not None else 0, 1, "<U1")
+    y = _Rows(capacity if table.target is not None else 0, 1,
+              np.int64 if numeric_target else "<U1")
     try:
         reader = pd.read_csv(
             table.path, sep=table.delimiter.char, header=None, names=list(range(n)),
@@ -120,29 +138,46 @@ def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArra
         )
         with reader:
             for chunk in reader:
-                if not _append_chunk(chunk, table, X, y):
+                A = chunk[table.features].to_numpy(dtype=np.float64)
+                if not np.isfinite(A).all():  # a short row (filled with NaN), "nan", "inf"
                     return None
+                X.append(A)
+                if table.target is not None:
+                    t = _target_chunk(chunk[table.target], numeric_target)
+                    if t is None or t is _TEXT_TARGET:
+                        return t
+                    y.append(t[:, np.newaxis])
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
         return None  # a bad cell or row: `parse` says which
     return X.result(), y.result()[:, 0]
 
 
-def _append_chunk(chunk: Any, table: Table, X: _Rows, y: _Rows) -> bool:
-    """Append one chunk of pandas' rows; False if anything is off (the slow parse decides)."""
-    A = chunk[table.features].to_numpy(dtype=np.float64)
-    if not np.isfinite(A).all():  # a short row (filled with NaN), "nan" or "inf"
-        return False
-    X.append(A)
-    if table.target is not None:
-        cells = chunk[table.target]
-        if cells.isna().any():
-            return False
-        t = np.strings.strip(cells.to_numpy(dtype=str))
-        if (t == "").any():
-            return False
-        width = max(int(np.strings.str_len(t).max()), 1)
-        y.append(t.astype(f"<U{width}")[:, np.newaxis])
-    return True
+def _target_chunk(cells: Any, numeric: bool) -> Any:
+    """One chunk's target: numbers (int64/float64), text, None (a bad cell), or _TEXT_TARGET."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if cells.isna().any():
+        return None
+    cells = cells.str.strip()
+    if (cells == "").any():
+        return None
+    if not numeric:
+        t = cells.to_numpy(dtype=str)
+        return t.astype(f"<U{max(int(np.strings.str_len(t).max()), 1)}")
+    # Arrow's casts parse at C speed and as strictly as Python's int and float: "1.0" is
+    # no integer. Anything they refuse ("+5", "1_000") is read as text, and typed as
+    # before by `nablanet.data.csv._target_values`.
+    arr = pa.array(cells.to_numpy(dtype=object) if cells.dtype == object else cells.array)
+    for kind in (pa.int64(), pa.float64()):
+        try:
+            values = pc.cast(arr, kind).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        if kind == pa.float64() and not np.isfinite(values).all():
+            break  # "nan" or "inf" among numbers: text, as `parse` reads it
+        return values
+    return _TEXT_TARGET
 
 
 def parse(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArray[Any]]:
