@@ -90,7 +90,7 @@ def _print(info: dict[str, Any], model: Any) -> None:
     if "trained_on" in info:
         c.out(f"trained on: {info['trained_on']}")
     if "classes" in info:
-        labels = [str(k) if str(k) == str(n) else f"{k} ({n})"
+        labels = [quoted(k) if str(k) == str(n) else f"{quoted(k)} ({quoted(n)})"
                   for k, n in zip(info["classes"], info.get("class_names", info["classes"]),
                                   strict=True)]
         c.out(f"classes: {', '.join(labels)}")
@@ -109,3 +109,14 @@ def _print(info: dict[str, Any], model: Any) -> None:
               f"{h['final_loss']:.6g} (last)")
     if h["best_validation_score"] is not None:
         c.out(f"  best validation  {h['best_validation_score']:.4f}")
+
+
+def quoted(label: Any) -> str:
+    """A class label as a list shows it: quoted when it holds a comma, a space or a quote.
+
+    "no, skip" and "yes, buy" in a list read as four classes unquoted.
+    """
+    text = str(label)
+    if text and not any(ch in text for ch in ',"() ') and text == text.strip():
+        return text
+    return '"' + text.replace('"', '\\"') + '"'

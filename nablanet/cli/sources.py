@@ -170,17 +170,22 @@ def _targets(Y: Any, table: Any, args: argparse.Namespace) -> tuple[NDArray[Any]
         if note and not args.quiet:
             err(note)
         return (y.astype(np.float64) if regression else y), regression
-    tasks = [infer_task(y, args.task)[0] for y in columns]
-    if all(tasks):
-        return np.column_stack([y.astype(np.float64) for y in columns]), True
-    two = [np.unique(y).size <= 2 and set(np.unique(y).tolist()) <= {0, 1} for y in columns]
-    if not any(tasks) and all(two):
+    numeric = all(y.dtype.kind in "iuf" for y in columns)
+    labels = all(y.dtype.kind in "iu" and set(np.unique(y).tolist()) <= {0, 1}
+                 for y in columns)
+    if labels and args.task != "regress":
+        if not args.quiet:
+            err(f"task: multi-label classification (the {len(columns)} targets hold 0 and 1); "
+                "give --task regress to predict them as quantities")
         return np.column_stack(columns).astype(np.int64), False
+    if numeric and args.task != "classify":
+        if not args.quiet and args.task == "auto":
+            err(f"task: multi-output regression (the {len(columns)} targets hold numbers)")
+        return np.column_stack([y.astype(np.float64) for y in columns]), True
     raise UsageError(
-        f"the targets {', '.join(Y.columns)} mix kinds: several targets are trained together "
-        "when every one is a quantity (multi-output regression; give --task regress) or "
-        "every one is a 0/1 label (multi-label classification); train one model per target "
-        "otherwise")
+        f"the targets {', '.join(Y.columns)} cannot be trained together: several targets "
+        "must all be numbers (multi-output regression) or all 0/1 labels (multi-label "
+        "classification); train one model per target otherwise")
 
 
 def target_values(column: Any) -> NDArray[Any]:
