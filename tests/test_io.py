@@ -499,8 +499,9 @@ def test_non_finite_json_constant(
         ({"library_version": 1}, "'library_version' must be string"),
         ({"kind": None}, "'kind' must be string, got null"),
         (
-            {"kind": "Pipeline"},
-            "unknown model kind 'Pipeline'; known kinds: Network, MLPClassifier, MLPRegressor",
+            {"kind": "RandomForestClassifier"},
+            "unknown model kind 'RandomForestClassifier'; known kinds: Network, MLPClassifier, "
+            "MLPRegressor",
         ),
         ({"created": 5}, "'created' must be string"),
         ({"extra": 1}, "header has unexpected field 'extra'"),

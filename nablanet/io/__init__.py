@@ -10,6 +10,9 @@ The package, from the bytes up:
 - `fields` -- typed checks of header fields and arrays, for every kind of model;
 - `header` -- the common header fields, the manifest, and `read_model`;
 - `network` -- a `Network`'s spec; `estimators` -- the estimator kinds;
+- `steps`, `codecs`, `preprocessors`, `columns`, `pipeline` -- scikit-learn pipelines:
+  the fitted preprocessors (scalers, encoders, imputers, whitening) as arrays and JSON,
+  ColumnTransformer and Pipeline as a tree of such steps and nablanet estimators;
 - `kinds` -- `save` and `load`.
 
 `files`, `npy` and `container` import nothing of nablanet beyond each other, so that

@@ -66,7 +66,7 @@ ESTIMATOR_KINDS: dict[str, Callable[[], type]] = {
 
 # What an estimator's own checks raise on a hostile value they did not foresee (a label
 # too large for its dtype, a parameter of the wrong type): still a refusal of the file.
-_STATE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError)
+STATE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ArithmeticError)
 
 
 def estimator_state(obj: Any, known: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -131,5 +131,5 @@ def load_estimator(
         return cls._from_state(header, arrays, source=source)  # type: ignore[attr-defined]
     except ModelFileError:
         raise
-    except _STATE_ERRORS as exc:
+    except STATE_ERRORS as exc:
         raise fail(source, f"invalid {kind} state ({type(exc).__name__}: {exc})") from exc

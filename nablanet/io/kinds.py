@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nablanet.io import estimators
+from nablanet.io import estimators, pipeline
 from nablanet.io.container import INTEGRITY, MANIFEST, ModelFileError, jsonable
 from nablanet.io.fields import check_keys
 from nablanet.io.header import read_model, save_state
@@ -23,7 +23,7 @@ METADATA = "metadata"
 
 def known_kinds() -> list[str]:
     """The model kinds `load` can rebuild."""
-    return ["Network", *estimators.ESTIMATOR_KINDS]
+    return ["Network", *estimators.ESTIMATOR_KINDS, *pipeline.kinds()]
 
 
 def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> None:
@@ -56,6 +56,8 @@ def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> Non
     if isinstance(obj, Network):
         spec, arrays = network_state(obj)
         state: dict[str, Any] = {"kind": "Network", "network": spec}
+    elif pipeline.handles(obj):
+        state, arrays = pipeline.state(obj, known_kinds())
     else:
         state, arrays = estimators.estimator_state(obj, known_kinds())
     if metadata is not None:
@@ -113,6 +115,8 @@ def load(path: str | os.PathLike[str]) -> Any:
     header.pop(INTEGRITY, None)
     _metadata(header, source)  # not part of the model: `read_metadata` returns it
     kind = header["kind"]
+    if kind in pipeline.kinds():
+        return pipeline.load(header, arrays, source, known_kinds())
     if kind != "Network":
         return estimators.load_estimator(kind, header, arrays, source, known_kinds())
     required = ("format", "format_version", "library_version", "kind", "network", MANIFEST)
