@@ -182,9 +182,11 @@ def preprocessor(X: Any, scale: bool, impute: bool) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    column_kinds = kinds(X)
-    numbers = [n for n, k in column_kinds.items() if k == "number"]
-    text = [n for n, k in column_kinds.items() if k == "text"]
+    # columns by position: the pipeline then reads a NumPy array of the columns in order
+    # too, while a DataFrame's names are checked by scikit-learn (another order raises)
+    column_kinds = list(kinds(X).values())
+    numbers = [j for j, k in enumerate(column_kinds) if k == "number"]
+    text = [j for j, k in enumerate(column_kinds) if k == "text"]
     steps: list[tuple[str, Any, list[str]]] = []
     if numbers:
         number_steps: list[tuple[str, Any]] = []
@@ -200,6 +202,18 @@ def preprocessor(X: Any, scale: bool, impute: bool) -> Any:
                                                    sparse_output=False)))
         steps.append(("text", Pipeline(text_steps), text))
     return ColumnTransformer(steps, remainder="drop", verbose_feature_names_out=False)
+
+
+def rows(X: Any, header: bool) -> Any:
+    """The feature columns as the pipeline reads them: a DataFrame, or an array.
+
+    A file without a header has no names of its own (``x0``, ``x1``, ... are ours): its
+    numbers go to the pipeline as an array, so that in Python it reads arrays, as the
+    file's columns came, without scikit-learn's warning about feature names.
+    """
+    if header or "text" in kinds(X).values():
+        return X
+    return X.to_numpy(dtype="float64")
 
 
 def contract(prepared: Prepared, header: bool) -> dict[str, Any]:
@@ -287,11 +301,19 @@ def _check_kinds(frame: Any, spec: dict[str, Any], table: TableColumns) -> None:
 
 
 def warn_unseen(X: Any, prep: Any) -> None:
-    """One line naming the text categories the model never saw (they encode as all zeros)."""
+    """One line naming the text categories the model never saw (they encode as all zeros).
+
+    ``prep`` is the fitted `preprocessor` (or a Pipeline of it alone).
+    """
+    if _is_pipeline(prep):
+        prep = prep[0]
+    if not hasattr(prep, "named_transformers_"):
+        return
     onehot = _step(prep, "text", "onehot")
     if onehot is None:
         return
-    names = prep.transformers_[[g for g, _, _ in prep.transformers_].index("text")][2]
+    positions = prep.transformers_[[g for g, _, _ in prep.transformers_].index("text")][2]
+    names = [X.columns[j] for j in positions]
     unseen = []
     for name, categories in zip(names, onehot.categories_, strict=True):
         new = sorted(set(X[name].dropna()) - set(categories))
@@ -304,136 +326,34 @@ def warn_unseen(X: Any, prep: Any) -> None:
 
 
 # --- saving: the pipeline in a model file ------------------------------------------------
-#
-# The model file holds the nablanet estimator as every model file does, and the fitted
-# preprocessing as its parameters (medians, means, scales, categories: JSON numbers and
-# text, never a pickle) in the metadata, beside the column contract. Loading rebuilds the
-# same scikit-learn ColumnTransformer and the Pipeline around the estimator.
-
-#: What the model file's metadata names the fitted preprocessing.
-PREPROCESSING = "preprocessing"
 
 
 def save_pipeline(pipeline: Any, path: str, metadata: dict[str, Any]) -> None:
     """Write a CLI pipeline (preprocessing, then a nablanet estimator) to a model file.
 
-    The standardisation is folded into the network's first layer (`fold_scaling`), so
-    that the saved network reads the imputed and encoded columns as they are: a table of
-    numbers without missing cells needs nothing but the network (``nablanet.load``, ONNX).
-    The estimator in memory is left as it was.
+    The whole scikit-learn Pipeline is saved (`nablanet.save`: fitted arrays and
+    parameters, never a pickle), so that ``nablanet.load`` gives it back in Python and it
+    predicts from raw rows (a DataFrame with the columns by name).
     """
     from nablanet.io import save
 
-    prep, est = pipeline[0], pipeline[-1]
-    theta = est.net_.theta.copy()
-    scale = _step(prep, "numbers", "scale")
-    try:
-        if hasattr(scale, "mean_"):
-            fold_scaling(est.net_, scale.mean_, scale.scale_)
-        save(est, path, metadata={**metadata, PREPROCESSING: preprocessing_state(prep)})
-    finally:
-        est.net_.theta[...] = theta
+    save(pipeline, path, metadata=metadata)
 
 
-def fold_scaling(net: Any, mean: Any, scale: Any) -> None:
-    """Fold ``(x - mean) / scale`` of the first inputs into the first layer, in place.
+def preprocessing_of(path: str) -> Any:
+    """The fitted preprocessing of a pipeline model file, or None for an estimator's file."""
+    import nablanet
 
-    Notes
-    -----
-    z = W (x − μ)/σ + b = (W/σ) x + (b − W μ/σ): the same output from the unscaled x.
-    """
-    import numpy as np
-
-    k = len(mean)
-    W = net.W[0]
-    b_shift = W[:, :k] @ (np.asarray(mean) / np.asarray(scale)).astype(W.dtype)
-    W[:, :k] /= np.asarray(scale).astype(W.dtype)
-    net.b[0] -= b_shift
+    model = nablanet.load(path)
+    return model[:-1] if _is_pipeline(model) else None
 
 
-def load_pipeline(path: str) -> tuple[Any, dict[str, Any] | None]:
-    """The model in ``path`` and its column contract (None for a file without one).
-
-    A file written with a contract loads as a scikit-learn Pipeline of the fitted
-    preprocessing and the estimator; any other as the estimator alone.
-    """
+def _is_pipeline(model: Any) -> bool:
     from sklearn.pipeline import Pipeline
 
-    from nablanet.cli._models import load_model
-    from nablanet.io import read_metadata
-
-    est = load_model(path)
-    metadata = read_metadata(path)
-    spec = metadata.get(CONTRACT)
-    if not isinstance(spec, dict) or PREPROCESSING not in metadata:
-        return est, None
-    prep = rebuild_preprocessing(metadata[PREPROCESSING], spec)
-    return Pipeline([("preprocess", prep), ("model", est)]), spec
+    return isinstance(model, Pipeline)
 
 
 def _step(prep: Any, group: str, name: str) -> Any:
     pipe = prep.named_transformers_.get(group)
     return None if pipe is None else pipe.named_steps.get(name)
-
-
-def preprocessing_state(prep: Any) -> dict[str, Any]:
-    """A fitted `preprocessor`'s parameters, as JSON."""
-    state: dict[str, Any] = {}
-    impute = _step(prep, "numbers", "impute")
-    scale = _step(prep, "numbers", "scale")
-    if _step(prep, "numbers", "scale") is not None:
-        state["numbers"] = {
-            "impute": None if impute is None else {
-                "statistics": impute.statistics_.tolist(),
-                "indicator": [] if impute.indicator_ is None
-                else impute.indicator_.features_.tolist()},
-            # folded into the network's first layer by `save_pipeline`
-            "scaled": hasattr(scale, "mean_"),
-        }
-    impute = _step(prep, "text", "impute")
-    onehot = _step(prep, "text", "onehot")
-    if onehot is not None:
-        state["text"] = {
-            "impute": None if impute is None else [str(v) for v in impute.statistics_],
-            "categories": [[str(v) for v in c] for c in onehot.categories_],
-        }
-    return state
-
-
-def rebuild_preprocessing(state: dict[str, Any], spec: dict[str, Any]) -> Any:
-    """The fitted `preprocessor` that `preprocessing_state` describes.
-
-    It is fitted on a small synthetic table that gives it the same structure (the same
-    columns, categories and indicator columns), then given the saved statistics.
-    """
-    import numpy as np
-    import pandas as pd
-
-    features = spec["features"]
-    numbers = state.get("numbers")
-    text = state.get("text")
-    n = max([2, *(len(c) for c in (text or {}).get("categories", []))])
-    frame: dict[str, Any] = {}
-    k_num = k_text = 0
-    for f in features:
-        if f["kind"] == "number":
-            col = np.arange(n, dtype=np.float64)
-            if numbers and numbers["impute"] and k_num in numbers["impute"]["indicator"]:
-                col[0] = np.nan
-            frame[f["name"]] = col
-            k_num += 1
-        else:
-            cats = text["categories"][k_text] if text else ["?"]
-            frame[f["name"]] = pd.Series([cats[i % len(cats)] for i in range(n)], dtype=object)
-            k_text += 1
-    X = pd.DataFrame(frame)
-    # the scaling lives in the network's first layer (`save_pipeline`): identity here
-    prep = preprocessor(X, scale=False,
-                        impute=bool((numbers or {}).get("impute") or (text or {}).get("impute")))
-    prep.fit(X)
-    if numbers and numbers["impute"]:
-        _step(prep, "numbers", "impute").statistics_ = np.array(
-            numbers["impute"]["statistics"], dtype=np.float64)
-    if text and text["impute"] is not None:
-        _step(prep, "text", "impute").statistics_ = np.array(text["impute"], dtype=object)
-    return prep

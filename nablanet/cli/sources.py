@@ -39,9 +39,6 @@ class Data:
     contract: dict[str, Any] | None = None
     preprocess: Any = None
     test_rows: Any = None
-    #: The training rows as the saved model file reads them (imputed and encoded, not
-    #: standardised: that is folded into the network), for the rows' fingerprint.
-    saved_rows: Any = None
 
 
 def is_csv(source: str) -> bool:
@@ -145,18 +142,15 @@ def load_for_training(args: argparse.Namespace) -> Data:
         train, test = _split(rows, y, args.test_fraction, args.seed, regression)
         what += f", {test.size} rows held out for testing"
     prep = t.preprocessor(prepared.X, args.scale, args.impute)
-    X_train = prep.fit_transform(prepared.X.iloc[train]).astype(np.float64)
-    X_test = (prep.transform(prepared.X.iloc[test]).astype(np.float64) if test.size
-              else X_train[:0])
+    X = t.rows(prepared.X, table.header)
+    X_train = prep.fit_transform(X[train] if isinstance(X, np.ndarray) else X.iloc[train])
+    X_test = (prep.transform(X[test] if isinstance(X, np.ndarray) else X.iloc[test])
+              if test.size else X_train[:0])
+    X_train, X_test = X_train.astype(np.float64), X_test.astype(np.float64)
     contract = t.contract(prepared, table.header)
     contract["task"] = "regression" if regression else "classification"
-    saved_rows = X_train
-    if args.scale:
-        unscaled = t.preprocessor(prepared.X, False, args.impute)
-        saved_rows = unscaled.fit_transform(prepared.X.iloc[train]).astype(np.float64)
     return Data(what, X_train, y[train], X_test, y[test], regression=regression,
-                contract=contract, preprocess=prep, test_rows=table.frame.iloc[test],
-                saved_rows=saved_rows)
+                contract=contract, preprocess=prep, test_rows=table.frame.iloc[test])
 
 
 def _targets(Y: Any, table: Any, args: argparse.Namespace) -> tuple[NDArray[Any], bool]:
@@ -236,26 +230,30 @@ def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = Tru
         data = load_dataset(args.data)
         data.description = f"{args.data} test split ({data.X_test.shape[0]} samples)"
         return data
+    from nablanet.cli._tables import preprocessing_of
     from nablanet.io import read_metadata
 
     metadata = read_metadata(args.model)
-    if isinstance(metadata.get("columns"), dict) and "preprocessing" in metadata:
-        return _by_contract(args, metadata, need_target)
+    prep = preprocessing_of(args.model)
+    if isinstance(metadata.get("columns"), dict) and prep is not None:
+        return _by_contract(args, metadata["columns"], prep, need_target)
+    if prep is not None:
+        raise UsageError(f"{args.model} holds a pipeline saved in Python; the command line "
+                         "reads the pipelines 'nablanet train' writes, whose file keeps the "
+                         "CSV columns they read")
     return _by_position(args, model, need_target)
 
 
-def _by_contract(args: argparse.Namespace, metadata: dict[str, Any], need_target: bool
-                 ) -> Data:
+def _by_contract(args: argparse.Namespace, spec: dict[str, Any], prep: Any,
+                 need_target: bool) -> Data:
     import numpy as np
 
     from nablanet.cli import _tables as t
 
-    spec = metadata["columns"]
     X, Y, _ = t.read_for_model(args.data, spec, args.header, need_target,
                                quiet=getattr(args, "quiet", False))
-    prep = t.rebuild_preprocessing(metadata["preprocessing"], spec)
     t.warn_unseen(X, prep)
-    Xt = prep.transform(X).astype(np.float64)
+    Xt = np.asarray(prep.transform(t.rows(X, spec["header"])), dtype=np.float64)
     y = None
     if Y is not None:
         columns = [target_values(Y[name]) for name in Y.columns]

@@ -428,9 +428,8 @@ def _metadata(est: Any, data: Data, seed: int) -> dict[str, Any]:
     from nablanet.cli._fingerprint import fingerprint
     from nablanet.report import label_names
 
-    rows = data.X_train if data.saved_rows is None else data.saved_rows
     metadata: dict[str, Any] = {"data": data.description,
-                                "training_rows": fingerprint(rows, seed)}
+                                "training_rows": fingerprint(data.X_train, seed)}
     if hasattr(est, "classes_"):
         metadata["class_names"] = label_names(est.classes_, data.class_names)
     return metadata

@@ -110,7 +110,9 @@ def test_csv_regression_prints_r2(diabetes_csv, tmp_path, capsys):
     assert "regression" in err
     r2 = printed_float(r"^test R²: (-?[0-9.]+) ", out)
     assert 0.2 < r2 <= 1.0  # a real fit of the diabetes data (linear models reach ~0.45)
-    assert type(nablanet.load(model)).__name__ == "MLPRegressor"
+    pipeline = nablanet.load(model)  # the preprocessing, then the network
+    assert type(pipeline).__name__ == "Pipeline"
+    assert type(pipeline[-1]).__name__ == "MLPRegressor"
     code, out, _ = cli(capsys, "evaluate", model, "--data", diabetes_csv, "--json")
     result = json.loads(out)
     assert code == 0 and set(result) >= {"r2", "mae", "rmse"} and "accuracy" not in result

@@ -113,11 +113,15 @@ def test_features_are_standardised_by_default(wine, tmp_path, capsys):
     frame, path, model = wine
     code, out, _ = cli(capsys, "train", "--data", path, "--target", "cultivar", "-q")
     assert code == 0 and printed_float(r"test accuracy: ([0-9.]+)", out) >= 0.97
-    # the scaling travels in the model file: the network alone reads raw rows
-    est = nablanet.load(model)
-    X = frame[frame.columns[1:]].to_numpy()
+    # the scaling travels in the model file: in Python it loads as the pipeline, which
+    # reads raw rows, a DataFrame's columns by name (a missing one raises)
+    pipeline = nablanet.load(model)
+    X = frame[frame.columns[1:]]
     _, got, _ = predictions(capsys, model, path)
-    assert est.predict(X).astype(str).tolist() == got
+    assert pipeline.predict(X).astype(str).tolist() == got
+    assert pipeline.predict(X[X.columns[::-1]]).astype(str).tolist() == got
+    with pytest.raises(ValueError, match="proline"):
+        pipeline.predict(X.drop(columns="proline"))
     # --no-scale trains on the raw features, as before
     code, out, _ = cli(capsys, "train", "--data", path, "--target", "cultivar", "--no-scale",
                        "-q")
@@ -206,15 +210,19 @@ def test_several_targets(tmp_path, capsys):
 
 
 def test_target_named_in_a_header_of_numbers(tmp_path, capsys):
-    # issue 19 item 5: "0,1,2,species" was taken for data
+    # issue 19 item 5: "0,1,2,species" over three distinct labels was taken for data
     path = tmp_path / "numbered.csv"
-    path.write_text("0,1,2,species\n" + "".join(
-        f"{i},{i % 3},{i % 5},{'ab'[i % 2]}\n" for i in range(40)))
+    path.write_text("0,1,2,species\n1,2,3,setosa\n4,5,6,versicolor\n7,8,9,virginica\n")
     X, y, names = nablanet.datasets.read_csv(path, target="species")
-    assert names == ["0", "1", "2"] and X.shape == (40, 3) and set(y) == {"a", "b"}
-    code, out, err = cli(capsys, "train", "--data", path, "--target", "species", "--epochs",
-                         "1")
-    assert code == 0, err and "(40 rows" in err
+    assert names == ["0", "1", "2"] and X.shape == (3, 3)
+    assert y.tolist() == ["setosa", "versicolor", "virginica"]
+    # the name must be the user's: without it the first row stays data
+    X, y, _ = nablanet.datasets.read_csv(path, target=-1)
+    assert X.shape == (4, 3) and y[0] == "species"
+    code, _, err = cli(capsys, "train", "--data", path, "--target", "species", "--epochs", "1",
+                       "--test-fraction", "0")
+    assert code == 0, err
+    assert "(3 rows" in err
 
 
 def test_test_out_rows_score_with_evaluate(wine, tmp_path, capsys):
@@ -273,7 +281,7 @@ def test_interrupted_training_saves_and_exits_130(wine, tmp_path, capsys, monkey
     code, out, err = cli(capsys, "train", "--data", path, "--target", "cultivar", "--out",
                          model)
     assert code == 130
-    assert "model written" in out and nablanet.load(model).n_iter_ == 4
+    assert "model written" in out and nablanet.load(model)[-1].n_iter_ == 4
     assert "training interrupted after 4 epochs" in err
 
 
