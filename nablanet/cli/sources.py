@@ -237,11 +237,16 @@ def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = Tru
     prep = preprocessing_of(args.model)
     if isinstance(metadata.get("columns"), dict) and prep is not None:
         return _by_contract(args, metadata["columns"], prep, need_target)
-    if prep is not None:
-        raise UsageError(f"{args.model} holds a pipeline saved in Python; the command line "
-                         "reads the pipelines 'nablanet train' writes, whose file keeps the "
-                         "CSV columns they read")
-    return _by_position(args, model, need_target)
+    names = getattr(prep, "feature_names_in_", None)
+    if names is not None:  # a pipeline saved in Python from a DataFrame: its columns by name
+        spec = {"features": [{"name": str(n), "kind": None} for n in names],
+                "targets": [r for r in (args.target or []) if isinstance(r, str)],
+                "header": True}
+        if need_target and not spec["targets"]:
+            raise UsageError(f"{args.model} keeps no target name; give --target NAME")
+        return _by_contract(args, spec, prep, need_target)
+    data = _by_position(args, model, need_target, prep)
+    return data
 
 
 def _by_contract(args: argparse.Namespace, spec: dict[str, Any], prep: Any,
@@ -264,24 +269,34 @@ def _by_contract(args: argparse.Namespace, spec: dict[str, Any], prep: Any,
                 preprocess=prep)
 
 
-def _by_position(args: argparse.Namespace, model: Any, need_target: bool) -> Data:
+def _by_position(args: argparse.Namespace, model: Any, need_target: bool,
+                 prep: Any = None) -> Data:
+    """A model file without column names reads a CSV of numbers by position.
+
+    ``prep``: the preprocessing of a pipeline saved in Python from an array, applied here.
+    """
     from nablanet.datasets import read_csv
 
+    if prep is not None:
+        model = prep[0]  # its first step knows the width of the raw rows
     refs = args.target or [-1]
     if len(refs) > 1:
         raise UsageError("this model file keeps no column names (written by an earlier "
                          "nablanet): give one --target column")
     n_features = int(model.n_features_in_)
+    y = None
     if not need_target and _csv_width(args.data) == n_features:
         X, _, _ = read_csv(args.data, target=None, header=args.header)
-        return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], X[:0], X, None)
-    X, y, _ = read_csv(args.data, target=refs[0], header=args.header)
+    else:
+        X, y, _ = read_csv(args.data, target=refs[0], header=args.header)
     if X.shape[1] != n_features:
         raise ValueError(
             f"{args.data} has {X.shape[1]} feature columns besides the target, but the model "
             f"expects {n_features}"
         )
-    return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], y[:0], X, y)
+    if prep is not None:
+        X = prep.transform(X)
+    return Data(f"{args.data} ({X.shape[0]} rows)", X[:0], X[:0], X, y)
 
 
 def _csv_width(path: str) -> int:

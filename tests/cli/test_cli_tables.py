@@ -293,3 +293,22 @@ def test_info_quotes_class_names_with_commas(tmp_path, capsys):
     assert cli(capsys, "train", "--data", path, "--epochs", "1", "--out", model, "-q")[0] == 0
     code, out, _ = cli(capsys, "info", model)
     assert code == 0 and 'classes: "no, skip", "yes, buy"' in out
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_pipeline_saved_in_python_predicts_from_the_command_line(wine, tmp_path, capsys):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame, path, _ = wine
+    X, y = frame[frame.columns[1:]], frame["cultivar"].to_numpy()
+    pipeline = make_pipeline(StandardScaler(), nablanet.MLPClassifier(random_state=0))
+    pipeline.fit(X, y)
+    model = tmp_path / "p.npz"
+    nablanet.save(pipeline, model)
+    reordered = tmp_path / "reordered.csv"
+    X[X.columns[::-1]].to_csv(reordered, index=False)
+    _, got, _ = predictions(capsys, model, reordered)
+    assert got == pipeline.predict(X).astype(str).tolist()
+    code, out, _ = cli(capsys, "evaluate", model, "--data", path, "--target", "cultivar")
+    assert code == 0 and printed_float(r"accuracy ([0-9.]+)", out) == pipeline.score(X, y)
