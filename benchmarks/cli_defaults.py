@@ -1,4 +1,4 @@
-"""Held-out score of ``nablanet train`` with its defaults against StandardScaler + scikit-learn's MLP.
+"""Held-out score of ``nablanet train``'s defaults against StandardScaler + scikit-learn's MLP.
 
 Usage: .venv/bin/python benchmarks/cli_defaults.py [--seeds N]
 
@@ -25,13 +25,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from _machine import cpu_model
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _machine import cpu_model
 from nablanet.cli import main
 from nablanet.cli.sources import _split
 

@@ -6,8 +6,9 @@ Writes a CSV of ``--rows`` rows of ``--columns`` numeric columns (the last one a
 label, 0-4) into a temporary folder, then reads it with each reader in a fresh process, so
 that each peak resident memory (``ru_maxrss``) is that reader's alone, and prints MB/s (the
 time includes importing the reader's library), the peak and its ratio to the final float64
-array, also less the memory of a process that has only imported the libraries. Issue 20's target for nablanet: at least
-100 MB/s on 2,000,000 x 10 (about 175 MB), peak at most twice the final array.
+array, also less the memory of a process that has only imported the libraries. Issue 20's
+target for nablanet: at least 100 MB/s on 2,000,000 x 10 (about 175 MB), peak at most twice
+the final array.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import sys
 import tempfile
 
 import numpy as np
-
 from _machine import cpu_model
 
 READERS = {

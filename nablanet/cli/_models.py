@@ -17,8 +17,9 @@ def load_model(path: str, estimator: bool = True) -> Any:
     writes it) the estimator: the commands read the preprocessing themselves
     (`nablanet.cli.sources.load_for_model`).
     """
-    import nablanet
     from sklearn.pipeline import Pipeline
+
+    import nablanet
 
     model = nablanet.load(path)
     if isinstance(model, Pipeline):

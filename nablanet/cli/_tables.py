@@ -187,7 +187,7 @@ def preprocessor(X: Any, scale: bool, impute: bool) -> Any:
     column_kinds = list(kinds(X).values())
     numbers = [j for j, k in enumerate(column_kinds) if k == "number"]
     text = [j for j, k in enumerate(column_kinds) if k == "text"]
-    steps: list[tuple[str, Any, list[str]]] = []
+    steps: list[tuple[str, Any, list[int]]] = []
     if numbers:
         number_steps: list[tuple[str, Any]] = []
         if impute:

@@ -16,7 +16,8 @@ def add_parser(subparsers: Any) -> None:
     p = c.add_command(
         subparsers, "evaluate", "score a saved model on data",
         "Score a saved model on the test split of a data set (or every row of a CSV "
-        "file, its columns matched by name to the model's): accuracy, per-class precision/recall/F1 and the confusion matrix for a "
+        "file, its columns matched by name to the model's): accuracy, per-class "
+        "precision/recall/F1 and the confusion matrix for a "
         "classifier; R², MAE and RMSE for a regressor.",
     )
     c.add_model(p)

@@ -1,18 +1,18 @@
 """The streaming parse behind `nablanet.data.csv.read_csv`.
 
 A numeric table is read by pandas' C parser (`parse_fast`), chunk by chunk straight into
-one preallocated float64 array: about 6x the speed of the parser below, and the same
+one preallocated float64 array: 3 to 4 times the speed of the parser below, the same
 bounded memory. Anything that parser would not read exactly as nablanet does (a cell that
 is empty or not a finite number, a ragged row, a target cell that is empty) makes it give
 up, and the file is read again by the parser below, which names the row and the column.
 
-The parser below reads a file as chunks of ``CHUNK_ROWS`` lines. While no line holds a quote, a chunk of
-lines whose every line has the right number of fields is converted by `np.loadtxt` (C
-speed); from the first quote on, one `csv.reader` over the rest of the file splits rows
-(a quoted field may span lines) and NumPy converts each chunk. A chunk with anything
-unusual (a blank or ragged row, a bad cell) is converted cell by cell instead, which
-skips blank rows and names the first bad cell. The rows go straight into one
-preallocated array (`_Rows`), so peak memory is about the result.
+The parser below reads a file as chunks of ``CHUNK_ROWS`` lines. While no line holds a
+quote, a chunk of lines whose every line has the right number of fields is converted by
+`np.loadtxt` (C speed); from the first quote on, one `csv.reader` over the rest of the
+file splits rows (a quoted field may span lines) and NumPy converts each chunk. A chunk
+with anything unusual (a blank or ragged row, a bad cell) is converted cell by cell
+instead, which skips blank rows and names the first bad cell. The rows go straight into
+one preallocated array (`_Rows`), so peak memory is about the result.
 """
 
 from __future__ import annotations

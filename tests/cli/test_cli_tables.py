@@ -7,11 +7,10 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from _cli_helpers import assert_one_line_error, cli, printed_float
 
 import nablanet
 from nablanet.io import read_metadata
-
-from _cli_helpers import assert_one_line_error, cli, printed_float
 
 
 @pytest.fixture(scope="module")
