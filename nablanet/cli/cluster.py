@@ -144,12 +144,27 @@ def _model_data(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return _read(args)
 
 
+def _plain_model(path: str) -> Any:
+    """The estimator in ``path``, refusing a pipeline: its preprocessing runs in this process.
+
+    A model trained on a CSV table reads the table's columns by name through its
+    preprocessing; the workers read arrays of numbers.
+    """
+    from nablanet.cli._models import load_model
+    from nablanet.cli._tables import preprocessing_of
+
+    if preprocessing_of(path) is not None:
+        raise c.UsageError(f"{path} preprocesses a table's columns (a model trained on a CSV "
+                           "file); --workers/--cluster run models of numeric arrays: leave "
+                           "them out to use this one")
+    return load_model(path)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Score a saved model on the cluster, block by block."""
-    from nablanet.cli._models import load_model
     from nablanet.distributed.cli import cluster_from_args
 
-    model = load_model(args.model)
+    model = _plain_model(args.model)
     with cluster_from_args(args):
         X, y, what = _model_data(args)
         c.out(f"{args.model} on {what}")
@@ -159,10 +174,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def predictions(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
     """The ``prediction`` column, computed block by block on the cluster."""
-    from nablanet.cli._models import load_model
     from nablanet.distributed.cli import cluster_from_args
 
-    model = load_model(args.model)
+    model = _plain_model(args.model)
     if args.proba:
         raise c.UsageError("--proba is not available with --workers/--cluster")
     with cluster_from_args(args):

@@ -157,10 +157,8 @@ def read_csv(
     _check_options(header, delimiter)
     head = scan_text(path_str, limit=SAMPLE_CHARS)
     table = _inspect(path_str, target, header, delimiter)
-    # a row takes at least a byte per column (its delimiters and line break): room for
-    # every row, in pages that take no memory until they are written
-    size = max(head.size, os.path.getsize(path_str))
-    result = parse_fast(table, size // max(table.n_columns, 1) + 1)
+    result = parse_fast(table, _capacity(path_str, head.size, head.line_breaks,
+                                         table.n_columns))
     if result is None:  # something to name precisely: check the whole file, then parse
         scan = scan_text(path_str)
         result = parse(table, min(scan.line_breaks + 1, scan.size // max(table.n_columns, 1) + 1))
@@ -171,6 +169,20 @@ def read_csv(
     if table.target is not None:
         y = cells if cells.dtype.kind in "if" else _target_values(cells)
     return X, y, table.feature_names()
+
+
+def _capacity(path: str, head_size: int, head_breaks: int, n_columns: int) -> int:
+    """Rows to make room for before parsing: twice what the head's rows suggest.
+
+    Unwritten rows take no memory (their pages are never touched), and a file of rows
+    shorter than half the head's grows the array as it goes. Never more than a row per
+    ``n_columns`` bytes, the least a row takes (its delimiters and line break).
+    """
+    size = max(head_size, os.path.getsize(path))
+    most = size // max(n_columns, 1) + 1
+    if head_breaks == 0 or head_size >= size:
+        return min(most, head_breaks + 1)
+    return min(most, 2 * size * head_breaks // head_size + 1)
 
 
 def _check_options(header: object, delimiter: object) -> None:
@@ -387,7 +399,7 @@ def read_table(
     blank = (cells == "").to_numpy().all(axis=1)
     cells, lines = cells[~blank].reset_index(drop=True), lines[~blank]
     if cells.shape[0] == 0:
-        raise ValueError(f"{path_str} has no data rows")
+        raise ValueError(f"{path_str} has a header row but no data rows")
     names = table.names if table.names is not None else [f"x{j}" for j in range(table.n_columns)]
     _check_unique(names, path_str)
     columns = TableColumns(pd.DataFrame(), table.names is not None, lines, path_str)
@@ -438,7 +450,9 @@ def _ragged_message(table: Table) -> str | None:
             for row in reader:
                 if len(row) != table.n_columns and any(c.strip() for c in row):
                     return (f"{table.path}: row {reader.line_num} has {len(row)} fields, "
-                            f"expected {table.n_columns} (with {table.delimiter.describe()})")
+                            f"expected {table.n_columns} (with {table.delimiter.describe()}); "
+                            "give every row the same fields (an empty cell is a missing "
+                            "value), or quote a cell that holds the delimiter")
         except csv.Error as exc:
             return f"{table.path}: malformed CSV at line {reader.line_num}: {exc}"
     return None

@@ -311,3 +311,11 @@ def test_a_pipeline_saved_in_python_predicts_from_the_command_line(wine, tmp_pat
     assert got == pipeline.predict(X).astype(str).tolist()
     code, out, _ = cli(capsys, "evaluate", model, "--data", path, "--target", "cultivar")
     assert code == 0 and printed_float(r"accuracy ([0-9.]+)", out) == pipeline.score(X, y)
+
+
+def test_a_table_model_is_not_run_on_workers_without_its_preprocessing(wine, capsys):
+    _, path, model = wine
+    for command in ("predict", "evaluate"):
+        code, _, err = cli(capsys, command, model, "--data", path, "--workers", "1")
+        assert code == 2
+        assert_one_line_error(err, "preprocesses a table's columns", "--workers/--cluster")
