@@ -86,8 +86,10 @@ class _Rows:
         self.m = end
 
     def append_columns(self, columns: list[NDArray[Any]]) -> bool:
-        """Append a chunk given column by column, without a copy of the chunk; False
-        (and nothing appended) if a value is not finite."""
+        """Append a chunk given column by column, without copying the chunk first.
+
+        Returns False, appending nothing, if a value is not finite.
+        """
         if not all(np.isfinite(col).all() for col in columns):
             return False
         end = self.m + (columns[0].shape[0] if columns else 0)
