@@ -58,6 +58,11 @@ def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
                 info["class_names"] = [str(n) for n in names]
         if "data" in header.get("metadata", {}):
             info["trained_on"] = str(header["metadata"]["data"])
+        columns = header.get("metadata", {}).get("columns")
+        if isinstance(columns, dict):  # a table's model: the columns it reads, by name
+            info["features"] = [{"name": str(f.get("name")), "kind": str(f.get("kind"))}
+                                for f in columns.get("features", [])]
+            info["targets"] = list(columns.get("targets", []))
         info["history"] = _history(model)
     return info
 
@@ -89,6 +94,10 @@ def _print(info: dict[str, Any], model: Any) -> None:
         return
     if "trained_on" in info:
         c.out(f"trained on: {info['trained_on']}")
+    if "features" in info:
+        c.out("reads columns: " + ", ".join(f"{quoted(f['name'])} ({f['kind']})"
+                                            for f in info["features"]))
+        c.out(f"predicts: {', '.join(map(quoted, info['targets']))}")
     if "classes" in info:
         labels = [quoted(k) if str(k) == str(n) else f"{quoted(k)} ({quoted(n)})"
                   for k, n in zip(info["classes"], info.get("class_names", info["classes"]),

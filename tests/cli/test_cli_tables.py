@@ -292,6 +292,7 @@ def test_info_quotes_class_names_with_commas(tmp_path, capsys):
     assert cli(capsys, "train", "--data", path, "--epochs", "1", "--out", model, "-q")[0] == 0
     code, out, _ = cli(capsys, "info", model)
     assert code == 0 and 'classes: "no, skip", "yes, buy"' in out
+    assert "reads columns: a (number), b (number)" in out and "predicts: decision" in out
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
