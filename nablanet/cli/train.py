@@ -14,7 +14,7 @@ from nablanet.cli._models import (
     score_line,
     settings,
 )
-from nablanet.cli.sources import Data, load_for_training
+from nablanet.cli.sources import Data, is_csv, load_for_training
 
 #: Samples per step for adam and sgd unless --batch-size says otherwise: scikit-learn's
 #: min(200, samples). With its 200 epochs too, default flags train as the library's
@@ -222,10 +222,10 @@ def run(args: argparse.Namespace) -> int:
     check_flags(args)
     if cluster.requested(args):
         return cluster.run_train(args, build_estimator, unstandardise_output)
-    data = load_for_training(args)
-    if args.test_out is not None and data.test_rows is None:
+    if args.test_out is not None and not is_csv(args.data):
         raise c.UsageError("--test-out writes the held-out rows of a CSV file; --data "
                            f"{args.data} has its own test split")
+    data = load_for_training(args)
     quiet = args.quiet
     if not quiet:
         c.err(f"data: {data.description}")

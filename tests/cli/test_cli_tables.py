@@ -208,6 +208,20 @@ def test_several_targets(tmp_path, capsys):
     assert header == ["Weight", "Waist", "Pulse"]
 
 
+def test_several_labels(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    path = tmp_path / "labels.csv"
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2], "p": (X[:, 0] > 0).astype(int),
+                  "q": (X[:, 1] + X[:, 2] > 0).astype(int)}).to_csv(path, index=False)
+    model = tmp_path / "pq.npz"
+    code, out, err = cli(capsys, "train", "--data", path, "--target", "p,q", "--out", model)
+    assert code == 0 and "multi-label classification" in err
+    assert printed_float(r"^p: accuracy ([0-9.]+)", out) > 0.9
+    header, first, _ = predictions(capsys, model, path)
+    assert header == ["p", "q"] and set(first) == {"0", "1"}
+
+
 def test_target_named_in_a_header_of_numbers(tmp_path, capsys):
     # issue 19 item 5: "0,1,2,species" over three distinct labels was taken for data
     path = tmp_path / "numbered.csv"
