@@ -4,9 +4,9 @@
 the target(s), dropping identifier columns; `preprocessor` builds the scikit-learn
 `ColumnTransformer` that turns those raw columns into the network's input (numbers:
 median imputation with an indicator, then standardisation; text: most frequent
-imputation, then one-hot encoding). `contract` is what the model file keeps of the columns,
-and `match` reads a new table through it: by name, or by position for a headerless file of
-the right width.
+imputation, then one-hot encoding). `contract` is what the model file keeps of the columns
+beside that Pipeline (`save_pipeline`), and `read_for_model` reads a new table through it:
+by name, or by position for a headerless file of the right width.
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
                 info["class_names"] = [str(n) for n in names]
         if "data" in header.get("metadata", {}):
             info["trained_on"] = str(header["metadata"]["data"])
-        columns = header.get("metadata", {}).get("columns")
+        from nablanet.cli._tables import CONTRACT
+
+        columns = header.get("metadata", {}).get(CONTRACT)
         if isinstance(columns, dict):  # a table's model: the columns it reads, by name
             info["features"] = [{"name": str(f.get("name")), "kind": str(f.get("kind"))}
                                 for f in columns.get("features", [])]

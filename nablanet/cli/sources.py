@@ -230,13 +230,13 @@ def load_for_model(args: argparse.Namespace, model: Any, need_target: bool = Tru
         data = load_dataset(args.data)
         data.description = f"{args.data} test split ({data.X_test.shape[0]} samples)"
         return data
-    from nablanet.cli._tables import preprocessing_of
+    from nablanet.cli._tables import CONTRACT, preprocessing_of
     from nablanet.io import read_metadata
 
     metadata = read_metadata(args.model)
     prep = preprocessing_of(args.model)
-    if isinstance(metadata.get("columns"), dict) and prep is not None:
-        return _by_contract(args, metadata["columns"], prep, need_target)
+    if isinstance(metadata.get(CONTRACT), dict) and prep is not None:
+        return _by_contract(args, metadata[CONTRACT], prep, need_target)
     names = getattr(prep, "feature_names_in_", None)
     if names is not None:  # a pipeline saved in Python from a DataFrame: its columns by name
         spec = {"features": [{"name": str(n), "kind": None} for n in names],

@@ -353,10 +353,10 @@ def save_model(est: Any, data: Data, path: str, metadata: dict[str, Any]) -> Non
         return
     from sklearn.pipeline import Pipeline
 
-    from nablanet.cli._tables import save_pipeline
+    from nablanet.cli._tables import CONTRACT, save_pipeline
 
     pipeline = Pipeline([("preprocess", data.preprocess), ("model", est)])
-    save_pipeline(pipeline, path, {**metadata, "columns": data.contract})
+    save_pipeline(pipeline, path, {**metadata, CONTRACT: data.contract})
 
 
 def _fit(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any] | None:
