@@ -189,3 +189,57 @@ def test_convert_of_a_file_that_is_not_a_pickle_is_a_user_error(tmp_path, conten
     with pytest.raises(ValueError, match="is not a readable pickle"):
         main(["convert", str(path), "--out", str(tmp_path / "x.npz"), "--trust-pickle"])
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_convert_a_pickled_pipeline(tmp_path, capsys):
+    """Fails on main: convert refused a pipeline ("for a pipeline, pickle its MLP step")."""
+    from sklearn.datasets import load_wine
+    from sklearn.pipeline import make_pipeline
+
+    Xw, yw = load_wine(return_X_y=True, as_frame=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = make_pipeline(StandardScaler(), MLPClassifier((5,), max_iter=30,
+                                                             random_state=0)).fit(Xw, yw)
+        theirs = make_pipeline(StandardScaler(), sknn.MLPClassifier((5,), max_iter=30,
+                                                                    random_state=0)).fit(Xw, yw)
+    for name, pipe in (("ours", ours), ("theirs", theirs)):
+        path = tmp_path / f"{name}.pkl"
+        joblib.dump(pipe, path)
+        out = tmp_path / f"{name}.npz"
+        assert main(["convert", str(path), "--out", str(out), "--trust-pickle"]) == 0
+        assert "Pipeline of StandardScaler, MLPClassifier 13-5-3" in capsys.readouterr().out
+        back = nablanet.load(out)
+        np.testing.assert_array_equal(back.predict(Xw), pipe.predict(Xw))
+        np.testing.assert_allclose(back.predict_proba(Xw), pipe.predict_proba(Xw), rtol=0,
+                                   atol=1e-12)
+        with pytest.raises(ValueError, match="holds a pipeline.*nablanet.to_onnx"):
+            main(["export", str(out), "--onnx", str(tmp_path / "p.onnx")])
+
+
+def test_convert_names_the_pipeline_step_it_cannot_keep(tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    pipe = make_pipeline(FunctionTransformer(np.log1p), fitted(MLPClassifier))
+    pipe[0].fit(X)
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(pipe))
+    with pytest.raises(ValueError, match=r"step 'functiontransformer'.*identity.*skops"):
+        main(["convert", str(path), "--out", str(tmp_path / "p.npz"), "--trust-pickle"])
+    assert not (tmp_path / "p.npz").exists()
+
+
+def test_convert_a_pickled_column_transformer(tmp_path, capsys):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+
+    Xw, _ = load_wine(return_X_y=True, as_frame=True)
+    ct = ColumnTransformer([("scaled", StandardScaler(), ["alcohol", "hue"])],
+                           remainder="passthrough").fit(Xw)
+    path = tmp_path / "ct.pkl"
+    joblib.dump(ct, path)
+    assert main(["convert", str(path), "--out", str(tmp_path / "ct.npz"), "--trust-pickle"]) == 0
+    assert "ColumnTransformer" in capsys.readouterr().out
+    np.testing.assert_array_equal(nablanet.load(tmp_path / "ct.npz").transform(Xw),
+                                  ct.transform(Xw))

@@ -83,7 +83,7 @@ def test_a_table_pipeline_saves_and_predicts_the_same(task, wine, diabetes, tmp_
     if task == "classifier":
         np.testing.assert_array_equal(back.predict_proba(X), pipe.predict_proba(X))
     # columns are matched by name: the same rows with the columns in another order
-    shuffled = X[X.columns[::-1]]
+    shuffled = X[X.columns[::-1]].assign(patient_id=np.arange(len(X)))  # and one extra
     np.testing.assert_array_equal(back.predict(shuffled), pipe.predict(X))
     np.testing.assert_array_equal(back.feature_names_in_, X.columns.to_numpy(dtype=object))
     with pytest.raises(ValueError, match="columns are missing"):
@@ -148,6 +148,8 @@ HOSTILE = [
      r"categories_0 must hold strings"),
     (_set(lambda h: _encoder(h)["fitted"], "_infrequent_enabled", True),
      r"_infrequent_enabled must be false"),
+    (_set(lambda h: _encoder(h)["fitted"], "_n_features_outs", [7]),
+     r"step 'onehotencoder': OneHotEncoder: _n_features_outs\[0\] does not match its 3"),
     (_set(lambda h: h, "steps", []), r"a pipeline needs at least one step"),
     (_set(lambda h: h["steps"][1], "name", "a__b"), r"invalid steps"),
 ]

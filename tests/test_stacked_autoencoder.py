@@ -1,12 +1,17 @@
 """StackedAutoencoderClassifier: pretraining, fine-tuning, scikit-learn's checks, model files."""
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nablanet import MLPClassifier, StackedAutoencoderClassifier, load
+from nablanet.estimators.stacked_autoencoder import guessing_cost
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +71,64 @@ def test_refusals(digits):
 )
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
+
+
+# --- issue 20 item 6: silently at chance ---------------------------------------------------
+
+
+def _spreads(clf, X):
+    """The largest standard deviation across rows of each pretrained layer's features."""
+    spreads = []
+    for ae in clf.autoencoders_:
+        X = ae.transform(X)
+        spreads.append(float(X.std(axis=0).max()))
+    return spreads
+
+
+@pytest.mark.parametrize("seed", [1, 2])  # seed 0: the full defaults below
+def test_the_default_weight_decay_keeps_every_layer_alive_on_digits(digits, seed):
+    """Fails on main: with λ = 3e-3 the second layer's features varied by at most 1.4e-3
+    after 50 iterations (2e-5 after the default 400) and the fit ended at chance."""
+    X_train, X_test, y_train, y_test = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither a collapsed layer nor a fit at chance
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = StackedAutoencoderClassifier(pretrain_max_iter=50, max_iter=50,
+                                           random_state=seed).fit(X_train, y_train)
+    assert min(_spreads(clf, X_train)) > 0.05  # the first layer's is about 0.14
+    assert clf.score(X_test, y_test) >= 0.95
+
+
+def test_the_defaults_learn_digits(digits):
+    """Fails on main: every default with random_state=0 scored 0.1019 on this split (one
+    class for every row; fine-tuning stopped at iteration 0)."""
+    X_train, X_test, y_train, y_test = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = StackedAutoencoderClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.mlp_.n_iter_ > 0 and clf.score(X_test, y_test) >= 0.95
+
+
+def test_a_collapsed_layer_and_a_fit_at_chance_are_warnings(digits):
+    """Fails on main: a layer of constant features and a fit at the cost of guessing were
+    silent."""
+    X_train, _, y_train, _ = digits
+    sae = StackedAutoencoderClassifier((10, 10), weight_decay=1.0, pretrain_max_iter=30,
+                                       max_iter=30, random_state=0)
+    with pytest.warns(UserWarning) as record:
+        sae.fit(X_train[:400], y_train[:400])
+    messages = [str(w.message) for w in record if w.category is UserWarning]
+    assert any(re.match(r"hidden layer 1 collapsed: .*each of its 10 features varies by at "
+                        r"most [0-9.e-]+ across the training rows", m) for m in messages)
+    H = guessing_cost(y_train[:400])
+    assert any(re.match(rf"the fit ends at the cost of guessing: .* J = [0-9.]+, .* "
+                        rf"H = {H:.4f}", m) for m in messages)
+    assert all(w.filename == __file__ for w in record if w.category is UserWarning)
+
+
+def test_the_cost_of_guessing_is_the_entropy_of_the_class_frequencies():
+    # worked by hand: p = (1/4, 3/4)
+    assert guessing_cost(np.array([0, 1, 1, 1])) == pytest.approx(
+        -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), rel=1e-15)
+    assert guessing_cost(np.array(["a", "b"] * 5)) == pytest.approx(np.log(2), rel=1e-15)

@@ -103,3 +103,19 @@ def test_zca_with_epsilon_zero_refuses_a_dependent_feature():
     X = correlated()
     with pytest.raises(ValueError, match="full rank"):
         ZCAWhitening(epsilon=0.0).fit(np.column_stack([X, 0.3 * X[:, 0] + X[:, 1]]))
+
+
+def test_whitening_saves_and_loads_exactly(tmp_path):
+    """Fails on main: save refused ZCAWhitening/PCAWhitening (no _to_state)."""
+    from sklearn.datasets import load_wine
+
+    from nablanet import load
+
+    X = load_wine().data
+    for est in (ZCAWhitening(epsilon=0.01).fit(X), PCAWhitening(n_components=0.9).fit(X)):
+        est.save(tmp_path / "w.npz")
+        back = load(tmp_path / "w.npz")
+        assert type(back) is type(est) and back.get_params() == est.get_params()
+        np.testing.assert_array_equal(back.transform(X), est.transform(X))
+        np.testing.assert_array_equal(back.inverse_transform(back.transform(X)),
+                                      est.inverse_transform(est.transform(X)))

@@ -74,6 +74,16 @@ class _Whitening(TransformerMixin, BaseEstimator):
             )
         return scale
 
+    def save(self, path: Any) -> None:
+        """Write the fitted whitening to a safe model file (``nablanet.save``).
+
+        Its means, eigenvalues and matrices are arrays, ε and the sizes JSON; it is also
+        saved as a step of a scikit-learn pipeline (see `nablanet.io.preprocessors`).
+        """
+        from nablanet.io import save
+
+        save(self, path)
+
     def _prepare(self, X: Any) -> Array:
         check_is_fitted(self, "mean_")
         X = validate_data(self, X, reset=False, dtype=np.float64)

@@ -1,6 +1,8 @@
 """Models out of (and into) nablanet: ONNX, scikit-learn and PyTorch.
 
-- `to_onnx` (``nablanet.export.onnx``): an ONNX graph for onnxruntime and friends;
+- `to_onnx` (``nablanet.export.onnx``): an ONNX graph for onnxruntime and friends, of a
+  model or of a whole scikit-learn pipeline (``nablanet.export.pipelines``, whose
+  `onnx_inputs` turns a DataFrame into the graph's inputs);
 - `register_skl2onnx` (``nablanet.export._skl2onnx``): teaches skl2onnx nablanet's
   estimators, so that ``skl2onnx.to_onnx`` converts them and pipelines holding them;
 - `from_sklearn` / `to_sklearn` (``nablanet.export.sklearn``): fitted scikit-learn MLPs
@@ -22,6 +24,7 @@ _EXPORTS = {
     "from_sklearn": "nablanet.export.sklearn",
     "to_sklearn": "nablanet.export.sklearn",
     "to_torch": "nablanet.export.torch",
+    "onnx_inputs": "nablanet.export.pipelines",
 }
 
 __all__ = list(_EXPORTS)

@@ -100,11 +100,43 @@ def _converter(scope: Any, operator: Any, container: Any) -> None:
                            name=scope.get_unique_operator_name("Identity"))
 
 
+def _whitening_matrix(est: Any) -> np.ndarray[Any, Any]:
+    """W with whitened = (x − mean) W: ZCA's symmetric matrix, or PCA's Uₖ / sqrt(λₖ + ε)."""
+    if hasattr(est, "whitening_"):
+        return est.whitening_
+    lam = est.explained_variance_[: est.n_components_]
+    return est.components_.T / np.sqrt(lam + est.epsilon)
+
+
+def _whitening_shape(operator: Any) -> None:
+    N = operator.inputs[0].get_first_dimension()
+    width = _whitening_matrix(operator.raw_operator).shape[1]
+    real = _real(operator)
+    operator.outputs[0].type = (DoubleTensorType if real == np.float64 else FloatTensorType)(
+        [N, width]
+    )
+
+
+def _whitening_converter(scope: Any, operator: Any, container: Any) -> None:
+    """(x − mean) W as ``Sub`` and ``MatMul`` (see `nablanet.ZCAWhitening`)."""
+    est, real = operator.raw_operator, _real(operator)
+    g = _ContainerGraph(scope, container)
+    x = operator.inputs[0].full_name
+    if not isinstance(operator.inputs[0].type, FloatTensorType | DoubleTensorType):
+        x = g.node("Cast", [x], "cast_input", to=TensorProto.FLOAT)
+    centred = g.node("Sub", [x, g.constant("mean", est.mean_.astype(real))], "centred")
+    white = g.node("MatMul", [centred, g.constant("W", _whitening_matrix(est).astype(real))],
+                   "whitened")
+    container.add_node("Identity", [white], [operator.outputs[0].full_name],
+                       name=scope.get_unique_operator_name("Identity"))
+
+
 def register_skl2onnx() -> None:
     """Register nablanet's estimators with skl2onnx.
 
     `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `StackedAutoencoderClassifier`
-    and `SparseAutoencoder` (a transformer: its output is ``transform``'s features).
+    and `SparseAutoencoder` (a transformer: its output is ``transform``'s features), and
+    the whitening transformers `ZCAWhitening` and `PCAWhitening`.
     After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
     estimator, and any scikit-learn pipeline that contains one. Calling it again is
     harmless. The classifier accepts skl2onnx's options ``zipmap`` (True, False or
@@ -112,6 +144,9 @@ def register_skl2onnx() -> None:
     """
     import nablanet
 
+    for name in ("ZCAWhitening", "PCAWhitening"):
+        update_registered_converter(getattr(nablanet, name), f"Nablanet{name}",
+                                    _whitening_shape, _whitening_converter)
     # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
     # indices); these graphs always hold the classes, so only False is accepted.
     classifier_options = {"zipmap": [True, False, "columns"], "nocl": [False]}

@@ -7,7 +7,8 @@ Each command is a pair ``add_*_parser(subparsers) -> None`` and ``run_*(args) ->
 - ``nablanet export MODEL --onnx OUT.onnx [--opset N] [--float64]``: a saved model
   (``nablanet.save``'s file) as an ONNX graph (see `nablanet.to_onnx`);
 - ``nablanet convert MODEL.pkl --out OUT.npz --trust-pickle``: a pickled (or joblib)
-  scikit-learn MLP, or a pickled nablanet model, as a nablanet model file. Loading a
+  scikit-learn MLP, a pickled nablanet model, or a pickled scikit-learn Pipeline of them
+  and the preprocessors `nablanet.save` keeps, as a nablanet model file. Loading a
   pickle runs whatever code it holds, so the command refuses without ``--trust-pickle``;
   the file it writes loads without running code.
 
@@ -56,6 +57,13 @@ def _writable(path: str, flag: str, source: str) -> None:
 def _describe(model: Any) -> str:
     from nablanet.export._graph import network_of
 
+    steps = getattr(model, "steps", None)
+    if steps is not None:  # a pipeline: its steps, the network's layers with its estimator
+        return "Pipeline of " + ", ".join(
+            _describe(step) for _, step in steps if not isinstance(step, str) and step is not None
+        )
+    if not hasattr(model, "_to_state"):  # a ColumnTransformer or a preprocessor
+        return type(model).__name__
     layers = "-".join(str(s) for s in network_of(model).layer_sizes)
     return f"{type(model).__name__} {layers}"
 
@@ -92,10 +100,17 @@ def run_export(args: argparse.Namespace) -> int:
     import nablanet
     from nablanet.export._graph import network_of
     from nablanet.export.onnx import to_onnx
+    from nablanet.export.pipelines import is_pipeline
     from nablanet.io.files import atomic_write  # the library's one atomic write
 
     _writable(args.onnx, "--onnx", args.model)
     model = nablanet.load(args.model)
+    if is_pipeline(model):
+        raise ValueError(
+            f"{args.model} holds a pipeline, whose graph needs the kinds of its columns: "
+            "export it from Python with nablanet.to_onnx(nablanet.load(MODEL), "
+            "X_sample=rows_as_a_DataFrame)"
+        )
     sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
     graph = to_onnx(model, X_sample=sample, target_opset=args.opset)
     data = graph.SerializeToString()
@@ -121,10 +136,12 @@ def run_export(args: argparse.Namespace) -> int:
 def add_convert_parser(subparsers: Any) -> None:
     """Add ``convert`` to the command line's subparsers."""
     p = add_command(
-        subparsers, "convert", "turn a pickled scikit-learn MLP into a safe model file",
+        subparsers, "convert", "turn a pickled MLP or pipeline into a safe model file",
         (
             "Load a pickled (or joblib-saved) scikit-learn MLPClassifier or MLPRegressor, "
-            "or a pickled nablanet model, and save it as a nablanet model file, which "
+            "a pickled nablanet model, or a pickled scikit-learn Pipeline of these and "
+            "preprocessors (scalers, encoders, imputers, ColumnTransformer), and save it "
+            "as a nablanet model file, which "
             "loads without running code and predicts the same. Loading the pickle runs "
             "any code it contains: the command refuses unless --trust-pickle is given."
         ),
@@ -136,13 +153,38 @@ def add_convert_parser(subparsers: Any) -> None:
                    "you trust)")
 
 
+def _pipeline_from_pickle(pipe: Any) -> Any:
+    """The same pipeline with each scikit-learn MLP step as a nablanet estimator."""
+    from sklearn.pipeline import Pipeline
+
+    from nablanet.export.sklearn import from_sklearn, is_sklearn_mlp
+
+    steps = [(name, from_sklearn(step) if is_sklearn_mlp(step) else step)
+             for name, step in pipe.steps]
+    if all(a is b for (_, a), (_, b) in zip(steps, pipe.steps, strict=True)):
+        return pipe
+    return Pipeline(steps, **{k: v for k, v in pipe.get_params(deep=False).items()
+                              if k != "steps"})
+
+
 def _from_pickle(obj: Any, source: str) -> Any:
-    """A nablanet model from an unpickled object (a scikit-learn MLP is converted)."""
+    """A nablanet model from an unpickled object (a scikit-learn MLP is converted).
+
+    A scikit-learn Pipeline or ColumnTransformer is kept (its MLP steps converted): what
+    `nablanet.save` cannot hold in it is refused when it is saved, naming the step.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
     from nablanet.export._graph import network_of
     from nablanet.export.sklearn import from_sklearn, is_sklearn_mlp
 
     if is_sklearn_mlp(obj):
         return from_sklearn(obj)
+    if type(obj) is Pipeline:
+        return _pipeline_from_pickle(obj)
+    if type(obj) is ColumnTransformer:
+        return obj
     try:
         network_of(obj)  # what nablanet.save writes: a model holding a network
     except TypeError:
@@ -150,8 +192,9 @@ def _from_pickle(obj: Any, source: str) -> Any:
         held = f"{'the class' if what is obj else 'a'} {what.__module__}.{what.__qualname__}"
         raise ValueError(
             f"{source} holds {held}; convert takes "
-            "a scikit-learn MLPClassifier or MLPRegressor, or a nablanet model holding a "
-            "network (for a pipeline, pickle its MLP step)"
+            "a scikit-learn MLPClassifier or MLPRegressor, a nablanet model holding a "
+            "network, or a scikit-learn Pipeline of such models and the preprocessors "
+            "nablanet.save keeps"
         ) from None
     return obj
 
@@ -186,7 +229,10 @@ def run_convert(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"No such file: {args.model}")
     obj = _unpickle(joblib, args.model)
     model = _from_pickle(obj, args.model)
-    nablanet.save(model, args.out)
+    try:
+        nablanet.save(model, args.out)
+    except TypeError as exc:  # a step a model file cannot hold: the user's file, not a bug
+        raise ValueError(f"{args.model}: {exc}") from exc
     origin = "" if model is obj else f" (from scikit-learn's {type(obj).__name__})"
     sys.stdout.write(
         f"wrote {args.out}: {_describe(model)}{origin}; it loads with nablanet.load without "

@@ -118,12 +118,15 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
 
     Parameters
     ----------
-    model : Network or estimator
+    model : Network, estimator or pipeline
         A network, or a fitted `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`,
-        `StackedAutoencoderClassifier` or `SparseAutoencoder`.
-    X_sample : ndarray of shape (n_samples, n_features), optional
+        `StackedAutoencoderClassifier` or `SparseAutoencoder`; or a fitted scikit-learn
+        `Pipeline`/`ColumnTransformer` of them and preprocessors, exported whole through
+        skl2onnx (see `nablanet.export.pipelines`: float32, one input per DataFrame column).
+    X_sample : ndarray of shape (n_samples, n_features) or DataFrame, optional
         Sets the graph's dtype: float64 gives a float64 graph; otherwise (and by default)
-        the graph computes in float32.
+        the graph computes in float32. Required for a pipeline: its columns name the
+        graph's inputs and tell numbers from text.
     target_opset : int, optional
         ONNX opset of the main domain, from 13; default `DEFAULT_OPSET` (17).
 
@@ -150,7 +153,11 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
     in the graph, a regressor scales its outputs back to the targets' range.
     """
     from nablanet import __version__
+    from nablanet.export.pipelines import is_pipeline, pipeline_to_onnx
 
+    if is_pipeline(model):  # scikit-learn's steps through skl2onnx, the network through ours
+        return pipeline_to_onnx(model, X_sample, DEFAULT_OPSET if target_opset is None
+                                else target_opset)
     net = network_of(model)
     real = graph_dtype(X_sample, net.layer_sizes[0])
     opset = DEFAULT_OPSET if target_opset is None else target_opset

@@ -1,7 +1,9 @@
 """`save` and `load`: the kind of model a file holds decides how it is written and rebuilt.
 
 A bare `Network` is kind ``"Network"`` (see `nablanet.io.network`); estimators are the
-kinds of `nablanet.io.estimators.ESTIMATOR_KINDS`. Every file goes through the container
+kinds of `nablanet.io.estimators.ESTIMATOR_KINDS`; a scikit-learn ``Pipeline`` or
+``ColumnTransformer`` of them and the fitted preprocessors, or one such preprocessor, the
+kinds of `nablanet.io.pipeline`. Every file goes through the container
 (`nablanet.io.container`): written atomically and sealed, read with every check first.
 """
 
@@ -27,11 +29,16 @@ def known_kinds() -> list[str]:
 
 
 def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> None:
-    """Save a `Network` or an estimator to ``path``, atomically (see `write_model`).
+    """Save a `Network`, an estimator or a pipeline to ``path``, atomically (`write_model`).
 
     Parameters
     ----------
-    obj : Network or estimator
+    obj : Network, estimator, Pipeline, ColumnTransformer or preprocessor
+        A scikit-learn ``Pipeline``/``ColumnTransformer`` (nested as deep as need be) may
+        hold nablanet's estimators and the fitted preprocessors of
+        `nablanet.io.preprocessors.PREPROCESSORS` (scalers, encoders, imputers, identity
+        ``FunctionTransformer``, whitening); each is saved as arrays and JSON, never
+        pickled. Any other step is refused, naming it.
         An estimator provides ``_to_state() -> (header, arrays)``: ``header`` a JSON dict
         with ``"kind"`` (a kind `load` knows) and usually a ``"network"`` spec from
         `network_state`, but none of the fields `save` writes itself (``format``,
@@ -46,7 +53,8 @@ def save(obj: Any, path: str | os.PathLike[str], *, metadata: Any = None) -> Non
     Raises
     ------
     TypeError
-        If ``obj`` is neither a Network nor has ``_to_state``.
+        If ``obj`` is neither a Network nor has ``_to_state`` nor is a pipeline of savable
+        steps (the message names the step and points to skops).
     ValueError
         If the state cannot be saved as a loadable file (see `write_model`,
         `network_state`).
@@ -97,7 +105,7 @@ def load(path: str | os.PathLike[str]) -> Any:
 
     Returns
     -------
-    Network or estimator
+    Network, estimator or pipeline
         Whatever kind was saved; it predicts bit for bit as the saved one did.
 
     Raises

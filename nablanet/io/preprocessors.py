@@ -110,6 +110,41 @@ class Kind:
     fitted: dict[str, Codec]
     optional: tuple[str, ...] = ("feature_names_in_",)
     refuse: Callable[[Any], str | None] = field(default=lambda est: None)
+    #: Why a loaded state does not hang together (sizes the codecs cannot see alone).
+    inconsistent: Callable[[Any], str | None] = field(default=lambda est: None)
+
+
+def _encoder_sizes(est: Any) -> str | None:
+    """Each feature's output width must be its categories, less the one it drops."""
+    drops = est.drop_idx_ if est.drop_idx_ is not None else [None] * len(est.categories_)
+    for i, (cats, drop) in enumerate(zip(est.categories_, drops, strict=True)):
+        if drop is not None and drop >= len(cats):
+            return f"drop_idx_[{i}] = {drop} is past its {len(cats)} categories"
+        if est._n_features_outs[i] != len(cats) - (drop is not None):
+            return f"_n_features_outs[{i}] does not match its {len(cats)} categories"
+    return None
+
+
+def _kept_components(est: Any) -> str | None:
+    if not 1 <= est.n_components_ <= est.n_features_in_:
+        return f"n_components_ = {est.n_components_} is not in 1..{est.n_features_in_}"
+    return None
+
+
+def _indicated_features(est: Any) -> str | None:
+    if est._n_features != est.n_features_in_ or (
+        est.features_.size and not 0 <= est.features_.min() <= est.features_.max()
+        < est.n_features_in_
+    ):
+        return "features_ must be indices of its n_features_in_ columns"
+    return None
+
+
+def _imputer_indicator(est: Any) -> str | None:
+    indicator = est.indicator_
+    if indicator is not None and indicator.n_features_in_ != est.n_features_in_:
+        return "its indicator_ reads another number of columns"
+    return None
 
 
 N = codecs.count()
@@ -151,6 +186,7 @@ PREPROCESSORS: dict[str, Kind] = {
          "drop_idx_": codecs.indices_or_none("n"),
          "_drop_idx_after_grouping": codecs.indices_or_none("n"),
          "_n_features_outs": codecs.int_list("n")},
+        inconsistent=_encoder_sizes,
         refuse=_no_infrequent,
     ),
     "OrdinalEncoder": Kind(
@@ -166,11 +202,13 @@ PREPROCESSORS: dict[str, Kind] = {
          "_fill_dtype": codecs.dtype(), "statistics_": codecs.labels("n"),
          "indicator_": _indicator()},
         optional=("feature_names_in_", "_fill_dtype"),
+        inconsistent=_imputer_indicator,
     ),
     "MissingIndicator": Kind(
         _sklearn("sklearn.impute", "MissingIndicator"),
         {"n_features_in_": N, "feature_names_in_": codecs.names(), "_n_features": N,
          "_precomputed": codecs.json_value(bool), "features_": codecs.array("iu", (None,))},
+        inconsistent=_indicated_features,
     ),
     "FunctionTransformer": Kind(
         _sklearn("sklearn.preprocessing", "FunctionTransformer"),
@@ -193,6 +231,7 @@ PREPROCESSORS: dict[str, Kind] = {
          "mean_": codecs.array(_F, ("n",), finite=True),
          "explained_variance_": codecs.array(_F, ("n",), finite=True),
          "components_": codecs.array(_F, ("n_components_", "n"), finite=True)},
+        inconsistent=_kept_components,
     ),
 }
 
@@ -296,4 +335,7 @@ def node_from_state(node: dict[str, Any], at: Place, arrays: Claims) -> Any:
         raise at.fail("fitted feature_names_in_ needs n_features_in_")
     for attr, value in values.items():
         setattr(est, attr, value)
+    why = kind.inconsistent(est)
+    if why is not None:
+        raise at.fail(f"{name}: {why}")
     return est

@@ -1,0 +1,152 @@
+"""A whole scikit-learn pipeline as one ONNX graph: skl2onnx's steps, nablanet's network.
+
+`pipeline_to_onnx` (reached through `nablanet.to_onnx`) converts a `Pipeline` or
+`ColumnTransformer` of the steps `nablanet.save` keeps: skl2onnx's converters for the
+scikit-learn preprocessors, `nablanet.export.register_skl2onnx`'s for nablanet's
+estimators and whitening. The graph computes in float32 (onnxruntime's ``Imputer``
+runs in float32 only). Its inputs follow ``X_sample``:
+
+- a DataFrame: one input per column, in order, shape (N, 1): float32 for a number column,
+  string for a text column (a missing text cell is the empty string ``""``, as ONNX
+  strings have no NaN); `onnx_inputs` builds them from a DataFrame;
+- an array: one input ``X`` (N, n_features), float32.
+
+Outputs as `nablanet.to_onnx`'s: ``label`` and ``probabilities`` (no ZipMap) for a
+classifier, ``variable`` otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import onnx
+
+#: The text a missing text cell is in the graph's inputs.
+MISSING_TEXT = ""
+
+
+def is_pipeline(model: Any) -> bool:
+    """Whether ``model`` is a Pipeline or ColumnTransformer (converted by skl2onnx)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    return isinstance(model, Pipeline | ColumnTransformer)
+
+
+def _is_text(column: Any) -> bool:
+    return column.dtype.kind not in "biuf"
+
+
+def _input_types(X_sample: Any) -> list[tuple[str, Any]]:
+    """skl2onnx's ``initial_types``: one per DataFrame column, or one ``X``."""
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    if hasattr(X_sample, "columns"):
+        return [
+            (str(name), StringTensorType([None, 1]) if _is_text(X_sample[name])
+             else FloatTensorType([None, 1]))
+            for name in X_sample.columns
+        ]
+    X = np.asarray(X_sample)
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"X_sample must be a DataFrame or a 2-D array of numbers, got {X.dtype} of "
+            f"shape {X.shape}"
+        )
+    return [("X", FloatTensorType([None, X.shape[1]]))]
+
+
+def _steps(model: Any) -> list[Any]:
+    """Every step inside a Pipeline or ColumnTransformer, nested ones included."""
+    found = [model]
+    inner = getattr(model, "steps", None)
+    if inner is None:
+        inner = [(name, step) for name, step, _ in getattr(model, "transformers_", [])]
+    for _, step in inner:
+        if not isinstance(step, str) and step is not None:
+            found.extend(_steps(step))
+    return found
+
+
+def _empty_text_is_missing(model: Any) -> Any:
+    """A copy whose text imputers take ``""`` as missing (skl2onnx's only missing text)."""
+    from sklearn.impute import SimpleImputer
+
+    model = copy.deepcopy(model)
+    for step in _steps(model):
+        if not isinstance(step, SimpleImputer):
+            continue
+        text = np.dtype(getattr(step, "_fit_dtype", float)).kind == "O"
+        nan = isinstance(step.missing_values, float) and math.isnan(step.missing_values)
+        if text and nan:
+            step.missing_values = MISSING_TEXT
+    return model
+
+
+def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.ModelProto:
+    """Convert a fitted Pipeline or ColumnTransformer, network included (see the notes).
+
+    Parameters
+    ----------
+    model : Pipeline or ColumnTransformer
+    X_sample : DataFrame or ndarray of shape (n_samples, n_features)
+        Names and kinds of the inputs (see the module notes); required.
+    target_opset : int
+
+    Raises
+    ------
+    ValueError
+        Without ``X_sample``, or for a step skl2onnx cannot convert (naming it).
+    """
+    import skl2onnx
+    from sklearn.base import is_classifier
+
+    from nablanet.export._skl2onnx import register_skl2onnx
+
+    if X_sample is None:
+        raise ValueError(
+            "to_onnx of a pipeline needs X_sample (a DataFrame or an array like the rows "
+            "it predicts): it names the graph's inputs and tells numbers from text"
+        )
+    register_skl2onnx()
+    converted = _empty_text_is_missing(model)
+    final = _steps(converted)[-1]
+    options = {id(final): {"zipmap": False}} if is_classifier(final) else None
+    try:
+        graph = skl2onnx.to_onnx(converted, initial_types=_input_types(X_sample),
+                                 target_opset=target_opset, options=options)
+    except (RuntimeError, NotImplementedError) as exc:
+        raise ValueError(f"skl2onnx cannot convert this pipeline: {exc}") from exc
+    onnx.checker.check_model(graph)
+    return graph
+
+
+def onnx_inputs(graph: onnx.ModelProto, X: Any) -> dict[str, Any]:
+    """The inputs of a pipeline's graph for the rows ``X`` (a DataFrame or an array).
+
+    A DataFrame's columns are taken in the graph's order (matched by position, since
+    skl2onnx may rename a column whose name is no valid ONNX name); numbers as float32,
+    text as strings with ``""`` for a missing cell.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` has another number of columns than the graph has inputs.
+    """
+    inputs = list(graph.graph.input)
+    if not hasattr(X, "columns"):
+        return {inputs[0].name: np.asarray(X, dtype=np.float32)}
+    if len(inputs) != X.shape[1]:
+        raise ValueError(f"the graph has {len(inputs)} inputs and X {X.shape[1]} columns")
+    feeds = {}
+    for inp, name in zip(inputs, X.columns, strict=True):
+        column = X[name]
+        if inp.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            values = column.astype(object).where(column.notna(), MISSING_TEXT).astype(str)
+            feeds[inp.name] = values.to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            feeds[inp.name] = column.to_numpy(dtype=np.float32).reshape(-1, 1)
+    return feeds
