@@ -216,13 +216,19 @@ def rows(X: Any, header: bool) -> Any:
     return X.to_numpy(dtype="float64")
 
 
-def contract(prepared: Prepared, header: bool) -> dict[str, Any]:
-    """What the model file keeps of the columns: features (name, kind), targets, header."""
+def contract(prepared: Prepared, table: TableColumns) -> dict[str, Any]:
+    """What the model file keeps of the columns.
+
+    The features (name, kind as read), the targets, whether the file had a header, the
+    columns left out, and every column of the training file in its order (by which a file
+    without a header is read).
+    """
     return {
         "features": [{"name": n, "kind": k} for n, k in kinds(prepared.X).items()],
         "targets": list(prepared.Y.columns),
-        "header": header,
+        "header": table.header,
         "dropped": prepared.dropped,
+        "order": list(table.frame.columns),
     }
 
 
@@ -243,7 +249,8 @@ def read_for_model(path: str, spec: dict[str, Any], header: bool | None, need_ta
     table = read_table(path, targets=targets, header=header, text_columns=text)
     frame = table.frame
     if not table.header:
-        frame = _by_position(frame, features, targets, path, need_target)
+        order = spec.get("order") or [*features, *targets]
+        frame = _by_position(frame, features, order, path, need_target)
     missing = [n for n in features if n not in frame.columns]
     if missing:
         raise ValueError(
@@ -266,19 +273,24 @@ def read_for_model(path: str, spec: dict[str, Any], header: bool | None, need_ta
     return X, Y, table
 
 
-def _by_position(frame: Any, features: list[str], targets: list[str], path: str,
+def _by_position(frame: Any, features: list[str], order: list[str], path: str,
                  need_target: bool) -> Any:
-    """A headerless table's columns named by the model's, if its width allows it."""
+    """A headerless table's columns named by the model's, if its width allows it.
+
+    As wide as the training file: its columns, in its order; as wide as the features (and
+    rows to predict): the features, in the order the model reads them.
+    """
     width = frame.shape[1]
-    if width == len(features) and not need_target:
+    if width == len(order):
+        names = order
+    elif width == len(features) and not need_target:
         names = features
-    elif width == len(features) + len(targets):
-        names = [*features, *targets]  # the training file's order: features, then targets
     else:
         raise ValueError(
             f"{path} has no header row and {width} columns; the model reads "
-            f"{len(features)} feature columns ({', '.join(features)})"
-            + (f" and the target(s) {', '.join(targets)}" if need_target else "")
+            f"{len(features)} feature columns ({', '.join(features)}) of a file of "
+            f"{len(order)} ({', '.join(order)})"
+            + ("" if need_target else f", or {len(features)} columns of features alone")
             + ": add a header row naming the columns, so that they are matched by name")
     err(f"warning: {path} has no header row; its columns are taken by position as "
         f"{', '.join(names)}: add a header row to have them matched by name")

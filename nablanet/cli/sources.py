@@ -147,7 +147,7 @@ def load_for_training(args: argparse.Namespace) -> Data:
     X_test = (prep.transform(X[test] if isinstance(X, np.ndarray) else X.iloc[test])
               if test.size else X_train[:0])
     X_train, X_test = X_train.astype(np.float64), X_test.astype(np.float64)
-    contract = t.contract(prepared, table.header)
+    contract = t.contract(prepared, table)
     contract["task"] = "regression" if regression else "classification"
     return Data(what, X_train, y[train], X_test, y[test], regression=regression,
                 contract=contract, preprocess=prep, test_rows=table.frame.iloc[test])

@@ -106,6 +106,19 @@ def test_headerless_file_by_position_only_when_the_width_matches(wine, tmp_path,
     assert_one_line_error(err, "no header row and 4 columns", "13 feature columns")
 
 
+def test_headerless_training_file_is_read_in_its_own_order(wine, tmp_path, capsys):
+    # the target first: evaluate on the training file itself takes it from there, not last
+    frame, _, _ = wine
+    bare = tmp_path / "bare.csv"
+    frame.to_csv(bare, index=False, header=False)
+    model = tmp_path / "bare.npz"
+    code, _, err = cli(capsys, "train", "--data", bare, "--target", "0", "--out", model, "-q")
+    assert code == 0, err
+    code, out, err = cli(capsys, "evaluate", model, "--data", bare)
+    assert code == 0 and "taken by position as x0, x1" in err
+    assert printed_float(r"accuracy ([0-9.]+)", out) > 0.95
+
+
 def test_features_are_standardised_by_default(wine, tmp_path, capsys):
     # was 0.933 with the CLI's defaults (raw features) against 1.000 for StandardScaler +
     # scikit-learn's MLP on the same split
