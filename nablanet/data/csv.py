@@ -389,22 +389,26 @@ def read_table(
     ragged = _ragged_message(table)
     if ragged is not None:
         raise ValueError(ragged)
-    raw = pd.read_csv(
-        path_str, sep=table.delimiter.char, header=None, names=list(range(table.n_columns)),
-        index_col=False, skiprows=table.header_line, dtype=str, na_filter=False,
-        skip_blank_lines=False, engine="c", encoding="utf-8-sig", quotechar='"',
-    )
-    lines = np.arange(raw.shape[0], dtype=np.int64) + table.header_line + 1
-    cells = raw.apply(lambda col: col.str.strip())
-    blank = (cells == "").to_numpy().all(axis=1)
-    cells, lines = cells[~blank].reset_index(drop=True), lines[~blank]
-    if cells.shape[0] == 0:
-        raise ValueError(f"{path_str} has a header row but no data rows")
     names = table.names if table.names is not None else [f"x{j}" for j in range(table.n_columns)]
     _check_unique(names, path_str)
-    columns = TableColumns(pd.DataFrame(), table.names is not None, lines, path_str)
     text = set(text_columns or ())
-    frame = {name: _typed(cells[j], name, columns, name in text)
+    # pandas' C parser reads a column of numbers straight into float64 (a column of
+    # 2 million cells in a few MB); the rows are all as wide as the first (checked above),
+    # so a cell it reads as missing is one of MISSING, and a blank line a row of them
+    raw = pd.read_csv(
+        path_str, sep=table.delimiter.char, header=None, names=list(range(table.n_columns)),
+        index_col=False, skiprows=table.header_line, keep_default_na=False,
+        na_values=list(MISSING), skipinitialspace=True, skip_blank_lines=False,
+        dtype={j: str for j, name in enumerate(names) if name in text},
+        engine="c", encoding="utf-8-sig", quotechar='"',
+    )
+    lines = np.arange(raw.shape[0], dtype=np.int64) + table.header_line + 1
+    blank = raw.isna().to_numpy().all(axis=1)
+    raw, lines = raw[~blank].reset_index(drop=True), lines[~blank]
+    if raw.shape[0] == 0:
+        raise ValueError(f"{path_str} has a header row but no data rows")
+    columns = TableColumns(pd.DataFrame(), table.names is not None, lines, path_str)
+    frame = {name: _typed(raw[j], name, columns, name in text)
              for j, name in enumerate(names)}
     return TableColumns(pd.DataFrame(frame), columns.header, lines, path_str)
 
@@ -419,9 +423,21 @@ def _check_unique(names: list[str], path: str) -> None:
 
 
 def _typed(cells: Any, name: str, table: TableColumns, text: bool = False) -> Any:
-    """One column: float64 if every present cell is a number, else text; missing as NaN/None."""
+    """One column: float64 if every present cell is a number, else text; missing as NaN/None.
+
+    ``cells`` as pandas read it: numbers already (a column of nothing else), or text with
+    NaN where a cell is missing.
+    """
     import pandas as pd
 
+    if not text and cells.dtype.kind in "iuf":
+        numbers = cells.to_numpy(np.float64)
+        if np.isinf(numbers).any():
+            i = int(np.isinf(numbers).argmax())
+            raise ValueError(f"{table.where(i, name)}: {numbers[i]!r} is not a finite number; "
+                             "replace it, or leave the cell empty to have it imputed")
+        return pd.Series(numbers)
+    cells = cells.astype(object).where(cells.notna(), "").map(str).str.strip()
     missing = cells.isin(MISSING).to_numpy()
     numbers = pd.to_numeric(cells.where(~missing), errors="coerce").to_numpy(np.float64)
     text_cells = np.isnan(numbers) & ~missing
