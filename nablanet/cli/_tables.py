@@ -265,8 +265,9 @@ def read_for_model(path: str, spec: dict[str, Any], header: bool | None, need_ta
                          "add it, or use 'nablanet predict' for rows without targets")
     extra = [n for n in frame.columns if n not in features and n not in targets]
     if extra and not quiet:
+        dropped = set(spec.get("dropped", []))
         err(f"ignoring column{'s' if len(extra) > 1 else ''} the model does not read: "
-            f"{', '.join(extra)}")
+            + ", ".join(f"{n} (left out in training)" if n in dropped else n for n in extra))
     _check_kinds(frame, spec, table)
     X = frame[features]
     Y = frame[targets] if need_target else None
