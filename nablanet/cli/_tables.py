@@ -361,6 +361,26 @@ def preprocessing_of(path: str) -> Any:
     return model[:-1] if _is_pipeline(model) else None
 
 
+def sample_rows(path: str) -> Any:
+    """One row of the kind a table's model file reads (its ONNX graph's inputs), or None.
+
+    The file's column contract names the columns and their kinds; None for a file without
+    one (not written by 'nablanet train' from a CSV table).
+    """
+    import pandas as pd
+
+    from nablanet.io import read_metadata
+
+    spec = read_metadata(path).get(CONTRACT)
+    if not isinstance(spec, dict):
+        return None
+    frame = pd.DataFrame({
+        f["name"]: pd.Series([0.0] if f["kind"] == "number" else ["?"],
+                             dtype="float64" if f["kind"] == "number" else object)
+        for f in spec["features"]})
+    return rows(frame, bool(spec.get("header", True)))
+
+
 def _is_pipeline(model: Any) -> bool:
     from sklearn.pipeline import Pipeline
 

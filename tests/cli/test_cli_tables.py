@@ -347,3 +347,25 @@ def test_a_table_model_is_not_run_on_workers_without_its_preprocessing(wine, cap
         code, _, err = cli(capsys, command, model, "--data", path, "--workers", "1")
         assert code == 2
         assert_one_line_error(err, "preprocesses a table's columns", "--workers/--cluster")
+
+
+def test_export_writes_a_table_models_whole_pipeline(messy, tmp_path, capsys):
+    # the model file is a pipeline; its columns' kinds come from the file's contract
+    import onnx
+    import onnxruntime as ort
+
+    from nablanet.export.pipelines import onnx_inputs
+
+    path, frame = messy
+    frame = frame.assign(size=pd.to_numeric(frame["size"], errors="coerce").fillna(0.5))
+    full = tmp_path / "full.csv"
+    frame.to_csv(full, index=False)  # missing text only: skl2onnx converts that imputer
+    model, graph = tmp_path / "m.npz", tmp_path / "m.onnx"
+    assert cli(capsys, "train", "--data", full, "--out", model, "--epochs", "50", "-q")[0] == 0
+    code, out, err = cli(capsys, "export", model, "--onnx", graph)
+    assert code == 0, err
+    assert "Pipeline of ColumnTransformer, MLPClassifier" in out and "inputs color, size" in out
+    X = frame[["color", "size"]].replace({"color": {"NA": None}})
+    onx = onnx.load(graph)
+    labels = ort.InferenceSession(onx.SerializeToString()).run(None, onnx_inputs(onx, X))[0]
+    assert labels.ravel().tolist() == nablanet.load(model).predict(X).tolist()
