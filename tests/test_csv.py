@@ -382,3 +382,45 @@ def test_ragged_semicolon_file_names_the_assumed_delimiter(tmp_path):
     with pytest.raises(ValueError, match=r"row 4 has 2 fields, expected 3 \(with delimiter ';' "
                        r"\(semicolon, assumed\)\)"):
         read_csv(p)
+
+
+def test_read_table_types_columns_and_recognises_missing_cells(tmp_path):
+    from nablanet.data.csv import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("id,a,color,y\n1,1.5,red,yes\n2,NA,blue,no\n\n3,2,,yes\n4,?,red,no\n"
+                    "5,null,NaN,no\n")
+    t = read_table(path)
+    assert t.header and list(t.frame.columns) == ["id", "a", "color", "y"]
+    assert t.frame["a"].dtype == np.float64 and t.frame["color"].dtype == object
+    assert np.isnan(t.frame["a"].to_numpy()).tolist() == [False, True, False, True, True]
+    assert t.frame["color"].tolist() == ["red", "blue", None, "red", None]
+    assert t.lines.tolist() == [2, 3, 5, 6, 7]  # the blank line 4 is skipped
+    path.write_text("a,b\n1,2\n3\n")
+    with pytest.raises(ValueError, match=r"row 3 has 1 fields, expected 2"):
+        read_table(path)
+    path.write_text("a,b\n" + "".join(f"{i},{i}\n" for i in range(9)) + "x,1\n")
+    with pytest.raises(ValueError, match=r"row 11, column 'a': 'x' is not a number, but most"):
+        read_table(path)
+
+
+def test_fast_parse_matches_nablanets_own(tmp_path):
+    from nablanet.data import csv as csvmod
+    from nablanet.data.csvparse import parse, parse_fast
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 4)) * 10.0 ** rng.integers(-300, 300, (3000, 4))
+    for target in (rng.integers(-5, 5, 3000).astype(str), np.round(rng.random(3000), 3),
+                   rng.choice(["a", " b ", "c"], 3000)):
+        path = tmp_path / "f.csv"
+        with open(path, "w") as f:
+            f.write("w,x,y,z,t\n")
+            for row, t in zip(X, target, strict=True):
+                f.write(",".join(repr(float(v)) for v in row) + f",{t}\n")
+        table = csvmod._inspect(str(path), -1, None, None)
+        X_fast, y_fast = parse_fast(table, 4000)
+        X_slow, cells = parse(table, 4000)
+        assert np.array_equal(X_fast, X_slow) and np.array_equal(X_fast, X)
+        y_slow = csvmod._target_values(cells)
+        assert (y_fast if y_fast.dtype.kind in "if" else csvmod._target_values(y_fast)
+                ).tolist() == y_slow.tolist()

@@ -21,7 +21,8 @@ DATA_HELP = (
 )
 TARGET_HELP = (
     "the target column of a CSV file: a header name or a 0-based index (negative counts "
-    "from the end; default -1, the last column)"
+    "from the end; default -1, the last column); several, comma-separated or as repeated "
+    "flags, for multi-output regression or multi-label classification"
 )
 
 
@@ -118,12 +119,26 @@ def names(text: str) -> str | list[str]:
     return parts[0] if len(parts) == 1 else parts
 
 
-def target(text: str) -> int | str:
-    """A column index, or else a column name."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
+def names_list(text: str) -> list[str]:
+    """A comma-separated list of column names."""
+    parts = [s.strip() for s in text.split(",")]
+    if any(not s for s in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name")
+    return parts
+
+
+def target(text: str) -> list[int | str]:
+    """Column indices or names, comma-separated: ``"3"``, ``"species"``, ``"Weight,Waist"``."""
+    refs: list[int | str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            raise argparse.ArgumentTypeError(f"{text!r} has an empty column name")
+        try:
+            refs.append(int(part))
+        except ValueError:
+            refs.append(part)
+    return refs
 
 
 def batch_size(text: str) -> int | str:
@@ -166,7 +181,8 @@ def add_command(
 def add_data(p: argparse.ArgumentParser) -> None:
     """``--data SOURCE`` and ``--target COLUMN``."""
     p.add_argument("--data", default="digits", metavar="SOURCE", help=DATA_HELP)
-    p.add_argument("--target", type=target, default=-1, metavar="COLUMN", help=TARGET_HELP)
+    p.add_argument("--target", type=target, action="extend", default=None,
+                   metavar="COLUMN[,COLUMN...]", help=TARGET_HELP)
     p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="whether a CSV file's first row is a header (default: detected from "
                    "every column, the target's included)")

@@ -11,10 +11,19 @@ if TYPE_CHECKING:
 
 
 def load_model(path: str, estimator: bool = True) -> Any:
-    """The model in ``path``; with ``estimator``, refuse a bare `Network`."""
+    """The model in ``path``; with ``estimator``, refuse a bare `Network`.
+
+    Of a pipeline (a CSV table's preprocessing, then the estimator, as 'nablanet train'
+    writes it) the estimator: the commands read the preprocessing themselves
+    (`nablanet.cli.sources.load_for_model`).
+    """
+    from sklearn.pipeline import Pipeline
+
     import nablanet
 
     model = nablanet.load(path)
+    if isinstance(model, Pipeline):
+        model = model[-1]
     if estimator and not hasattr(model, "net_"):
         raise ValueError(
             f"{path} holds a bare Network, not a model trained by 'nablanet train' (an "

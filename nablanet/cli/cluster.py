@@ -51,7 +51,10 @@ def _read(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """Dask arrays read on the workers from --data's files, with a description."""
     from nablanet.distributed.cli import read_distributed
 
-    target = -1 if getattr(args, "target", None) is None else args.target
+    targets = getattr(args, "target", None) or [-1]
+    if len(targets) > 1:
+        raise c.UsageError("--workers/--cluster train on one --target column")
+    target = targets[0]
     X, y = read_distributed(args.data, target=target)
     return X, y, f"{args.data} ({X.shape[0]} rows, {X.shape[1]} features, read by the workers)"
 
@@ -146,12 +149,27 @@ def _model_data(args: argparse.Namespace) -> tuple[Any, Any, str]:
     return _read(args)
 
 
+def _plain_model(path: str) -> Any:
+    """The estimator in ``path``, refusing a pipeline: its preprocessing runs in this process.
+
+    A model trained on a CSV table reads the table's columns by name through its
+    preprocessing; the workers read arrays of numbers.
+    """
+    from nablanet.cli._models import load_model
+    from nablanet.cli._tables import preprocessing_of
+
+    if preprocessing_of(path) is not None:
+        raise c.UsageError(f"{path} preprocesses a table's columns (a model trained on a CSV "
+                           "file); --workers/--cluster run models of numeric arrays: leave "
+                           "them out to use this one")
+    return load_model(path)
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Score a saved model on the cluster, block by block."""
-    from nablanet.cli._models import load_model
     from nablanet.distributed.cli import cluster_from_args
 
-    model = load_model(args.model)
+    model = _plain_model(args.model)
     with cluster_from_args(args):
         X, y, what = _model_data(args)
         c.out(f"{args.model} on {what}")
@@ -161,10 +179,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def predictions(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
     """The ``prediction`` column, computed block by block on the cluster."""
-    from nablanet.cli._models import load_model
     from nablanet.distributed.cli import cluster_from_args
 
-    model = load_model(args.model)
+    model = _plain_model(args.model)
     if args.proba:
         raise c.UsageError("--proba is not available with --workers/--cluster")
     with cluster_from_args(args):

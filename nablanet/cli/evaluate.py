@@ -16,7 +16,8 @@ def add_parser(subparsers: Any) -> None:
     p = c.add_command(
         subparsers, "evaluate", "score a saved model on data",
         "Score a saved model on the test split of a data set (or every row of a CSV "
-        "file): accuracy, per-class precision/recall/F1 and the confusion matrix for a "
+        "file, its columns matched by name to the model's): accuracy, per-class "
+        "precision/recall/F1 and the confusion matrix for a "
         "classifier; R², MAE and RMSE for a regressor.",
     )
     c.add_model(p)
@@ -34,6 +35,14 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     data = load_for_model(args, model)
     assert data.y_test is not None
+    if data.y_test.ndim == 2:  # several targets: a line each
+        from nablanet.cli.train import target_scores
+
+        lines = target_scores(model, data.X_test, data.y_test, data.contract)
+        c.out(f"{args.model} on {data.description}")
+        for line in lines:
+            c.out(line)
+        return 0
     result = evaluate_model(model, data.X_test, data.y_test, data.class_names)
     _warn_training_rows(args.model, data.X_test)
     if args.json:

@@ -58,6 +58,13 @@ def describe(path: str, header: dict[str, Any], model: Any) -> dict[str, Any]:
                 info["class_names"] = [str(n) for n in names]
         if "data" in header.get("metadata", {}):
             info["trained_on"] = str(header["metadata"]["data"])
+        from nablanet.cli._tables import CONTRACT
+
+        columns = header.get("metadata", {}).get(CONTRACT)
+        if isinstance(columns, dict):  # a table's model: the columns it reads, by name
+            info["features"] = [{"name": str(f.get("name")), "kind": str(f.get("kind"))}
+                                for f in columns.get("features", [])]
+            info["targets"] = list(columns.get("targets", []))
         info["history"] = _history(model)
     from nablanet.cli import _fingerprint
 
@@ -95,8 +102,12 @@ def _print(info: dict[str, Any], model: Any) -> None:
         return
     if "trained_on" in info:
         c.out(f"trained on: {info['trained_on']}")
+    if "features" in info:
+        c.out("reads columns: " + ", ".join(f"{quoted(f['name'])} ({f['kind']})"
+                                            for f in info["features"]))
+        c.out(f"predicts: {', '.join(map(quoted, info['targets']))}")
     if "classes" in info:
-        labels = [str(k) if str(k) == str(n) else f"{k} ({n})"
+        labels = [quoted(k) if str(k) == str(n) else f"{quoted(k)} ({quoted(n)})"
                   for k, n in zip(info["classes"], info.get("class_names", info["classes"]),
                                   strict=True)]
         c.out(f"classes: {', '.join(labels)}")
@@ -115,3 +126,14 @@ def _print(info: dict[str, Any], model: Any) -> None:
               f"{h['final_loss']:.6g} (last)")
     if h["best_validation_score"] is not None:
         c.out(f"  best validation  {h['best_validation_score']:.4f}")
+
+
+def quoted(label: Any) -> str:
+    """A class label as a list shows it: quoted when it holds a comma, a space or a quote.
+
+    "no, skip" and "yes, buy" in a list read as four classes unquoted.
+    """
+    text = str(label)
+    if text and not any(ch in text for ch in ',"() ') and text == text.strip():
+        return text
+    return '"' + text.replace('"', '\\"') + '"'

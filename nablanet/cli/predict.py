@@ -17,9 +17,10 @@ def add_parser(subparsers: Any) -> None:
     """Add ``predict`` and its flags."""
     p = c.add_command(
         subparsers, "predict", "predict with a saved model",
-        "Predict the test split of a data set (or every row of a CSV file; the target "
-        "column may be left out) and write a CSV: a header row, then one row per "
-        "sample.",
+        "Predict the test split of a data set (or every row of a CSV file, its columns "
+        "matched by name to the model's; the target column may be left out, and is "
+        "ignored if present) and write a CSV: a header row, then one row per sample (one "
+        "column per target for a model of several).",
     )
     c.add_model(p)
     c.add_data(p)
@@ -41,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         if args.proba and not hasattr(model, "classes_"):
             raise c.UsageError("--proba needs a classifier; this model is a regressor")
         data = load_for_model(args, model, need_target=False)
-        header, columns = _columns(model, data.X_test, data.class_names, args.proba)
+        targets = (data.contract or {}).get("targets")
+        header, columns = _columns(model, data.X_test, data.class_names, args.proba, targets)
 
     def write(stream: Any) -> None:
         import csv
@@ -64,19 +66,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _columns(model: Any, X: Any, class_names: Any, proba: bool
-             ) -> tuple[list[str], list[list[Any]]]:
-    """The header and the columns of the output: labels (and probabilities) or values."""
+def _columns(model: Any, X: Any, class_names: Any, proba: bool,
+             targets: list[str] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """The header and the columns of the output: labels (and probabilities) or values.
+
+    One target gives the column ``prediction``; several (``targets``, the names the model
+    was trained on) one column each, named after its target.
+    """
     import numpy as np
 
     from nablanet.report import label_names
 
     pred = np.asarray(model.predict(X))
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        names = targets if targets and len(targets) == pred.shape[1] else [
+            f"prediction_{j}" for j in range(pred.shape[1])]
+        if proba:
+            raise c.UsageError("--proba is for a model with one target")
+        text = "{:.10g}" if pred.dtype.kind == "f" else "{}"
+        return list(names), [[text.format(v) for v in pred[:, j]] for j in range(pred.shape[1])]
     if not hasattr(model, "classes_"):
         P = pred.reshape(pred.shape[0], -1)
-        header = ["prediction"] if P.shape[1] == 1 else [f"prediction_{j}"
-                                                           for j in range(P.shape[1])]
-        return header, [[f"{v:.10g}" for v in P[:, j]] for j in range(P.shape[1])]
+        return ["prediction"], [[f"{v:.10g}" for v in P[:, 0]]]
     columns: list[list[Any]] = [label_names(pred.tolist(), class_names)]
     header = ["prediction"]
     if proba:

@@ -10,12 +10,11 @@ from nablanet.cli import cluster
 from nablanet.cli._models import (
     fit,
     model_gradient_check,
-    progress_callbacks,
     sample,
     score_line,
     settings,
 )
-from nablanet.cli.sources import Data, load_for_training
+from nablanet.cli.sources import Data, is_csv, load_for_training
 
 #: Samples per step for adam and sgd unless --batch-size says otherwise: scikit-learn's
 #: min(200, samples). With its 200 epochs too, default flags train as the library's
@@ -30,8 +29,12 @@ DESCRIPTION = (
     "score on the test part, and save it with --out. A classifier unless the CSV "
     "target is a quantity (see --task); a regressor with the default output trains on "
     "standardised targets, and the saved model predicts in the target's own units.\n\n"
-    "CSV features are used as they are: scale them to about [0, 1] or unit variance "
-    "first for quick training."
+    "A CSV table is preprocessed as scikit-learn users do, and the model file keeps it: "
+    "numeric columns are standardised (--no-scale: as they are), text columns one-hot "
+    "encoded, missing cells ('', NA, NaN, ?, null) imputed with the column's median or "
+    "most frequent value (--no-impute: refused), and identifier columns (a different "
+    "value in every row) dropped. The model file keeps the columns' names: 'predict' and "
+    "'evaluate' match a file's columns by name."
 )
 
 
@@ -46,6 +49,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--test-fraction", type=c.fraction, default=0.25, metavar="F",
                    help="share of a CSV file's rows held out (stratified by class) to test "
                    "the trained model; 0 trains on every row")
+    _add_table_flags(p)
     _add_network_flags(p)
     _add_optimizer_flags(p)
     p.add_argument("--seed", type=int, default=0,
@@ -64,6 +68,23 @@ def add_parser(subparsers: Any) -> None:
                    "'nablanet strip-rows MODEL' removes them")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     cluster.add_arguments(p)
+
+
+def _add_table_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--test-out", metavar="FILE", default=None,
+                   help="write the held-out rows of a CSV file, as read, to this CSV file, "
+                   "for 'nablanet evaluate MODEL --data FILE'")
+    p.add_argument("--no-scale", dest="scale", action="store_false",
+                   help="use a CSV file's numeric columns as they are (default: standardised "
+                   "with the training rows' mean and standard deviation)")
+    p.add_argument("--no-impute", dest="impute", action="store_false",
+                   help="refuse missing cells (default: the median of a numeric column, the "
+                   "most frequent value of a text column, with an indicator column)")
+    p.add_argument("--drop", type=c.names_list, action="extend", default=None,
+                   metavar="COL[,COL...]", help="columns of a CSV file not to use as features")
+    p.add_argument("--keep", type=c.names_list, action="extend", default=None,
+                   metavar="COL[,COL...]", help="columns to use as features even when they "
+                   "look like identifiers (a different value in every row)")
 
 
 def _add_network_flags(p: argparse.ArgumentParser) -> None:
@@ -200,35 +221,43 @@ def build_estimator(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, print the test score, save the model and the report."""
-    from nablanet.report import evaluate_model
+    """Train, print the test score, save the model and the report.
 
-    c.check_outputs({"--out": args.out, "--report": args.report}, inputs=(args.data,))
+    Returns 130 when training was interrupted (Ctrl-C): the epochs completed are still
+    scored and saved, as an interrupted ``fit`` keeps them.
+    """
+    c.check_outputs({"--out": args.out, "--report": args.report, "--test-out": args.test_out},
+                    inputs=(args.data,))
     check_flags(args)
     if cluster.requested(args):
         return cluster.run_train(args, build_estimator, unstandardise_output)
+    if args.test_out is not None and not is_csv(args.data):
+        raise c.UsageError("--test-out writes the held-out rows of a CSV file; --data "
+                           f"{args.data} has its own test split")
     data = load_for_training(args)
     quiet = args.quiet
     if not quiet:
         c.err(f"data: {data.description}")
-    est = build_estimator(args, data.regression, int(data.X_train.shape[0]),
-                          progress_callbacks(quiet))
+    progress = progress_callbacks(quiet, args.epochs)
+    est = build_estimator(args, data.regression, int(data.X_train.shape[0]), progress)
     target_scaling = _fit(est, data, args)
+    for callback in progress:  # an interrupted fit leaves its bar open: close it now
+        callback.on_train_end(None)
+    interrupted = est.history_.best.stop_reason == "interrupted"
     if not quiet:
         c.err(est.net_.summary())
-    result = None
-    if data.y_test is not None and data.y_test.size:
-        result = evaluate_model(est, data.X_test, data.y_test, data.class_names)
-        c.out(score_line(result, "test"))
-    else:
-        c.out(f"trained for {est.n_iter_} epochs (no test part: --test-fraction 0)")
+        if (why := stop_reason(est, args)) is not None:
+            c.err(why)
+    result = _score(est, data)
+    if args.test_out is not None:
+        _write_rows(args.test_out, data.test_rows)
+        c.out(f"held-out rows written to {args.test_out} (score them with 'nablanet "
+              f"evaluate MODEL --data {args.test_out}')")
     if args.out:
-        from nablanet.io import save
-
         metadata = _metadata(est, data, args)
         if target_scaling is not None:
             metadata["target_scaling"] = target_scaling
-        save(est, args.out, metadata=metadata)
+        save_model(est, data, args.out, metadata)
         c.out(f"model written to {args.out}")
     elif not quiet:
         c.err("note: the model was not saved; give --out MODEL to keep it")
@@ -236,7 +265,107 @@ def run(args: argparse.Namespace) -> int:
         path = _write_report(args.report, est, data, result, _settings(est, args, data),
                              seed=args.seed, targets_scaled=target_scaling is not None)
         c.out(f"report written to {path}")
-    return 0
+    return 130 if interrupted else 0
+
+
+def progress_callbacks(quiet: bool, epochs: int) -> list[Any]:
+    """A progress bar on a terminal; elsewhere a line every tenth of the epochs."""
+    import sys
+
+    if quiet:
+        return []
+    from nablanet.callbacks import EpochLogger, ProgressBar
+
+    if sys.stderr.isatty():
+        return [ProgressBar()]
+    return [EpochLogger(sys.stderr, every=max(1, epochs // 10))]
+
+
+def stop_reason(est: Any, args: argparse.Namespace) -> str | None:
+    """Why training ended before its last epoch, in the flags' words (None: it ran them all)."""
+    reason = est.history_.best.stop_reason
+    if reason == "interrupted":
+        return (f"training interrupted after {est.n_iter_} epochs; the model as it stood "
+                "then is scored and saved")
+    if reason == "converged":
+        return f"training converged after {est.n_iter_} iterations"
+    if reason == "max_epochs" or args.optimizer == "lbfgs":
+        return None
+    if est.early_stopping:
+        scores = list(est.validation_scores_ or [])
+        best = 1 + max(range(len(scores)), key=scores.__getitem__) if scores else est.n_iter_
+        if args.early_stopping:
+            return (f"early stopping after {est.n_iter_} epochs: the validation score did "
+                    f"not improve for {args.patience} epochs (best "
+                    f"{est.best_validation_score_:.4f} at epoch {best}, whose weights are "
+                    "kept); give a larger --patience to train longer")
+    return (f"stopped after {est.n_iter_} epochs: the training loss did not improve for "
+            f"{args.patience} epochs (it has converged); give a larger --patience to go on")
+
+
+def _score(est: Any, data: Data) -> Any:
+    """Print the score on the test part (or why there is none); the evaluation, if any."""
+    from nablanet.report import evaluate_model
+
+    if data.y_test is None or not data.y_test.size:
+        c.out(f"trained for {est.n_iter_} epochs (no test part: --test-fraction 0)")
+        return None
+    if data.regression and data.y_test.shape[0] < 2:
+        c.out(f"test R²: not computed: the test part has {data.y_test.shape[0]} row and R² "
+              "needs at least 2; give a larger --test-fraction, or more rows")
+        return None
+    if data.y_test.ndim == 2:
+        for line in target_scores(est, data.X_test, data.y_test, data.contract):
+            c.out(line)
+        return None
+    result = evaluate_model(est, data.X_test, data.y_test, data.class_names)
+    c.out(score_line(result, "test"))
+    return result
+
+
+def target_scores(model: Any, X: Any, Y: Any, contract: dict[str, Any] | None) -> list[str]:
+    """One line per target of a multi-output model: R² (regression) or accuracy (labels)."""
+    import numpy as np
+    from sklearn.metrics import accuracy_score, r2_score
+
+    P = np.asarray(model.predict(X)).reshape(Y.shape)
+    names = (contract or {}).get("targets") or [f"target {j}" for j in range(Y.shape[1])]
+    regression = not hasattr(model, "classes_")
+    lines = []
+    for j, name in enumerate(names):
+        if regression:
+            lines.append(f"{name}: R² {r2_score(Y[:, j], P[:, j]):.4f}")
+        else:
+            lines.append(f"{name}: accuracy {accuracy_score(Y[:, j], P[:, j]):.4f}")
+    return [*lines, f"({Y.shape[0]} samples)"]
+
+
+def _write_rows(path: str, rows: Any) -> None:
+    """Write rows of a table as CSV (missing cells empty), as the model's files are written."""
+    import io
+
+    def write(f: Any) -> None:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        rows.to_csv(text, index=False, na_rep="", lineterminator="\n")
+        text.flush()
+        text.detach()
+
+    c.write_atomically(path, write)
+
+
+def save_model(est: Any, data: Data, path: str, metadata: dict[str, Any]) -> None:
+    """Write the model file: the estimator, and with a CSV table its preprocessing."""
+    if data.contract is None:
+        from nablanet.io import save
+
+        save(est, path, metadata=metadata)
+        return
+    from sklearn.pipeline import Pipeline
+
+    from nablanet.cli._tables import CONTRACT, save_pipeline
+
+    pipeline = Pipeline([("preprocess", data.preprocess), ("model", est)])
+    save_pipeline(pipeline, path, {**metadata, CONTRACT: data.contract})
 
 
 def _fit(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any] | None:

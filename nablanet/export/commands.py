@@ -104,21 +104,32 @@ def run_export(args: argparse.Namespace) -> int:
     _writable(args.onnx, "--onnx", args.model)
     model = nablanet.load(args.model)
     if is_pipeline(model):
-        raise ValueError(
-            f"{args.model} holds a pipeline, whose graph needs the kinds of its columns: "
-            "export it from Python with nablanet.to_onnx(nablanet.load(MODEL), "
-            "X_sample=rows_as_a_DataFrame)"
-        )
-    sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
+        from nablanet.cli._tables import sample_rows
+
+        # a table's model from 'nablanet train' keeps its columns' names and kinds
+        sample = sample_rows(args.model)
+        if sample is None:
+            raise ValueError(
+                f"{args.model} holds a pipeline, whose graph needs the kinds of its columns: "
+                "export it from Python with nablanet.to_onnx(nablanet.load(MODEL), "
+                "X_sample=rows_as_a_DataFrame)"
+            )
+        if args.float64:
+            raise ValueError("--float64 is for a network; a pipeline's graph computes in "
+                             "float32")
+    else:
+        sample = np.zeros((1, network_of(model).layer_sizes[0])) if args.float64 else None
     graph = to_onnx(model, X_sample=sample, target_opset=args.opset)
     write_file(args.onnx, graph.SerializeToString())
     outputs = ", ".join(o.name for o in graph.graph.output)
+    inputs = [i.name for i in graph.graph.input]
     dtype = onnx.helper.tensor_dtype_to_np_dtype(
         graph.graph.input[0].type.tensor_type.elem_type
     )
     sys.stdout.write(
         f"wrote {args.onnx}: {_describe(model)}, {dtype} graph, opset "
-        f"{graph.opset_import[0].version}; input X, outputs {outputs}\n"
+        f"{graph.opset_import[0].version}; input{'s' if len(inputs) > 1 else ''} "
+        f"{', '.join(inputs)}, outputs {outputs}\n"
     )
     return 0
 

@@ -20,6 +20,9 @@ def test_no_target_scaling_advice_for_a_model_trained_on_standardised_targets(
     findings = " ".join(json.loads(out)["findings"])
     assert code == 0 and "targets" not in findings
     # the same network diagnosed without that knowledge would have been told to scale them
-    X, y = load_diabetes(return_X_y=True)
-    told = nablanet.load(model).diagnose(X, y, targets_scaled=False)
+    # (the file is the pipeline of the command's preprocessing and the network)
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    pipeline = nablanet.load(model)
+    told = pipeline[-1].diagnose(pipeline[:-1].transform(X), y.to_numpy(),
+                                 targets_scaled=False)
     assert "standardise the targets" in " ".join(told.findings())

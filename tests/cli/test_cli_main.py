@@ -106,11 +106,12 @@ def test_mistakes_in_a_real_process(tmp_path, iris_csv):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(np.random.default_rng(0).bytes(2000))
     text_cell = tmp_path / "text.csv"
-    text_cell.write_text("x,y,label\n1,2,a\n3,hello,b\n5,6,a\n7,8,b\n")
+    text_cell.write_text("x,y,label\n1,2,a\n3,,b\n5,6,a\n7,8,b\n")
     cases = [
         (["evaluate", tmp_path / "missing.npz"], 1, ["No such file", "missing.npz"]),
         (["info", junk], 1, ["not a nablanet model file"]),
-        (["train", "--data", text_cell], 1, ["row 3", "column 'y' (index 1)", "'hello'"]),
+        (["train", "--data", text_cell, "--no-impute"], 1,
+         ["row 3", "column 'y'", "missing value", "leave out --no-impute"]),
         (["train", "--activation", "bogus", "--epochs", "1"], 1,
          ["unknown activation 'bogus'", "relu", "tanh", "sigmoid"]),
         (["train", "--data", tmp_path / "nothere.csv"], 1, ["No such file", "nothere.csv"]),

@@ -51,7 +51,8 @@ def test_csv_classification_with_text_labels(iris_csv, tmp_path, capsys):
     assert result["n_samples"] == 150 and result["accuracy"] > 0.7
     # predict on a file without the target column
     features = tmp_path / "new.csv"
-    features.write_text("a,b,c,d\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    features.write_text("sepal length,sepal width,petal length,petal width\n"
+                        "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
     code, out, _ = cli(capsys, "predict", model, "--data", features, "--proba")
     rows = list(csv.reader(io.StringIO(out)))
     assert code == 0 and len(rows) == 3
@@ -66,23 +67,24 @@ def test_csv_text_cell_names_row_and_column(iris_csv, tmp_path, capsys):
     bad.write_text("\n".join(lines) + "\n")
     code, _, err = cli(capsys, "train", "--data", bad, "--target", "species")
     assert code == 1
-    assert_one_line_error(err, "row 4", "'sepal width' (index 1)", "'n/a'")
-    # a missing value too
+    assert_one_line_error(err, "row 4", "column 'sepal width'", "'n/a'", "leave it empty")
+    # a missing value too, refused with --no-impute
     lines[3] = "5.1,,1.4,0.2,setosa"
     bad.write_text("\n".join(lines) + "\n")
-    code, _, err = cli(capsys, "train", "--data", bad, "--target", "species")
+    code, _, err = cli(capsys, "train", "--data", bad, "--target", "species", "--no-impute")
     assert code == 1
-    assert_one_line_error(err, "row 4", "missing value")
+    assert_one_line_error(err, "row 4", "missing value", "leave out --no-impute")
 
 
 def test_csv_features_only_text_cell(iris_csv, tmp_path, capsys):
     model = tmp_path / "iris.npz"
     assert cli(capsys, "train", "--data", iris_csv, "--epochs", "3", "--out", model, "-q")[0] == 0
     bad = tmp_path / "x.csv"
-    bad.write_text("a,b,c,d\n5.1,3.5,1.4,0.2\n6.7,oops,5.2,2.3\n")
+    bad.write_text("sepal length,sepal width,petal length,petal width\n"
+                   "5.1,3.5,1.4,0.2\n6.7,oops,5.2,2.3\n")
     code, _, err = cli(capsys, "predict", model, "--data", bad)
     assert code == 1
-    assert_one_line_error(err, f"{bad}: row 3, column 'b' (index 1)", "'oops'")
+    assert_one_line_error(err, f"{bad}: row 3, column 'sepal width'", "'oops'", "not a number")
     assert "tmp" not in err.replace(str(tmp_path), "")  # the user's file, not a copy
 
 
@@ -108,7 +110,9 @@ def test_csv_regression_prints_r2(diabetes_csv, tmp_path, capsys):
     assert "regression" in err
     r2 = printed_float(r"^test R²: (-?[0-9.]+) ", out)
     assert 0.2 < r2 <= 1.0  # a real fit of the diabetes data (linear models reach ~0.45)
-    assert type(nablanet.load(model)).__name__ == "MLPRegressor"
+    pipeline = nablanet.load(model)  # the preprocessing, then the network
+    assert type(pipeline).__name__ == "Pipeline"
+    assert type(pipeline[-1]).__name__ == "MLPRegressor"
     code, out, _ = cli(capsys, "evaluate", model, "--data", diabetes_csv, "--json")
     result = json.loads(out)
     assert code == 0 and set(result) >= {"r2", "mae", "rmse"} and "accuracy" not in result

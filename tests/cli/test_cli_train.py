@@ -141,8 +141,12 @@ def test_train_dropout_restarts_and_per_layer_activations(tmp_path, capsys):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_iris_with_default_flags_reaches_the_library_estimator(iris_csv, capsys, seed):
     # was 0.76 (seed 0): a 12-row validation part reached accuracy 1.0 early and kept that
-    # epoch; the defaults are now the library's own, on the same split
+    # epoch; the defaults are now the library's own (with standardised features, as a
+    # scikit-learn user would), on the same split
     import warnings
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from nablanet import MLPClassifier
     from nablanet.datasets import read_csv, stratified_split
@@ -151,7 +155,8 @@ def test_iris_with_default_flags_reaches_the_library_estimator(iris_csv, capsys,
     X_train, X_test, y_train, y_test = stratified_split(X, y, test_size=0.25, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MLPClassifier(random_state=seed).fit(X_train, y_train)
+        est = make_pipeline(StandardScaler(), MLPClassifier(random_state=seed))
+        est.fit(X_train, y_train)
     code, out, _ = cli(capsys, "train", "--data", iris_csv, "--seed", seed, "-q")
     assert code == 0
     accuracy = printed_float(r"test accuracy: ([0-9.]+) \(38 samples\)", out)
@@ -164,12 +169,15 @@ def test_standardised_regression_model_predicts_in_target_units(diabetes_csv, tm
     code, _, _ = cli(capsys, "train", "--data", diabetes_csv, "--test-fraction", "0",
                      "--epochs", "30", "--out", model, "-q")
     assert code == 0
-    est = nablanet.load(model)
-    rows = np.loadtxt(diabetes_csv, delimiter=",", skiprows=1)
-    pred = est.predict(rows[:, :-1])
+    import pandas as pd
+
+    est = nablanet.load(model)  # the pipeline: standardised features, then the network
+    rows = pd.read_csv(diabetes_csv)
+    X, y = rows.drop(columns="progression"), rows["progression"].to_numpy()
+    pred = est.predict(X)
     # in the target's units (mean ~152), and scored there
-    assert abs(pred.mean() - rows[:, -1].mean()) < 20
-    assert est.score(rows[:, :-1], rows[:, -1]) > 0.3
+    assert abs(pred.mean() - y.mean()) < 20
+    assert est.score(X, y) > 0.3
 
 
 def test_training_that_stops_unconverged_says_so(capsys):
