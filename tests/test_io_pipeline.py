@@ -155,7 +155,8 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("edit, message", HOSTILE, ids=lambda v: str(v)[:40])
+@pytest.mark.parametrize("edit, message", HOSTILE,
+                         ids=[f"hostile{i}" for i in range(len(HOSTILE))])
 def test_a_hostile_pipeline_file_is_refused(saved, edit, message, tmp_path):
     header = header_of(saved)
     edit(header)
@@ -244,7 +245,9 @@ PREPROCESSORS = [
 ]
 
 
-@pytest.mark.parametrize("step, data", PREPROCESSORS, ids=lambda p: repr(p)[:60])
+@pytest.mark.parametrize("step, data", PREPROCESSORS,  # ids stable across test workers
+                         ids=[f"{i}-{type(step).__name__}" for i, (step, _) in
+                              enumerate(PREPROCESSORS)])
 def test_each_preprocessor_is_rebuilt_exactly(step, data, tmp_path):
     X, y = data()
     model = nablanet.MLPClassifier((6,), max_iter=30, random_state=0)
