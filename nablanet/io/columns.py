@@ -46,10 +46,8 @@ def columns_state(columns: Any) -> Any:
     """A column selection as JSON (see the module notes)."""
     if isinstance(columns, slice):
         return {"slice": [columns.start, columns.stop, columns.step]}
-    if isinstance(columns, np.ndarray):
+    if hasattr(columns, "tolist"):  # a NumPy array or scalar, a pandas Index or Series
         columns = columns.tolist()
-    if isinstance(columns, np.generic):
-        columns = columns.item()
     if isinstance(columns, list):
         return [c.item() if isinstance(c, np.generic) else c for c in columns]
     return columns
@@ -62,8 +60,10 @@ def columns_from(value: Any, at: Place) -> Any:
 
     if isinstance(value, dict) and list(value) == ["slice"]:
         bounds = value["slice"]
-        if isinstance(bounds, list) and len(bounds) == 3 and all(
-            b is None or is_int(b) for b in bounds
+        # by position, or by name (pandas' label slice, both ends included)
+        if isinstance(bounds, list) and len(bounds) == 3 and any(
+            all(b is None or test(b) for b in bounds)
+            for test in (is_int, lambda b: isinstance(b, str))
         ):
             return slice(*bounds)
     elif isinstance(value, str) or is_int(value):
