@@ -86,6 +86,33 @@ def _empty_text_is_missing(model: Any) -> Any:
     return model
 
 
+def _drops_columns(imputer: Any) -> bool:
+    """Whether a fitted SimpleImputer drops columns (all missing in fit, no value to fill)."""
+    if imputer.strategy == "constant" or imputer.keep_empty_features:
+        return False
+    return any(isinstance(v, float) and math.isnan(v) for v in imputer.statistics_.tolist())
+
+
+def _refuse_unconverted(model: Any) -> None:
+    """Refuse the imputers skl2onnx converts to a graph of the wrong width.
+
+    Its converter writes neither ``add_indicator``'s columns nor the dropping of a column
+    that was all missing in fit: the graph checks, then fails on the rows it runs.
+    """
+    from sklearn.impute import SimpleImputer
+
+    for step in _steps(model):
+        if not isinstance(step, SimpleImputer):
+            continue
+        if step.add_indicator:
+            raise ValueError("skl2onnx cannot convert step SimpleImputer with "
+                             "add_indicator=True: its graph lacks the indicator columns")
+        if _drops_columns(step):
+            raise ValueError("skl2onnx cannot convert step SimpleImputer: it drops the "
+                             "columns that were all missing in fit, which skl2onnx's graph "
+                             "keeps; fit it with keep_empty_features=True")
+
+
 def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.ModelProto:
     """Convert a fitted Pipeline or ColumnTransformer, network included (see the notes).
 
@@ -99,7 +126,8 @@ def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.Model
     Raises
     ------
     ValueError
-        Without ``X_sample``, or for a step skl2onnx cannot convert (naming it).
+        Without ``X_sample``, or for a step skl2onnx cannot convert (naming it), or
+        converts wrongly (a SimpleImputer with ``add_indicator`` or dropping a column).
     """
     import skl2onnx
     from sklearn.base import is_classifier
@@ -111,6 +139,7 @@ def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.Model
             "to_onnx of a pipeline needs X_sample (a DataFrame or an array like the rows "
             "it predicts): it names the graph's inputs and tells numbers from text"
         )
+    _refuse_unconverted(model)
     register_skl2onnx()
     converted = _empty_text_is_missing(model)
     final = _steps(converted)[-1]

@@ -1,0 +1,39 @@
+"""Review of pipeline export: imputers skl2onnx converts to graphs of the wrong width."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+
+import nablanet
+
+
+def _with_gaps() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_wine(return_X_y=True)
+    X = X[:, :4].copy()
+    X[::7, 0] = np.nan
+    return X, y
+
+
+@pytest.mark.parametrize("imputer, empty, message", [
+    (SimpleImputer(add_indicator=True), False, r"add_indicator=True"),
+    (SimpleImputer(), True, r"drops the columns that were all missing in fit"),
+], ids=["indicator", "empty column"])
+def test_an_imputer_onnx_cannot_reproduce_is_refused(imputer, empty, message):
+    """skl2onnx wrote a graph without the indicator or the dropped column: its width was
+    wrong, and onnxruntime failed on the first rows it ran."""
+    X, y = _with_gaps()
+    if empty:
+        X = np.c_[X, np.full(len(X), np.nan)]
+    pipe = make_pipeline(imputer, nablanet.MLPClassifier((3,), max_iter=5, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    with pytest.raises(ValueError, match=rf"step SimpleImputer.*{message}"):
+        nablanet.to_onnx(pipe, X_sample=X)
