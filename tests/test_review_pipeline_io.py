@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from model_files import header_of, with_header
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_wine
 from sklearn.impute import MissingIndicator
@@ -42,3 +43,15 @@ def test_column_selections_by_name_travel(wine, columns, tmp_path):
     back = _round_trip(ct, tmp_path / "m.npz")
     np.testing.assert_array_equal(back.transform(wine), ct.transform(wine))
     np.testing.assert_array_equal(back.get_feature_names_out(), ct.get_feature_names_out())
+
+
+def test_a_file_cannot_ask_for_more_workers_than_cpus(wine, tmp_path):
+    """A file's n_jobs of a million had transform start a million worker processes."""
+    ct = ColumnTransformer([("s", StandardScaler(), ["alcohol"])], remainder="drop",
+                           n_jobs=1).fit(wine)
+    nablanet.save(ct, tmp_path / "m.npz")
+    assert nablanet.load(tmp_path / "m.npz").n_jobs == 1
+    header = header_of(tmp_path / "m.npz")
+    header["params"]["n_jobs"] = 10**6
+    with_header(tmp_path / "m.npz", header)
+    assert nablanet.load(tmp_path / "m.npz").n_jobs == -1  # every CPU, and no more

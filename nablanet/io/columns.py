@@ -6,12 +6,15 @@ The node keeps the constructor's ``transformers`` (a name, the columns and ``"dr
 last when it read any column), the input columns each reads, the output columns each
 writes, and the column names it was fitted on. Column selections are JSON: a name, an
 index, a list of names, indices or booleans, or ``{"slice": [start, stop, step]}``.
+An ``n_jobs`` above the loading machine's CPU count is read as -1 (every CPU), so that a
+file cannot have ``transform`` start any number of worker processes.
 The steps inside are saved and rebuilt by the caller (`nablanet.io.pipeline`), through
 the two functions it passes in.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +143,9 @@ def from_state(node: dict[str, Any], at: Place, load_step: LoadStep) -> Any:
     remainder = _remainder(node, fitted_steps, len(transformers), at, load_step)
     ct = build(ColumnTransformer, node["params"], at,
                {"transformers": transformers, "remainder": remainder})
+    if isinstance(ct.n_jobs, int) and ct.n_jobs > (os.cpu_count() or 1):
+        # transform starts n_jobs worker processes: a file asks for at most every CPU
+        ct.n_jobs = -1
     ct.n_features_in_ = n
     if "feature_names_in_" in fitted:
         names = fitted["feature_names_in_"]
