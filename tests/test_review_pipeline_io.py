@@ -9,9 +9,10 @@ from model_files import header_of, with_header
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_wine
 from sklearn.impute import MissingIndicator
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OrdinalEncoder, StandardScaler
 
 import nablanet
+from nablanet.io import ModelFileError
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,16 @@ def test_a_file_cannot_ask_for_more_workers_than_cpus(wine, tmp_path):
     header["params"]["n_jobs"] = 10**6
     with_header(tmp_path / "m.npz", header)
     assert nablanet.load(tmp_path / "m.npz").n_jobs == -1  # every CPU, and no more
+
+
+@pytest.mark.parametrize("pair", [[5, 0], [0, 9]], ids=["feature", "category"])
+def test_an_ordinal_encoder_missing_index_past_its_categories_is_refused(pair, tmp_path):
+    """It loaded, then transform (or inverse_transform) failed with a bare IndexError."""
+    X = np.array([["a"], [np.nan], ["b"]], dtype=object)
+    nablanet.save(OrdinalEncoder(encoded_missing_value=-1).fit(X), tmp_path / "m.npz")
+    header = header_of(tmp_path / "m.npz")
+    header["fitted"]["_missing_indices"] = [pair]
+    with_header(tmp_path / "m.npz", header)
+    with pytest.raises(ModelFileError, match=rf"_missing_indices names category {pair[1]} "
+                                             rf"of feature {pair[0]}, which it lacks"):
+        nablanet.load(tmp_path / "m.npz")
