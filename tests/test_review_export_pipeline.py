@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_wine
 from sklearn.exceptions import ConvergenceWarning
@@ -37,3 +38,34 @@ def test_an_imputer_onnx_cannot_reproduce_is_refused(imputer, empty, message):
         pipe.fit(X, y)
     with pytest.raises(ValueError, match=rf"step SimpleImputer.*{message}"):
         nablanet.to_onnx(pipe, X_sample=X)
+
+
+@pytest.mark.parametrize("handle_unknown", ["error", "ignore"])
+def test_a_missing_text_category_exports_as_it_predicts(handle_unknown):
+    """A OneHotEncoder fitted with missing text as a category: the graph took the missing
+    cell ("") for an unknown category, failing (error) or predicting otherwise (ignore)."""
+    import onnxruntime as ort
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from nablanet.export import onnx_inputs
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :3].copy()
+    X["hue"] = pd.Series(np.array(["pale", "medium", "deep"])[y], dtype=object)
+    X.loc[::6, "hue"] = np.nan
+    encoder = OneHotEncoder(handle_unknown=handle_unknown)
+    pipe = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), ["alcohol", "malic_acid", "ash"]),
+                           ("c", encoder, ["hue"])]),
+        nablanet.MLPClassifier((6,), max_iter=60, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    graph = nablanet.to_onnx(pipe, X_sample=X)
+    session = ort.InferenceSession(graph.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    label, proba = session.run(None, onnx_inputs(graph, X))
+    np.testing.assert_array_equal(label, pipe.predict(X))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-5)
+    assert any(pd.isna(c) for c in pipe[0].named_transformers_["c"].categories_[0])

@@ -71,12 +71,31 @@ def _steps(model: Any) -> list[Any]:
     return found
 
 
+def _missing_text_category(categories: Any) -> Any:
+    """Text categories with a missing one (NaN) named ``""``, as the graph's missing cells."""
+    if categories.dtype.kind != "O":
+        return categories
+    missing = [isinstance(c, float) and math.isnan(c) for c in categories.tolist()]
+    if not any(missing):
+        return categories
+    out = categories.copy()
+    out[missing] = MISSING_TEXT
+    return out
+
+
 def _empty_text_is_missing(model: Any) -> Any:
-    """A copy whose text imputers take ``""`` as missing (skl2onnx's only missing text)."""
+    """A copy in which missing text is ``""``, skl2onnx's only missing text.
+
+    Its text imputers take ``""`` as missing, and its one-hot encoders name a missing text
+    category ``""``.
+    """
     from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
 
     model = copy.deepcopy(model)
     for step in _steps(model):
+        if isinstance(step, OneHotEncoder):
+            step.categories_ = [_missing_text_category(c) for c in step.categories_]
         if not isinstance(step, SimpleImputer):
             continue
         text = np.dtype(getattr(step, "_fit_dtype", float)).kind == "O"
