@@ -69,3 +69,31 @@ def test_a_missing_text_category_exports_as_it_predicts(handle_unknown):
     np.testing.assert_array_equal(label, pipe.predict(X))
     np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-5)
     assert any(pd.isna(c) for c in pipe[0].named_transformers_["c"].categories_[0])
+
+
+def test_an_encoder_that_warns_on_unknown_categories_exports_as_it_predicts():
+    """handle_unknown="warn" encodes an unknown category as zeros, as "ignore" does; the
+    graph refused it instead (onnxruntime: "Unknown Category and zeros = 0")."""
+    import onnxruntime as ort
+    from sklearn.preprocessing import OneHotEncoder
+
+    from nablanet.export import onnx_inputs
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    X = X.iloc[:, :2].copy()
+    X["hue"] = pd.Series(np.array(["pale", "medium", "deep"])[y], dtype=object)
+    pipe = make_pipeline(OneHotEncoder(handle_unknown="warn"),
+                         nablanet.MLPClassifier((6,), max_iter=60, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X[["hue"]], y)
+    graph = nablanet.to_onnx(pipe, X_sample=X[["hue"]])
+    new = X[["hue"]].copy()
+    new.iloc[::3, 0] = "violet"  # never seen in fit
+    session = ort.InferenceSession(graph.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    label, proba = session.run(None, onnx_inputs(graph, new))
+    with pytest.warns(UserWarning, match="unknown categories"):
+        expected = pipe.predict_proba(new)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(label, pipe.classes_[expected.argmax(axis=1)])

@@ -87,7 +87,7 @@ def _empty_text_is_missing(model: Any) -> Any:
     """A copy in which missing text is ``""``, skl2onnx's only missing text.
 
     Its text imputers take ``""`` as missing, and its one-hot encoders name a missing text
-    category ``""``.
+    category ``""`` (and ignore unknown categories where they warned, the same zeros).
     """
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import OneHotEncoder
@@ -96,6 +96,8 @@ def _empty_text_is_missing(model: Any) -> Any:
     for step in _steps(model):
         if isinstance(step, OneHotEncoder):
             step.categories_ = [_missing_text_category(c) for c in step.categories_]
+            if step.handle_unknown == "warn" and not step._infrequent_enabled:
+                step.handle_unknown = "ignore"  # the same zeros, which skl2onnx converts
         if not isinstance(step, SimpleImputer):
             continue
         text = np.dtype(getattr(step, "_fit_dtype", float)).kind == "O"
