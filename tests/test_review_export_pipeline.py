@@ -97,3 +97,29 @@ def test_an_encoder_that_warns_on_unknown_categories_exports_as_it_predicts():
         expected = pipe.predict_proba(new)
     np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(label, pipe.classes_[expected.argmax(axis=1)])
+
+
+def test_onnx_inputs_take_a_dataframes_columns_by_name():
+    """Reordered columns were fed by position: 82 of 178 wine labels changed, silently
+    (skl2onnx renames a column such as "od280/od315_of_diluted_wines", so the graph's
+    input names are not the columns')."""
+    import onnxruntime as ort
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    from nablanet.export import onnx_inputs
+
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    pipe = make_pipeline(ColumnTransformer([("n", StandardScaler(), list(X.columns))]),
+                         nablanet.MLPClassifier((6,), max_iter=60, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    graph = nablanet.to_onnx(pipe, X_sample=X)
+    session = ort.InferenceSession(graph.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    reordered = X[list(reversed(X.columns))]
+    _, proba = session.run(None, onnx_inputs(graph, reordered))
+    np.testing.assert_allclose(proba, pipe.predict_proba(reordered), rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match=r"X lacks the graph's column 'proline'"):
+        onnx_inputs(graph, X.rename(columns={"proline": "p"}))

@@ -18,6 +18,7 @@ classifier, ``variable`` otherwise.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from typing import Any
 
@@ -26,6 +27,8 @@ import onnx
 
 #: The text a missing text cell is in the graph's inputs.
 MISSING_TEXT = ""
+#: The graph's metadata entry naming ``X_sample``'s columns, in the order of its inputs.
+COLUMNS_KEY = "nablanet_columns"
 
 
 def is_pipeline(model: Any) -> bool:
@@ -170,27 +173,47 @@ def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.Model
                                  target_opset=target_opset, options=options)
     except (RuntimeError, NotImplementedError) as exc:
         raise ValueError(f"skl2onnx cannot convert this pipeline: {exc}") from exc
+    if hasattr(X_sample, "columns"):
+        # skl2onnx may rename a column (no valid ONNX name): keep the names to feed by
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = COLUMNS_KEY, json.dumps([str(c) for c in X_sample.columns])
     onnx.checker.check_model(graph)
     return graph
+
+
+def _in_graph_order(graph: onnx.ModelProto, X: Any) -> Any:
+    """``X``'s columns in the order of ``X_sample``'s (`pipeline_to_onnx` keeps them)."""
+    names = {p.key: p.value for p in graph.metadata_props}.get(COLUMNS_KEY)
+    if names is None:  # a graph made elsewhere: by position
+        return X
+    by_name = {str(c): c for c in X.columns}
+    columns = json.loads(names)
+    for name in columns:
+        if name not in by_name:
+            raise ValueError(f"X lacks the graph's column {name!r}")
+    return X[[by_name[name] for name in columns]]
 
 
 def onnx_inputs(graph: onnx.ModelProto, X: Any) -> dict[str, Any]:
     """The inputs of a pipeline's graph for the rows ``X`` (a DataFrame or an array).
 
-    A DataFrame's columns are taken in the graph's order (matched by position, since
-    skl2onnx may rename a column whose name is no valid ONNX name); numbers as float32,
-    text as strings with ``""`` for a missing cell.
+    A DataFrame's columns are taken by name, in the order of ``X_sample``'s (kept in the
+    graph's metadata, since skl2onnx may rename a column whose name is no valid ONNX
+    name; by position for a graph without them); numbers as float32, text as strings
+    with ``""`` for a missing cell.
 
     Raises
     ------
     ValueError
-        If ``X`` has another number of columns than the graph has inputs.
+        If ``X`` has another number of columns than the graph has inputs, or lacks one
+        of ``X_sample``'s.
     """
     inputs = list(graph.graph.input)
     if not hasattr(X, "columns"):
         return {inputs[0].name: np.asarray(X, dtype=np.float32)}
     if len(inputs) != X.shape[1]:
         raise ValueError(f"the graph has {len(inputs)} inputs and X {X.shape[1]} columns")
+    X = _in_graph_order(graph, X)
     feeds = {}
     for inp, name in zip(inputs, X.columns, strict=True):
         column = X[name]
