@@ -6,12 +6,15 @@ The node keeps the constructor's ``transformers`` (a name, the columns and ``"dr
 last when it read any column), the input columns each reads, the output columns each
 writes, and the column names it was fitted on. Column selections are JSON: a name, an
 index, a list of names, indices or booleans, or ``{"slice": [start, stop, step]}``.
+An ``n_jobs`` above the loading machine's CPU count is read as -1 (every CPU), so that a
+file cannot have ``transform`` start any number of worker processes.
 The steps inside are saved and rebuilt by the caller (`nablanet.io.pipeline`), through
 the two functions it passes in.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -46,10 +49,8 @@ def columns_state(columns: Any) -> Any:
     """A column selection as JSON (see the module notes)."""
     if isinstance(columns, slice):
         return {"slice": [columns.start, columns.stop, columns.step]}
-    if isinstance(columns, np.ndarray):
+    if hasattr(columns, "tolist"):  # a NumPy array or scalar, a pandas Index or Series
         columns = columns.tolist()
-    if isinstance(columns, np.generic):
-        columns = columns.item()
     if isinstance(columns, list):
         return [c.item() if isinstance(c, np.generic) else c for c in columns]
     return columns
@@ -62,8 +63,10 @@ def columns_from(value: Any, at: Place) -> Any:
 
     if isinstance(value, dict) and list(value) == ["slice"]:
         bounds = value["slice"]
-        if isinstance(bounds, list) and len(bounds) == 3 and all(
-            b is None or is_int(b) for b in bounds
+        # by position, or by name (pandas' label slice, both ends included)
+        if isinstance(bounds, list) and len(bounds) == 3 and any(
+            all(b is None or test(b) for b in bounds)
+            for test in (is_int, lambda b: isinstance(b, str))
         ):
             return slice(*bounds)
     elif isinstance(value, str) or is_int(value):
@@ -140,6 +143,9 @@ def from_state(node: dict[str, Any], at: Place, load_step: LoadStep) -> Any:
     remainder = _remainder(node, fitted_steps, len(transformers), at, load_step)
     ct = build(ColumnTransformer, node["params"], at,
                {"transformers": transformers, "remainder": remainder})
+    if isinstance(ct.n_jobs, int) and ct.n_jobs > (os.cpu_count() or 1):
+        # transform starts n_jobs worker processes: a file asks for at most every CPU
+        ct.n_jobs = -1
     ct.n_features_in_ = n
     if "feature_names_in_" in fitted:
         names = fitted["feature_names_in_"]

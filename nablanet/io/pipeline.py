@@ -49,7 +49,7 @@ def _classes() -> tuple[type, type]:
 
 def kinds() -> list[str]:
     """Every kind of step or file this module reads: the composites and the preprocessors."""
-    return [*COMPOSITES, *preprocessors.SAVED_PREPROCESSORS]
+    return [*COMPOSITES, *preprocessors.PREPROCESSORS]  # MissingIndicator saves alone too
 
 
 def handles(obj: Any) -> bool:

@@ -124,6 +124,14 @@ def _encoder_sizes(est: Any) -> str | None:
     return None
 
 
+def _missing_categories(est: Any) -> str | None:
+    """Each missing-value entry names a feature and, in its categories, the missing one."""
+    for i, at in est._missing_indices.items():
+        if i >= len(est.categories_) or at >= len(est.categories_[i]):
+            return f"_missing_indices names category {at} of feature {i}, which it lacks"
+    return None
+
+
 def _kept_components(est: Any) -> str | None:
     if not 1 <= est.n_components_ <= est.n_features_in_:
         return f"n_components_ = {est.n_components_} is not in 1..{est.n_features_in_}"
@@ -194,6 +202,7 @@ PREPROCESSORS: dict[str, Kind] = {
          "_infrequent_enabled": codecs.false(), "categories_": codecs.label_lists(),
          "_missing_indices": codecs.int_dict()},
         refuse=_no_infrequent,
+        inconsistent=_missing_categories,
     ),
     "SimpleImputer": Kind(
         _sklearn("sklearn.impute", "SimpleImputer"),
