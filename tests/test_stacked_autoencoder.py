@@ -5,9 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nablanet import MLPClassifier, StackedAutoencoderClassifier, load
@@ -132,3 +133,19 @@ def test_the_cost_of_guessing_is_the_entropy_of_the_class_frequencies():
     assert guessing_cost(np.array([0, 1, 1, 1])) == pytest.approx(
         -(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), rel=1e-15)
     assert guessing_cost(np.array(["a", "b"] * 5)) == pytest.approx(np.log(2), rel=1e-15)
+
+
+@pytest.mark.parametrize("load", [load_iris, load_wine])
+def test_no_collapse_warning_when_fine_tuning_separates_the_units(load):
+    """On small tables the second autoencoder can come out nearly constant while the
+    fine-tuned network separates its units and scores 0.99 or more: the warning used to
+    fire on those successful fits (it looked at the pretrained features, not the fit)."""
+    X, y = load(return_X_y=True)
+    X = MinMaxScaler().fit_transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = StackedAutoencoderClassifier(random_state=0).fit(X, y)
+    assert clf.score(X, y) >= 0.95
+    fitted = [clf.mlp_.net_.hidden(X, l).std(axis=0).max() for l in range(2)]
+    assert min(fitted) > 1e-3
