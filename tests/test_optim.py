@@ -7,6 +7,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from optional import import_torch
 
 from nablanet import compiled_kernels
 from nablanet.optim import (
@@ -708,7 +709,7 @@ def test_settings_are_checked_with_one_wording(make, match):
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_sgd_matches_torch(nesterov):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     rng = np.random.default_rng(7)
     theta0 = rng.standard_normal(8)
     grads = rng.standard_normal((6, 8))
@@ -726,7 +727,7 @@ def test_sgd_matches_torch(nesterov):
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adam_matches_torch(weight_decay):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     rng = np.random.default_rng(8)
     theta0 = rng.standard_normal(8)
     grads = rng.standard_normal((6, 8))

@@ -431,7 +431,8 @@ def test_to_sklearn_and_to_torch_methods(iris):
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
     with pytest.raises(ValueError, match="dropout"):
         MLPClassifier(hidden_layer_sizes=(6,), max_iter=2, dropout=0.5).fit(X, y).to_sklearn()
-    torch = pytest.importorskip("torch")
+    reason = "torch is not installed (`make unit` installs its CPU build where the wheel is)"
+    torch = pytest.importorskip("torch", reason=reason)
     model = MLPRegressor(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, y)
     with torch.no_grad():
         out = model.to_torch()(torch.as_tensor(X)).numpy().ravel()
