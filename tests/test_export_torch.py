@@ -91,7 +91,7 @@ def test_regressor_predicts_targets(output):
 
 
 def test_errors(monkeypatch):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         to_torch(MLPClassifier())
     with pytest.raises(TypeError, match="nablanet Network or estimator"):
         to_torch(StandardScaler())

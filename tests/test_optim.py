@@ -452,7 +452,7 @@ def test_init_refuses_bad_theta():
         Adam().init(np.zeros(3, dtype=np.int64))
     with pytest.raises(ValueError, match="1-D"):
         SGD().init(np.zeros((2, 3)))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="theta must be a NumPy ndarray, got list"):
         GradientDescent().init([0.0, 1.0])
     frozen = np.zeros(3)
     frozen.flags.writeable = False
@@ -519,7 +519,7 @@ def test_get_optimizer_by_name():
 
 
 def test_unknown_optimizer_lists_the_valid_names():
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ValueError, match="unknown optimizer 'adm'") as excinfo:
         get_optimizer("adm")
     assert str(excinfo.value) == "unknown optimizer 'adm'; valid: adam, cg, gd, lbfgs, sgd"
 
