@@ -53,6 +53,14 @@ fuzz: $(STAMP)
 	NABLANET_FUZZ_MINUTES=$(FUZZ_MINUTES) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 		$(PY) -m pytest -q -p no:cacheprovider tests/fuzz --hypothesis-show-statistics
 
+## mutate: mutation testing of the core against its fast tests (mutmut; minutes per module,
+## not part of `make test`); prints the share of mutants killed per module
+## (make mutate MUTATE="activations losses"; groups in tests/mutation/mutate.py)
+MUTATE ?=
+mutate: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-mutate.txt
+	$(PY) tests/mutation/mutate.py $(MUTATE)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks docs
 
