@@ -42,7 +42,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["nablanet/training/run.py"],
         ["tests/test_minibatches.py", "tests/test_train.py", "tests/test_train_guard.py"],
     ),
-    "optim": (["nablanet/optim/*"], ["tests/test_optim.py", "tests/test_schedules.py"]),
+    "optim": (
+        ["nablanet/optim/*"],
+        ["tests/test_optim.py", "tests/test_optim_contracts.py", "tests/test_schedules.py"],
+    ),
     "io": (
         ["nablanet/io/header.py", "nablanet/io/container.py"],
         ["tests/test_io.py", "tests/test_io_refusals.py", "tests/test_io_integrity.py",
