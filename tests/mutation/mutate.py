@@ -49,7 +49,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "io": (
         ["nablanet/io/header.py", "nablanet/io/container.py"],
         ["tests/test_io.py", "tests/test_io_refusals.py", "tests/test_io_integrity.py",
-         "tests/test_io_files.py", "tests/test_io_header_fields.py"],
+         "tests/test_io_files.py", "tests/test_io_header_fields.py",
+         "tests/test_io_container_helpers.py"],
     ),
 }
 
