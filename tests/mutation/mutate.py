@@ -40,7 +40,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "network": (["nablanet/network.py"], ["tests/test_network.py", "tests/test_layout.py"]),
     "run": (
         ["nablanet/training/run.py"],
-        ["tests/test_minibatches.py", "tests/test_train.py", "tests/test_train_guard.py"],
+        ["tests/test_minibatches.py", "tests/test_run_loop.py", "tests/test_train.py",
+         "tests/test_train_guard.py"],
     ),
     "optim": (
         ["nablanet/optim/*"],
