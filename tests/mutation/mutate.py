@@ -37,7 +37,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["nablanet/losses.py"],
         ["tests/test_losses.py", "tests/test_losses_unfused.py", "tests/test_network.py"],
     ),
-    "network": (["nablanet/network.py"], ["tests/test_network.py", "tests/test_layout.py"]),
+    "network": (
+        ["nablanet/network.py"],
+        ["tests/test_network.py", "tests/test_layout.py", "tests/test_sparsity.py",
+         "tests/test_sparse.py", "tests/test_gradcheck.py", "tests/test_diagnostics.py",
+         "tests/test_repr_html.py", "tests/test_io.py"],
+    ),
     "run": (
         ["nablanet/training/run.py"],
         ["tests/test_minibatches.py", "tests/test_run_loop.py", "tests/test_train.py",
