@@ -8,7 +8,7 @@ Each group below mutates a few core modules against the fast tests that check th
 whole suite would take hours per module on this machine). It runs in its own copy of the
 project under build/mutate/GROUP, measured from scratch each time (the share depends on
 the tests as much as on the code). Prints, per module, the share of mutants killed, and writes the
-survivors. names to build/mutate/GROUP/survivors.txt (show one with
+survivors' names to build/mutate/GROUP/survivors.txt (show one with
 ``cd build/mutate/GROUP && ../../../.venv/bin/mutmut show NAME``).
 
 Usage: ``python tests/mutation/mutate.py [GROUP ...]`` (all groups without arguments).
