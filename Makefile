@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist clean
+.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
@@ -18,6 +18,22 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -c 'from nablanet._fused import warm_cache; warm_cache()'
 	@touch $(STAMP)
 
+# torch's CPU build, for the tests of to_torch and the comparisons against torch.optim:
+# installed from the wheel file only (pip would take the multi-gigabyte CUDA build of
+# `torch` from the index), with the packages it pulls in pinned in requirements-torch.txt.
+# Where the wheel is not on disk, or not for this Python, those tests skip and say why.
+TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+TORCH_STAMP := $(VENV)/.torch
+
+$(TORCH_STAMP): $(STAMP) requirements-torch.txt
+	@if [ -f "$(TORCH_WHEEL)" ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
+		$(PY) -m pip install -q --disable-pip-version-check -r requirements-torch.txt "$(TORCH_WHEEL)" && \
+		$(PY) -c 'import torch; assert torch.__version__ == "2.13.0+cpu", torch.__version__' && \
+		touch $(TORCH_STAMP); \
+	else \
+		echo "torch: no CPU wheel for this Python at $(TORCH_WHEEL); its tests will be skipped"; \
+	fi
+
 ## demo: gradient check, train, evaluate and report on scikit-learn's bundled digits
 demo: $(STAMP)
 	$(VENV)/bin/nablanet demo --report report
@@ -27,7 +43,7 @@ test: unit lint types docs
 
 # Two test workers already use both cores: one BLAS thread each avoids oversubscription,
 # under which OpenBLAS's spinning threads make small matrix products many times slower.
-unit: $(STAMP)
+unit: $(STAMP) $(TORCH_STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 ## fuzz: the hypothesis fuzz targets of tests/fuzz for FUZZ_MINUTES minutes in all (default 10),
@@ -36,6 +52,14 @@ FUZZ_MINUTES ?= 10
 fuzz: $(STAMP)
 	NABLANET_FUZZ_MINUTES=$(FUZZ_MINUTES) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
 		$(PY) -m pytest -q -p no:cacheprovider tests/fuzz --hypothesis-show-statistics
+
+## mutate: mutation testing of the core against its fast tests (mutmut; minutes per module,
+## not part of `make test`); prints the share of mutants killed per module
+## (make mutate MUTATE="activations losses"; groups in tests/mutation/mutate.py)
+MUTATE ?=
+mutate: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-mutate.txt
+	$(PY) tests/mutation/mutate.py $(MUTATE)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks docs

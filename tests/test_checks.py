@@ -53,7 +53,7 @@ def test_number_messages_agree_for_every_bad_value():
     # One interval, one wording: -0.1 and 0 are refused with the same sentence.
     msgs = []
     for v in (-0.1, 0):
-        with pytest.raises(ValueError) as e:
+        with pytest.raises(ValueError, match="learning_rate must be") as e:
             _checks.number(v, "learning_rate", 0, low_open=True)
         msgs.append(str(e.value).rsplit(", got", 1)[0])
     assert msgs[0] == msgs[1] == "learning_rate must be a number in (0, inf)"

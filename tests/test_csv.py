@@ -373,7 +373,7 @@ def test_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match=r"pipe\.csv is not a regular file \(a FIFO\)"):
         read_csv(fifo)
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
         read_csv(tmp_path)
 
 

@@ -64,7 +64,7 @@ def test_fashion_mnist_float64_and_plain_files(tmp_path):
 
 def test_fashion_mnist_missing_files_message(tmp_path):
     (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST not found") as info:
         load_fashion_mnist(tmp_path)
     message = str(info.value)
     assert str(tmp_path) in message
@@ -75,7 +75,7 @@ def test_fashion_mnist_missing_files_message(tmp_path):
 
 
 def test_fashion_mnist_search_lists_debian_and_cache(tmp_path, no_debian):
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(FileNotFoundError, match="Fashion-MNIST not found") as info:
         load_fashion_mnist()
     message = str(info.value)
     assert f"{tmp_path / 'no-debian'} (no such folder)" in message

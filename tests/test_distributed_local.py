@@ -186,11 +186,17 @@ def test_cluster_flags_parse_and_conflict(capsys):
     assert args.workers is None and args.cluster is None
     assert _parser().parse_args(["--workers", "2"]).workers == 2
     assert _parser().parse_args(["--cluster", "tcp://127.0.0.1:8786"]).cluster == "tcp://127.0.0.1:8786"
-    for argv in (["--workers", "0"], ["--workers", "x"], ["--cluster", "127.0.0.1:8786"],
-                 ["--workers", "2", "--cluster", "tcp://127.0.0.1:1"]):
-        with pytest.raises(SystemExit):
+    refused = [
+        (["--workers", "0"], "argument --workers: must be at least 1, got 0"),
+        (["--workers", "x"], "argument --workers: expected a whole number, got 'x'"),
+        (["--cluster", "127.0.0.1:8786"], "expected a scheduler address like tcp://HOST:PORT"),
+        (["--workers", "2", "--cluster", "tcp://127.0.0.1:1"],
+         "argument --cluster: not allowed with argument --workers"),
+    ]
+    for argv, message in refused:
+        with pytest.raises(SystemExit, match="^2$"):  # argparse's usage error
             _parser().parse_args(argv)
-    assert "not allowed with" in capsys.readouterr().err
+        assert message in capsys.readouterr().err
 
 
 def test_no_cluster_flag_yields_no_client():

@@ -160,7 +160,7 @@ def test_nothing_downloads_unless_asked(tmp_path, monkeypatch):
         raise AssertionError("tried to use the network")
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"not found\..*\(none of the files\)"):
         load_fashion_mnist(tmp_path)
 
 

@@ -229,7 +229,7 @@ def test_target_opset(opset):
 
 def test_bad_arguments():
     X, y = DATA["iris"]
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         to_onnx(MLPClassifier())
     est = fit(MLPClassifier((8,), max_iter=5, random_state=0), X, y)
     with pytest.raises(ValueError, match="target_opset"):

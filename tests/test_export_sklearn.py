@@ -106,7 +106,7 @@ def test_feature_names_and_float32_weights_are_kept():
 
 def test_from_sklearn_refuses_what_it_cannot_convert():
     X, y = DIABETES
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         from_sklearn(sknn.MLPClassifier())
     with pytest.raises(TypeError, match="MLPClassifier or MLPRegressor"):
         from_sklearn(StandardScaler().fit(X))
@@ -132,7 +132,7 @@ def test_to_sklearn_names_every_setting_it_cannot_express():
     X, y = IRIS
     est = fit(MLPClassifier((8, 6), activation=["tanh", "leaky_relu"], output_activation="tanh",
                             dropout=0.2, restarts=2, max_iter=5, random_state=0), X, y)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="scikit-learn's MLPClassifier cannot express") as info:
         to_sklearn(est)
     message = str(info.value)
     for words in ["'leaky_relu'", "one activation per hidden layer", "3 tanh units",
@@ -176,7 +176,7 @@ def test_to_sklearn_of_a_nablanet_model():
     assert sk.activation == "logistic" and sk.out_activation_ == "softmax"
     same_classifier(sk, est, X)
     assert sk.score(X, y) == est.score(X, y)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         to_sklearn(MLPClassifier())
     with pytest.raises(TypeError, match="got Network"):
         to_sklearn(Network([2, 3, 1]))

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from export_helpers import fit
+from optional import import_torch
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
@@ -16,7 +17,7 @@ from nablanet import MLPClassifier, MLPRegressor, Network
 from nablanet.activations import LEAKY_SLOPE
 from nablanet.export.torch import to_torch
 
-torch = pytest.importorskip("torch")
+torch = import_torch()
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 
@@ -90,7 +91,7 @@ def test_regressor_predicts_targets(output):
 
 
 def test_errors(monkeypatch):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         to_torch(MLPClassifier())
     with pytest.raises(TypeError, match="nablanet Network or estimator"):
         to_torch(StandardScaler())

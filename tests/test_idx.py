@@ -205,7 +205,7 @@ def test_corrupt_gzip(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="No such file or directory: .*nope"):
         read_idx(tmp_path / "nope")
 
 

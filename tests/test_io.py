@@ -288,7 +288,7 @@ def test_failed_write_leaves_existing_file_untouched(
 ) -> None:
     before = saved.read_bytes()
     monkeypatch.setattr(np.lib.format, "write_array", partial_then_fail(exc))
-    with pytest.raises(type(exc)):
+    with pytest.raises(type(exc), match=f"^{exc}$"):
         save(make_net(seed=9), saved)
     assert saved.read_bytes() == before
     assert os.listdir(saved.parent) == [saved.name]  # no temporary file left behind
@@ -303,7 +303,7 @@ def test_failed_rename_leaves_existing_file_untouched(
         raise PermissionError("rename refused")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionError, match="rename refused"):
         save(make_net(seed=9), saved)
     assert saved.read_bytes() == before
     assert os.listdir(saved.parent) == [saved.name]
@@ -619,7 +619,7 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="No such file or directory: .*absent.npz"):
         load(tmp_path / "absent.npz")
 
 

@@ -124,7 +124,7 @@ def test_a_folder_that_refuses_the_temporary_names_the_target(
         raise PermissionError(errno.EACCES, "Permission denied", name)
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    with pytest.raises(PermissionError) as info:
+    with pytest.raises(PermissionError, match="Permission denied") as info:
         save(Network([2, 2], seed=0), target)
     assert info.value.filename == str(target)
     assert ".tmp" not in str(info.value) and str(target) in str(info.value)
@@ -136,7 +136,7 @@ def test_a_read_only_folder_names_the_target(tmp_path: Path) -> None:
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        with pytest.raises(PermissionError) as info:
+        with pytest.raises(PermissionError, match="Permission denied") as info:
             save(Network([2, 2], seed=0), folder / "model.npz")
     finally:
         folder.chmod(0o755)

@@ -65,12 +65,13 @@ def test_format_version_edited_in_place_is_refused(saved: Path) -> None:
 def test_classes_dtype_edit_is_refused(tmp_path: Path) -> None:
     # Issue 10: editing classes_dtype turned integer labels into strings.
     from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
 
     from nablanet.estimators import MLPClassifier
 
     X, y = load_iris(return_X_y=True)
     clf = MLPClassifier((3,), solver="lbfgs", max_iter=30, random_state=0)
-    with pytest.warns(Warning):
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge after 30 iterations"):
         clf.fit(X, y)
     path = tmp_path / "clf.npz"
     save(clf, path)

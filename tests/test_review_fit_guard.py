@@ -62,8 +62,12 @@ def test_no_false_alarm_when_the_first_batch_has_zero_targets():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed in (24, 25):
-            MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, batch_size=5,
-                         random_state=seed, learning_rate_init=1e-3).fit(X, y)
+            est = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, batch_size=5,
+                               random_state=seed, learning_rate_init=1e-3).fit(X, y)
+            # Both epochs ran, and the cost fell: nothing was taken for a divergence.
+            assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+            assert np.isfinite(est.loss_curve_).all()
+            assert est.loss_curve_[1] < est.loss_curve_[0]
 
 
 def test_invscaling_partial_fit_counts_samples_seen(digits):

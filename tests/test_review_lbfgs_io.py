@@ -34,8 +34,15 @@ def test_stacked_autoencoder_fit_does_not_crash(iris):
     X, y = iris
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        StackedAutoencoderClassifier(hidden_layer_sizes=(3,), max_iter=10,
-                                     random_state=3).fit(X / 8, y)
+        est = StackedAutoencoderClassifier(hidden_layer_sizes=(3,), max_iter=10,
+                                           random_state=3).fit(X / 8, y)
+    # The case that crashed: fine-tuning's L-BFGS stopped at once, recording no iteration.
+    assert est.n_iter_ == 0 and est.mlp_.loss_curve_ == []
+    assert np.isfinite(est.mlp_.loss_)
+    P = est.predict_proba(X / 8)
+    assert P.shape == (150, 3) and np.isfinite(P).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    assert set(est.predict(X / 8)) <= set(est.classes_)
 
 
 def test_warm_start_lbfgs_n_iter_is_this_fits_count(iris):

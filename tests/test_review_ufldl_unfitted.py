@@ -11,7 +11,7 @@ from nablanet.training import TrainingDiverged
 
 def test_transform_unfitted_raises_not_fitted_error():
     """transform read ``self.net_`` before checking the fit: AttributeError."""
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         SparseAutoencoder(hidden_layer_size=3).transform(np.ones((2, 4)))
 
 
@@ -19,7 +19,7 @@ def test_transform_after_a_failed_fit_raises_not_fitted_error():
     X = load_iris().data / 8
     X[0, 0] = 1e308
     est = SparseAutoencoder(hidden_layer_size=3, max_iter=10, random_state=0)
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match=r"X holds a value of 1e\+308 \(row 0, column 0\)"):
         est.fit(X)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         est.transform(X[1:])

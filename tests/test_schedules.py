@@ -140,7 +140,7 @@ def test_get_schedule_by_name():
 
 
 def test_unknown_schedule_lists_the_valid_names():
-    with pytest.raises(ValueError) as excinfo:
+    with pytest.raises(ValueError, match="unknown schedule 'adaptiv'") as excinfo:
         get_schedule("adaptiv", 0.1)
     assert str(excinfo.value) == (
         "unknown schedule 'adaptiv'; valid: constant, cosine, invscaling, plateau, step"

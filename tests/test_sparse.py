@@ -132,10 +132,19 @@ def test_training_never_densifies_the_data(monkeypatch):
         monkeypatch.setattr(cls, "toarray", refuse)
         monkeypatch.setattr(cls, "todense", refuse)
     net = Network([200_000, 2, 2], activation="relu", output_activation="softmax", seed=0)
-    train(net, X, Y, optimizer="adam", batch_size=50, epochs=2, seed=0,
-          validation_fraction=0.2, score=accuracy)
-    train(net, X.tocsc(), Y, optimizer="lbfgs", epochs=2)
-    net.forward(X), net.hidden(X), net.cost(X, Y), net.trace(X, Y)
+    start = net.theta.copy()
+    h = train(net, X, Y, optimizer="adam", batch_size=50, epochs=2, seed=0,
+              validation_fraction=0.2, score=accuracy)
+    assert len(h.train_loss) == 2 and np.isfinite(h.train_loss + h.val_loss).all()
+    after_adam = net.theta.copy()
+    assert not np.array_equal(after_adam, start)
+    h = train(net, X.tocsc(), Y, optimizer="lbfgs", epochs=2)
+    assert h.train_loss[-1] <= h.train_loss[0] and not np.array_equal(net.theta, after_adam)
+    out, hidden = net.forward(X), net.hidden(X)
+    assert out.shape == (300, 2) and hidden.shape == (300, 2)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-12)
+    assert net.cost(X, Y) == pytest.approx(h.runs[0].final_loss, rel=1e-12)
+    assert net.trace(X, Y).J == pytest.approx(net.cost(X, Y), rel=1e-12)
 
 
 @pytest.mark.parametrize(

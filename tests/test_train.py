@@ -319,9 +319,16 @@ def test_early_stopping_on_val_score_needs_validation_data(iris):
         train(small_net(), X, Y, epochs=3, callbacks=[EarlyStopping(monitor="val_score")])
 
 
-@pytest.mark.parametrize("kwargs", [{"patience": 0}, {"min_delta": -1.0}, {"monitor": "loss"}])
-def test_early_stopping_bad_arguments(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"patience": 0}, "patience must be an integer >= 1, got 0"),
+        ({"min_delta": -1.0}, r"min_delta must be a number in \[0, inf\), got -1.0"),
+        ({"monitor": "loss"}, "unknown monitor 'loss'; valid: train_loss, val_loss, val_score"),
+    ],
+)
+def test_early_stopping_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
         EarlyStopping(**kwargs)
 
 
@@ -504,7 +511,7 @@ def test_divergence_from_huge_data_blames_the_data_not_the_learning_rate(
     X = X.copy()
     X[5, 3] = 1e308
     net = Network([64, 25, 10], activation="relu", output_activation="softmax", seed=0)
-    with pytest.raises(TrainingDiverged) as info:
+    with pytest.raises(TrainingDiverged, match=r"value of 1e\+308 \(row 5, column 3\)") as info:
         train(net, X, Y, optimizer=optimizer, epochs=5, batch_size=batch_size)
     message = str(info.value)
     assert "X holds a value of 1e+308 (row 5, column 3)" in message
@@ -789,9 +796,9 @@ def test_bad_arguments_raise(iris, kwargs, match):
 
 def test_mismatched_shapes_raise(iris):
     X, Y = iris
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X has 3 columns, expected 4"):
         train(small_net(), X[:, :3], Y, epochs=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X and Y have different numbers of samples: 150 and 100"):
         train(small_net(), X, Y[:100], epochs=1)
 
 
@@ -812,9 +819,9 @@ def test_integer_sample_weights_equal_repeated_rows_for_batch_descent(iris):
 
 def test_bad_sample_weights_raise(iris):
     X, Y = iris
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(150,\), got \(10,\)"):
         train(small_net(), X, Y, epochs=1, sample_weight=np.ones(10))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
         train(small_net(), X, Y, epochs=1, sample_weight=-np.ones(150))
 
 

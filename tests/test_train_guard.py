@@ -53,7 +53,7 @@ def test_data_of_1e100_is_blamed_not_the_learning_rate(digits):
     net = Network([64, 8, 10], activation="relu", output_activation="softmax", seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(TrainingDiverged) as info:
+        with pytest.raises(TrainingDiverged, match=r"1e\+100 \(row 5, column 3\)") as info:
             train(net, X, Y, optimizer="sgd", learning_rate=0.1, epochs=5)
     message = str(info.value)
     assert "X holds a value of 1e+100 (row 5, column 3)" in message

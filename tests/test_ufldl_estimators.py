@@ -116,7 +116,7 @@ def test_scikit_learn_checks(estimator, check):
 
 def test_a_failed_fit_leaves_nothing_half_done(patches):
     ae = SparseAutoencoder(5, max_iter=3, random_state=0).fit(patches)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Input X contains NaN"):
         ae.fit(np.full((10, 7), np.nan))
     assert not hasattr(ae, "net_") and not hasattr(ae, "n_features_in_")
 

@@ -37,7 +37,7 @@ def test_digits_source(capsys):
 
 
 def test_unknown_source_is_a_usage_error():
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit, match="^2$") as exc:
         run(["autoencoder", "--data", "mnist"])
     assert exc.value.code == 2
 

@@ -19,7 +19,9 @@ def test_demo_runs_offline_and_writes_the_report(tmp_path, capsys):
     page = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
     assert "on the trained network (64-64-10)" in page
     assert "for each of the 2 random initialisations" in page
-    assert printed_float(r"test accuracy ([0-9.]+);", out) > 0.5
+    # The seeded demo reaches 0.9133 (411 of 450 test images); a few images either way for
+    # the last bits of another machine's arithmetic.
+    assert printed_float(r"test accuracy ([0-9.]+);", out) == pytest.approx(0.9133, abs=0.012)
     assert "confusion matrix" in out and "saturated" in out
     assert (tmp_path / "rep" / "report.html").exists()
     for name in ("training_curves.png", "weights.png", "confusion_matrix.png"):

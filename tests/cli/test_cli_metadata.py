@@ -65,7 +65,7 @@ def test_metadata_is_sealed_like_the_model(model, tmp_path):
         changed = bytearray(raw)
         changed[where] ^= 0x20
         edited.write_bytes(bytes(changed))
-        with pytest.raises(ModelFileError):
+        with pytest.raises(ModelFileError, match="edited.npz: the file was altered or corrupted"):
             read_metadata(edited)
 
 

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from nablanet import MLPClassifier, MLPRegressor, TrainingDiverged
@@ -41,9 +41,9 @@ def fitted_state(est):
 
 
 def assert_unfitted(est, X):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         check_is_fitted(est)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         est.predict(X)
     assert [k for k in vars(est) if k.endswith("_") or k.startswith("_")] == []
 
@@ -54,10 +54,10 @@ def assert_unfitted(est, X):
 def test_a_diverging_fit_leaves_the_estimator_unfitted(digits):
     X, y = digits
     est = MLPClassifier(solver="sgd", learning_rate_init=1e8, random_state=0)
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match="more than 10000 times the run's first cost"):
         est.fit(X, y)
     assert_unfitted(est, X)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="instance is not fitted yet"):
         est.save("never-written.npz")
 
 
@@ -66,7 +66,7 @@ def test_a_failed_fit_of_a_fitted_estimator_leaves_it_unfitted(digits):
     X, y = digits
     est = MLPClassifier(hidden_layer_sizes=(10,), max_iter=2, random_state=0).fit(X, y)
     est.set_params(solver="sgd", learning_rate_init=1e8, max_iter=50)
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match="more than 10000 times the run's first cost"):
         est.fit(X, y)
     assert_unfitted(est, X)
 
@@ -76,7 +76,7 @@ def test_a_huge_value_in_the_data_leaves_the_estimator_unfitted(digits):
     X = X.copy()
     X[5, 7] = 1e308
     est = MLPRegressor(hidden_layer_sizes=(10,), max_iter=2, random_state=0)
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match=r"X holds a value of 1e\+308 \(row 5, column 7\)"):
         est.fit(X, y)
     assert_unfitted(est, X)
 
@@ -92,7 +92,7 @@ def test_a_diverging_warm_start_fit_changes_nothing(digits):
     before, net, view = fitted_state(est), est.net_, est.coefs_[0]
     huge = X.copy()
     huge[5, 7] = 1e308
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match=r"X holds a value of 1e\+308 \(row 5, column 7\)"):
         est.fit(huge, y)
     assert fitted_state(est) == before
     assert est.net_ is net and np.shares_memory(view, est.net_.theta)
@@ -101,17 +101,20 @@ def test_a_diverging_warm_start_fit_changes_nothing(digits):
 
 
 @pytest.mark.parametrize(
-    "spoil",
-    [lambda X, y: (X[:, :10], y), lambda X, y: (X, np.where(y == 3, 11, y))],
+    "spoil, match",
+    [
+        (lambda X, y: (X[:, :10], y), "X has 10 features, but MLPClassifier is expecting 64"),
+        (lambda X, y: (X, np.where(y == 3, 11, y)), r"y has classes not seen in the first fit"),
+    ],
     ids=["wrong-width", "unseen-class"],
 )
-def test_a_refused_partial_fit_changes_nothing(digits, spoil):
+def test_a_refused_partial_fit_changes_nothing(digits, spoil, match):
     X, y = digits
     est = MLPClassifier(hidden_layer_sizes=(10,), random_state=0)
     est.partial_fit(X, y, classes=np.arange(10))
     est.partial_fit(X, y)
     before = fitted_state(est)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=match):
         est.partial_fit(*spoil(X, y))
     assert fitted_state(est) == before
 
@@ -148,7 +151,7 @@ def test_any_failure_during_a_warm_start_fit_changes_nothing(digits, cls, solver
     X, y = digits
     est = cls(hidden_layer_sizes=(10,), solver=solver, max_iter=3, random_state=0,
               warm_start=True, early_stopping=True)
-    with pytest.warns(Warning):
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations|failed to converge"):
         est.fit(X, y)
     before = fitted_state(est)
     est.set_params(callbacks=[FailAt(2, RuntimeError("boom"))])
@@ -177,7 +180,7 @@ class InterruptAt(Callback):
 
     def on_epoch_end(self, state):
         if state.epoch == self.epoch:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(f"Ctrl-C at epoch {self.epoch}")
 
 
 @no_convergence_warning
@@ -230,13 +233,15 @@ def test_ctrl_c_in_a_warm_start_fit_adds_the_completed_epochs(digits):
 def test_ctrl_c_before_any_epoch_completes_raises_and_changes_nothing(digits):
     X, y = digits
     est = MLPClassifier(hidden_layer_sizes=(10,), callbacks=[InterruptAt(0)])
-    with pytest.raises(KeyboardInterrupt):
+    # Nothing to keep: the estimator raises a KeyboardInterrupt of its own (no message),
+    # not the callback's "Ctrl-C at epoch 0".
+    with pytest.raises(KeyboardInterrupt, match="^$"):
         est.fit(X, y)
     assert_unfitted(est, X)
     est.set_params(callbacks=None).partial_fit(X, y, classes=np.arange(10))
     before = fitted_state(est)
     est.set_params(callbacks=[InterruptAt(0)])
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="^$"):
         est.partial_fit(X, y)
     assert fitted_state(est) == before
 

@@ -97,5 +97,5 @@ def test_the_shortcut_is_taken_for_the_common_case(fitted, monkeypatch):
 
 def test_unfitted_estimators_refuse_every_input():
     for data in (X1, X[:3].tolist()):
-        with pytest.raises(NotFittedError):
+        with pytest.raises(NotFittedError, match="instance is not fitted yet"):
             MLPClassifier().predict_proba(data)
