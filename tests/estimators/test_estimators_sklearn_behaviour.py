@@ -6,6 +6,7 @@ ValueError, early stopping through a divergence, warm-start rules, n_iter_, the 
 loss, the verbose line and warnings that name the user's line.
 """
 
+import copy
 import pickle
 import re
 import warnings
@@ -163,6 +164,26 @@ def test_a_wrong_assignment_raises_and_changes_nothing(fitted, assign, error, ma
 def test_coefs_of_an_unfitted_model_cannot_be_assigned():
     with pytest.raises(NotFittedError, match="coefs_ can be assigned on a fitted MLPRegressor"):
         MLPRegressor().coefs_ = [np.zeros((2, 3))]
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))],
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_coefs_can_be_copied_and_pickled_as_a_plain_list(fitted, duplicate):
+    # the scikit-learn idiom: keep the best weights of a partial_fit loop, put them back
+    est, X = fitted
+    kept = duplicate(est.coefs_)
+    assert type(kept) is list and len(kept) == 2
+    np.testing.assert_array_equal(kept[1], est.net_.W[1].T)
+    before = est.predict_proba(X)
+    saved = [W.copy() for W in kept]
+    est.coefs_[1] = np.zeros_like(est.coefs_[1])
+    if duplicate is not copy.copy:  # a deep copy or a pickle is detached from the network
+        np.testing.assert_array_equal(kept[1], saved[1])
+        est.coefs_ = kept
+        np.testing.assert_array_equal(est.predict_proba(X), before)
 
 
 # --- classes: multi-label partial_fit, a single class, warm starts -----------------------
