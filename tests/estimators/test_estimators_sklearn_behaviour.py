@@ -326,6 +326,20 @@ def test_poisson_regressor_matches_the_glm_and_refuses_negative_targets():
         MLPRegressor(loss="poisson").fit(X, np.where(np.arange(100) == 3, -1.0, y))
 
 
+def test_poisson_diagnosis_does_not_ask_to_standardise_counts():
+    # counts of mean 30: Poisson deviance with exp fits them as they are (log a = z), and
+    # standardised targets would be negative, which loss='poisson' refuses
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(3.4 + 0.3 * X[:, 0]))
+    est = MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), solver="lbfgs",
+                       random_state=0).fit(X, y)
+    assert y.mean() > 10 and est.score(X, y) > 0.2
+    findings = " ".join(est.diagnose(X, y).findings())
+    assert "standardise the targets" not in findings
+    assert "nothing stalls" in findings
+
+
 # --- what a user reads: the verbose line and the warnings' line ----------------------------
 
 
