@@ -74,6 +74,22 @@ def test_saved_or_pickled_and_continued_is_bit_identical_to_an_uninterrupted_run
         assert est.t_ == uninterrupted.t_ == 7 * len(X)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_a_model_whose_solver_changed_after_adam_saves_and_loads(tmp_path, iris, solver):
+    # the file held Adam's moments, but was read with the new solver's rule: unloadable
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(4,), random_state=0).partial_fit(X, y, [0, 1, 2])
+    est.set_params(solver=solver)
+    est.save(tmp_path / "m.npz")
+    loaded = nablanet.load(tmp_path / "m.npz")
+    assert loaded.solver == solver
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    if solver == "sgd":  # both start SGD afresh: Adam's moments are no velocity
+        for model in (est, loaded):
+            model.partial_fit(X, y)
+        np.testing.assert_array_equal(loaded.net_.theta, est.net_.theta)
+
+
 @pytest.mark.parametrize(
     ("name", "change", "match"),
     [
