@@ -233,6 +233,19 @@ def test_one_class_is_fitted_and_predicted_as_scikit_learn():
         assert (est.predict_proba(X)[:, 0] > 0.5).all()  # the column of the one class
 
 
+def test_a_one_class_model_saves_and_loads(tmp_path):
+    X = np.random.RandomState(0).randn(10, 2)
+    est = MLPClassifier(hidden_layer_sizes=(3,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, np.full(10, "only"))
+    est.save(tmp_path / "m.npz")
+    loaded = nablanet.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.classes_, ["only"])
+    np.testing.assert_array_equal(loaded.predict(X), np.full(10, "only"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
 @no_convergence_warning
 def test_a_warm_start_with_other_classes_is_refused_as_in_scikit_learn(iris):
     X, y = iris
