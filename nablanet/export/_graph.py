@@ -163,9 +163,11 @@ def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
         n = len(model.classes_)
         multilabel = _target_kind(model) == _MULTILABEL
         label_type = TensorProto.INT64 if multilabel else _classes(model)[0]
+        # one class: predict_proba still has two columns (the second for "another class")
+        width = 2 if n == 1 and not multilabel else n
         return [
             Output("label", label_type, (None, n) if multilabel else (None,)),
-            Output("probabilities", onnx_dtype(real), (None, n)),
+            Output("probabilities", onnx_dtype(real), (None, width)),
         ]
     if kind == "transformer":  # transform: the last hidden layer's activations
         return [Output("variable", onnx_dtype(real), (None, net.layer_sizes[-2]))]
@@ -291,6 +293,9 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
         above_int = g.node("Cast", [above()], "above_int", to=TensorProto.INT64)
         index = g.node("Reshape", [above_int, g.constant("rows", np.array([-1], np.int64))],
                        "index")
+        if len(est.classes_) == 1:  # the one class there is, whatever the output
+            only = g.constant("only_class", np.array(0, dtype=np.int64))
+            index = g.node("Mul", [index, only], "index_only")
     else:
         proba = P if not act.elementwise else _normalised(g, P, n_out, real)
         index = g.node("ArgMax", [A], "index", axis=1, keepdims=0)
