@@ -185,6 +185,27 @@ def test_strip_rows_removes_them_and_the_model_predicts_the_same(patients, tmp_p
     assert code == 0 and "left as it was" in out and model.read_bytes() == after
 
 
+def test_two_first_uses_at_once_share_one_key(row_key, monkeypatch):
+    # another process asks for the key while this one makes it: it must never find an
+    # empty key file (and refuse it as "not a nablanet row key")
+    from nablanet.cli import _fingerprint
+
+    urandom = os.urandom
+    other: list[bytes] = []
+
+    def racing(n):
+        if not other:
+            other.append(b"")  # once
+            other[0] = _fingerprint.create_key()
+        return urandom(n)
+
+    monkeypatch.setattr(_fingerprint.os, "urandom", racing)
+    key = _fingerprint.create_key()
+    assert len(key) == 32 and key == other[0] == row_key.read_bytes()
+    assert (row_key.stat().st_mode & 0o777) == 0o600
+    assert os.listdir(row_key.parent) == ["row-key"]  # no temporary file left
+
+
 def test_the_docs_state_the_sample_the_key_and_the_default(row_key):
     from pathlib import Path
 
