@@ -389,8 +389,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _encoded_pair(self, X: Any, y: Any) -> tuple[Array, Array]:
         check_is_fitted(self, "net_")
-        X, y = validate_data(self, X, y, reset=False, multi_output=True)
-        return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
+        # sparse X as fit and predict take it (the network's trace reads CSR)
+        X, y = validate_data(self, X, y, reset=False, multi_output=True,
+                             accept_sparse=SPARSE_FORMATS)
+        return as_network_matrix(X, np.float64), self._encode(y, fit=False, dtype=np.float64)
 
     # --- other homes: scikit-learn and PyTorch (see nablanet.export) ------------------
 
