@@ -293,12 +293,12 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
         above_int = g.node("Cast", [above()], "above_int", to=TensorProto.INT64)
         index = g.node("Reshape", [above_int, g.constant("rows", np.array([-1], np.int64))],
                        "index")
-        if len(est.classes_) == 1:  # the one class there is, whatever the output
-            only = g.constant("only_class", np.array(0, dtype=np.int64))
-            index = g.node("Mul", [index, only], "index_only")
     else:
         proba = P if not act.elementwise else _normalised(g, P, n_out, real)
         index = g.node("ArgMax", [A], "index", axis=1, keepdims=0)
+    if len(est.classes_) == 1:  # the one class there is, whatever the output
+        only = g.constant("only_class", np.array(0, dtype=np.int64))
+        index = g.node("Mul", [index, only], "index_only")
     _, classes = _classes(est)
     label = g.node("Gather", [g.constant("classes", classes), index], "label", axis=0)
     return label, proba
