@@ -138,6 +138,21 @@ def test_the_flag_needs_an_output_file(patients, capsys, row_key):
     assert code == 2 and "--remember-training-rows needs --out" in err
 
 
+@pytest.mark.parametrize("where", ["under a file", "not a key"])
+def test_a_key_that_cannot_be_had_is_refused_before_training(patients, tmp_path, capsys,
+                                                              monkeypatch, where):
+    # it was made after training: the error came then, and the trained model was lost
+    data, _ = patients
+    (tmp_path / "afile").write_bytes(b"short")
+    key = tmp_path / "afile" / "row-key" if where == "under a file" else tmp_path / "afile"
+    monkeypatch.setenv(KEY_ENV, str(key))
+    code, out, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "m.npz",
+                         "--epochs", "5", "--remember-training-rows")
+    assert code == 1 and str(key.parent if where == "under a file" else key) in err
+    assert "accuracy" not in out and "epoch" not in err  # nothing was trained
+    assert not (tmp_path / "m.npz").exists()
+
+
 def old_file(path, X):
     """A model file as earlier versions wrote it: unkeyed hashes and the data's name."""
     hashes = b"".join(sorted(unkeyed_hash(x) for x in X))
