@@ -272,9 +272,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         best_loss = self.best_loss_
         if best_loss is None and not early_stopping:  # partial_fit after early stopping
             best_loss = np.inf
+        best_score, scores = self.best_validation_score_, self.validation_scores_
+        if best_score is None and early_stopping:  # a warm start that turns it on
+            best_score, scores = -np.inf, []
         return StoppingState(
-            self._learning_rate, self._no_improvement_count, best_loss,
-            self.best_validation_score_, self.validation_scores_,
+            self._learning_rate, self._no_improvement_count, best_loss, best_score, scores,
         ).copy()
 
     def _set_stopping(self, s: StoppingState) -> None:

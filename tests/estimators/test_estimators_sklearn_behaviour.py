@@ -305,6 +305,18 @@ def test_early_stopping_keeps_the_best_validated_model_of_a_diverging_run(tmp_pa
 
 
 @no_convergence_warning
+def test_a_warm_start_can_turn_early_stopping_on(iris):
+    # a bare AssertionError before (scikit-learn: 'NoneType' object has no attribute 'append')
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    est.set_params(warm_start=True, early_stopping=True, n_iter_no_change=50)
+    est.fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 5
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert len(est.loss_curve_) == 10
+
+
+@no_convergence_warning
 def test_n_iter_counts_the_last_call_and_inf_turns_the_plateau_rule_off(tmp_path, iris):
     X, y = iris
     est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=3, warm_start=True, random_state=0)
