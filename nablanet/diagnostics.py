@@ -380,7 +380,9 @@ def diagnose(
     # The cost without weight decay or sparsity: what a constant prediction competes with.
     C = net.loss.per_example(tr.z[-1], tr.a[-1], Y.astype(tr.a[-1].dtype, copy=False))
     data_cost = float(np.mean(C))
-    note = None if targets_scaled else _target_note(out, Y)
+    # Poisson deviance with exp fits counts at their own scale (log a = z): standardising
+    # them would make them negative, which it refuses.
+    note = None if targets_scaled or net.loss.name == "poisson" else _target_note(out, Y)
     return Diagnosis(
         layers=layers, loss=net.loss.name, J=float(tr.J), target_note=note,
         data_cost=data_cost, constant_cost=_constant_cost(net.loss.name, Y),

@@ -209,3 +209,23 @@ def test_a_saturated_output_cites_bp1_and_a_hidden_layer_bp2():
     hidden = next(f for f in findings if "(hidden," in f and "saturated" in f)
     assert "(BP1)" in output and "(BP2)" not in output
     assert "(BP2)" in hidden
+
+
+def test_an_estimator_fitted_on_sparse_rows_is_diagnosed_and_checked_on_them():
+    import scipy.sparse as sp
+
+    from nablanet import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    y = y[:300]
+    est = MLPClassifier((8,), max_iter=5, random_state=0)
+    with pytest.warns(Warning):  # max_iter reached
+        est.fit(sp.csr_matrix(X), y)
+    sparse, dense = est.diagnose(sp.csr_matrix(X), y), est.diagnose(X, y)
+    assert sparse.findings() == dense.findings()
+    for s, d in zip(sparse.as_dicts(), dense.as_dicts(), strict=True):
+        for key, value in d.items():
+            assert s[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float)
+                              else value), key
+    assert est.check_gradient(sp.csc_matrix(X[:10]), y[:10]).passed

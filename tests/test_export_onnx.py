@@ -192,6 +192,19 @@ def test_string_classes():
     check_classifier(est, X)
 
 
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_a_one_class_classifier_exports_its_two_probability_columns_and_its_class(output):
+    X, _ = DATA["iris"]
+    est = fit(MLPClassifier((4,), max_iter=20, random_state=0, output_activation=output),
+              X, np.full(len(X), "only"))
+    # the output of "another class" above the others everywhere: predict still gives
+    # the one class
+    est.intercepts_[-1] = np.array([5.0]) if output == "sigmoid" else np.array([-5.0, 5.0])
+    assert est.predict_proba(X).shape == (len(X), 2)
+    assert (est.predict_proba(X)[:, 1] > 0.5).all()
+    check_classifier(est, X)
+
+
 def test_integral_float_classes_become_int64_labels_and_others_are_refused():
     X, y = DATA["iris"]
     est = fit(MLPClassifier((8,), max_iter=10, random_state=0), X, y.astype(float) + 1.0)

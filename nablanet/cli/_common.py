@@ -261,6 +261,9 @@ def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] =
             raise UsageError(f"{flag} {path} is also an input of this command; writing it "
                              "would destroy the input: give another file name")
     if flag == "--report":  # a folder, created with its parents
+        if os.path.islink(path) and not os.path.exists(path):  # the folder cannot be made
+            raise FileExistsError(f"--report {path}: a dangling symbolic link (what it "
+                                  "points to does not exist); give a folder")
         if os.path.exists(path) and not os.path.isdir(path):
             raise FileExistsError(f"--report {path}: something other than a folder stands "
                                   "there; give a folder")

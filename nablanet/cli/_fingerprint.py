@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,17 +73,25 @@ def create_key() -> bytes:
         return key
     path = key_file()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Written whole beside it (mkstemp: 0600), then linked into place, which fails if a
+    # key is there: a process starting at the same time never reads a half-written key.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(_KEY_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
     except FileExistsError:  # made meanwhile by another process, or not a usable key file
         key = read_key()
         if key is None:
             raise ValueError(f"{path} exists but is not a nablanet row key (32 bytes); "
                              "move it away") from None
         return key
-    key = os.urandom(_KEY_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
+    finally:
+        os.unlink(tmp)
+    key = read_key()
+    assert key is not None  # just linked: our own 32 bytes
     return key
 
 

@@ -234,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
     if args.test_out is not None and not is_csv(args.data):
         raise c.UsageError("--test-out writes the held-out rows of a CSV file; --data "
                            f"{args.data} has its own test split")
+    key = _row_key(args)  # before training: a key that cannot be made must not cost the fit
     data = load_for_training(args)
     quiet = args.quiet
     if not quiet:
@@ -254,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         c.out(f"held-out rows written to {args.test_out} (score them with 'nablanet "
               f"evaluate MODEL --data {args.test_out}')")
     if args.out:
-        metadata = _metadata(est, data, args)
+        metadata = _metadata(est, data, args, key)
         if target_scaling is not None:
             metadata["target_scaling"] = target_scaling
         save_model(est, data, args.out, metadata)
@@ -432,7 +433,24 @@ def unstandardise_output(net: Any, mean: Any, std: Any) -> None:
     net.b[-1] += np.atleast_1d(mean).astype(net.dtype)
 
 
-def _metadata(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any]:
+def _row_key(args: argparse.Namespace) -> bytes | None:
+    """The row key for --remember-training-rows (made on first use), or None without it."""
+    if not args.remember_training_rows:
+        return None
+    from nablanet.cli import _fingerprint
+
+    try:
+        return _fingerprint.create_key()
+    except OSError as exc:
+        raise ValueError(
+            f"--remember-training-rows: cannot make the row key {_fingerprint.key_file()} "
+            f"({exc.strerror or exc}); set {_fingerprint.KEY_ENV} to a file this user can "
+            "create"
+        ) from None
+
+
+def _metadata(est: Any, data: Data, args: argparse.Namespace,
+              key: bytes | None) -> dict[str, Any]:
     """What the model file keeps beside the model: class names; nothing of the rows unless asked.
 
     A bundled data set's name is kept; a file's name is not (it can say whose data it
@@ -446,8 +464,7 @@ def _metadata(est: Any, data: Data, args: argparse.Namespace) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     if args.data in DATASETS:
         metadata["data"] = data.description
-    if args.remember_training_rows:
-        key = _fingerprint.create_key()
+    if key is not None:  # --remember-training-rows
         metadata["training_rows"] = _fingerprint.fingerprint(data.X_train, args.seed, key)
     if hasattr(est, "classes_"):
         metadata["class_names"] = label_names(est.classes_, data.class_names)

@@ -272,9 +272,11 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         best_loss = self.best_loss_
         if best_loss is None and not early_stopping:  # partial_fit after early stopping
             best_loss = np.inf
+        best_score, scores = self.best_validation_score_, self.validation_scores_
+        if best_score is None and early_stopping:  # a warm start that turns it on
+            best_score, scores = -np.inf, []
         return StoppingState(
-            self._learning_rate, self._no_improvement_count, best_loss,
-            self.best_validation_score_, self.validation_scores_,
+            self._learning_rate, self._no_improvement_count, best_loss, best_score, scores,
         ).copy()
 
     def _set_stopping(self, s: StoppingState) -> None:
@@ -389,8 +391,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
 
     def _encoded_pair(self, X: Any, y: Any) -> tuple[Array, Array]:
         check_is_fitted(self, "net_")
-        X, y = validate_data(self, X, y, reset=False, multi_output=True)
-        return np.asarray(X, dtype=np.float64), self._encode(y, fit=False, dtype=np.float64)
+        # sparse X as fit and predict take it (the network's trace reads CSR)
+        X, y = validate_data(self, X, y, reset=False, multi_output=True,
+                             accept_sparse=SPARSE_FORMATS)
+        return as_network_matrix(X, np.float64), self._encode(y, fit=False, dtype=np.float64)
 
     # --- other homes: scikit-learn and PyTorch (see nablanet.export) ------------------
 

@@ -89,6 +89,11 @@ class LayerArrays(list):
     def __imul__(self, other: SupportsIndex) -> NoReturn:
         self._refuse_resize()
 
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # A copy or a pickle is a plain list of the arrays, as scikit-learn's coefs_: it
+        # is detached from the network (and copy's rebuild by append would be refused).
+        return (list, (list(self),))
+
     append = extend = insert = pop = remove = clear = _refuse_resize
     sort = reverse = _refuse_resize  # reordering would move arrays between layers
 

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from nablanet.estimators._optimizer import (
     KeptOptimizer,
+    fits,
     state_arrays,
     state_from_arrays,
     state_names,
@@ -115,9 +116,14 @@ def from_state(
 
 def _resume_state(est: _BaseMLP, arrays: dict[str, Array]) -> dict[str, Any]:
     """Header fields for the kept optimizer and the random state; their arrays into ``arrays``."""
+    from nablanet.estimators._training import new_rule
+
     fitted: dict[str, Any] = {}
     kept = getattr(est, "_optimizer", None)
-    if kept is not None and kept.state is not None:
+    # Only a state the current solver goes on with (the file is read with that solver's
+    # rule); after set_params(solver=...) the next partial_fit starts afresh anyway.
+    if kept is not None and kept.state is not None and fits(kept.state, new_rule(est),
+                                                            est.net_.theta):
         values, t = state_arrays(kept.state)
         for name, values_ in values.items():
             arrays[f"optimizer_{name}"] = values_

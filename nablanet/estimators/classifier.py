@@ -168,7 +168,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
         # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
-        self.classes_ = io.check_classes(values, dtype, source=source)
+        # one class is a fitted problem (as in scikit-learn): `_decide` predicts it
+        self.classes_ = io.check_classes(values, dtype, source=source, minimum=1)
         self._target_kind = kind
         if kind == "multilabel-indicator":
             self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))

@@ -163,9 +163,11 @@ def outputs_of(model: Any, real: np.dtype[Any]) -> list[Output]:
         n = len(model.classes_)
         multilabel = _target_kind(model) == _MULTILABEL
         label_type = TensorProto.INT64 if multilabel else _classes(model)[0]
+        # one class: predict_proba still has two columns (the second for "another class")
+        width = 2 if n == 1 and not multilabel else n
         return [
             Output("label", label_type, (None, n) if multilabel else (None,)),
-            Output("probabilities", onnx_dtype(real), (None, n)),
+            Output("probabilities", onnx_dtype(real), (None, width)),
         ]
     if kind == "transformer":  # transform: the last hidden layer's activations
         return [Output("variable", onnx_dtype(real), (None, net.layer_sizes[-2]))]
@@ -294,6 +296,9 @@ def _classifier_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> tuple[
     else:
         proba = P if not act.elementwise else _normalised(g, P, n_out, real)
         index = g.node("ArgMax", [A], "index", axis=1, keepdims=0)
+    if len(est.classes_) == 1:  # the one class there is, whatever the output
+        only = g.constant("only_class", np.array(0, dtype=np.int64))
+        index = g.node("Mul", [index, only], "index_only")
     _, classes = _classes(est)
     label = g.node("Gather", [g.constant("classes", classes), index], "label", axis=0)
     return label, proba

@@ -191,18 +191,21 @@ def check_labels(values: Any, dtype_text: Any, *, source: str, where: str = "hea
     return labels
 
 
-def check_classes(values: Any, dtype_text: Any, *, source: str) -> Array:
-    """A classifier's ``classes_`` as saved: `check_labels`, at least two, distinct, sorted.
+def check_classes(values: Any, dtype_text: Any, *, source: str, minimum: int = 2) -> Array:
+    """A classifier's ``classes_`` as saved: `check_labels`, ``minimum`` or more, distinct, sorted.
+
+    ``minimum`` is 1 for a classifier fitted on a single class (as scikit-learn allows).
 
     Raises
     ------
     ModelFileError
     """
     classes = check_labels(values, dtype_text, source=source)
-    if len(values) < 2 or not np.array_equal(np.unique(classes), classes):
+    if len(values) < minimum or not np.array_equal(np.unique(classes), classes):
+        count = "at least two" if minimum == 2 else f"at least {minimum}"
         raise fail(
             source,
-            "header field 'classes' must hold at least two distinct labels in sorted order, "
+            f"header field 'classes' must hold {count} distinct labels in sorted order, "
             f"got {short(values)}",
         )
     return classes

@@ -138,6 +138,21 @@ def test_the_flag_needs_an_output_file(patients, capsys, row_key):
     assert code == 2 and "--remember-training-rows needs --out" in err
 
 
+@pytest.mark.parametrize("where", ["under a file", "not a key"])
+def test_a_key_that_cannot_be_had_is_refused_before_training(patients, tmp_path, capsys,
+                                                              monkeypatch, where):
+    # it was made after training: the error came then, and the trained model was lost
+    data, _ = patients
+    (tmp_path / "afile").write_bytes(b"short")
+    key = tmp_path / "afile" / "row-key" if where == "under a file" else tmp_path / "afile"
+    monkeypatch.setenv(KEY_ENV, str(key))
+    code, out, err = cli(capsys, "train", "--data", data, "--out", tmp_path / "m.npz",
+                         "--epochs", "5", "--remember-training-rows")
+    assert code == 1 and str(key.parent if where == "under a file" else key) in err
+    assert "accuracy" not in out and "epoch" not in err  # nothing was trained
+    assert not (tmp_path / "m.npz").exists()
+
+
 def old_file(path, X):
     """A model file as earlier versions wrote it: unkeyed hashes and the data's name."""
     hashes = b"".join(sorted(unkeyed_hash(x) for x in X))
@@ -183,6 +198,27 @@ def test_strip_rows_removes_them_and_the_model_predicts_the_same(patients, tmp_p
     after = model.read_bytes()
     code, out, _ = cli(capsys, "strip-rows", model)
     assert code == 0 and "left as it was" in out and model.read_bytes() == after
+
+
+def test_two_first_uses_at_once_share_one_key(row_key, monkeypatch):
+    # another process asks for the key while this one makes it: it must never find an
+    # empty key file (and refuse it as "not a nablanet row key")
+    from nablanet.cli import _fingerprint
+
+    urandom = os.urandom
+    other: list[bytes] = []
+
+    def racing(n):
+        if not other:
+            other.append(b"")  # once
+            other[0] = _fingerprint.create_key()
+        return urandom(n)
+
+    monkeypatch.setattr(_fingerprint.os, "urandom", racing)
+    key = _fingerprint.create_key()
+    assert len(key) == 32 and key == other[0] == row_key.read_bytes()
+    assert (row_key.stat().st_mode & 0o777) == 0o600
+    assert os.listdir(row_key.parent) == ["row-key"]  # no temporary file left
 
 
 def test_the_docs_state_the_sample_the_key_and_the_default(row_key):

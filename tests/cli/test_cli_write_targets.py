@@ -150,3 +150,16 @@ def test_a_link_to_a_file_is_written_through(tmp_path, capsys, iris_csv, iris_mo
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert real.read_bytes() != b"old" and len(real.read_bytes()) > 100
     assert sorted(os.listdir(tmp_path / "aside")) == ["real"]  # no temporary file left
+
+
+def test_a_report_folder_that_is_a_dangling_link_is_refused_before_training(
+        tmp_path, capsys, iris_csv):
+    # it passed the check, trained, then failed with "File exists" when the folder was made
+    folder = tmp_path / "report"
+    folder.symlink_to(tmp_path / "nowhere")
+    code, out, err = cli(capsys, "train", "--data", iris_csv, "--epochs", "3", "--layers",
+                         "4", "-q", "--report", folder)
+    assert code == 1, err
+    assert_one_line_error(err, str(folder), "a dangling symbolic link")
+    assert out == ""  # refused before training: no score printed
+    assert os.listdir(tmp_path) == ["report"]

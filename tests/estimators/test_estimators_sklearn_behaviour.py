@@ -6,6 +6,7 @@ ValueError, early stopping through a divergence, warm-start rules, n_iter_, the 
 loss, the verbose line and warnings that name the user's line.
 """
 
+import copy
 import pickle
 import re
 import warnings
@@ -71,6 +72,22 @@ def test_saved_or_pickled_and_continued_is_bit_identical_to_an_uninterrupted_run
     for est in resumed:
         np.testing.assert_array_equal(est.net_.theta, uninterrupted.net_.theta)
         assert est.t_ == uninterrupted.t_ == 7 * len(X)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_a_model_whose_solver_changed_after_adam_saves_and_loads(tmp_path, iris, solver):
+    # the file held Adam's moments, but was read with the new solver's rule: unloadable
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(4,), random_state=0).partial_fit(X, y, [0, 1, 2])
+    est.set_params(solver=solver)
+    est.save(tmp_path / "m.npz")
+    loaded = nablanet.load(tmp_path / "m.npz")
+    assert loaded.solver == solver
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    if solver == "sgd":  # both start SGD afresh: Adam's moments are no velocity
+        for model in (est, loaded):
+            model.partial_fit(X, y)
+        np.testing.assert_array_equal(loaded.net_.theta, est.net_.theta)
 
 
 @pytest.mark.parametrize(
@@ -165,6 +182,26 @@ def test_coefs_of_an_unfitted_model_cannot_be_assigned():
         MLPRegressor().coefs_ = [np.zeros((2, 3))]
 
 
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))],
+    ids=["copy", "deepcopy", "pickle"],
+)
+def test_coefs_can_be_copied_and_pickled_as_a_plain_list(fitted, duplicate):
+    # the scikit-learn idiom: keep the best weights of a partial_fit loop, put them back
+    est, X = fitted
+    kept = duplicate(est.coefs_)
+    assert type(kept) is list and len(kept) == 2
+    np.testing.assert_array_equal(kept[1], est.net_.W[1].T)
+    before = est.predict_proba(X)
+    saved = [W.copy() for W in kept]
+    est.coefs_[1] = np.zeros_like(est.coefs_[1])
+    if duplicate is not copy.copy:  # a deep copy or a pickle is detached from the network
+        np.testing.assert_array_equal(kept[1], saved[1])
+        est.coefs_ = kept
+        np.testing.assert_array_equal(est.predict_proba(X), before)
+
+
 # --- classes: multi-label partial_fit, a single class, warm starts -----------------------
 
 
@@ -194,6 +231,19 @@ def test_one_class_is_fitted_and_predicted_as_scikit_learn():
         np.testing.assert_array_equal(est.predict(X), np.full(10, 7))
         assert est.predict_proba(X).shape == (10, 2)
         assert (est.predict_proba(X)[:, 0] > 0.5).all()  # the column of the one class
+
+
+def test_a_one_class_model_saves_and_loads(tmp_path):
+    X = np.random.RandomState(0).randn(10, 2)
+    est = MLPClassifier(hidden_layer_sizes=(3,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, np.full(10, "only"))
+    est.save(tmp_path / "m.npz")
+    loaded = nablanet.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(loaded.classes_, ["only"])
+    np.testing.assert_array_equal(loaded.predict(X), np.full(10, "only"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
 
 
 @no_convergence_warning
@@ -255,6 +305,18 @@ def test_early_stopping_keeps_the_best_validated_model_of_a_diverging_run(tmp_pa
 
 
 @no_convergence_warning
+def test_a_warm_start_can_turn_early_stopping_on(iris):
+    # a bare AssertionError before (scikit-learn: 'NoneType' object has no attribute 'append')
+    X, y = iris
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    est.set_params(warm_start=True, early_stopping=True, n_iter_no_change=50)
+    est.fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 5
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert len(est.loss_curve_) == 10
+
+
+@no_convergence_warning
 def test_n_iter_counts_the_last_call_and_inf_turns_the_plateau_rule_off(tmp_path, iris):
     X, y = iris
     est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=3, warm_start=True, random_state=0)
@@ -303,6 +365,20 @@ def test_poisson_regressor_matches_the_glm_and_refuses_negative_targets():
     np.testing.assert_allclose(est.predict(X), glm.predict(X), rtol=1e-4)
     with pytest.raises(ValueError, match=r"loss='poisson' needs targets y >= 0.*1 negative"):
         MLPRegressor(loss="poisson").fit(X, np.where(np.arange(100) == 3, -1.0, y))
+
+
+def test_poisson_diagnosis_does_not_ask_to_standardise_counts():
+    # counts of mean 30: Poisson deviance with exp fits them as they are (log a = z), and
+    # standardised targets would be negative, which loss='poisson' refuses
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(3.4 + 0.3 * X[:, 0]))
+    est = MLPRegressor(loss="poisson", hidden_layer_sizes=(4,), solver="lbfgs",
+                       random_state=0).fit(X, y)
+    assert y.mean() > 10 and est.score(X, y) > 0.2
+    findings = " ".join(est.diagnose(X, y).findings())
+    assert "standardise the targets" not in findings
+    assert "nothing stalls" in findings
 
 
 # --- what a user reads: the verbose line and the warnings' line ----------------------------
