@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from nablanet import Network
 from nablanet.diagnostics import SATURATION_THRESHOLD, Diagnosis, diagnose
@@ -220,7 +221,7 @@ def test_an_estimator_fitted_on_sparse_rows_is_diagnosed_and_checked_on_them():
     X = X[:300] / 16.0
     y = y[:300]
     est = MLPClassifier((8,), max_iter=5, random_state=0)
-    with pytest.warns(Warning):  # max_iter reached
+    with pytest.warns(ConvergenceWarning, match="iteration"):
         est.fit(sp.csr_matrix(X), y)
     sparse, dense = est.diagnose(sp.csr_matrix(X), y), est.diagnose(X, y)
     assert sparse.findings() == dense.findings()

@@ -28,7 +28,7 @@ def test_all_features_overflowing_names_the_first(whitening):
     with pytest.raises(ValueError, match=r"overflows float64: feature 0 .*scale the data"):
         whitening().fit(X)
     est = whitening()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"overflows float64"):
         est.fit(X)
     assert not hasattr(est, "mean_")  # a failed fit leaves the estimator unfitted
 
