@@ -34,8 +34,9 @@ def test_stacked_autoencoder_fit_does_not_crash(iris):
     X, y = iris
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # UFLDL's weight decay (the default before it became 1e-3) reproduces the case
         est = StackedAutoencoderClassifier(hidden_layer_sizes=(3,), max_iter=10,
-                                           random_state=3).fit(X / 8, y)
+                                           weight_decay=3e-3, random_state=3).fit(X / 8, y)
     # The case that crashed: fine-tuning's L-BFGS stopped at once, recording no iteration.
     assert est.n_iter_ == 0 and est.mlp_.loss_curve_ == []
     assert np.isfinite(est.mlp_.loss_)

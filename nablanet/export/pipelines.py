@@ -128,9 +128,11 @@ def _refuse_unconverted(model: Any) -> None:
     for step in _steps(model):
         if not isinstance(step, SimpleImputer):
             continue
-        if step.add_indicator:
+        # an indicator of no column (no cell was missing in fit) adds nothing to convert
+        if step.add_indicator and len(step.indicator_.features_):
             raise ValueError("skl2onnx cannot convert step SimpleImputer with "
-                             "add_indicator=True: its graph lacks the indicator columns")
+                             "add_indicator=True: its graph lacks the indicator columns "
+                             "(here of the columns that had missing cells in fit)")
         if _drops_columns(step):
             raise ValueError("skl2onnx cannot convert step SimpleImputer: it drops the "
                              "columns that were all missing in fit, which skl2onnx's graph "
