@@ -167,7 +167,7 @@ def _sklearn_outputs(est: Any, kind: str) -> tuple[str, int]:
     n = len(est.classes_)
     if est._target_kind == _MULTILABEL:
         return "logistic", n
-    return ("logistic", 1) if n == 2 else ("softmax", n)
+    return ("logistic", 1) if n <= 2 else ("softmax", n)
 
 
 def _inexpressible(est: Any, kind: str) -> list[str]:
