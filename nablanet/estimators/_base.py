@@ -373,6 +373,8 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ``get_feature_names_out``, which ``set_output(transform="pandas")`` needs.
         """
         check_is_fitted(self, "net_")
+        if len(self.net_.layer_sizes) < 3:  # as `transform`, which has nothing to give
+            raise ValueError("this network has no hidden layer")
         return self.net_.layer_sizes[-2]
 
     def check_gradient(self, X: Any, y: Any, **kwargs: Any) -> Any:

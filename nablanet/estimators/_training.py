@@ -174,6 +174,12 @@ def _validation_split(
             "size of your dataset."
         )
     s, s_val = (parts[4], parts[5]) if s is not None else (None, None)
+    if s_val is not None and not s_val.sum() > 0:
+        raise ValueError(
+            f"The {X_val.shape[0]} rows held out for early stopping all have sample weight "
+            "0, so they cannot score the model. Increase 'validation_fraction', change "
+            "'random_state', or drop the rows of weight 0."
+        )
     return X, Y, s, (X_val, Y_val), s_val
 
 

@@ -429,6 +429,9 @@ def test_pipeline_set_output_pandas_names_the_last_hidden_layers_units(iris):
     assert list(reg.get_feature_names_out()) == [f"mlpregressor{i}" for i in range(4)]
     with pytest.raises(NotFittedError, match="not fitted"):
         MLPClassifier().get_feature_names_out()
+    bare = MLPRegressor(hidden_layer_sizes=(), max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="no hidden layer"):
+        bare.get_feature_names_out()  # as transform: no hidden layer, no columns
 
 
 def test_unfitted_estimator_refuses_to_predict(iris):

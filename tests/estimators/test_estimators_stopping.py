@@ -191,3 +191,16 @@ def test_the_validation_score_is_weighted_by_sample_weight(iris, diabetes, kind)
     weighted = metric(y_val, est.predict(X_val), sample_weight=s_val)
     assert weighted != pytest.approx(metric(y_val, est.predict(X_val)))  # the test tells
     assert est.validation_scores_ == [pytest.approx(weighted, rel=1e-12)]
+
+
+def test_a_validation_set_of_weight_zero_is_refused(iris):
+    # it would score nothing (scikit-learn's metrics refuse all-zero weights mid-fit)
+    X, y = iris
+    s = np.zeros(len(y))
+    _, _, s_val = held_out(X, y, np.arange(len(y)), 0, stratify=True)
+    keep = np.setdiff1d(np.arange(len(y)), s_val)
+    s[keep] = 1.0
+    est = MLPClassifier(hidden_layer_sizes=(5,), early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="15 rows held out for early stopping all have "
+                       "sample weight 0"):
+        est.fit(X, y, sample_weight=s)
