@@ -297,3 +297,30 @@ def test_a_failed_cluster_fit_leaves_the_estimator_unfitted(client):
     with pytest.raises(ValueError, match="multi-label targets are not supported on dask"):
         est.fit(da.from_array(X, chunks=50), da.from_array(np.eye(3, dtype=int)[y], chunks=50))
     assert not hasattr(est, "net_") and not hasattr(est, "classes_")
+
+
+def test_bounded_regressor_on_dask_arrays_ignores_rows_of_weight_zero(client):
+    # The sigmoid's scaling comes from the rows that count, as in memory; a warm start on
+    # targets beyond that range is refused before any work on the cluster.
+    X, y = load_diabetes(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5, random_state=0,
+              output_activation="sigmoid")
+    s = np.where(np.arange(len(y)) % 4 == 0, 0.0, 1.0)
+    garbage = np.where(s == 0, 1e3, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = MLPRegressor(**kw).fit(X, y, sample_weight=s)
+        est = MLPRegressor(**kw, warm_start=True).fit(
+            da.from_array(X, chunks=150), da.from_array(garbage, chunks=150),
+            sample_weight=da.from_array(s, chunks=150),
+        )
+    np.testing.assert_allclose(est._y_offset, ref._y_offset, rtol=0)
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=1e-6)
+    theta = est.net_.theta.copy()
+    beyond = r"spans \[31, 1000\], but the sigmoid output reaches only \[31, 336\]"
+    with pytest.raises(ValueError, match=beyond):
+        est.fit(da.from_array(X, chunks=150), da.from_array(garbage, chunks=150))
+    np.testing.assert_array_equal(est.net_.theta, theta)
+    with pytest.raises(ValueError, match="sample_weight sums to zero"):
+        MLPRegressor(**kw).fit(da.from_array(X, chunks=150), da.from_array(y, chunks=150),
+                               sample_weight=da.from_array(0.0 * s, chunks=150))

@@ -168,6 +168,25 @@ def test_to_sklearn_refuses_scaled_regressor_and_two_softmax_units():
         to_sklearn(est)
 
 
+def test_to_sklearn_of_a_one_class_classifier_is_scikit_learns_own():
+    # scikit-learn fits one class with one logistic unit and log loss, as nablanet does:
+    # the export predicts as the original; a softmax output (two units) is refused, and
+    # the refusal names scikit-learn's real output.
+    X, y = IRIS
+    one = np.full(len(y), "setosa")
+    est = fit(MLPClassifier((4,), max_iter=5, random_state=0), X, one)
+    sk = to_sklearn(est)
+    assert sk.out_activation_ == "logistic" and sk.n_outputs_ == 1
+    np.testing.assert_array_equal(sk.predict(X), one)
+    np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=1e-12)
+    own = fit(sknn.MLPClassifier((4,), max_iter=5, random_state=0), X, one)
+    assert own.out_activation_ == sk.out_activation_ and own.n_outputs_ == sk.n_outputs_
+    est = fit(MLPClassifier((4,), max_iter=5, random_state=0, output_activation="softmax"),
+              X, one)
+    with pytest.raises(ValueError, match=r"2 softmax units \(scikit-learn uses 1 logistic units"):
+        to_sklearn(est)
+
+
 def test_to_sklearn_of_a_nablanet_model():
     X, y = DIGITS
     est = fit(MLPClassifier((16,), activation="logistic", solver="lbfgs", max_iter=50,

@@ -374,12 +374,6 @@ def test_estimator_batches_hold_batch_size_rows_with_their_weights(digits, batch
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG (reported, not fixed here): a bounded output_activation scales the targets "
-    "by their min and max over every row, weight 0 or not (estimators/regressor.py _scaling)",
-)
 def test_bounded_regressor_ignores_the_targets_of_rows_of_weight_zero(digits):
     X, _, y = digits
     y = y.astype(np.float64)

@@ -36,12 +36,25 @@ def _label_summary(y: Any) -> Array:
     return np.asarray(da.unique(y).compute())
 
 
-def _range_summary(y: Any) -> Array:
-    """Two rows: each output's minimum and maximum, computed on the cluster."""
+def _range_summary(y: Any, s: Any = None) -> Array:
+    """Two rows: each output's minimum and maximum, computed on the cluster.
+
+    Rows of weight 0 do not count, as in the in-memory fit.
+    """
     import dask
+    import dask.array as da
 
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
-    lo, hi = dask.compute(Y.min(axis=0), Y.max(axis=0))
+    if s is None:
+        lo, hi = dask.compute(Y.min(axis=0), Y.max(axis=0))
+    else:
+        counted = (s > 0)[:, None]
+        lo, hi, any_counted = dask.compute(
+            da.where(counted, Y, np.inf).min(axis=0), da.where(counted, Y, -np.inf).max(axis=0),
+            counted.any(),
+        )
+        if not any_counted:
+            raise ValueError("sample_weight sums to zero: no sample would count")
     summary = np.vstack([lo, hi]).astype(np.float64)
     return summary.ravel() if y.ndim == 1 else summary
 
@@ -51,17 +64,23 @@ def _encode_block(y: Array, blob: bytes, dtype: Any) -> Array:
     return np.asarray(pickle.loads(blob)._encode(y, fit=False, dtype=dtype))
 
 
-def encode_on_cluster(est: Any, y: Any, dtype: Any, fit: bool = True) -> Any:
+def encode_on_cluster(est: Any, y: Any, dtype: Any, fit: bool = True, s: Any = None) -> Any:
     """Fit ``est``'s target encoding on a summary of y (if ``fit``), then encode each block.
+
+    A fit that continues checks the summary against the fitted encoding instead (a bounded
+    regressor's range). ``s``: the sample weights (rows of weight 0 do not count).
 
     Returns
     -------
     dask.array.Array of shape (m, n_outputs)
     """
-    summary = (_label_summary if is_classifier(est) else _range_summary)(y)
+    summary = _label_summary(y) if is_classifier(est) else _range_summary(y, s)
     if fit:
         est._encode(summary, fit=True, dtype=dtype)
-    width = est._encode(summary, fit=False, dtype=dtype).shape[1]
+    coded = est._encode(summary, fit=False, dtype=dtype)
+    if not fit:
+        est._check_continued_targets(coded, None)
+    width = coded.shape[1]
     blob = ship(est)
     kwargs: dict[str, Any] = {"chunks": (y.chunks[0], (width,)), "dtype": np.dtype(dtype)}
     if y.ndim == 1:
@@ -103,7 +122,7 @@ def fit_on_cluster(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
             est.__dict__.pop("feature_names_in_", None)
         dtype = est.net_.dtype if continuing else est._train_dtype(X)
         X = X.astype(dtype)
-        Y = encode_on_cluster(est, y, dtype, fit=not continuing)
+        Y = encode_on_cluster(est, y, dtype, fit=not continuing, s=s)
         if not continuing:
             est._start(hidden, X.shape[1], Y.shape[1], dtype)
         est._commit(fit_lbfgs(est, X, Y, s))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -41,7 +41,7 @@ Array = NDArray[Any]
 SKLEARN_NAMES = {"sigmoid": "logistic"}
 
 
-class _BaseMLP(TransformerMixin, BaseEstimator):
+class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Parameters and training shared by the classifier and the regressor.
 
     Parameters
@@ -232,8 +232,10 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
             X = as_network_matrix(X, dtype)
             if continuing and not incremental:
                 self._check_warm_start(y)
-            Y = self._encode(y, fit=not continuing, dtype=dtype)
             s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+            Y = self._encode(y, fit=not continuing, dtype=dtype, sample_weight=s)
+            if continuing:
+                self._check_continued_targets(Y, s)
             if not continuing:
                 self._start(hidden, X.shape[1], Y.shape[1], dtype)
             if self.solver == "lbfgs":
@@ -363,6 +365,18 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
         X = self._inputs(X)
         return self.net_.hidden(X)
 
+    @property
+    def _n_features_out(self) -> int:
+        """Columns of `transform`, the last hidden layer's units.
+
+        scikit-learn's mixin names them ``mlpclassifier0``, ``mlpclassifier1``, ... in
+        ``get_feature_names_out``, which ``set_output(transform="pandas")`` needs.
+        """
+        check_is_fitted(self, "net_")
+        if len(self.net_.layer_sizes) < 3:  # as `transform`, which has nothing to give
+            raise ValueError("this network has no hidden layer")
+        return self.net_.layer_sizes[-2]
+
     def check_gradient(self, X: Any, y: Any, **kwargs: Any) -> Any:
         """Gradient check of the fitted network on (X, y) in float64."""
         X, Y = self._encoded_pair(X, y)
@@ -448,16 +462,23 @@ class _BaseMLP(TransformerMixin, BaseEstimator):
     def _check_warm_start(self, y: Any) -> None:
         """Refuse targets a warm start cannot continue with (the classifier's classes)."""
 
+    def _check_continued_targets(self, Y: Array, s: Array | None) -> None:
+        """Refuse coded targets the fitted output cannot reach (the regressor's scaling)."""
+
     def _output_activation(self) -> str:
         raise NotImplementedError
 
     def _loss_name(self, output_activation: str) -> str | None:
         raise NotImplementedError
 
-    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
+    def _encode(
+        self, y: Any, fit: bool, dtype: Any, sample_weight: Array | None = None
+    ) -> Array:
         raise NotImplementedError
 
-    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
+    def _validation_score(
+        self, net: Network, X: Array, Y: Array, sample_weight: Array | None = None
+    ) -> float:
         raise NotImplementedError
 
 

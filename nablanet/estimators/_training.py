@@ -9,6 +9,7 @@ record to its attributes (see ``_BaseMLP._commit``).
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -71,9 +72,9 @@ def fit_stochastic(
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
     early = est.early_stopping
-    validation = None
+    validation = s_val = None
     if early:
-        X, Y, s, validation = _validation_split(est, X, Y, y, s)
+        X, Y, s, validation, s_val = _validation_split(est, X, Y, y, s)
     m = X.shape[0]
     batch = min(200, m) if est.batch_size == "auto" else int(est.batch_size)
     if batch > m:
@@ -102,6 +103,8 @@ def fit_stochastic(
         batch_size=batch,
         shuffle=est.shuffle,
         validation_data=validation,
+        # scikit-learn weights the validation score by the held-out rows' sample weights
+        score=functools.partial(est._validation_score, sample_weight=s_val),
         restarts=1 if continuing else est.restarts,
     )
     run = history.best
@@ -134,6 +137,7 @@ def fit_lbfgs(
         batch_size=None,
         shuffle=False,
         validation_data=None,
+        score=None,
         restarts=1 if continuing else est.restarts,
     )
     if history.best.stop_reason == "max_epochs":
@@ -147,8 +151,11 @@ def fit_lbfgs(
 
 def _validation_split(
     est: _BaseMLP, X: Array, Y: Array, y: Any, s: Array | None
-) -> tuple[Array, Array, Array | None, tuple[Array, Array]]:
-    """scikit-learn's hold-out for early stopping (stratified for single-label targets)."""
+) -> tuple[Array, Array, Array | None, tuple[Array, Array], Array | None]:
+    """scikit-learn's hold-out for early stopping (stratified for single-label targets).
+
+    Returns the training part (X, Y, weights), the validation pair and its weights.
+    """
     # Imported here: sklearn.model_selection (and sklearn.metrics with it) is a fifth of a
     # first fit's start-up, and only early stopping needs it.
     from sklearn.model_selection import train_test_split
@@ -166,7 +173,14 @@ def _validation_split(
             "The validation set is too small. Increase 'validation_fraction' or the "
             "size of your dataset."
         )
-    return X, Y, (parts[4] if s is not None else None), (X_val, Y_val)
+    s, s_val = (parts[4], parts[5]) if s is not None else (None, None)
+    if s_val is not None and not s_val.sum() > 0:
+        raise ValueError(
+            f"The {X_val.shape[0]} rows held out for early stopping all have sample weight "
+            "0, so they cannot score the model. Increase 'validation_fraction', change "
+            "'random_state', or drop the rows of weight 0."
+        )
+    return X, Y, s, (X_val, Y_val), s_val
 
 
 def _optimizer(est: _BaseMLP, incremental: bool, rate: float) -> KeptOptimizer:
@@ -236,7 +250,6 @@ def _train(
         return train(
             est.net_, X, Y,
             seed=seed,
-            score=est._validation_score,
             dropout=est.dropout,
             sample_weight=s,
             callbacks=callbacks,

@@ -89,8 +89,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return self.loss
         return get_activation(output_activation).classifier_loss
 
-    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
-        """Code labels as output targets: one-hot, or the output's two label codes."""
+    def _encode(
+        self, y: Any, fit: bool, dtype: Any, sample_weight: Array | None = None
+    ) -> Array:
+        """Code labels as output targets: one-hot, or the output's two label codes.
+
+        The classes come from every row, weight 0 or not, as in scikit-learn.
+        """
         if np.ndim(y) == 2 and np.shape(y)[1] == 1:
             y = column_or_1d(y, warn=True)  # a column vector is not multi-label
         if fit:
@@ -194,10 +199,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return (A[:, 0] > threshold).astype(int)
         return A.argmax(axis=1)
 
-    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
+    def _validation_score(
+        self, net: Network, X: Array, Y: Array, sample_weight: Array | None = None
+    ) -> float:
+        """Accuracy (exact match of every label), weighted as scikit-learn's."""
         pred = self._decide(net.forward(X)).reshape(X.shape[0], -1)
         true = self._decide(Y).reshape(X.shape[0], -1)
-        return float(np.mean(np.all(pred == true, axis=1)))
+        return float(np.average(np.all(pred == true, axis=1), weights=sample_weight))
 
     @available_if(stochastic_solver)
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Any:

@@ -50,8 +50,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``output_activation`` says otherwise. ``loss="poisson"`` (scikit-learn ≥ 1.7) gives
     an exponential output with half the Poisson deviance, for targets ``y >= 0`` such
     as counts (a log link). With a bounded output ("sigmoid" or "tanh") the targets are
-    scaled into its range ([0, 1] or [−1, 1], from the training targets' minimum and
-    maximum) for training, and predictions are scaled back.
+    scaled into its range ([0, 1] or [−1, 1], from the minimum and maximum of the
+    targets of positive weight in the first fit) for training, and predictions are scaled
+    back; a warm start or ``partial_fit`` whose targets go beyond that range is refused.
 
     Attributes
     ----------
@@ -81,8 +82,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         natural = get_activation(output_activation).canonical_loss
         return natural if natural in REGRESSION_LOSSES else "squared_error"
 
-    def _encode(self, y: Any, fit: bool, dtype: Any) -> Array:
-        """Targets as a matrix, scaled into a bounded output's range."""
+    def _encode(
+        self, y: Any, fit: bool, dtype: Any, sample_weight: Array | None = None
+    ) -> Array:
+        """Targets as a matrix, scaled into a bounded output's range.
+
+        A fit takes the range from the rows that count: those of positive weight.
+        """
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
         if self._loss_name(self._output_activation()) == "poisson" and (Y < 0).any():
@@ -91,12 +97,44 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"negative value(s), the smallest {Y.min():g}"
             )
         if fit:
-            self._y_offset, self._y_scale = _scaling(Y, get_activation(self._output_activation()))
+            counted = Y if sample_weight is None else Y[sample_weight > 0]
+            self._y_offset, self._y_scale = _scaling(
+                counted, get_activation(self._output_activation())
+            )
         elif Y.shape[1] != self._y_offset.shape[0]:
             raise ValueError(
                 f"y has {Y.shape[1]} outputs, the model was fitted with {self._y_offset.shape[0]}"
             )
         return np.ascontiguousarray((Y - self._y_offset) / self._y_scale, dtype=dtype)
+
+    def _check_continued_targets(self, Y: Array, s: Array | None) -> None:
+        """Refuse targets outside the range the first fit's scaling lets the output reach.
+
+        A bounded output reaches only the targets' range in the fit that set the scaling;
+        training further on targets beyond it would pull the outputs against their bounds
+        and predict a clipped range without a word. Rows of weight 0 do not count.
+        """
+        out = get_activation(self._output_activation())
+        if not out.bounded:
+            return
+        counted = Y if s is None else Y[s > 0]
+        if counted.shape[0] == 0:
+            return
+        low, high = out.output_range
+        # a float32 coding of the range's own ends may round just past the bounds
+        slack = 1e-6 * (high - low)
+        beyond = (counted.min(axis=0) < low - slack) | (counted.max(axis=0) > high + slack)
+        if beyond.any():
+            j = int(np.flatnonzero(beyond)[0])
+            seen = counted[:, j].astype(np.float64) * self._y_scale[j] + self._y_offset[j]
+            reach = self._y_offset[j] + np.array([low, high]) * self._y_scale[j]
+            raise ValueError(
+                f"y (output {j}) spans [{seen.min():g}, {seen.max():g}], but the "
+                f"{out.name} output reaches only [{reach[0]:g}, {reach[1]:g}]: the range of "
+                f"the targets of the fit that set the scaling. Fit afresh on targets that "
+                f"span the whole range, scale the targets yourself, or use "
+                f"output_activation='identity', which reaches every value"
+            )
 
     @property
     def targets_scaled_(self) -> bool:
@@ -122,11 +160,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if self._output_activation() != self.net_.activations[-1].name:
             raise io.ModelFileError(f"{source}: output_activation does not match the network")
 
-    def _validation_score(self, net: Network, X: Array, Y: Array) -> float:
-        # R² is unchanged by scaling each output column, so the scaled targets do.
+    def _validation_score(
+        self, net: Network, X: Array, Y: Array, sample_weight: Array | None = None
+    ) -> float:
+        # R² (weighted or not) is unchanged by scaling each output column, so the scaled
+        # targets do.
         from sklearn.metrics import r2_score  # here: only early stopping needs it
 
-        return float(r2_score(Y, net.forward(X)))
+        return float(r2_score(Y, net.forward(X), sample_weight=sample_weight))
 
     @available_if(stochastic_solver)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:

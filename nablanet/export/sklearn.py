@@ -120,7 +120,7 @@ def from_sklearn(fitted: Any) -> Any:
 def _copy_classes(est: Any, fitted: Any) -> None:
     est.classes_ = np.array(fitted.classes_, copy=True)
     # scikit-learn's outputs tell the problem: softmax for several classes, one logistic
-    # unit for two, one logistic unit per label for multi-label targets.
+    # unit for one or two, one logistic unit per label for multi-label targets.
     if not get_activation(fitted.out_activation_).elementwise:
         kind = "multiclass"
     else:
@@ -161,13 +161,16 @@ def _copy_record(est: Any, fitted: Any) -> None:
 
 
 def _sklearn_outputs(est: Any, kind: str) -> tuple[str, int]:
-    """The output activation and width scikit-learn gives the estimator's problem."""
+    """The output activation and width scikit-learn gives the estimator's problem.
+
+    One class is a binary problem to scikit-learn's label binarizer: one logistic unit.
+    """
     if kind == "regressor":  # a log link for Poisson regression, else a linear output
         return ("exp" if est.loss == "poisson" else "identity"), est.net_.layer_sizes[-1]
     n = len(est.classes_)
     if est._target_kind == _MULTILABEL:
         return "logistic", n
-    return ("logistic", 1) if n == 2 else ("softmax", n)
+    return ("logistic", 1) if n <= 2 else ("softmax", n)
 
 
 def _inexpressible(est: Any, kind: str) -> list[str]:

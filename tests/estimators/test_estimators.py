@@ -409,6 +409,31 @@ def test_transform_check_gradient_and_diagnose(iris):
     assert reg.check_gradient(StandardScaler().fit_transform(Xd)[:15], yd[:15]).passed
 
 
+@no_convergence_warning
+def test_pipeline_set_output_pandas_names_the_last_hidden_layers_units(iris):
+    # set_output(transform="pandas") needs get_feature_names_out on every step that has
+    # transform; the MLP's transform gives the last hidden layer, one column per unit.
+    import pandas as pd
+    from sklearn.exceptions import NotFittedError
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6, 3),
+                                                         max_iter=5, random_state=0))
+    pipe.set_output(transform="pandas").fit(X, y)
+    H = pipe.transform(X)
+    assert isinstance(H, pd.DataFrame)
+    assert list(H.columns) == ["mlpclassifier0", "mlpclassifier1", "mlpclassifier2"]
+    np.testing.assert_array_equal(H.to_numpy(), pipe[-1].net_.hidden(pipe[0].transform(X)))
+    assert (pipe.predict(X) == pipe[-1].predict(pipe[0].transform(X))).all()
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, y)
+    assert list(reg.get_feature_names_out()) == [f"mlpregressor{i}" for i in range(4)]
+    with pytest.raises(NotFittedError, match="not fitted"):
+        MLPClassifier().get_feature_names_out()
+    bare = MLPRegressor(hidden_layer_sizes=(), max_iter=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="no hidden layer"):
+        bare.get_feature_names_out()  # as transform: no hidden layer, no columns
+
+
 def test_unfitted_estimator_refuses_to_predict(iris):
     X, _ = iris
     from sklearn.exceptions import NotFittedError

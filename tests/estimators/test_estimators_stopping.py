@@ -10,9 +10,11 @@ import math
 import numpy as np
 import pytest
 import sklearn.neural_network as skl
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
-from nablanet import MLPClassifier
+from nablanet import MLPClassifier, MLPRegressor
 from nablanet.estimators import ScikitLearnStopping, StoppingState
 from nablanet.network import Network
 from nablanet.training import RunHistory, TrainState
@@ -160,3 +162,45 @@ def test_invscaling_counts_every_sample_seen_and_a_fit_restarts_at_the_initial_r
         [0.5, 0.5 / (4 * m + 1) ** 0.5, 0.5 / (5 * m + 1) ** 0.5])
     est.partial_fit(X, y)  # scikit-learn keeps the optimizer: t_ = 6 m
     assert est.history_.best.learning_rate == pytest.approx([0.5 / (6 * m + 1) ** 0.5])
+
+
+def held_out(X, y, s, seed, stratify):
+    """scikit-learn's validation split as an estimator fitted with ``seed`` draws it.
+
+    The fit draws the network's seed from its RandomState first, then splits with it.
+    """
+    rs = np.random.RandomState(seed)
+    rs.randint(np.iinfo(np.int32).max)
+    parts = train_test_split(X, y, s, random_state=rs, test_size=0.1,
+                             stratify=y if stratify else None)
+    return parts[1], parts[3], parts[5]
+
+
+@no_convergence_warning
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_the_validation_score_is_weighted_by_sample_weight(iris, diabetes, kind):
+    # scikit-learn 1.9 scores the held-out rows with their sample weights (accuracy_score
+    # or r2_score with sample_weight=); after one epoch the kept weights are that epoch's.
+    X, y = iris if kind == "classifier" else diabetes
+    s = 1.0 + np.arange(len(y)) % 4
+    est = (MLPClassifier if kind == "classifier" else MLPRegressor)(
+        hidden_layer_sizes=(5,), early_stopping=True, max_iter=1, random_state=0
+    ).fit(X, y, sample_weight=s)
+    X_val, y_val, s_val = held_out(X, y, s, 0, stratify=kind == "classifier")
+    metric = accuracy_score if kind == "classifier" else r2_score
+    weighted = metric(y_val, est.predict(X_val), sample_weight=s_val)
+    assert weighted != pytest.approx(metric(y_val, est.predict(X_val)))  # the test tells
+    assert est.validation_scores_ == [pytest.approx(weighted, rel=1e-12)]
+
+
+def test_a_validation_set_of_weight_zero_is_refused(iris):
+    # it would score nothing (scikit-learn's metrics refuse all-zero weights mid-fit)
+    X, y = iris
+    s = np.zeros(len(y))
+    _, _, s_val = held_out(X, y, np.arange(len(y)), 0, stratify=True)
+    keep = np.setdiff1d(np.arange(len(y)), s_val)
+    s[keep] = 1.0
+    est = MLPClassifier(hidden_layer_sizes=(5,), early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="15 rows held out for early stopping all have "
+                       "sample weight 0"):
+        est.fit(X, y, sample_weight=s)
