@@ -7,7 +7,7 @@ const net = makeEngine(MODEL);
 window.nablanet = net;
 
 const SVG = "http://www.w3.org/2000/svg";
-const COLUMN_ROWS = 24;  // a layer with more units is drawn as a heat-map strip
+const COLUMN_ROWS = 32;  // a layer with more units is drawn as a heat-map strip
 const STARVED = 0.01;  // diagnostics.STARVED_INPUT: |a| below 1% of the layer's mean
 const state = {k: 0, qty: "a", unit: null, weight: null, nudged: new Map()};
 const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toExponential(3));
@@ -50,10 +50,10 @@ function layout() {
   sizes.forEach((n, l) => {
     const side = Math.round(Math.sqrt(n));
     let rows, cell;
-    if (n <= COLUMN_ROWS) { rows = n; cell = 26; } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
+    if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
     const ncol = Math.ceil(n / rows);
     cols.push({x, rows, cell, circles: n <= COLUMN_ROWS});
-    x += ncol * cell + 90;
+    x += Math.max(ncol * cell, 60) + 120;
   });
   return {cols, width: x, height: 40 + Math.max(...cols.map((c) => c.rows * c.cell))};
 }
@@ -64,12 +64,14 @@ function position(col, i) {
 
 function render() {
   const tr = net.trace(state.k);
-  const values = state.qty === "a" ? tr.a : state.qty === "z" ? [null, ...tr.z] : [null, ...tr.delta];
+  // The input is always drawn as x (it has no z and no δ).
+  const values = state.qty === "a" ? tr.a : state.qty === "z" ? [tr.a[0], ...tr.z] : [tr.a[0], ...tr.delta];
   const svg = el("net");
   svg.innerHTML = "";
   const {cols, width, height} = layout();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("height", Math.min(height, 900));
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
   // Edges between two small layers, thickness by |W|, clickable.
   for (let l = 0; l + 1 < cols.length; l++) {
     if (!(cols[l].circles && cols[l + 1].circles)) continue;
@@ -89,7 +91,6 @@ function render() {
     node("text", {x: col.x, y: 16, "font-size": 11}, svg).textContent =
       l === 0 ? `input (${MODEL.layer_sizes[0]})` : `${l === cols.length - 1 ? "output" : "hidden " + l}: ${MODEL.activations[l - 1]} (${MODEL.layer_sizes[l]})`;
     const v = values[l];
-    if (!v) return;  // the input has no z and no δ
     const scale = Math.max(...v.map(Math.abs));
     const fp = l > 0 ? net.fprime(MODEL.activations[l - 1], tr.a[l]) : null;
     v.forEach((val, i) => {
@@ -98,8 +99,11 @@ function render() {
       const attrs = {fill: colour(val, scale), class: "unit" + (chosen ? " chosen" : ""), stroke: "#999", "stroke-width": 0.5};
       const shape = col.circles ? node("circle", {cx: p.x, cy: p.y, r, ...attrs}, svg)
         : node("rect", {x: p.x - col.cell / 2, y: p.y - col.cell / 2, width: col.cell, height: col.cell, ...attrs}, svg);
-      node("title", {}, shape).textContent = `${state.qty} = ${fmt(val)}`;
-      if (l > 0 && isSaturated(l - 1, tr.a[l][i], fp[i])) {
+      node("title", {}, shape).textContent = `${l === 0 ? "x" : state.qty} = ${fmt(val)}`;
+      // At the output of a canonical pair (softmax with cross-entropy ...) f' cancels in
+      // BP1 (δ = a − y), so saturation there slows nothing and is not marked.
+      const flat = l > 0 && !(l === cols.length - 1 && MODEL.canonical);
+      if (flat && isSaturated(l - 1, tr.a[l][i], fp[i])) {
         shape.setAttribute("stroke", "#e67e00"); shape.setAttribute("stroke-width", col.circles ? 3 : 1.5);
       }
       if (l > 0 && state.dead[l - 1][i]) {
@@ -121,6 +125,8 @@ function unitWords(l, i, tr) {
   const fp = net.fprime(act, tr.a[l])[i], words = [];
   if (state.dead[l - 1][i]) {
     words.push("Dead (z <= 0 on every example): f'(z) = 0, so it passes no error back and never learns.");
+  } else if (MODEL.can_die[l - 1] && fp === 0) {
+    words.push("Off on this sample (z <= 0): f'(z) = 0, so no error passes back through it here and the weights into it do not move on this sample (BP2, BP4).");
   } else if (isSaturated(l - 1, tr.a[l][i], fp)) {
     if (!output) {
       words.push(`Saturated (f'(z) near 0: ${fmt(fp)}). Its δ = (Wᵀδ) ⊙ f'(z) is tiny (BP2), so the weights into it learn slowly (BP4: ∂C/∂w = a_in δ_out). A cross-entropy cost does not help here: it removes f'(z) at the output only.`);
@@ -154,13 +160,13 @@ function renderPanel(tr) {
   const rows = [];
   for (let j = 0; j < nIn; j++) rows.push({j, w: net.getWeight(wl, i, j), a: tr.a[wl][j], g: tr.a[wl][j] * d + MODEL.weight_decay * net.getWeight(wl, i, j)});
   rows.sort((p, q) => Math.abs(q.g) - Math.abs(p.g));
+  if (state.weight) h += weightPanel(tr);  // first: the table below can be long
   h += `<p>Weights into this unit, W[${wl}][${i}, j] (largest |∂C/∂w| first; click one):</p><table><tr><th>j</th><th>W</th><th>a_j</th><th>a_j·δ</th></tr>`;
   for (const r of rows.slice(0, 40)) {
     const chosen = state.weight && state.weight.j === r.j;
     h += `<tr class="pick${chosen ? " chosen" : ""}" data-j="${r.j}"><td>${r.j}</td><td>${fmt(r.w)}</td><td>${fmt(r.a)}</td><td>${fmt(r.a * d)}</td></tr>`;
   }
   h += "</table>";
-  if (state.weight) h += weightPanel(tr);
   panel.innerHTML = h;
   panel.querySelectorAll("tr.pick").forEach((row) => row.addEventListener("click", () => {
     state.weight = {l: wl, i, j: Number(row.dataset.j)}; render();
