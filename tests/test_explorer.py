@@ -199,3 +199,38 @@ def test_a_screenshot_of_the_page_is_not_blank(tmp_path):
     pixels = imread(shot)[..., :3]
     colours = {tuple(p) for p in (pixels.reshape(-1, 3) * 255).astype(int)[::7]}
     assert len(colours) > 20  # a drawing, not one flat colour
+
+
+# --- the command and the size of a large page ------------------------------------------
+
+
+def test_the_explore_command_writes_an_offline_page(tmp_path, capsys):
+    from nablanet import load
+    from nablanet.cli import main
+
+    model = str(tmp_path / "digits.nbn")
+    assert main(["train", "--data", "digits", "--layers", "8", "--epochs", "2", "--quiet",
+                 "--out", model]) == 0
+    out = tmp_path / "explorer.html"
+    assert main(["explore", model, "--data", "digits", "--rows", "7", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert remote_loads(tmp_path) == []
+    page = _model_json(out.read_text(encoding="utf-8"))
+    assert len(page["samples"]["X"]) == 7
+    assert page["layer_sizes"] == [64, 8, 10]
+    np.testing.assert_array_equal(np.array(page["W"][0]), load(tmp_path / "digits.nbn").net_.W[0])
+
+
+def test_the_explore_command_needs_out(capsys):
+    from nablanet.cli import main
+
+    assert main(["explore", "model.nbn", "--data", "iris"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_a_784_100_10_page_with_50_samples_stays_under_3_mb():
+    rng = np.random.default_rng(0)
+    net = Network([784, 100, 10], output_activation="softmax", seed=0)
+    X = rng.random((50, 784))
+    Y = np.eye(10)[rng.integers(0, 10, 50)]
+    assert len(explore(net, X, Y, rows=50).html.encode("utf-8")) < 3_000_000
