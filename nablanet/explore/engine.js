@@ -137,6 +137,11 @@ function makeEngine(model) {
     return jacobianVector(out, aOut, loss.gradient(aOut, y));
   }
 
+  function forwardSample(k) {
+    checkSample(k);
+    return forward(samples.X[k]);
+  }
+
   function trace(k) {
     // One sample's z, a and δ: with m = 1, w_i = 1 and δ = Δ (§6, "One convention").
     checkSample(k);
@@ -198,5 +203,5 @@ function makeEngine(model) {
   }
 
   return {samples, layer_sizes: sizes, activations: acts, loss: model.loss,
-          weight_decay: lambda, trace, cost, gradient, getWeight, setWeight, fprime};
+          weight_decay: lambda, forward: forwardSample, trace, cost, gradient, getWeight, setWeight, fprime};
 }

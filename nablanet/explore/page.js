@@ -21,8 +21,9 @@ function isSaturated(l, a, fp) {
 function deadUnits() {
   // A unit that can die (relu) is dead when z <= 0 on every sample the page holds.
   const dead = MODEL.activations.map((name, l) => new Array(MODEL.layer_sizes[l + 1]).fill(MODEL.can_die[l]));
+  if (!MODEL.can_die.some(Boolean)) return dead;
   for (let k = 0; k < net.samples.X.length; k++) {
-    const {z} = net.trace(k);
+    const {z} = net.forward(k);
     z.forEach((zl, l) => zl.forEach((v, i) => { if (v > 0) dead[l][i] = false; }));
   }
   return dead;
@@ -203,7 +204,9 @@ function doNudge() {
   if (!Number.isFinite(eps)) { alert("ε must be a number"); return; }
   state.eps = el("eps").value;
   const {l, i, j} = state.weight, key = `${l},${i},${j}`;
-  const w = net.getWeight(l, i, j), g = net.gradient(state.k).dW[l][i][j], before = net.cost(state.k);
+  // BP4 for this one weight (gradient(k) would build every layer's dW).
+  const tr = net.trace(state.k), w = net.getWeight(l, i, j);
+  const g = tr.a[l][j] * tr.delta[l][i] + MODEL.weight_decay * w, before = net.cost(state.k);
   if (!state.nudged.has(key)) state.nudged.set(key, w);
   net.setWeight(l, i, j, w + eps);
   state.lastNudge = {dC: net.cost(state.k) - before, predicted: eps * g};
