@@ -13,7 +13,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from nablanet import Network
-from nablanet.explore import explore
+from nablanet.explorer import explore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
 from check_offline import remote_loads  # noqa: E402

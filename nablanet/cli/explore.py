@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the explorer page of the model on a sample of the data."""
-    from nablanet.explore import explore
+    from nablanet.explorer import explore
 
     c.check_outputs({"--out": args.out}, inputs=(args.model, args.data))
     model = load_model(args.model)
