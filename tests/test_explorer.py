@@ -137,8 +137,13 @@ _PROBE = """
 })();
 </script>
 """
-_CATCH = "<script>window.__errors = []; window.addEventListener('error', (e) => " \
-         "window.__errors.push(String(e.message)));</script>"
+_CATCH = """<script>
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+// The page's Content-Security-Policy refuses every load; a refused one is an error here.
+document.addEventListener("securitypolicyviolation", (e) => window.__errors.push(
+  `refused ${e.blockedURI} (${e.violatedDirective})`));
+</script>"""
 
 
 def _chromium(*args, timeout=60):
@@ -149,11 +154,12 @@ def _chromium(*args, timeout=60):
     )
 
 
-def _run_in_browser(page, tmp_path):
-    probed = page.replace("<head>", "<head>" + _CATCH, 1).replace("</body>", _PROBE + "</body>")
+def _run_in_browser(page, tmp_path, probe=_PROBE):
+    probed = page.replace("<head>", "<head>" + _CATCH, 1).replace("</body>", probe + "</body>")
     path = tmp_path / "probe.html"
     path.write_text(probed, encoding="utf-8")
-    done = _chromium("--dump-dom", path.as_uri())
+    # virtual time lets timers and the load event run before the DOM is dumped
+    done = _chromium("--virtual-time-budget=2000", "--dump-dom", path.as_uri())
     found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the probe did not run; chromium said: {done.stderr[-2000:]}"
     import html
@@ -234,3 +240,45 @@ def test_a_784_100_10_page_with_50_samples_stays_under_3_mb():
     X = rng.random((50, 784))
     Y = np.eye(10)[rng.integers(0, 10, 50)]
     assert len(explore(net, X, Y, rows=50).html.encode("utf-8")) < 3_000_000
+
+
+#: Clicks as a student would: a hidden unit, its first weight, a nudge, then δ colours.
+_CLICKS = """
+<script>
+window.addEventListener("load", () => setTimeout(function () {
+  const out = {errors: window.__errors};
+  try {
+    const click = (e) => e.dispatchEvent(new MouseEvent("click"));
+    click(document.querySelectorAll("#net .unit")[5]);
+    click(document.querySelector("tr.pick"));
+    document.getElementById("eps").value = "1e-6";
+    click(document.getElementById("nudge"));
+    document.querySelector("input[value=delta]").click();
+    document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));
+    out.panel = document.getElementById("panel").textContent;
+    out.sample = document.getElementById("sample").value;
+    out.units = document.querySelectorAll("#net .unit").length;
+  } catch (e) { out.errors.push(String(e && e.stack || e)); }
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 50));  // after the load and any refused request's report
+</script>
+"""
+
+
+@needs_chromium
+def test_a_student_can_pick_a_weight_and_nudge_it_without_errors(tmp_path):
+    net, X, Y = _network("tanh", "sigmoid", "squared_error")
+    page = explore(net, X, Y, rows=4).html
+    # a fake remote image: the page's policy must refuse it, and the probe must see that
+    leaky = page.replace("</body>", '<img src="https://example.invalid/x.png"></body>')
+    refused = _run_in_browser(leaky, tmp_path, _CLICKS)
+    assert any("example.invalid" in e for e in refused["errors"])
+    got = _run_in_browser(page, tmp_path, _CLICKS)
+    assert got["errors"] == []
+    assert got["units"] == 4 + 5 + 4 + 3
+    assert got["sample"] == "1"  # the → key chose the next sample
+    assert "BP4: ∂C/∂w = a_j δ_i + λw" in got["panel"]
+    assert "ΔC" not in got["panel"]  # a new sample clears the last nudge's numbers

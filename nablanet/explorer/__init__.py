@@ -108,7 +108,9 @@ def _network_and_targets(model: Any, X: Any, Y: Any) -> tuple[Network, Any, Arra
                           n_outputs=model.layer_sizes[-1], dtype=np.float64)
         return model, X, Y
     if not hasattr(model, "_encoded_pair"):
-        raise TypeError(f"explore needs a nablanet Network or estimator, got {type(model).__name__}")
+        raise TypeError(
+            f"explore needs a nablanet Network or fitted estimator, got {type(model).__name__}"
+        )
     # The estimator's own encoding, the one its diagnose and check_gradient use (it
     # also refuses an unfitted estimator with scikit-learn's NotFittedError).
     X, Y = model._encoded_pair(X, Y)
