@@ -162,11 +162,16 @@ function renderPanel(tr) {
   for (let j = 0; j < nIn; j++) rows.push({j, w: net.getWeight(wl, i, j), a: tr.a[wl][j], g: tr.a[wl][j] * d + MODEL.weight_decay * net.getWeight(wl, i, j)});
   rows.sort((p, q) => Math.abs(q.g) - Math.abs(p.g));
   if (state.weight) h += weightPanel(tr);  // first: the table below can be long
-  h += `<p>Weights into this unit, W[${wl}][${i}, j] (largest |∂C/∂w| first; click one):</p><table><tr><th>j</th><th>W</th><th>a_j</th><th>a_j·δ</th></tr>`;
+  const meanA = tr.a[wl].reduce((s, v) => s + Math.abs(v), 0) / nIn;
+  h += `<p>Weights into this unit, W[${wl}][${i}, j] (largest |∂C/∂w| first; click one; ` +
+    `<span class="slow">low a_j</span>: the input activation is near 0, so the weight learns slowly, BP4):</p>` +
+    "<table><tr><th>j</th><th>W</th><th>a_j</th><th>a_j·δ</th></tr>";
   for (const r of rows.slice(0, 40)) {
     const chosen = state.weight && state.weight.j === r.j;
-    h += `<tr class="pick${chosen ? " chosen" : ""}" data-j="${r.j}"><td>${r.j}</td><td>${fmt(r.w)}</td><td>${fmt(r.a)}</td><td>${fmt(r.a * d)}</td></tr>`;
+    const low = Math.abs(r.a) < STARVED * meanA ? ' class="slow"' : "";
+    h += `<tr class="pick${chosen ? " chosen" : ""}" data-j="${r.j}"><td>${r.j}</td><td>${fmt(r.w)}</td><td${low}>${fmt(r.a)}</td><td>${fmt(r.a * d)}</td></tr>`;
   }
+  if (rows.length > 40) h += `<tr><td colspan="4">… and ${rows.length - 40} more with smaller |∂C/∂w|</td></tr>`;
   h += "</table>";
   panel.innerHTML = h;
   panel.querySelectorAll("tr.pick").forEach((row) => row.addEventListener("click", () => {
