@@ -45,9 +45,9 @@ def _iris(n=12):
     return X, Y
 
 
-def _network(hidden, output, loss, weight_decay=0.01):
+def _network(hidden, output, loss, weight_decay=0.01, sizes=(4, 5, 4, 3)):
     X, Y = _iris()
-    net = Network([4, 5, 4, 3], activation=hidden, output_activation=output, loss=loss,
+    net = Network(sizes, activation=hidden, output_activation=output, loss=loss,
                   weight_decay=weight_decay, seed=1)
     # Random biases as well (a generic point, math.md §7).
     net.theta = net.theta + np.random.default_rng(2).normal(0.0, 0.3, net.n_params)
@@ -124,7 +124,8 @@ _PROBE = """
     out.traces = ks.map((k) => n.trace(k));
     out.costs = ks.map((k) => n.cost(k));
     out.gradients = ks.map((k) => n.gradient(k));
-    const eps = 1e-5, l = 1, i = 2, j = 3, w = n.getWeight(l, i, j);
+    const eps = 1e-5, l = Math.min(1, n.layer_sizes.length - 2), i = 2, j = 3;
+    const w = n.getWeight(l, i, j);
     const before = n.cost(0), g = n.gradient(0).dW[l][i][j];
     n.setWeight(l, i, j, w + eps);
     out.nudge = {dC: n.cost(0) - before, predicted: eps * g, after: n.getWeight(l, i, j) - w};
@@ -173,19 +174,22 @@ def _relative(a, b):
 
 
 @needs_chromium
-@pytest.mark.parametrize(("hidden", "output", "loss"), ARCHITECTURES)
-def test_the_engine_in_the_browser_equals_network_trace(tmp_path, hidden, output, loss):
-    net, X, Y = _network(hidden, output, loss)
+@pytest.mark.parametrize(("hidden", "output", "loss", "sizes"), [
+    *((*arch, (4, 5, 4, 3)) for arch in ARCHITECTURES),
+    ("sigmoid", "softmax", "cross_entropy", (4, 3)),  # no hidden layer (softmax regression)
+])
+def test_the_engine_in_the_browser_equals_network_trace(tmp_path, hidden, output, loss, sizes):
+    net, X, Y = _network(hidden, output, loss, sizes=sizes)
     got = _run_in_browser(explore(net, X, Y, rows=6).html, tmp_path)
     assert got["errors"] == []
     for k in range(6):
         tr = net.trace(X[k:k + 1], Y[k:k + 1])
-        for l in range(3):
+        for l in range(len(net.W)):
             assert _relative(got["traces"][k]["z"][l], tr.z[l][0]) < 1e-6
             assert _relative(got["traces"][k]["delta"][l], tr.delta[l][0]) < 1e-6
             assert _relative(got["gradients"][k]["dW"][l], tr.dW[l]) < 1e-6
             assert _relative(got["gradients"][k]["db"][l], tr.db[l]) < 1e-6
-        for l in range(4):
+        for l in range(len(net.W) + 1):
             assert _relative(got["traces"][k]["a"][l], tr.a[l][0]) < 1e-6
         assert got["costs"][k] == pytest.approx(tr.J, rel=1e-6)
     nudge = got["nudge"]
