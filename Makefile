@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist mutate clean
+.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist chromium mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
@@ -72,6 +72,11 @@ fashion-mnist:
 	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
 
 ## docs: the documentation site (docs/_build/html, opens offline); warnings are errors
+## chromium: Debian's headless browser, for the explorer's browser tests (tests/test_explorer.py
+## skips them, saying so, where it is missing); optional, not a prerequisite of test
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
 docs: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 	$(PY) docs/check_offline.py docs/_build/html

@@ -22,6 +22,8 @@ _EXPORTS = {
     "GradientCheckReport": "nablanet.gradcheck",
     "Diagnosis": "nablanet.diagnostics",
     "diagnose": "nablanet.diagnostics",
+    "explore": "nablanet.explorer",
+    "Explorer": "nablanet.explorer",
     "train": "nablanet.training",
     "History": "nablanet.training",
     "TrainingDiverged": "nablanet.training",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from nablanet.estimators.softmax_regression import SoftmaxRegression
     from nablanet.estimators.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening
+    from nablanet.explorer import Explorer, explore
     from nablanet.export.onnx import to_onnx
     from nablanet.export.sklearn import from_sklearn, to_sklearn
     from nablanet.export.torch import to_torch

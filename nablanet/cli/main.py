@@ -30,6 +30,7 @@ from nablanet.cli import (
     demo,
     diagnose,
     evaluate,
+    explore,
     gradcheck,
     info,
     predict,
@@ -49,7 +50,7 @@ class Command(NamedTuple):
 
 #: The commands (modules or `Command` pairs), in the order ``nablanet --help`` lists them.
 COMMANDS: tuple[Any, ...] = (
-    train, evaluate, predict, gradcheck, diagnose, info, strip_rows, demo, autoencoder,
+    train, evaluate, predict, gradcheck, diagnose, explore, info, strip_rows, demo, autoencoder,
     Command(export_commands.add_export_parser, export_commands.run_export),
     Command(export_commands.add_convert_parser, export_commands.run_convert),
 )

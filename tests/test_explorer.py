@@ -1,0 +1,288 @@
+"""The backpropagation explorer: a self-contained page whose JavaScript engine agrees with
+`Network.trace` (docs/math.md §6), driven in headless Chromium where it is installed."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from nablanet import Network
+from nablanet.explorer import explore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
+from check_offline import remote_loads  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="headless Chromium is not installed: 'make chromium' (apt-get install -y chromium) "
+    "installs Debian's package; these browser tests are skipped, not passed, until then",
+)
+
+#: (hidden activation, output activation, loss): every activation and both kinds of BP1.
+ARCHITECTURES = [
+    ("sigmoid", "sigmoid", "squared_error"),
+    ("tanh", "softmax", "cross_entropy"),
+    ("relu", "softmax", "squared_error"),  # the full softmax Jacobian
+    ("leaky_relu", "identity", "squared_error"),
+    ("tanh", "tanh", "squared_error"),
+    ("sigmoid", "sigmoid", "binary_cross_entropy"),
+    ("relu", "exp", "poisson"),
+]
+
+
+def _iris(n=12):
+    X, y = load_iris(return_X_y=True)
+    rows = np.random.default_rng(0).choice(len(y), n, replace=False)
+    X = (X[rows] - X.mean(axis=0)) / X.std(axis=0)
+    Y = np.eye(3)[y[rows]]
+    return X, Y
+
+
+def _network(hidden, output, loss, weight_decay=0.01, sizes=(4, 5, 4, 3)):
+    X, Y = _iris()
+    net = Network(sizes, activation=hidden, output_activation=output, loss=loss,
+                  weight_decay=weight_decay, seed=1)
+    # Random biases as well (a generic point, math.md §7).
+    net.theta = net.theta + np.random.default_rng(2).normal(0.0, 0.3, net.n_params)
+    if output == "tanh":
+        Y = 2 * Y - 1
+    if output == "exp":
+        Y = Y * 3.0
+    return net, X, Y
+
+
+def _model_json(page):
+    data = re.search(r'<script id="nablanet-model" type="application/json">(.*?)</script>',
+                     page, re.S).group(1)
+    return json.loads(data)
+
+
+# --- the page, from Python --------------------------------------------------------------
+
+
+def test_the_page_embeds_the_network_and_samples_and_loads_nothing(tmp_path):
+    net, X, Y = _network("sigmoid", "softmax", "cross_entropy")
+    page = explore(net, X, Y, rows=5)
+    page.save(tmp_path / "explorer.html")
+    assert remote_loads(tmp_path) == []
+    text = (tmp_path / "explorer.html").read_text(encoding="utf-8")
+    assert re.search(r"<(script|link|img)[^>]*\b(src|href)=", text) is None  # all inline
+    model = _model_json(text)
+    assert model["layer_sizes"] == [4, 5, 4, 3]
+    assert model["activations"] == ["sigmoid", "sigmoid", "softmax"]
+    assert model["loss"] == "cross_entropy" and model["canonical"] is True
+    for l in range(3):
+        np.testing.assert_array_equal(np.array(model["W"][l]), net.W[l])
+        np.testing.assert_array_equal(np.array(model["b"][l]), net.b[l])
+    np.testing.assert_array_equal(np.array(model["samples"]["X"]), X[:5])
+    np.testing.assert_array_equal(np.array(model["samples"]["Y"]), Y[:5])
+    assert 'srcdoc="' in page._repr_html_()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_estimator_is_explored_with_its_own_target_encoding():
+    from nablanet import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)
+    model = _model_json(explore(est, X[:4], y[:4]).html)
+    assert model["layer_sizes"] == list(est.net_.layer_sizes)
+    np.testing.assert_array_equal(np.array(model["samples"]["Y"]).argmax(axis=1), y[:4])
+
+
+def test_a_sparsity_penalty_and_a_bad_row_count_are_refused():
+    X, Y = _iris()
+    net = Network([4, 3, 3], sparsity=(0.1, 1.0), seed=0)
+    with pytest.raises(ValueError, match="sparsity penalty depends on the mean activation"):
+        explore(net, X, Y)
+    with pytest.raises(ValueError, match="rows must be a positive integer, got 0"):
+        explore(Network([4, 3, 3], seed=0), X, Y, rows=0)
+
+
+def test_a_script_end_tag_in_the_data_cannot_end_the_script():
+    net, X, Y = _network("tanh", "softmax", "cross_entropy")
+    page = explore(net, X, Y, title="</script><script>alert(1)</script>").html
+    assert "<script>alert(1)" not in page
+
+
+# --- the page, in a browser -------------------------------------------------------------
+
+#: Run in the page after its own scripts: the engine's numbers, or the errors, as JSON.
+_PROBE = """
+<script>
+(function () {
+  const out = {errors: window.__errors};
+  try {
+    const n = window.nablanet, ks = n.samples.X.map((_, k) => k);
+    out.traces = ks.map((k) => n.trace(k));
+    out.costs = ks.map((k) => n.cost(k));
+    out.gradients = ks.map((k) => n.gradient(k));
+    const eps = 1e-5, l = Math.min(1, n.layer_sizes.length - 2), i = 2, j = 3;
+    const w = n.getWeight(l, i, j);
+    const before = n.cost(0), g = n.gradient(0).dW[l][i][j];
+    n.setWeight(l, i, j, w + eps);
+    out.nudge = {dC: n.cost(0) - before, predicted: eps * g, after: n.getWeight(l, i, j) - w};
+    n.setWeight(l, i, j, w);
+  } catch (e) { out.errors.push(String(e && e.stack || e)); }
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+_CATCH = """<script>
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+// The page's Content-Security-Policy refuses every load; a refused one is an error here.
+document.addEventListener("securitypolicyviolation", (e) => window.__errors.push(
+  `refused ${e.blockedURI} (${e.violatedDirective})`));
+</script>"""
+
+
+def _chromium(*args, timeout=60):
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-extensions", "--disable-background-networking", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def _run_in_browser(page, tmp_path, probe=_PROBE):
+    probed = page.replace("<head>", "<head>" + _CATCH, 1).replace("</body>", probe + "</body>")
+    path = tmp_path / "probe.html"
+    path.write_text(probed, encoding="utf-8")
+    # virtual time lets timers and the load event run before the DOM is dumped
+    done = _chromium("--virtual-time-budget=2000", "--dump-dom", path.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"the probe did not run; chromium said: {done.stderr[-2000:]}"
+    import html
+
+    return json.loads(html.unescape(found.group(1)))
+
+
+def _relative(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-300))
+
+
+@needs_chromium
+@pytest.mark.parametrize(("hidden", "output", "loss", "sizes"), [
+    *((*arch, (4, 5, 4, 3)) for arch in ARCHITECTURES),
+    ("sigmoid", "softmax", "cross_entropy", (4, 3)),  # no hidden layer (softmax regression)
+])
+def test_the_engine_in_the_browser_equals_network_trace(tmp_path, hidden, output, loss, sizes):
+    net, X, Y = _network(hidden, output, loss, sizes=sizes)
+    got = _run_in_browser(explore(net, X, Y, rows=6).html, tmp_path)
+    assert got["errors"] == []
+    for k in range(6):
+        tr = net.trace(X[k:k + 1], Y[k:k + 1])
+        for l in range(len(net.W)):
+            assert _relative(got["traces"][k]["z"][l], tr.z[l][0]) < 1e-6
+            assert _relative(got["traces"][k]["delta"][l], tr.delta[l][0]) < 1e-6
+            assert _relative(got["gradients"][k]["dW"][l], tr.dW[l]) < 1e-6
+            assert _relative(got["gradients"][k]["db"][l], tr.db[l]) < 1e-6
+        for l in range(len(net.W) + 1):
+            assert _relative(got["traces"][k]["a"][l], tr.a[l][0]) < 1e-6
+        assert got["costs"][k] == pytest.approx(tr.J, rel=1e-6)
+    nudge = got["nudge"]
+    assert nudge["after"] == pytest.approx(1e-5, rel=1e-6)
+    assert nudge["dC"] == pytest.approx(nudge["predicted"], rel=1e-4)
+
+
+@needs_chromium
+def test_a_screenshot_of_the_page_is_not_blank(tmp_path):
+    from matplotlib.image import imread
+
+    net, X, Y = _network("sigmoid", "softmax", "cross_entropy")
+    explore(net, X, Y).save(tmp_path / "explorer.html")
+    shot = tmp_path / "shot.png"
+    _chromium(f"--screenshot={shot}", "--window-size=1200,800",
+              (tmp_path / "explorer.html").as_uri())
+    pixels = imread(shot)[..., :3]
+    colours = {tuple(p) for p in (pixels.reshape(-1, 3) * 255).astype(int)[::7]}
+    assert len(colours) > 20  # a drawing, not one flat colour
+
+
+# --- the command and the size of a large page ------------------------------------------
+
+
+def test_the_explore_command_writes_an_offline_page(tmp_path, capsys):
+    from nablanet import load
+    from nablanet.cli import main
+
+    model = str(tmp_path / "digits.nbn")
+    assert main(["train", "--data", "digits", "--layers", "8", "--epochs", "2", "--quiet",
+                 "--out", model]) == 0
+    out = tmp_path / "explorer.html"
+    assert main(["explore", model, "--data", "digits", "--rows", "7", "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert remote_loads(tmp_path) == []
+    page = _model_json(out.read_text(encoding="utf-8"))
+    assert len(page["samples"]["X"]) == 7
+    assert page["layer_sizes"] == [64, 8, 10]
+    np.testing.assert_array_equal(np.array(page["W"][0]), load(tmp_path / "digits.nbn").net_.W[0])
+
+
+def test_the_explore_command_needs_out(capsys):
+    from nablanet.cli import main
+
+    assert main(["explore", "model.nbn", "--data", "iris"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_a_784_100_10_page_with_50_samples_stays_under_3_mb():
+    rng = np.random.default_rng(0)
+    net = Network([784, 100, 10], output_activation="softmax", seed=0)
+    X = rng.random((50, 784))
+    Y = np.eye(10)[rng.integers(0, 10, 50)]
+    assert len(explore(net, X, Y, rows=50).html.encode("utf-8")) < 3_000_000
+
+
+#: Clicks as a student would: a hidden unit, its first weight, a nudge, then δ colours.
+_CLICKS = """
+<script>
+window.addEventListener("load", () => setTimeout(function () {
+  const out = {errors: window.__errors};
+  try {
+    const click = (e) => e.dispatchEvent(new MouseEvent("click"));
+    click(document.querySelectorAll("#net .unit")[5]);
+    click(document.querySelector("tr.pick"));
+    document.getElementById("eps").value = "1e-6";
+    click(document.getElementById("nudge"));
+    document.querySelector("input[value=delta]").click();
+    document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));
+    out.panel = document.getElementById("panel").textContent;
+    out.sample = document.getElementById("sample").value;
+    out.units = document.querySelectorAll("#net .unit").length;
+  } catch (e) { out.errors.push(String(e && e.stack || e)); }
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 50));  // after the load and any refused request's report
+</script>
+"""
+
+
+@needs_chromium
+def test_a_student_can_pick_a_weight_and_nudge_it_without_errors(tmp_path):
+    net, X, Y = _network("tanh", "sigmoid", "squared_error")
+    page = explore(net, X, Y, rows=4).html
+    # a fake remote image: the page's policy must refuse it, and the probe must see that
+    leaky = page.replace("</body>", '<img src="https://example.invalid/x.png"></body>')
+    refused = _run_in_browser(leaky, tmp_path, _CLICKS)
+    assert any("example.invalid" in e for e in refused["errors"])
+    got = _run_in_browser(page, tmp_path, _CLICKS)
+    assert got["errors"] == []
+    assert got["units"] == 4 + 5 + 4 + 3
+    assert got["sample"] == "1"  # the → key chose the next sample
+    assert "BP4: ∂C/∂w = a_j δ_i + λw" in got["panel"]
+    assert "ΔC" not in got["panel"]  # a new sample clears the last nudge's numbers
