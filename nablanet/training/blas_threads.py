@@ -10,9 +10,10 @@ load, which changes during a fit, so a fit measures rather than guesses: `Thread
 times a few steps with each setting, keeps the faster one, and measures again after a
 while. Its probes cost at most about 1/`RECHECK_FACTOR` of the fit's time.
 
-OpenBLAS's own knobs do not help here: ``OPENBLAS_THREAD_TIMEOUT`` (how long the workers
-spin before sleeping) is read once, when NumPy loads the library, and the workers spin
-between the products of a step, which come microseconds apart.
+OpenBLAS's own knob, ``OPENBLAS_THREAD_TIMEOUT`` (how long idle workers spin before they
+sleep), is read once, when NumPy loads the library, so a library imported after NumPy
+cannot set it; and it would not stop the waiting inside a product, which is what a busy
+core slows. threadpoolctl's thread count, by contrast, can change between any two steps.
 
 The numbers. OpenBLAS splits a product's rows among its threads, and with several threads
 it also blocks the inner (summed) dimension differently once that is larger than about
