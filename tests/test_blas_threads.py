@@ -56,6 +56,19 @@ def test_the_faster_setting_is_chosen_and_the_count_restored(seconds, best):
 
 
 @pytest.mark.usefixtures("two_threads")
+def test_a_chosen_setting_that_turns_slow_is_probed_again_at_once():
+    choice = ThreadChoice(SIZES, 200)
+    n_probe = blas_threads.WARMUP_STEPS + 2 * blas_threads.PROBE_STEPS
+    _run_steps(choice, {1: 0.02, 2: 0.001}, n_probe)
+    assert choice.chosen == [2]
+    # The load changes: 2 threads become slow, long before the scheduled re-check.
+    slow = {1: 0.001, 2: 0.02}
+    _run_steps(choice, slow, blas_threads.SLOW_STEPS + 2 * blas_threads.PROBE_STEPS + 1)
+    assert choice.chosen == [2, 1]
+    choice.close()
+
+
+@pytest.mark.usefixtures("two_threads")
 def test_nothing_to_choose_for_small_products_one_thread_or_when_turned_off():
     assert ThreadChoice((4, 3, 2), 150).options == ()  # OpenBLAS splits none of its products
     with adaptive_threads(False):

@@ -47,6 +47,12 @@ WARMUP_STEPS = 2
 #: training (at least `MIN_RECHECK_SECONDS`): probing costs about 1/RECHECK_FACTOR at most.
 RECHECK_FACTOR = 20.0
 MIN_RECHECK_SECONDS = 1.0
+#: Between probes, `SLOW_STEPS` steps in a row each slower than SLOW_FACTOR times the
+#: chosen setting's probe median mean the load has changed: probe again at once rather
+#: than wait (measured here: a choice of 2 threads made in a quiet moment ran at 15-35 ms
+#: a step, against 0.6 ms when it was made, until the next probe).
+SLOW_FACTOR = 3.0
+SLOW_STEPS = 3
 #: OpenBLAS runs a product of fewer multiply-adds than this on one thread whatever the
 #: count (its SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD): a fit whose largest product
 #: is smaller has nothing to choose.
@@ -101,6 +107,8 @@ class ThreadChoice:
         self.next_probe = 0.0
         self.probe_start = 0.0
         self.chosen: list[int] = []  # the setting each probe chose, in order
+        self.expected = 0.0  # the chosen setting's median step time in the last probe
+        self.slow = 0  # steps in a row slower than SLOW_FACTOR · expected
 
     @contextmanager
     def step(self) -> Iterator[None]:
@@ -116,6 +124,7 @@ class ThreadChoice:
         yield
         seconds = time.perf_counter() - t0
         if not self.probing:
+            self._watch(seconds)
             return
         if self.skip:
             self.skip -= 1
@@ -125,6 +134,13 @@ class ThreadChoice:
         self.times[self.threads].append(seconds)
         if all(len(v) >= PROBE_STEPS for v in self.times.values()):
             self._choose()
+
+    def _watch(self, seconds: float) -> None:
+        """Probe at the next step if the chosen setting has become much slower."""
+        self.slow = self.slow + 1 if seconds > SLOW_FACTOR * self.expected else 0
+        if self.slow >= SLOW_STEPS:
+            self.next_probe = 0.0
+            self.slow = 0
 
     def close(self) -> None:
         """Restore the thread count the fit started with; let another fit choose."""
@@ -151,6 +167,7 @@ class ThreadChoice:
         best = min(self.options, key=lambda t: _median(self.times[t]))
         self._use(best)
         self.chosen.append(best)
+        self.expected = _median(self.times[best])
         self.probing = False
         now = time.perf_counter()
         self.next_probe = now + max(MIN_RECHECK_SECONDS, RECHECK_FACTOR * (now - self.probe_start))
