@@ -139,3 +139,18 @@ def test_a_diverging_fit_gives_the_threads_back():
         train(net, X * 1e6, Y, optimizer="sgd", learning_rate=1e6, batch_size=200, epochs=5)
     assert _blas_threads() == 2
     assert ThreadChoice(SIZES, 200).options == (2, 1)  # and its turn to choose
+
+
+@pytest.mark.usefixtures("switch_every_step")
+def test_lbfgs_evaluations_switch_threads_and_change_the_fit_by_rounding_only():
+    X, Y = _digits(np.float64)
+
+    def fit(threads: int, adapt: bool) -> np.ndarray:
+        net = Network(SIZES, activation="relu", output_activation="softmax", seed=0)
+        with threadpool_limits(limits=threads), adaptive_threads(adapt):
+            train(net, X, Y, optimizer="lbfgs", epochs=15)
+            assert _blas_threads() == threads  # given back after the run
+        return net.theta.copy()
+
+    fixed, switching = fit(1, adapt=False), fit(2, adapt=True)
+    np.testing.assert_allclose(switching, fixed, rtol=0, atol=1e-12 * np.abs(fixed).max())
