@@ -8,7 +8,8 @@ one core busy, 2 threads ran an epoch 3× slower than on a quiet machine, 1 thre
 (issue 25; with more load, 10-30× slower than 1 thread). Which is faster depends on the
 load, which changes during a fit, so a fit measures rather than guesses: `ThreadChoice`
 times a few steps with each setting, keeps the faster one, and measures again after a
-while, or at once when the chosen setting turns much slower than it measured. Its probes cost at most about 1/`RECHECK_FACTOR` of the fit's time.
+while, or at once when the chosen setting turns much slower than it measured. Its probes
+cost at most about 1/`RECHECK_FACTOR` of the fit's time.
 
 OpenBLAS's own knob, ``OPENBLAS_THREAD_TIMEOUT`` (how long idle workers spin before they
 sleep), is read once, when NumPy loads the library, so a library imported after NumPy
