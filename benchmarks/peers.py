@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-FRAMEWORKS = ("nablanet", "sklearn", "torch", "jax")
+FRAMEWORKS = ("nablanet", "sklearn", "torch", "jax", "nablanet-fixed")
 LABELS = {
     "nablanet": "nablanet",
+    "nablanet-fixed": "nablanet, fixed threads",
     "sklearn": "scikit-learn",
     "torch": "PyTorch (eager)",
     "jax": "JAX (jit+scan)",
@@ -94,6 +95,7 @@ def probe(framework: str, threads: int) -> tuple[bool, str]:
     """Whether a framework can be imported here, and its version (or why not)."""
     modules = {
         "nablanet": ["nablanet"],
+        "nablanet-fixed": ["nablanet"],
         "sklearn": ["sklearn"],
         "torch": ["torch"],
         "jax": ["jax", "jaxlib", "optax"],
@@ -180,6 +182,14 @@ def train_nablanet(data: Data, spec: Spec) -> RunResult:
         timing = "callback clock (epoch_time missing)"
     acc = accuracy(net.forward(data.X_test).argmax(axis=1), data.y_test)
     return RunResult(times, acc, float(history.train_loss[-1]), timing)
+
+
+def train_nablanet_fixed(data: Data, spec: Spec) -> RunResult:
+    """`train_nablanet` with the BLAS threads it finds, as before issue 25: no choice."""
+    from nablanet.training.blas_threads import adaptive_threads
+
+    with adaptive_threads(False):
+        return train_nablanet(data, spec)
 
 
 # --- scikit-learn --------------------------------------------------------------------------
@@ -431,6 +441,7 @@ def train_jax(data: Data, spec: Spec) -> RunResult:
 
 TRAINERS: dict[str, Callable[..., RunResult]] = {
     "nablanet": train_nablanet,
+    "nablanet-fixed": train_nablanet_fixed,
     "sklearn": train_sklearn,
     "torch": train_torch,
     "jax": train_jax,

@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # every case (about 5 minutes on 2 idle cores)
     python benchmarks/run.py --quick         # 784-100-10 at batch 200 on 20k rows, and more
     python benchmarks/run.py --frameworks nablanet,torch --cases b200,b32 --json out.json
+    python benchmarks/run.py --busy 1 --cases b200 --epochs 3   # quiet and with 1 core busy
 
 See benchmarks/README.md for what each number means and how the lower bound is computed.
 Progress goes to stderr, the tables and the bars to stdout.
@@ -78,7 +79,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--frameworks",
         default="nablanet,sklearn,torch,jax",
-        help="comma-separated subset of nablanet,sklearn,torch,jax (default: all)",
+        help="comma-separated subset of nablanet,sklearn,torch,jax (default: all), and "
+        "nablanet-fixed: nablanet with the BLAS threads it finds, no choice (issue 25)",
     )
     p.add_argument(
         "--cases",
@@ -98,12 +100,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=None, help="training rows (60000; quick 20000)")
     p.add_argument("--lbfgs-iter", type=int, default=None, help="sklearn's L-BFGS iterations")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="also time each training case with N cores kept busy by spinning processes (0)",
+    )
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
-    bad = [f for f in args.frameworks if f not in ("nablanet", "sklearn", "torch", "jax")]
+    valid = ("nablanet", "sklearn", "torch", "jax", "nablanet-fixed")
+    bad = [f for f in args.frameworks if f not in valid]
     if bad:
-        p.error(f"unknown framework(s) {bad}; valid: nablanet, sklearn, torch, jax")
+        p.error(f"unknown framework(s) {bad}; valid: {', '.join(valid)}")
     cases = args.cases.split(",") if args.cases else list(QUICK_CASES if args.quick else CASE_NAMES)
     args.cases = [c.strip() for c in cases if c.strip()]
     bad = [c for c in args.cases if c not in CASE_NAMES]
@@ -111,6 +120,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"unknown case(s) {bad}; valid: {', '.join(CASE_NAMES)}")
     if args.threads < 1:
         p.error("--threads must be at least 1")
+    if args.busy < 0:
+        p.error("--busy must be 0 or more")
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.samples = args.samples or (20000 if args.quick else 60000)
     args.lbfgs_iter = args.lbfgs_iter or (30 if args.quick else 100)
@@ -179,6 +190,42 @@ def rss_mib(field: str = "VmHWM") -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
+# --- other work on the machine (--busy) ------------------------------------------------------
+
+#: Each spinning process stops by itself after this many seconds, should it outlive the
+#: benchmark (which kills them as soon as a loaded pass ends).
+SPIN_LIMIT_S = 900
+SPIN = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end: pass"
+
+
+class Spinners:
+    """N processes that each keep one core busy, as a browser or another job would."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Spinners:
+        code = SPIN.format(limit=SPIN_LIMIT_S)
+        # Each in a session of its own, as another program would be: Linux's autogroup
+        # scheduling shares the CPU fairly between sessions first, so a spinner left in
+        # the benchmark's session would take half of the benchmark's own share instead
+        # (measured: 4x slower under other load, where a separate session costs far less).
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+            for _ in range(self.n)
+        ]
+        time.sleep(0.2)  # let them start spinning before anything is timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+        self.procs = []
+
+
 # --- data ----------------------------------------------------------------------------------
 
 
@@ -234,9 +281,11 @@ class CaseResult:
     m: int
     repeats: int
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The same runs with --busy cores kept busy (empty without --busy).
+    busy: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def median(self, fw: str) -> float:
-        r = self.results.get(fw)
+    def median(self, fw: str, busy: bool = False) -> float:
+        r = (self.busy if busy else self.results).get(fw)
         return r["seconds"]["median"] if r and r["timed"] else math.nan
 
     def accuracy(self, fw: str) -> float:
@@ -393,7 +442,7 @@ class Bench:
         )
         print(
             f"  python {env['python']}, numpy {env['numpy']}; "
-            + "; ".join(self.versions[f] for f in self.frameworks if f != "nablanet")
+            + "; ".join(self.versions[f] for f in self.frameworks if "nablanet" not in f)
             + (
                 f"; nablanet {self.versions['nablanet'].split()[-1]}"
                 if "nablanet" in self.versions
@@ -423,6 +472,12 @@ class Bench:
                 f"  WARNING   : OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} is set: it forces "
                 "an older OpenBLAS kernel and slows numpy (and so nablanet and scikit-learn). "
                 "For a fair run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE make bench"
+            )
+        if self.args.busy:
+            print(
+                f"  busy      : each training case also runs with {self.args.busy} core(s) kept "
+                "busy by plain spinning processes (started before and killed after each loaded "
+                "pass); quiet and loaded passes alternate"
             )
         for n in self.notes:
             print(f"  note      : {n}")
@@ -461,7 +516,7 @@ class Bench:
     # -- training cases --
 
     def train_case(self, case: Case) -> CaseResult:
-        from peers import LABELS, TRAINERS, Spec
+        from peers import LABELS
 
         args = self.args
         data = self.data
@@ -470,55 +525,73 @@ class Bench:
         fws = list(self.frameworks)
         # measure the GEMMs of this case now (cached; re-measured at the end)
         self.gemm32.epoch_seconds(case.sizes, m, case.batch_size)
-        for fw in fws:
-            res.results[fw] = {
-                "label": LABELS[fw],
-                "runs": [],
-                "timed": [],
-                "accuracies": [],
-                "errors": [],
-            }
+        passes = [(res.results, 0)] + ([(res.busy, args.busy)] if args.busy else [])
+        for results, _ in passes:
+            for fw in fws:
+                results[fw] = {
+                    "label": LABELS[fw],
+                    "runs": [],
+                    "timed": [],
+                    "accuracies": [],
+                    "errors": [],
+                }
         for r in range(args.repeats):
             order = fws[r % len(fws) :] + fws[: r % len(fws)] if fws else []
-            for fw in order:
-                spec = Spec(case.sizes, case.batch_size, case.epochs, args.seed + r)
-                entry = res.results[fw]
-                gc.collect()
-                try:
-                    if fw == "torch":
-                        out = TRAINERS[fw](data, spec, args.threads)
-                    else:
-                        out = TRAINERS[fw](data, spec)
-                except Exception as exc:
-                    entry["errors"].append(f"{type(exc).__name__}: {exc}")
-                    say(f"[{case.name} {r + 1}/{args.repeats}] {fw} FAILED: {exc}")
-                    traceback.print_exc(file=sys.stderr)
-                    continue
-                timed = out.epoch_times[1:] if len(out.epoch_times) > 1 else out.epoch_times
-                entry["runs"].append(
-                    {
-                        "epoch_times": out.epoch_times,
-                        "test_accuracy": out.test_accuracy,
-                        "train_loss": out.train_loss,
-                    }
-                )
-                entry["timed"].extend(timed)
-                entry["accuracies"].append(out.test_accuracy)
-                entry["timing"] = out.timing
-                say(
-                    f"[{case.name} {r + 1}/{args.repeats}] {fw:8s} "
-                    f"{quantiles(timed)['median']:.3f} s/epoch, "
-                    f"warm-up {out.epoch_times[0]:.3f} s, "
-                    f"test acc {100 * out.test_accuracy:.2f}%"
-                )
-        for entry in res.results.values():
-            entry["seconds"] = quantiles(entry["timed"])
-            entry["accuracy"] = quantiles(entry["accuracies"])
-            for err in sorted(set(entry["errors"])):
-                self.note(
-                    f"{case.name}: {entry['label']} failed {entry['errors'].count(err)}x: {err}"
-                )
+            # quiet and loaded passes alternate too, so that the machine's other load
+            # (which no benchmark controls) falls on both alike
+            for results, busy in passes if r % 2 == 0 else passes[::-1]:
+                with Spinners(busy):
+                    self.train_pass(case, r, order, results, busy)
+        for results, _ in passes:
+            for entry in results.values():
+                entry["seconds"] = quantiles(entry["timed"])
+                entry["accuracy"] = quantiles(entry["accuracies"])
+                for err in sorted(set(entry["errors"])):
+                    self.note(
+                        f"{case.name}: {entry['label']} failed {entry['errors'].count(err)}x: "
+                        f"{err}"
+                    )
         return res
+
+    def train_pass(
+        self, case: Case, r: int, order: list[str], results: dict[str, Any], busy: int
+    ) -> None:
+        """Run repeat r of a case once per framework, in ``order``, into ``results``."""
+        from peers import TRAINERS, Spec
+
+        args, data = self.args, self.data
+        where = f"{case.name} {r + 1}/{args.repeats}" + (f" busy {busy}" if busy else "")
+        for fw in order:
+            spec = Spec(case.sizes, case.batch_size, case.epochs, args.seed + r)
+            entry = results[fw]
+            gc.collect()
+            try:
+                if fw == "torch":
+                    out = TRAINERS[fw](data, spec, args.threads)
+                else:
+                    out = TRAINERS[fw](data, spec)
+            except Exception as exc:
+                entry["errors"].append(f"{type(exc).__name__}: {exc}")
+                say(f"[{where}] {fw} FAILED: {exc}")
+                traceback.print_exc(file=sys.stderr)
+                continue
+            timed = out.epoch_times[1:] if len(out.epoch_times) > 1 else out.epoch_times
+            entry["runs"].append(
+                {
+                    "epoch_times": out.epoch_times,
+                    "test_accuracy": out.test_accuracy,
+                    "train_loss": out.train_loss,
+                }
+            )
+            entry["timed"].extend(timed)
+            entry["accuracies"].append(out.test_accuracy)
+            entry["timing"] = out.timing
+            say(
+                f"[{where}] {fw:8s} "
+                f"{quantiles(timed)['median']:.3f} s/epoch, "
+                f"warm-up {out.epoch_times[0]:.3f} s, "
+                f"test acc {100 * out.test_accuracy:.2f}%"
+            )
 
     def lower_bound(self, case: Case, m: int) -> dict[str, float]:
         b = self.bound
@@ -798,6 +871,8 @@ class Bench:
                 rows,
             )
         )
+        if res.busy:
+            self.print_busy(res)
         return {
             "title": case.title,
             "sizes": case.sizes,
@@ -806,7 +881,45 @@ class Bench:
             "m": res.m,
             "lower_bound": lb,
             "results": res.results,
+            "busy_cores": self.args.busy,
+            "results_busy": res.busy,
         }
+
+    def print_busy(self, res: CaseResult) -> None:
+        """Each framework's quiet and loaded times side by side (--busy)."""
+        n = self.args.busy
+        print(
+            f"  with {n} core{'s' if n > 1 else ''} kept busy by spinning processes (the same "
+            "runs, alternating with the quiet ones):"
+        )
+        nab = res.median("nablanet", busy=True)
+        rows = []
+        for fw, e in res.busy.items():
+            quiet, busy = res.median(fw), res.median(fw, busy=True)
+            s = e["seconds"]
+            rows.append(
+                [
+                    e["label"],
+                    fmt(quiet),
+                    fmt(busy),
+                    f"{fmt(s['min'])}-{fmt(s['max'])}" if e["timed"] else "-",
+                    fmt(busy / quiet, ".2f") + "x",
+                    "-" if fw == "nablanet" else fmt(busy / nab, ".2f") + "x",
+                ]
+            )
+        print(
+            table(
+                [
+                    "framework",
+                    "quiet s/epoch",
+                    f"busy {n} s/epoch",
+                    "busy min-max",
+                    "slowdown",
+                    "nablanet speed-up busy",
+                ],
+                rows,
+            )
+        )
 
     def print_lbfgs(self, out: dict[str, Any]) -> None:
         if not out.get("runs"):
@@ -894,6 +1007,23 @@ class Bench:
 
     # -- bars --
 
+    def busy_bars(self, res: CaseResult, add: Any) -> None:
+        """Issue 25's bars: speed that holds with --busy cores taken by other work."""
+        n = self.args.busy
+        quiet, busy = res.median("nablanet"), res.median("nablanet", busy=True)
+        add(
+            f"784-100-10 b200, {n} core(s) busy: nablanet within 1.6x of its quiet time",
+            busy / quiet <= 1.6 if math.isfinite(busy / quiet) else None,
+            f"{busy / quiet:.2f}x ({busy:.3f} s vs {quiet:.3f} s)",
+        )
+        for fw, factor in (("sklearn", 1.3), ("torch", 1.3), ("jax", 1.0)):
+            s = res.median(fw, busy=True) / busy
+            add(
+                f"784-100-10 b200, {n} core(s) busy: >= {factor}x faster than {fw}",
+                s >= factor if math.isfinite(s) else None,
+                f"{s:.2f}x" if math.isfinite(s) else "not measured",
+            )
+
     def bars(self) -> list[dict[str, Any]]:
         bars: list[dict[str, Any]] = []
         quick = self.args.quick or self.out["data"]["m_train"] < 60000
@@ -953,6 +1083,8 @@ class Bench:
                 f"{100 * b200.accuracy('nablanet'):.2f}% vs {100 * b200.accuracy(fw):.2f}% "
                 f"({d:+.2f} points, after {b200.case.epochs} epochs)",
             )
+        if b200 is not None and b200.busy:
+            self.busy_bars(b200, add)
         speed_bar("b32", "jax", 1.0, "784-100-10 b32: at least as fast as compiled JAX")
         speed_bar("b32", "torch", 3.7, "784-100-10 b32: >= 3.7x faster than PyTorch")
         speed_bar("deep", "sklearn", 2.0, "784-256-128-100-10 b200: >= 2x faster than scikit-learn")

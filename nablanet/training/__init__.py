@@ -4,6 +4,7 @@
 below are the package's public face; ``nablanet.callbacks`` still offers the callbacks.
 """
 
+from nablanet.training.blas_threads import adaptive_threads
 from nablanet.training.callbacks import (
     Callback,
     EarlyStopping,
@@ -29,6 +30,7 @@ __all__ = [
     "TrainState",
     "TrainingDiverged",
     "accuracy",
+    "adaptive_threads",
     "run_seeds",
     "train",
 ]

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from nablanet.network import Network
 from nablanet.optim import Minimizer, Status
+from nablanet.training.blas_threads import ThreadChoice
 from nablanet.training.callbacks import Callback
 from nablanet.training.guard import Guard
 from nablanet.training.history import History, TrainingDiverged, TrainState
@@ -140,21 +141,28 @@ class RunLoop:
         """Run epochs of minibatch steps until ``state.total_epochs`` or a stop."""
         m = self.data.X.shape[0]
         bs = m if batch_size is None else min(int(batch_size), m)
-        epoch = _Epoch(self, opt, bs, shuffle and bs < m)
-        for cb in callbacks:
-            cb.on_train_begin(state)
-        for e in range(state.total_epochs):
-            state.epoch = e
+        epoch = _Epoch(self, opt, bs, shuffle and bs < m, self._threads(bs))
+        try:
             for cb in callbacks:
-                cb.on_epoch_begin(state)
-            t0 = time.perf_counter()
-            train_loss = epoch.run(state)
-            advice = f"Try a smaller learning rate (it was {state.learning_rate:g})."
-            self._end_epoch(state, train_loss, time.perf_counter() - t0, advice)
-            if _stopped(state, callbacks):
-                break
+                cb.on_train_begin(state)
+            for e in range(state.total_epochs):
+                state.epoch = e
+                for cb in callbacks:
+                    cb.on_epoch_begin(state)
+                t0 = time.perf_counter()
+                train_loss = epoch.run(state)
+                advice = f"Try a smaller learning rate (it was {state.learning_rate:g})."
+                self._end_epoch(state, train_loss, time.perf_counter() - t0, advice)
+                if _stopped(state, callbacks):
+                    break
+        finally:
+            epoch.threads.close()  # before the callbacks: theirs are the fit's threads again
         for cb in callbacks:
             cb.on_train_end(state)
+
+    def _threads(self, rows: int) -> ThreadChoice:
+        """The run's choice of BLAS threads for steps of ``rows`` rows (`blas_threads`)."""
+        return ThreadChoice(self.net.layer_sizes, rows)
 
     # --- quasi-Newton / conjugate gradient on the flat vector ------------------------
 
@@ -167,9 +175,12 @@ class RunLoop:
             raise ValueError("dropout needs a stochastic optimizer (sgd or adam), not L-BFGS/CG")
         advice = "Check the data's scale and the weight decay."
 
+        threads = self._threads(self.data.X.shape[0])
+
         def fun(x: Array) -> tuple[float, Array]:
             theta[...] = x  # the network always holds the point being evaluated
-            J = self._full_batch(theta, grad)
+            with threads.step():  # each evaluation is one full-batch step
+                J = self._full_batch(theta, grad)
             if self.guard.J_start is None:  # the cost at the starting weights
                 self.guard.J_start = J
             grad64[...] = grad
@@ -185,10 +196,15 @@ class RunLoop:
             t_last = now
             return _stopped(state, callbacks)
 
-        for cb in callbacks:
-            cb.on_train_begin(state)
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite J is checked below
-            result = opt.minimize(fun, theta, callback=on_iteration, max_iter=state.total_epochs)
+        try:
+            for cb in callbacks:
+                cb.on_train_begin(state)
+            with np.errstate(over="ignore", invalid="ignore"):  # non-finite J: checked below
+                result = opt.minimize(
+                    fun, theta, callback=on_iteration, max_iter=state.total_epochs
+                )
+        finally:
+            threads.close()
         if result.status == Status.DIVERGED:  # its message says which point θ holds
             J = f" (J={result.J:.6g} there)" if math.isfinite(result.J) else ""
             raise TrainingDiverged(
@@ -205,8 +221,11 @@ class RunLoop:
 class _Epoch:
     """The minibatch steps of one epoch, with the buffers they reuse from epoch to epoch."""
 
-    def __init__(self, loop: RunLoop, opt: Any, batch_size: int, shuffle: bool) -> None:
+    def __init__(
+        self, loop: RunLoop, opt: Any, batch_size: int, shuffle: bool, threads: ThreadChoice
+    ) -> None:
         self.loop, self.opt, self.bs, self.shuffle = loop, opt, batch_size, shuffle
+        self.threads = threads
         self.opt_state = opt.init(loop.net.theta)
         m = loop.data.X.shape[0]
         self.order = np.arange(m)
@@ -240,10 +259,11 @@ class _Epoch:
                 if share == 0.0:  # all its sample weights are 0: it adds nothing to J
                     continue
                 masks = loop._masks(Xb.shape[0], self.masks)
-                if bs == m and masks is None:  # the whole set: the loop's own pass over it
-                    J = loop._full_batch(theta, grad)
-                else:
-                    J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
+                with self.threads.step():
+                    if bs == m and masks is None:  # the whole set: the loop's own pass
+                        J = loop._full_batch(theta, grad)
+                    else:
+                        J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
                 if guard.J_start is None or not (J <= guard.ceiling and J * share <= guard.limit):
                     advice = f"Try a smaller learning rate (it was {lr:g})."
                     guard.check(state, f"batch {start // bs + 1}", J, advice, share)
