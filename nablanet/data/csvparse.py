@@ -106,8 +106,9 @@ class _Rows:
 
 
 #: Rows per chunk of pandas' parser. Its buffers grow with the chunk: 2M rows x 10 numbers
-#: peak at 1.98x the final array with 2**14 rows (pandas imported), 2.05x with 2**16.
-FAST_CHUNK_ROWS = 1 << 14
+#: peak at 1.98x the final array in a fresh process with 2**13 rows (pandas and pyarrow
+#: imported; benchmarks/read_csv.py), 2.03x with 2**14, at the same speed.
+FAST_CHUNK_ROWS = 1 << 13
 
 
 def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArray[Any]] | None:
