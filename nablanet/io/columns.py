@@ -168,15 +168,20 @@ def from_state(node: dict[str, Any], at: Place, load_step: LoadStep) -> Any:
     return ct
 
 
+def _check_entry(entry: Any, label: str, at: Place) -> None:
+    """One transformer entry of the file: an object of exactly name, columns and step."""
+    if not isinstance(entry, dict):
+        raise at.fail(f"{label} must be an object")
+    check_keys(entry, ("name", "columns", "step"), source=at.source,
+               where=f"{at.path}: {label}")
+
+
 def _fitted_steps(fitted: dict[str, Any], at: Place,
                   load_step: LoadStep) -> list[tuple[str, Any, Any]]:
     entries = check_field(fitted, "transformers_", list, source=at.source, where=at.path)
     out = []
     for j, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise at.fail(f"fitted transformers_[{j}] must be an object")
-        check_keys(entry, ("name", "columns", "step"), source=at.source,
-                   where=f"{at.path}: fitted transformers_[{j}]")
+        _check_entry(entry, f"fitted transformers_[{j}]", at)
         name = check_field(entry, "name", str, source=at.source, where=at.path)
         step = entry["step"]
         if step not in WORDS:
@@ -195,10 +200,7 @@ def _transformers(node: dict[str, Any], fitted_steps: list[tuple[str, Any, Any]]
         raise at.fail("the fitted transformers do not match the transformers")
     out = []
     for j, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise at.fail(f"transformers[{j}] must be an object")
-        check_keys(entry, ("name", "columns", "step"), source=at.source,
-                   where=f"{at.path}: transformers[{j}]")
+        _check_entry(entry, f"transformers[{j}]", at)
         name, fitted_step, _ = fitted_steps[j]
         if entry["name"] != name:
             raise at.fail(f"transformers[{j}] is {short(entry['name'])}, fitted as {name!r}")
