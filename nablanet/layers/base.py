@@ -1,0 +1,136 @@
+"""The layer protocol: what every layer of a `Network` knows and does.
+
+For a batch of m examples every quantity a layer reads or writes is a C-ordered matrix
+of shape (m, n), n the number of values per example (a feature map of shape (C, H, W)
+is one row of C·H·W values, channel first, as PyTorch flattens it). A layer with input
+a_in computes::
+
+    z = op(a_in; W, b)             forward; op is affine in a_in
+    a = f(z)                       f its activation (the identity for pooling)
+
+and, given Δ = ∂J/∂z (row i already weighted by example i's share of J, docs/math.md §6)::
+
+    ∂J/∂W, ∂J/∂b  into its own slices of the flat gradient        (BP3, BP4)
+    ∂J/∂a_in = opᵀ(Δ)  for the layer below, which multiplies it by its own f'(z)  (BP2)
+
+Weights and biases are views into the network's one flat θ (all weights of all layers,
+then all biases), so weight decay is one slice and optimizers see one vector.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nablanet.activations import Activation
+
+Array = NDArray[Any]
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Buffers:
+    """One layer's work arrays for one batch size, each of shape (m, n_out) unless noted.
+
+    Attributes
+    ----------
+    Z : ndarray
+        z; for a hidden layer in training it may be ``A`` itself (z overwritten by a).
+    A : ndarray
+        a = f(z).
+    D : ndarray or None
+        f'(z), written when derivatives are asked for (None where f is the identity
+        or for the output layer, whose δ comes from the loss).
+    delta : ndarray
+        Δ = ∂J/∂z.
+    scratch : object
+        Whatever else the layer keeps between its forward and backward pass
+        (`Layer.scratch`): im2col columns, the positions of maxima.
+    """
+
+    Z: Array
+    A: Array
+    D: Array | None
+    delta: Array
+    scratch: Any = None
+
+
+class Layer(ABC):
+    """A layer of a network; see the module docstring for the contract.
+
+    A layer is configured by its constructor and sized by `build`, which the network
+    calls once with the shape of one example of the layer's input.
+    """
+
+    #: f, resolved by `build` (the identity for layers without an activation).
+    activation: Activation
+    input_shape: Shape
+    output_shape: Shape
+
+    @abstractmethod
+    def build(self, input_shape: Shape) -> Shape:
+        """Size the layer for inputs of ``input_shape`` (one example); returns its output shape."""
+
+    @property
+    def n_in(self) -> int:
+        """Values per example entering the layer."""
+        return math.prod(self.input_shape)
+
+    @property
+    def n_out(self) -> int:
+        """Values per example leaving the layer."""
+        return math.prod(self.output_shape)
+
+    @property
+    @abstractmethod
+    def n_weights(self) -> int:
+        """How many of θ's weights (decayed) the layer owns."""
+
+    @property
+    @abstractmethod
+    def n_biases(self) -> int:
+        """How many of θ's biases (never decayed) the layer owns."""
+
+    @abstractmethod
+    def weight_view(self, block: Array) -> Array:
+        """The weights W, seen through the layer's block of θ (``n_weights`` values); no copy."""
+
+    @abstractmethod
+    def bias_view(self, block: Array) -> Array:
+        """The biases b, seen through the layer's block of θ (``n_biases`` values); no copy."""
+
+    @abstractmethod
+    def initialize(self, W: Array, init: str, rng: np.random.Generator) -> None:
+        """Fill W with random values from the initialiser named ``init``."""
+
+    def scratch(self, m: int, dtype: np.dtype[Any]) -> Any:
+        """Extra work arrays for a batch of m rows, made once per batch size (default none)."""
+        return None
+
+    @abstractmethod
+    def forward(
+        self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
+    ) -> None:
+        """Forward: z = op(a_in) into ``buf.Z``; with ``activate`` a = f(z) into ``buf.A``.
+
+        With ``derivative`` f'(z) goes into ``buf.D`` and whatever `backward` needs into
+        ``buf.scratch``. ``a_in`` may be scipy.sparse for the first layer.
+        """
+
+    @abstractmethod
+    def backward(
+        self, a_in: Any, W: Array, buf: Buffers, dW: Array, db: Array, grad_in: Array | None
+    ) -> None:
+        """Backward from Δ = ``buf.delta``: ∂J/∂W into ``dW``, ∂J/∂b into ``db``.
+
+        Weight decay is not included (the network adds λW to all weights at once). Unless ``grad_in`` is None (the first layer), ∂J/∂a_in = opᵀ(Δ) into it.
+        """
+
+    @abstractmethod
+    def to_spec(self) -> dict[str, Any]:
+        """Plain JSON values that rebuild the layer: ``{"kind": <class name>, ...}``."""
