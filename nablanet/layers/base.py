@@ -128,7 +128,8 @@ class Layer(ABC):
     ) -> None:
         """Backward from Δ = ``buf.delta``: ∂J/∂W into ``dW``, ∂J/∂b into ``db``.
 
-        Weight decay is not included (the network adds λW to all weights at once). Unless ``grad_in`` is None (the first layer), ∂J/∂a_in = opᵀ(Δ) into it.
+        Weight decay is not included (the network adds λW to all weights at once).
+        Unless ``grad_in`` is None (the first layer), ∂J/∂a_in = opᵀ(Δ) goes into it.
         """
 
     @abstractmethod
