@@ -1,0 +1,365 @@
+"""A two-dimensional convolution layer (docs/math.md §8).
+
+For one example with input feature maps x of shape (C, H, W) the layer computes, for
+each of its F filters W_f of shape (C, kh, kw) and each output position (r, c)::
+
+    z[f, r, c] = Σ_{k, u, v} W[f, k, u, v] · x_pad[k, r·s + u, c·s + v] + b[f]
+    a = f(z)
+
+a cross-correlation (the filter is not flipped), as PyTorch's ``conv2d`` computes it and
+as UFLDL's ``cnnConvolve`` does with MATLAB's ``conv2`` and a rotated filter.
+
+The work is laid out so that every pass is contiguous: the input's patches are copied
+once into a column array ("im2col") of shape (m, C·kh·kw, Ho·Wo), so that the forward
+pass is one matrix product per example, W (F, C·kh·kw) times the columns, written
+straight into z's (F, Ho·Wo) block of the row; ∂J/∂W is the same product transposed,
+and ∂J/∂a_in scatters Wᵀ Δ back over the patches ("col2im"). The copies are compiled
+loops (numba); the column arrays are made once per batch size (`Conv2D.scratch`) and
+reused at every step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+
+from nablanet._checks import integer, one_of
+from nablanet.activations import Activation, get_activation
+from nablanet.layers.base import Array, Buffers, Layer, Shape
+from nablanet.layout import get_initializer
+
+PADDINGS = ("valid", "same")
+
+
+def pair(value: Any, name: str) -> tuple[int, int]:
+    """An int or a pair of ints (each at least 1) as a pair: ``3 -> (3, 3)``."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
+        return integer(value[0], name), integer(value[1], name)
+    n = integer(value, name)
+    return n, n
+
+
+def feature_maps(a_in: Any, shape: Shape, layer: str) -> Array:
+    """A batch of inputs seen as feature maps (m, C, H, W): a view where the rows allow.
+
+    Raises
+    ------
+    TypeError
+        For a scipy.sparse matrix: a convolution reads whole patches, so its input is dense.
+    ValueError
+        When a row does not hold C·H·W values.
+    """
+    if scipy.sparse.issparse(a_in):
+        raise TypeError(
+            f"{layer} needs a dense input, got a scipy.sparse matrix; convert it with "
+            "X.toarray() (images are dense: a convolution reads whole patches)"
+        )
+    a_in = np.asarray(a_in)
+    n = math.prod(shape)
+    if not (a_in.ndim == 2 and a_in.shape[1] == n or a_in.shape[1:] == tuple(shape)):
+        raise ValueError(
+            f"{layer} expects rows of {n} values (feature maps of shape {shape}), "
+            f"got an input of shape {a_in.shape}"
+        )
+    return np.ascontiguousarray(a_in).reshape(a_in.shape[0], *shape)
+
+
+def output_size(size: int, k: int, s: int, padding: str) -> tuple[int, int, int]:
+    """Output length and the (before, after) zero padding along one axis.
+
+    "valid": no padding, ⌊(size − k)/s⌋ + 1 outputs. "same": ⌈size/s⌉ outputs, the
+    input padded by (out − 1)·s + k − size zeros in all, the odd one after (PyTorch's
+    ``padding="same"`` for stride 1, TensorFlow's for any stride).
+    """
+    if padding == "valid":
+        return (size - k) // s + 1, 0, 0
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return out, total // 2, total - total // 2
+
+
+@dataclass
+class ConvScratch:
+    """The work arrays of one batch size: the columns, and ∂J/∂columns for backward."""
+
+    cols: Array
+    dcols: Array | None = None
+
+
+class Conv2D(Layer):
+    """A convolution of the input feature maps with ``filters`` learnt filters.
+
+    Parameters
+    ----------
+    filters : int
+        F, the number of filters (output feature maps).
+    kernel_size : int or (int, int)
+        (kh, kw), the size of each filter.
+    stride : int or (int, int), default 1
+        s, the step between two output positions.
+    padding : {"valid", "same"}, default "valid"
+        "valid": filters only where they fit, Ho = ⌊(H − kh)/s⌋ + 1; "same": zeros around
+        the input so that Ho = ⌈H/s⌉ (the odd zero below and to the right).
+    activation : str, default "sigmoid"
+        f, applied to each entry of z (any elementwise activation; not softmax).
+    init : str, default "auto"
+        The initialiser of the filters; "auto" takes the network's choice, and where that
+        is "auto" too, the activation's default. Each filter counts as a unit whose
+        fan-in is its receptive field, C·kh·kw, and the layer's fan-out is F.
+
+    Attributes
+    ----------
+    input_shape, output_shape : tuple of int
+        (C, H, W) and (F, Ho, Wo), set by `build`.
+
+    Notes
+    -----
+    W has shape (F, C, kh, kw) (PyTorch's ``Conv2d.weight``), b shape (F,): one bias per
+    filter, shared by every position. The forward pass, ∂J/∂W, ∂J/∂b and ∂J/∂a_in are
+    derived in docs/math.md §8; the backward pass reads Δ = ∂J/∂z from ``buf.delta``
+    (rows already weighted, §6).
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: str = "valid",
+        activation: str = "sigmoid",
+        init: str = "auto",
+    ) -> None:
+        self.filters = integer(filters, "filters")
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = one_of(padding, PADDINGS, "padding")
+        self.activation = get_activation(activation)
+        if not self.activation.elementwise:
+            raise ValueError(
+                f"Conv2D needs an elementwise activation, got {activation!r} (softmax couples "
+                "a whole row; put it on a Dense output layer)"
+            )
+        if init != "auto":
+            get_initializer(init)  # an unknown name fails here, not at the first fit
+        self.init = init
+
+    def __repr__(self) -> str:
+        return (
+            f"Conv2D({self.filters}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding!r}, activation={self.activation.name!r})"
+        )
+
+    # --- shapes and parameters ---------------------------------------------------
+
+    def build(self, input_shape: Shape) -> Shape:
+        """Size the layer for feature maps of shape (C, H, W); returns (F, Ho, Wo).
+
+        Raises
+        ------
+        ValueError
+            For an input that is not (C, H, W), or a kernel larger than the (padded) input.
+        """
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Conv2D needs inputs of shape (channels, height, width), got {input_shape}"
+            )
+        C, H, W = (int(n) for n in input_shape)
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        if self.padding == "valid" and (kh > H or kw > W):
+            raise ValueError(
+                f"Conv2D's kernel {kh}x{kw} is larger than its input {H}x{W} "
+                '(use padding="same", or a smaller kernel)'
+            )
+        Ho, self.pad_top, _ = output_size(H, kh, sh, self.padding)
+        Wo, self.pad_left, _ = output_size(W, kw, sw, self.padding)
+        self.input_shape = (C, H, W)
+        self.output_shape = (self.filters, Ho, Wo)
+        return self.output_shape
+
+    @property
+    def n_weights(self) -> int:
+        """F·C·kh·kw."""
+        return self.filters * self.input_shape[0] * math.prod(self.kernel_size)
+
+    @property
+    def n_biases(self) -> int:
+        """F: one bias per filter."""
+        return self.filters
+
+    def weight_view(self, block: Array) -> Array:
+        """W of shape (F, C, kh, kw), C-ordered in θ as PyTorch's ``weight.flatten()``."""
+        return block.reshape(self.filters, self.input_shape[0], *self.kernel_size)
+
+    def bias_view(self, block: Array) -> Array:
+        """b of shape (F,)."""
+        return block.reshape(self.filters)
+
+    def initialize(self, W: Array, init: str, rng: np.random.Generator) -> None:
+        """Fill W from the layer's initialiser (else ``init``, else the activation's default)."""
+        name = self.init if self.init != "auto" else init
+        if name == "auto":
+            name = self.activation.default_init
+        fan_in = self.input_shape[0] * math.prod(self.kernel_size)
+        W.reshape(self.filters, fan_in)[...] = get_initializer(name)(fan_in, self.filters, rng)
+
+    def scratch(self, m: int, dtype: np.dtype[Any]) -> ConvScratch:
+        """The im2col columns of a batch of m rows, (m, C·kh·kw, Ho·Wo)."""
+        return ConvScratch(np.empty((m, *self._cols_shape), dtype=dtype))
+
+    @property
+    def _geometry(self) -> tuple[int, ...]:
+        # What the compiled copies need: (kh, kw, sh, sw, pad_top, pad_left, Ho, Wo).
+        return (*self.kernel_size, *self.stride, self.pad_top, self.pad_left,
+                *self.output_shape[1:])
+
+    @property
+    def _cols_shape(self) -> tuple[int, int]:
+        _, Ho, Wo = self.output_shape
+        return self.input_shape[0] * math.prod(self.kernel_size), Ho * Wo
+
+    # --- forward and backward ----------------------------------------------------
+
+    def forward(
+        self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
+    ) -> None:
+        """z = W ⋆ a_in + b into ``buf.Z`` (§8, forward); a = f(z), f'(z) as asked."""
+        x = feature_maps(a_in, self.input_shape, "Conv2D")
+        m = x.shape[0]
+        cols = self._columns(buf, m, x.dtype)
+        im2col_kernel()(x, cols, *self._geometry)
+        F = self.filters
+        Z = buf.Z.reshape(m, F, -1)
+        # One product per example, (F, C·kh·kw) @ (C·kh·kw, Ho·Wo): written straight
+        # into z's channel-first block, so no pass ever transposes.
+        np.matmul(W.reshape(F, -1), cols, out=Z)
+        Z += b[:, None]
+        if activate:
+            apply_activation(self.activation, buf, derivative)
+
+    def backward(
+        self, a_in: Any, W: Array, buf: Buffers, dW: Array, db: Array, grad_in: Array | None
+    ) -> None:
+        """BP3/BP4 for a convolution (§8): ∂J/∂b, ∂J/∂W and, unless None, ∂J/∂a_in."""
+        cols = buf.scratch.cols
+        m, F = cols.shape[0], self.filters
+        Delta = buf.delta.reshape(m, F, -1)
+        # ∂J/∂b_f: every position of map f shares b_f, so its Δ entries add up.
+        np.sum(Delta, axis=(0, 2), out=db.reshape(F))
+        # ∂J/∂W = Σ_i Δ_i colsᵢᵀ: one (F, Ho·Wo) @ (Ho·Wo, C·kh·kw) product per example.
+        dW_mat = dW.reshape(F, -1)
+        np.matmul(Delta[0], cols[0].T, out=dW_mat)
+        for i in range(1, m):
+            dW_mat += Delta[i] @ cols[i].T
+        if grad_in is not None:
+            dcols = buf.scratch.dcols
+            if dcols is None or dcols.shape != cols.shape:
+                dcols = buf.scratch.dcols = np.empty_like(cols)
+            # ∂J/∂cols = Wᵀ Δ, then each column's entries are added back where they came
+            # from: the full correlation of Δ with the flipped filters (§8).
+            np.matmul(W.reshape(F, -1).T, Delta, out=dcols)
+            g = grad_in.reshape(m, *self.input_shape)
+            col2im_kernel()(dcols, g, *self._geometry)
+
+    def _columns(self, buf: Buffers, m: int, dtype: np.dtype[Any]) -> Array:
+        # The network's scratch where it matches; a fresh array for a one-off call.
+        scratch = buf.scratch
+        if not isinstance(scratch, ConvScratch) or scratch.cols.shape[0] != m:
+            scratch = buf.scratch = self.scratch(m, dtype)
+        elif scratch.cols.dtype != dtype:
+            scratch.cols = np.empty_like(scratch.cols, dtype=dtype)
+        return scratch.cols
+
+    def to_spec(self) -> dict[str, Any]:
+        """``{"kind": "Conv2D", "filters", "kernel_size", "stride", "padding", "activation", "init"}``."""
+        return {
+            "kind": "Conv2D",
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding,
+            "activation": self.activation.name,
+            "init": self.init,
+        }
+
+
+def apply_activation(f: Activation, buf: Buffers, derivative: bool) -> None:
+    """a = f(z) into ``buf.A`` (which may be ``buf.Z``), and f'(z) into ``buf.D`` if asked."""
+    f.f(buf.Z, buf.A)
+    if derivative and buf.D is not None and f.derivative is not None:
+        f.derivative(buf.A, buf.D)
+
+
+# --- compiled copies: im2col and its transpose ------------------------------------
+
+
+@cache
+def im2col_kernel() -> Any:
+    """``im2col(x, cols, kh, kw, sh, sw, pad_top, pad_left, Ho, Wo)``: patches into columns.
+
+    ``cols[i, (k·kh + u)·kw + v, r·Wo + c] = x_pad[i, k, r·sh + u, c·sw + v]``, zero where
+    the position falls in the padding. Row (k, u, v) of the columns is contiguous, so the
+    copy writes memory in order.
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def im2col(x, cols, kh, kw, sh, sw, pt, pl, Ho, Wo):  # type: ignore[no-untyped-def]
+        m, C, H, W = x.shape
+        zero = cols.dtype.type(0)
+        for i in range(m):
+            for k in range(C):
+                for u in range(kh):
+                    for v in range(kw):
+                        row = (k * kh + u) * kw + v
+                        for r in range(Ho):
+                            h = r * sh + u - pt
+                            base = r * Wo
+                            if h < 0 or h >= H:
+                                for c in range(Wo):
+                                    cols[i, row, base + c] = zero
+                            else:
+                                for c in range(Wo):
+                                    w = c * sw + v - pl
+                                    if 0 <= w < W:
+                                        cols[i, row, base + c] = x[i, k, h, w]
+                                    else:
+                                        cols[i, row, base + c] = zero
+
+    return im2col
+
+
+@cache
+def col2im_kernel() -> Any:
+    """``col2im(dcols, g, kh, kw, sh, sw, pad_top, pad_left, Ho, Wo)``: the transpose of im2col.
+
+    ``g`` (m, C, H, W) is overwritten with the sum, over every column entry, of the entry
+    added at the input position it was copied from (entries from the padding are dropped).
+    """
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def col2im(dcols, g, kh, kw, sh, sw, pt, pl, Ho, Wo):  # type: ignore[no-untyped-def]
+        m, C, H, W = g.shape
+        g[...] = 0
+        for i in range(m):
+            for k in range(C):
+                for u in range(kh):
+                    for v in range(kw):
+                        row = (k * kh + u) * kw + v
+                        for r in range(Ho):
+                            h = r * sh + u - pt
+                            if 0 <= h < H:
+                                base = r * Wo
+                                for c in range(Wo):
+                                    w = c * sw + v - pl
+                                    if 0 <= w < W:
+                                        g[i, k, h, w] += dcols[i, row, base + c]
+
+    return col2im
