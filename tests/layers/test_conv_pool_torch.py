@@ -87,6 +87,7 @@ def test_conv_matches_torch(shape, filters, k, s, padding):
     np.testing.assert_allclose(g_in, g_in_t, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel lengths")
 def test_same_padding_at_stride_1_is_torchs_own():
     # PyTorch's padding="same" (stride 1 only) pads the odd zero after, as ours does.
     rng = np.random.default_rng(1)
