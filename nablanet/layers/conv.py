@@ -87,9 +87,26 @@ def output_size(size: int, k: int, s: int, padding: str) -> tuple[int, int, int]
 
 @dataclass
 class ConvScratch:
-    """The work arrays of one batch size: the columns, and ∂J/∂columns for backward."""
+    """The work arrays of one batch size (`Conv2D.scratch`).
+
+    Attributes
+    ----------
+    cols : ndarray of shape (m, C·kh·kw + 1, Ho·Wo)
+        Each example's patches as columns, and a last row of ones: with b appended to W
+        as a last column, the product adds the bias (and backward, that row's product
+        with Δ is ∂J/∂b).
+    Wb : ndarray of shape (F, C·kh·kw + 1)
+        [W b], the filters unrolled with the biases beside them.
+    gradT, term : ndarray of shape (C·kh·kw + 1, F)
+        [∂J/∂W ∂J/∂b]ᵀ, summed over the examples, and one example's term.
+    dcols : ndarray of shape (m, C·kh·kw, Ho·Wo) or None
+        ∂J/∂cols, made at the first backward pass that needs ∂J/∂a_in.
+    """
 
     cols: Array
+    Wb: Array
+    gradT: Array
+    term: Array
     dcols: Array | None = None
 
 
@@ -210,8 +227,13 @@ class Conv2D(Layer):
         W.reshape(self.filters, fan_in)[...] = get_initializer(name)(fan_in, self.filters, rng)
 
     def scratch(self, m: int, dtype: np.dtype[Any]) -> ConvScratch:
-        """The im2col columns of a batch of m rows, (m, C·kh·kw, Ho·Wo)."""
-        return ConvScratch(np.empty((m, *self._cols_shape), dtype=dtype))
+        """The im2col columns of a batch of m rows, and the rest of `ConvScratch`."""
+        K, P = self._cols_shape
+        cols = np.empty((m, K + 1, P), dtype=dtype)
+        cols[:, K, :] = 1.0  # the bias's row; im2col never writes it
+        F = self.filters
+        return ConvScratch(cols, np.empty((F, K + 1), dtype), np.empty((K + 1, F), dtype),
+                           np.empty((K + 1, F), dtype))
 
     @property
     def _geometry(self) -> tuple[int, ...]:
@@ -232,14 +254,15 @@ class Conv2D(Layer):
         """z = W ⋆ a_in + b into ``buf.Z`` (§8, forward); a = f(z), f'(z) as asked."""
         x = feature_maps(a_in, self.input_shape, "Conv2D")
         m = x.shape[0]
-        cols = self._columns(buf, m, x.dtype)
-        im2col_kernel()(x, cols, *self._geometry)
+        scratch = self._scratch(buf, m, x.dtype)
+        im2col_kernel()(x, scratch.cols, *self._geometry)
         F = self.filters
-        Z = buf.Z.reshape(m, F, -1)
-        # One product per example, (F, C·kh·kw) @ (C·kh·kw, Ho·Wo): written straight
-        # into z's channel-first block, so no pass ever transposes.
-        np.matmul(W.reshape(F, -1), cols, out=Z)
-        Z += b[:, None]
+        scratch.Wb[:, :-1] = W.reshape(F, -1)
+        scratch.Wb[:, -1] = b
+        # One product per example, [W b] (F, C·kh·kw + 1) @ [cols; 1] (…, Ho·Wo), written
+        # straight into z's channel-first block: no pass ever transposes, and faster
+        # here than one large product whose output would need one.
+        np.matmul(scratch.Wb, scratch.cols, out=buf.Z.reshape(m, F, -1))
         if activate:
             apply_activation(self.activation, buf, derivative)
 
@@ -247,34 +270,40 @@ class Conv2D(Layer):
         self, a_in: Any, W: Array, buf: Buffers, dW: Array, db: Array, grad_in: Array | None
     ) -> None:
         """BP3/BP4 for a convolution (§8): ∂J/∂b, ∂J/∂W and, unless None, ∂J/∂a_in."""
-        cols = buf.scratch.cols
+        scratch: ConvScratch = buf.scratch
+        cols, gradT, term = scratch.cols, scratch.gradT, scratch.term
         m, F = cols.shape[0], self.filters
         Delta = buf.delta.reshape(m, F, -1)
-        # ∂J/∂b_f: every position of map f shares b_f, so its Δ entries add up.
-        np.sum(Delta, axis=(0, 2), out=db.reshape(F))
-        # ∂J/∂W = Σ_i Δ_i colsᵢᵀ: one (F, Ho·Wo) @ (Ho·Wo, C·kh·kw) product per example.
-        dW_mat = dW.reshape(F, -1)
-        np.matmul(Delta[0], cols[0].T, out=dW_mat)
+        # [∂J/∂W ∂J/∂b]ᵀ = Σ_i [cols_i; 1] Δ_iᵀ (§8): one product per example, its last
+        # row the sum of the map's Δ (every position of map f shares b_f). This order of
+        # the factors is the fastest of those measured (the other, or one large product
+        # after transposing Δ, are 10-20% slower).
+        np.matmul(cols[0], Delta[0].T, out=gradT)
         for i in range(1, m):
-            dW_mat += Delta[i] @ cols[i].T
+            np.matmul(cols[i], Delta[i].T, out=term)
+            gradT += term
+        dW[...] = gradT[:-1].T.reshape(dW.shape)
+        db[...] = gradT[-1].reshape(db.shape)
         if grad_in is not None:
-            dcols = buf.scratch.dcols
-            if dcols is None or dcols.shape != cols.shape:
-                dcols = buf.scratch.dcols = np.empty_like(cols)
+            dcols = scratch.dcols
+            if dcols is None or dcols.shape[0] != m:
+                dcols = scratch.dcols = np.empty((m, *self._cols_shape), dtype=cols.dtype)
             # ∂J/∂cols = Wᵀ Δ, then each column's entries are added back where they came
             # from: the full correlation of Δ with the flipped filters (§8).
             np.matmul(W.reshape(F, -1).T, Delta, out=dcols)
             g = grad_in.reshape(m, *self.input_shape)
             col2im_kernel()(dcols, g, *self._geometry)
 
-    def _columns(self, buf: Buffers, m: int, dtype: np.dtype[Any]) -> Array:
-        # The network's scratch where it matches; a fresh array for a one-off call.
+    def _scratch(self, buf: Buffers, m: int, dtype: np.dtype[Any]) -> ConvScratch:
+        # The network's scratch where it fits; a fresh one for a one-off call.
         scratch = buf.scratch
-        if not isinstance(scratch, ConvScratch) or scratch.cols.shape[0] != m:
+        if (
+            not isinstance(scratch, ConvScratch)
+            or scratch.cols.shape[0] != m
+            or scratch.cols.dtype != dtype
+        ):
             scratch = buf.scratch = self.scratch(m, dtype)
-        elif scratch.cols.dtype != dtype:
-            scratch.cols = np.empty_like(scratch.cols, dtype=dtype)
-        return scratch.cols
+        return scratch
 
     def to_spec(self) -> dict[str, Any]:
         """``{"kind": "Conv2D", "filters", "kernel_size", "stride", "padding", "activation", "init"}``."""

@@ -159,7 +159,7 @@ def test_buffers_are_reused_and_a_new_batch_size_gets_its_own_scratch():
     assert buf.scratch.cols is cols  # the network's scratch, reused
     small = Buffers(np.empty((2, 32)), np.empty((2, 32)), None, np.empty((2, 32)), None)
     layer.forward(rng.normal(size=(2, 36)), W, b, small, False, True)
-    assert small.scratch.cols.shape == (2, 9, 16)
+    assert small.scratch.cols.shape == (2, 9 + 1, 16)
 
 
 def test_initialisation_follows_the_layer_then_the_network_then_the_activation():
