@@ -215,7 +215,7 @@ class Conv2D(Layer):
         return block.reshape(self.filters, self.input_shape[0], *self.kernel_size)
 
     def bias_view(self, block: Array) -> Array:
-        """b of shape (F,)."""
+        """B of shape (F,)."""
         return block.reshape(self.filters)
 
     def initialize(self, W: Array, init: str, rng: np.random.Generator) -> None:
@@ -251,7 +251,7 @@ class Conv2D(Layer):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """z = W ⋆ a_in + b into ``buf.Z`` (§8, forward); a = f(z), f'(z) as asked."""
+        """Z = W ⋆ a_in + b into ``buf.Z`` (§8, forward); a = f(z), f'(z) as asked."""
         x = feature_maps(a_in, self.input_shape, "Conv2D")
         m = x.shape[0]
         scratch = self._scratch(buf, m, x.dtype)
@@ -306,7 +306,7 @@ class Conv2D(Layer):
         return scratch
 
     def to_spec(self) -> dict[str, Any]:
-        """``{"kind": "Conv2D", "filters", "kernel_size", "stride", "padding", "activation", "init"}``."""
+        """``{"kind": "Conv2D"}`` and the constructor's arguments, plain JSON values."""
         return {
             "kind": "Conv2D",
             "filters": self.filters,
@@ -319,7 +319,7 @@ class Conv2D(Layer):
 
 
 def apply_activation(f: Activation, buf: Buffers, derivative: bool) -> None:
-    """a = f(z) into ``buf.A`` (which may be ``buf.Z``), and f'(z) into ``buf.D`` if asked."""
+    """A = f(z) into ``buf.A`` (which may be ``buf.Z``), and f'(z) into ``buf.D`` if asked."""
     f.f(buf.Z, buf.A)
     if derivative and buf.D is not None and f.derivative is not None:
         f.derivative(buf.A, buf.D)
@@ -339,7 +339,7 @@ def im2col_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def im2col(x, cols, kh, kw, sh, sw, pt, pl, Ho, Wo):  # type: ignore[no-untyped-def]
+    def im2col(x, cols, kh, kw, sh, sw, pt, pl, Ho, Wo):
         m, C, H, W = x.shape
         zero = cols.dtype.type(0)
         for i in range(m):
@@ -374,7 +374,7 @@ def col2im_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def col2im(dcols, g, kh, kw, sh, sw, pt, pl, Ho, Wo):  # type: ignore[no-untyped-def]
+    def col2im(dcols, g, kh, kw, sh, sw, pt, pl, Ho, Wo):
         m, C, H, W = g.shape
         g[...] = 0
         for i in range(m):

@@ -107,7 +107,7 @@ class MeanPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """z = the block means (§8)."""
+        """Z = the block means (§8)."""
         x = self._maps(a_in)
         mean_pool_kernel()(x, self._out(buf, x.shape[0]), *self.size)
         self._activate(buf, activate)
@@ -147,7 +147,7 @@ class MaxPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """z = the block maxima (§8), their positions into ``buf.scratch``."""
+        """Z = the block maxima (§8), their positions into ``buf.scratch``."""
         x = self._maps(a_in)
         m = x.shape[0]
         if not isinstance(buf.scratch, np.ndarray) or buf.scratch.shape[0] != m:
@@ -176,7 +176,7 @@ def mean_pool_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def mean_pool(x, out, p, q):  # type: ignore[no-untyped-def]
+    def mean_pool(x, out, p, q):
         m, C, Ho, Wo = out.shape
         scale = out.dtype.type(1.0 / (p * q))
         for i in range(m):
@@ -203,7 +203,7 @@ def mean_unpool_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def mean_unpool(delta, g, p, q):  # type: ignore[no-untyped-def]
+    def mean_unpool(delta, g, p, q):
         m, C, H, W = g.shape
         Ho, Wo = delta.shape[2], delta.shape[3]
         scale = g.dtype.type(1.0 / (p * q))
@@ -231,7 +231,7 @@ def max_pool_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def max_pool(x, out, where, p, q):  # type: ignore[no-untyped-def]
+    def max_pool(x, out, where, p, q):
         m, C, Ho, Wo = out.shape
         for i in range(m):
             for k in range(C):
@@ -259,7 +259,7 @@ def max_unpool_kernel() -> Any:
     import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def max_unpool(delta, where, g, p, q):  # type: ignore[no-untyped-def]
+    def max_unpool(delta, where, g, p, q):
         m, C, Ho, Wo = delta.shape
         g[...] = 0
         for i in range(m):

@@ -49,7 +49,7 @@ class Chain:
 
     def init_theta(self, rng, dtype=np.float64, bias_scale=0.1):
         theta = np.zeros(self.n_params, dtype=dtype)
-        for layer, (W, b) in zip(self.layers, self.views(theta)):
+        for layer, (W, b) in zip(self.layers, self.views(theta)[:-1], strict=True):
             layer.initialize(W, "auto", rng)
             b[...] = rng.normal(0, bias_scale, size=b.shape)
         W, b = self.views(theta)[-1]
@@ -69,7 +69,7 @@ class Chain:
 
     def forward(self, theta, X, bufs, derivative=True):
         a = X
-        for layer, (W, b), buf in zip(self.layers, self.views(theta), bufs):
+        for layer, (W, b), buf in zip(self.layers, self.views(theta)[:-1], bufs, strict=True):
             layer.forward(a, W, b, buf, derivative, True)
             a = buf.A
         W, b = self.views(theta)[-1]

@@ -104,7 +104,8 @@ def test_sparse_and_misshapen_inputs_are_refused(layer):
     W = np.zeros((2, 1, 3, 3)) if layer.n_weights else np.zeros(0)
     b = np.zeros(layer.n_biases)
     with pytest.raises(TypeError, match="needs a dense input, got a scipy.sparse matrix"):
-        layer.forward(scipy.sparse.csr_matrix(np.ones((2, 16))), W, b, buffers(layer, 2), True, True)
+        sparse = scipy.sparse.csr_matrix(np.ones((2, 16)))
+        layer.forward(sparse, W, b, buffers(layer, 2), True, True)
     with pytest.raises(ValueError, match=r"expects rows of 16 values \(feature maps of shape "
                        r"\(1, 4, 4\)\), got an input of shape \(2, 15\)"):
         layer.forward(np.ones((2, 15)), W, b, buffers(layer, 2), True, True)
