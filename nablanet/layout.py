@@ -121,31 +121,41 @@ def from_row_major(theta: Array, layout: Layout) -> Array:
 
 
 # --- Initialisers: W[l] ~ small random values near zero; biases start at 0 -------------
-# Each takes (fan_in, fan_out, rng) and returns W of shape (fan_out, fan_in) in float64.
+# Each takes (fan_in, fan_out, rng) and returns W of shape (fan_out, fan_in) in float64,
+# or of ``shape`` when given: a convolution's (filters, C, kh, kw), whose fan_in is
+# C·kh·kw (the values one output unit reads) and fan_out filters·kh·kw.
 
-Initializer = Callable[[int, int, np.random.Generator], Array]
+Initializer = Callable[..., Array]
 
 
-def ufldl_uniform(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def ufldl_uniform(
+    fan_in: int, fan_out: int, rng: np.random.Generator, shape: tuple[int, ...] | None = None
+) -> Array:
     """UFLDL's choice: uniform on ±√(6 / (fan_in + fan_out + 1))."""
     r = np.sqrt(6.0 / (fan_in + fan_out + 1))
-    return rng.uniform(-r, r, size=(fan_out, fan_in))
+    return rng.uniform(-r, r, size=shape or (fan_out, fan_in))
 
 
-def glorot_uniform(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def glorot_uniform(
+    fan_in: int, fan_out: int, rng: np.random.Generator, shape: tuple[int, ...] | None = None
+) -> Array:
     """Glorot & Bengio (2010): uniform on ±√(6 / (fan_in + fan_out))."""
     r = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-r, r, size=(fan_out, fan_in))
+    return rng.uniform(-r, r, size=shape or (fan_out, fan_in))
 
 
-def he_normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def he_normal(
+    fan_in: int, fan_out: int, rng: np.random.Generator, shape: tuple[int, ...] | None = None
+) -> Array:
     """He et al. (2015), for ReLU units: normal with standard deviation √(2 / fan_in)."""
-    return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
+    return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape or (fan_out, fan_in))
 
 
-def small_normal(fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+def small_normal(
+    fan_in: int, fan_out: int, rng: np.random.Generator, shape: tuple[int, ...] | None = None
+) -> Array:
     """The source's "small random values near zero": normal with standard deviation 0.01."""
-    return rng.normal(0.0, 0.01, size=(fan_out, fan_in))
+    return rng.normal(0.0, 0.01, size=shape or (fan_out, fan_in))
 
 
 INITIALIZERS: dict[str, Initializer] = {

@@ -1,46 +1,47 @@
 """The network h_{W,b}: forward propagation, the cost J and backpropagation (docs/math.md §2–§6).
 
-Samples are rows. For a batch X of shape (m, s_1) and each layer l::
+A network is a stack of layers (`nablanet.layers`) over one flat θ. Samples are rows;
+for a batch X of shape (m, s_1) and each layer l::
 
-    Z(l+1) = A(l) W(l)ᵀ + b(l)          one GEMM            (forward, §3)
+    Z(l+1) = op_l(A(l); W(l), b(l))      the layer's forward   (Dense: A Wᵀ + b, §3)
     A(l+1) = f(Z(l+1))
 
     Δ(n_l) = rows w_i δ_i, δ_i = ∂C_i/∂z_i   from the loss   (BP1)
-    Δ(l)   = (Δ(l+1) W(l)) ⊙ f'(Z(l))    one GEMM            (BP2)
-    ∂J/∂b(l) = 1ᵀ Δ(l+1)                one GEMV            (BP3)
-    ∂J/∂W(l) = Δ(l+1)ᵀ A(l) + λ W(l)     one GEMM            (BP4)
+    Δ(l)   = op_lᵀ(Δ(l+1)) ⊙ f'(Z(l))    the layer's backward, times f' here  (BP2)
+    ∂J/∂b(l), ∂J/∂W(l)                   the layer's backward, into the flat gradient
+                                         (BP3, BP4; + λ W(l), added here in one pass)
 
 One convention throughout (§6): δ_i = ∂C_i/∂z_i is example i's own error, and row i of
 Δ is w_i δ_i, where w_i is example i's share of the mean cost (1/m, or s_i / Σ s with
 sample weights). The mean is taken once, at BP1; BP3 and BP4 never divide again.
 `Trace` keeps both δ (``delta``) and Δ (``Delta``).
 
-Inputs X may be scipy.sparse (CSR/CSC): the first layer's products Z = X W(1)ᵀ and
-∂J/∂W(1)ᵀ = Xᵀ Δ are then sparse · dense products, and X is never densified.
-
-The hot path writes into buffers kept per batch size, overwrites Z with A in place
-(every derivative is written from a = f(z)), and writes gradients straight into
-the flat gradient vector, so that a training step allocates next to nothing.
+The hot path writes into buffers kept per batch size (`nablanet.workspace`), overwrites
+Z with A in place (every derivative is written from a = f(z)), and writes gradients
+straight into the flat gradient vector, so that a training step allocates next to nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight, is_sparse
 from nablanet._checks import number
 from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
-from nablanet.layout import Layout, from_row_major, initialize
+from nablanet.layers import Dense, Layer
+from nablanet.layout import Layout, from_row_major
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
+from nablanet.trace import Trace, TraceLayer
+from nablanet.workspace import PerThread, Workspace
 
 if TYPE_CHECKING:
     from nablanet.diagnostics import Diagnosis
@@ -48,129 +49,11 @@ if TYPE_CHECKING:
 
 Array = NDArray[Any]
 
-_MAX_WORKSPACES = 4
+__all__ = ["Network", "Trace", "TraceLayer"]
+
 #: How θ stores each W(l) in pickles: 2 is column-major (see `nablanet.layout`); a pickle
 #: without the mark was written with the row-major layout 1 and is converted on loading.
 _THETA_LAYOUT = 2
-
-
-@dataclass
-class Trace:
-    """Every quantity of one forward (and backward) pass, one entry per weight layer.
-
-    The convention is that of docs/math.md §6: ``delta`` holds each example's own error
-    δ_i = ∂C_i/∂z_i, and ``Delta`` the matrix that BP3 and BP4 consume, whose row i is
-    w_i δ_i with w_i example i's share of the mean cost (``sample_weight``: 1/m each, or
-    s_i / Σ s). Then ``db[l] = 1ᵀ Delta[l]`` and ``dW[l] = Delta[l]ᵀ a[l] + λ W[l]``.
-
-    Entry l of ``z``, ``delta``, ``Delta``, ``dW`` and ``db`` belongs to the weight layer
-    ``W[l]`` (0 = the first); ``a`` starts with the input. In the mathematics' numbering
-    (layer 1 is the input, n_l the output) ``z[l]`` is z^(l+2), ``a[l]`` is a^(l+1) and
-    ``dW[l]`` is ∂J/∂W^(l+1) in UFLDL's notation, ∂J/∂w^(l+2) in Nielsen's (docs/math.md,
-    "Notation"). `layer` looks a layer up by the mathematics' number instead.
-
-    Attributes
-    ----------
-    z : list of ndarray
-        ``z[l]`` of shape (m, s_{l+2}): weighted inputs of weight layer l's outputs.
-    a : list of ndarray
-        ``a[0]`` is the input X; ``a[l+1] = f(z[l])``.
-    delta : list of ndarray
-        ``delta[l]`` of shape (m, s_{l+2}): δ_i = ∂C_i/∂z_i for the units of ``z[l]``,
-        one row per example, not weighted (empty without targets). With a sparsity
-        penalty a hidden row also carries the penalty's term. NaN in a row of sample
-        weight 0: only w_i δ_i is computed, and J does not depend on that row.
-    Delta : list of ndarray
-        ``Delta[l]``, the same shape: rows w_i δ_i, what BP3 and BP4 sum (empty without
-        targets).
-    sample_weight : ndarray of shape (m,) or None
-        w_i, each example's share of J; sums to 1 (None without targets).
-    dW, db : list of ndarray
-        ∂J/∂W[l] and ∂J/∂b[l], weight decay included (empty without targets).
-    J : float or None
-        The cost, weight decay included (None without targets).
-    """
-
-    z: list[Array]
-    a: list[Array]
-    delta: list[Array] = field(default_factory=list)
-    dW: list[Array] = field(default_factory=list)
-    db: list[Array] = field(default_factory=list)
-    J: float | None = None
-    Delta: list[Array] = field(default_factory=list)
-    sample_weight: Array | None = None
-
-    def layer(self, l: int, notation: str = "nielsen") -> TraceLayer:
-        """The quantities of layer ``l`` as numbered in the mathematics (1 = the input).
-
-        Parameters
-        ----------
-        l : int
-            The layer's number, 1 (input) to n_l (output).
-        notation : {"nielsen", "ufldl"}
-            Which weights belong to layer l: Nielsen's w^l enter it (from layer l − 1),
-            UFLDL's W^(l) leave it (to layer l + 1). z, a and δ are the same in both.
-
-        Returns
-        -------
-        TraceLayer
-            z, a, delta, Delta, dW and db of that layer; None where the notation gives
-            the layer none (the input has no z; Nielsen's input and UFLDL's output have
-            no weights) or the trace has no targets.
-        """
-        n_l = len(self.a)
-        if notation not in _NOTATIONS:
-            raise ValueError(f"notation must be one of {', '.join(_NOTATIONS)}, got {notation!r}")
-        if not (isinstance(l, int | np.integer) and 1 <= l <= n_l):
-            raise ValueError(f"layer number l must be an integer from 1 to {n_l}, got {l!r}")
-        units = l - 2  # index into z, delta, Delta for layers 2 .. n_l
-        weights = l - 2 if notation == "nielsen" else l - 1  # w^l enters, W^(l) leaves
-
-        def pick(values: list[Array], k: int) -> Array | None:
-            return values[k] if values and 0 <= k < len(values) else None
-
-        return TraceLayer(
-            l=int(l),
-            notation=notation,
-            z=pick(self.z, units),
-            a=self.a[l - 1],
-            delta=pick(self.delta, units),
-            Delta=pick(self.Delta, units),
-            dW=pick(self.dW, weights),
-            db=pick(self.db, weights),
-        )
-
-
-#: The mathematics' two numberings of weights, for `Trace.layer`.
-_NOTATIONS = ("nielsen", "ufldl")
-
-
-@dataclass(frozen=True)
-class TraceLayer:
-    """One layer of a `Trace`, by the mathematics' number (see `Trace.layer`).
-
-    Attributes
-    ----------
-    l : int
-        The layer's number, 1 (input) to n_l (output).
-    notation : str
-        "nielsen" (dW is ∂J/∂w^l, the weights into layer l) or "ufldl" (dW is
-        ∂J/∂W^(l), the weights out of layer l).
-    z, a, delta, Delta : ndarray or None
-        z^l, a^l, δ^l (per example) and Δ^l (rows w_i δ_i) of shape (m, s_l).
-    dW, db : ndarray or None
-        The gradient of J for that notation's weights and biases of layer l.
-    """
-
-    l: int
-    notation: str
-    z: Array | None
-    a: Array
-    delta: Array | None
-    Delta: Array | None
-    dW: Array | None
-    db: Array | None
-
 
 #: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
 _CHUNK_ROWS = 4096
@@ -181,89 +64,90 @@ def _chunks(m: int) -> list[slice]:
     return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
 
 
-class _PerThread(threading.local):
-    """Each thread's own work buffers for one network.
-
-    Read-only calls (forward, hidden, cost, ...) may run from many threads at once: with
-    buffers shared between threads, one call would overwrite another's activations. Each
-    thread therefore keeps its own buffers per batch size, so that a single thread still
-    reuses them from call to call and allocates nothing once they exist.
-    """
-
-    def __init__(self) -> None:
-        self.workspaces: dict[tuple[int, bool], _Workspace] = {}
-        self.grad_views: tuple[Array, list[Array], list[Array]] | None = None
-
-
-class _Workspace:
-    """Buffers for one batch size: activations, derivative factors and deltas.
-
-    With ``keep_z`` the weighted inputs Z get buffers of their own (for `Network.trace`);
-    otherwise each hidden Z is overwritten by its activation A in place.
-    """
-
-    def __init__(self, layout: Layout, m: int, dtype: np.dtype[Any], keep_z: bool) -> None:
-        outs = layout.layer_sizes[1:]
-        self.A = [np.empty((m, s), dtype) for s in outs]
-        self.Z = [np.empty((m, s), dtype) for s in outs] if keep_z else list(self.A)
-        # The output layer's z is always kept: losses are computed from it (log-sum-exp).
-        if not keep_z:
-            self.Z[-1] = np.empty((m, outs[-1]), dtype)
-        self.D = [np.empty((m, s), dtype) for s in outs[:-1]]  # f'(z) of hidden layers
-        self.delta = [np.empty((m, s), dtype) for s in outs]
-        self.ones = np.ones(m, dtype)
-        self.uniform = np.full(m, 1.0 / m, dtype)  # each example's weight in the mean J
-
-
-def _matmul(a: Any, B: Array, out: Array) -> None:
-    """``out = a B`` for a dense or a scipy.sparse ``a`` (sparse inputs X and their Xᵀ).
-
-    A sparse product is computed on the stored entries only (sparse · dense → dense),
-    so a sparse data set is never densified; scipy returns it in a new array.
-    """
-    if isinstance(a, np.ndarray):
-        np.matmul(a, B, out=out)
+def dense_layers(
+    layer_sizes: Sequence[int],
+    activation: str | Sequence[str],
+    output_activation: str,
+    init: str | Sequence[str],
+) -> list[Layer]:
+    """The `Dense` layers of a network given by its sizes ``(s_1, ..., s_{n_l})``."""
+    layout = Layout(tuple(layer_sizes))  # checks the sizes
+    n_hidden = layout.n_layers - 1
+    if isinstance(activation, str):
+        # Looked up even when there is no hidden layer: a misspelt name is always refused.
+        hidden = [get_activation(activation).name] * n_hidden
     else:
-        out[...] = a @ B
+        hidden = [get_activation(n).name for n in activation]
+        if len(hidden) != n_hidden:
+            raise ValueError(
+                f"activation needs one name per hidden layer ({n_hidden}), got {activation!r}"
+            )
+    n = layout.n_layers
+    inits = [init] * n if isinstance(init, str) else list(init)
+    if len(inits) != n:
+        raise ValueError(f"init needs one name per weight layer ({n}), got {init!r}")
+    names = [*hidden, get_activation(output_activation).name]
+    return [
+        Dense(units, activation=name, init=i)
+        for units, name, i in zip(layout.layer_sizes[1:], names, inits, strict=True)
+    ]
 
 
-def _activate(act: Activation, Z: Array, b: Array, A: Array, D: Array, derivative: bool) -> None:
-    """A hidden layer's A = f(Z + b) and, with ``derivative``, D = f'(Z + b).
+def _stack(
+    layers: Sequence[int] | Sequence[Layer],
+    activation: str | Sequence[str] | None,
+    output_activation: str | None,
+    init: str | Sequence[str] | None,
+    input_shape: Sequence[int] | None,
+) -> tuple[list[Layer], tuple[int, ...], str | list[str] | None]:
+    """`Network`'s layers, input shape and ``init`` from either form of its arguments.
 
-    One fused pass where the activation has one (relu, leaky relu), Z is overwritten by
-    A and f' is wanted, as in training; NumPy's passes otherwise (a prediction: the
-    fused pass would also write f').
+    Layers are copied (each network builds its own); sizes become `Dense` layers.
+    ``init`` is what a model file records: one name where all layers share it, None
+    where they differ (the network then records `Network.init_names`).
     """
-    if act.layer is not None and Z is A and derivative:
-        act.layer(A, b, D)
-        return
-    Z += b
-    act.f(Z, A)
-    if derivative:
-        assert act.derivative is not None
-        act.derivative(A, D)
+    if not (len(layers) and all(isinstance(layer, Layer) for layer in layers)):
+        if input_shape is not None:
+            raise ValueError("input_shape goes with layers; sizes already start with it")
+        sizes = cast(Sequence[int], layers)
+        init = "auto" if init is None else init
+        stack = dense_layers(sizes, activation or "sigmoid", output_activation or "sigmoid", init)
+        return stack, (int(sizes[0]),), init if isinstance(init, str) else list(init)
+    if activation is not None or output_activation is not None or init is not None:
+        raise ValueError(
+            "activation, output_activation and init belong to each layer when the "
+            "network is given layers, not sizes"
+        )
+    if input_shape is None:
+        raise ValueError("a network given layers needs input_shape, e.g. (64,)")
+    stack = [copy.copy(layer) for layer in layers if isinstance(layer, Layer)]
+    names = {layer.init for layer in stack}
+    return stack, tuple(input_shape), names.pop() if len(names) == 1 else None
 
 
 class Network:
-    """A feedforward network of fully connected layers with parameters (W, b).
+    """A feedforward network: a stack of layers with parameters (W, b) in one flat θ.
 
     Parameters
     ----------
-    layer_sizes : sequence of int
-        ``(s_1, ..., s_{n_l})``: input units, hidden units per layer, output units.
+    layers : sequence of int, or sequence of Layer
+        Either the layer sizes ``(s_1, ..., s_{n_l})`` of a fully connected network
+        (input units, hidden units per layer, output units), or the layers themselves
+        (`nablanet.layers`, each a fresh copy is built), with ``input_shape``.
     activation : str or sequence of str, default "sigmoid"
-        Hidden-layer activation, or one per hidden layer. Names from
+        With sizes: hidden-layer activation, or one per hidden layer. Names from
         `nablanet.activations.ACTIVATIONS` ("logistic" is accepted for "sigmoid").
     output_activation : str, default "sigmoid"
-        The output layer's activation (the source uses sigmoid; "softmax" for classes).
+        With sizes: the output layer's activation ("softmax" for classes).
     loss : str, optional
         "squared_error", "cross_entropy" (softmax outputs) or "binary_cross_entropy"
         (sigmoid outputs). Default: cross-entropy after softmax, else squared error.
     weight_decay : float, default 0.0
         λ in J = mean cost + (λ/2) Σ W². Never applied to biases.
     init : str or sequence of str, default "auto"
-        "ufldl", "glorot", "he" or "normal" (one name or one per weight layer). "auto" uses
-        "he" for layers feeding relu-type units and "ufldl" otherwise.
+        With sizes: "ufldl", "glorot", "he" or "normal" (one name or one per weight
+        layer). "auto" uses "he" for layers feeding relu-type units and "ufldl" otherwise.
+        With layers, each layer names its own.
     seed : int or numpy.random.Generator, optional
         Source of the random initial weights.
     dtype : float32 or float64, default float64
@@ -272,18 +156,24 @@ class Network:
         A penalty β Σ_j KL(ρ ‖ ρ̂_j) on the mean activations of hidden layers (UFLDL's
         sparse autoencoder; see `nablanet.sparsity`): one for every hidden layer, or
         one entry (None for no penalty) per hidden layer. Part of J and of its gradient.
+    input_shape : tuple of int, optional
+        With layers: the shape of one example, e.g. ``(64,)`` or ``(channels, height,
+        width)``. Inputs X are then (m, prod(input_shape)) or (m, *input_shape).
 
     Attributes
     ----------
     theta : ndarray of shape (n_params,)
         All parameters, weights first then biases. Assigning to it copies into the buffer.
+    layers : list of Layer
     W : list of ndarray
-        ``W[l]`` of shape (s_{l+1}, s_l), a view into theta.
+        ``W[l]``, layer l's weights, a view into theta (for `Dense`, shape (s_{l+1}, s_l)).
     b : list of ndarray
-        ``b[l]`` of shape (s_{l+1},), a view into theta.
+        ``b[l]``, layer l's biases, a view into theta.
 
     Notes
     -----
+    ``Network([64, 25, 10], activation="relu")`` and ``Network([Dense(25, "relu"),
+    Dense(10)], input_shape=(64,))`` are the same network, bit for bit from one seed.
     Read-only methods (`forward`, `hidden`, `trace`, `cost`, `loss_and_grad`, `diagnose`)
     may be called from many threads at once: each thread keeps its own work buffers.
     Training one network from two threads at once is refused (`RuntimeError`).
@@ -291,44 +181,50 @@ class Network:
 
     def __init__(
         self,
-        layer_sizes: Sequence[int],
-        activation: str | Sequence[str] = "sigmoid",
-        output_activation: str = "sigmoid",
+        layers: Sequence[int] | Sequence[Layer],
+        activation: str | Sequence[str] | None = None,
+        output_activation: str | None = None,
         loss: str | None = None,
         weight_decay: float = 0.0,
-        init: str | Sequence[str] = "auto",
+        init: str | Sequence[str] | None = None,
         seed: int | np.random.Generator | None = None,
         dtype: Any = np.float64,
         sparsity: Any = None,
+        *,
+        input_shape: Sequence[int] | None = None,
     ) -> None:
-        self.layout = Layout(tuple(layer_sizes))
-        n_hidden = self.layout.n_layers - 1
-        if isinstance(activation, str):
-            # Looked up even when there is no hidden layer: a misspelt name is always refused.
-            hidden = [get_activation(activation)] * n_hidden
-        else:
-            hidden = [get_activation(n) for n in activation]
-            if len(hidden) != n_hidden:
-                raise ValueError(
-                    f"activation needs one name per hidden layer ({n_hidden}), "
-                    f"got {activation!r}"
-                )
-        for act in hidden:
-            if not act.elementwise:
-                raise ValueError(f"{act.name} can only be the output activation")
-        out = get_activation(output_activation)
-        self.activations: list[Activation] = [*hidden, out]
+        stack, shape, names = _stack(layers, activation, output_activation, init, input_shape)
+        self._build(stack, shape)
+        self.init: str | list[str] = self.init_names if names is None else names
+        out = self.activations[-1]
         self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
         self.loss.check_output(out)
         self.weight_decay = number(weight_decay, "weight_decay", low=0.0)
-        self.init = init
         self.dtype = check_dtype(dtype)
-        self._theta = np.zeros(self.layout.n_params, dtype=self.dtype)
-        self.W, self.b = self.layout.views(self._theta)
-        self._local = _PerThread()
+        self._theta = np.zeros(self.n_params, dtype=self.dtype)
+        self.W, self.b = self.views(self._theta)
+        self._local = PerThread()
         self._training_lock = threading.Lock()
         self.sparsity = sparsity
         self.reset(seed)
+
+    def _build(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None:
+        """Size each layer from the one below and place its block of θ."""
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        if not all(isinstance(n, int | np.integer) and n >= 1 for n in input_shape):
+            raise ValueError(f"input_shape must be integers >= 1, got {input_shape}")
+        self.input_shape = tuple(int(n) for n in input_shape)
+        shape = self.input_shape
+        for layer in layers:
+            shape = layer.build(shape)
+        for layer in layers[:-1]:
+            if not layer.activation.elementwise:
+                raise ValueError(f"{layer.activation.name} can only be the output activation")
+        self.layers = layers
+        self.activations: list[Activation] = [layer.activation for layer in layers]
+        self.n_weights = sum(layer.n_weights for layer in layers)
+        self.n_params = self.n_weights + sum(layer.n_biases for layer in layers)
 
     # --- parameters -------------------------------------------------------------------
 
@@ -347,6 +243,32 @@ class Network:
             raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
         self._theta[...] = values  # copy in place: the views W, b stay valid
 
+    def views(self, theta: Array) -> tuple[list[Array], list[Array]]:
+        """Each layer's ``(W, b)`` seen through ``theta`` (or a gradient); no copy.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+
+        Returns
+        -------
+        W, b : list of ndarray
+            One entry per layer, of the layer's shapes (`Layer.weight_view`).
+        """
+        if theta.ndim != 1 or theta.shape[0] != self.n_params:
+            raise ValueError(
+                f"theta must have shape ({self.n_params},) for layers {self.layer_sizes}, "
+                f"got {theta.shape}"
+            )
+        W, b = [], []
+        w_at, b_at = 0, self.n_weights
+        for layer in self.layers:
+            W.append(layer.weight_view(theta[w_at : w_at + layer.n_weights]))
+            b.append(layer.bias_view(theta[b_at : b_at + layer.n_biases]))
+            w_at += layer.n_weights
+            b_at += layer.n_biases
+        return W, b
+
     @property
     def sparsity(self) -> list[Sparsity | None]:
         """The sparsity penalty of each hidden layer (None where there is none)."""
@@ -358,43 +280,48 @@ class Network:
         # Checked once here so that a network without a penalty does no extra work.
         self._penalised = any(p is not None for p in self._sparsity)
 
-    def _sparsity_pass(self) -> SparsityPass | None:
+    def _penalty(self) -> SparsityPass | None:
         """Fresh bookkeeping for one evaluation of J, or None without a penalty."""
         return SparsityPass(self._sparsity, self.activations[:-1]) if self._penalised else None
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
-        """``(s_1, ..., s_{n_l})``."""
-        return self.layout.layer_sizes
+        """``(s_1, ..., s_{n_l})``: values per example into each layer, and out of the last."""
+        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
 
     @property
-    def n_params(self) -> int:
-        """Total number of parameters, Σ_l s_{l+1} (s_l + 1)."""
-        return self.layout.n_params
+    def layout(self) -> Layout:
+        """The offsets of a fully connected network's W and b (`nablanet.layout`).
 
-    @property
-    def n_weights(self) -> int:
-        """Number of weights; ``theta[:n_weights]`` are the weights, the rest biases."""
-        return self.layout.n_weights
+        Raises
+        ------
+        AttributeError
+            If a layer is not `Dense`: use `views` for any network.
+        """
+        if not all(isinstance(layer, Dense) for layer in self.layers):
+            raise AttributeError("layout describes fully connected networks; use views(theta)")
+        return Layout(self.layer_sizes)
 
     @property
     def init_names(self) -> list[str]:
-        """The initialiser of each weight layer, with "auto" resolved per layer.
+        """The initialiser of each layer with weights, with "auto" resolved per layer.
 
         "auto" is He's for a layer feeding relu-type units and UFLDL's range otherwise.
         """
-        n = self.layout.n_layers
-        names = [self.init] * n if isinstance(self.init, str) else list(self.init)
-        if len(names) != n:
-            raise ValueError(f"init needs one name per weight layer ({n}), got {self.init!r}")
         return [
-            act.default_init if name == "auto" else name
-            for name, act in zip(names, self.activations, strict=True)
+            layer.activation.default_init if layer.init == "auto" else layer.init
+            for layer in self.layers
+            if layer.n_weights
         ]
 
     def reset(self, seed: int | np.random.Generator | None = None) -> None:
         """Draw new random weights (biases back to zero) from ``seed``."""
-        initialize(self.layout, self._theta, self.init_names, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        weighted = [(layer, W) for layer, W in zip(self.layers, self.W, strict=True)
+                    if layer.n_weights]
+        for (layer, W), name in zip(weighted, self.init_names, strict=True):
+            layer.initialize(W, name, rng)
+        self._theta[self.n_weights :] = 0.0
 
     def copy(self) -> Network:
         """An independent network with the same settings and parameters."""
@@ -403,16 +330,15 @@ class Network:
     def astype(self, dtype: Any) -> Network:
         """A copy of this network whose parameters and computations use ``dtype``."""
         net = Network(
-            self.layer_sizes,
-            activation=[a.name for a in self.activations[:-1]],
-            output_activation=self.activations[-1].name,
+            self.layers,
             loss=self.loss.name,
             weight_decay=self.weight_decay,
-            init=self.init,
             seed=0,
             dtype=dtype,
             sparsity=self._sparsity,
+            input_shape=self.input_shape,
         )
+        net.init = copy.copy(self.init)
         net._theta[...] = self._theta
         return net
 
@@ -427,14 +353,18 @@ class Network:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        if state.pop("theta_layout", 1) == 1:  # pickled before W became column-major
-            state["_theta"] = from_row_major(state["_theta"], state["layout"])
-        # Pickled before the sparsity penalty existed: no penalty.
-        state.setdefault("_sparsity", [None] * (state["layout"].n_layers - 1))
-        state.setdefault("_penalised", False)
+        if "layers" not in state:  # pickled before the layers: a fully connected network
+            sizes = state.pop("layout").layer_sizes
+            acts = [a.name for a in state.pop("activations")]
+            self._build(dense_layers(sizes, acts[:-1], acts[-1], state["init"]), (sizes[0],))
+            # Pickled before the sparsity penalty existed: no penalty.
+            state.setdefault("_sparsity", [None] * (len(sizes) - 2))
+            state.setdefault("_penalised", False)
         self.__dict__.update(state)
-        self.W, self.b = self.layout.views(self._theta)
-        self._local = _PerThread()
+        if self.__dict__.pop("theta_layout", 1) == 1:  # pickled before W was column-major
+            self._theta = from_row_major(self._theta, self.layout)
+        self.W, self.b = self.views(self._theta)
+        self._local = PerThread()
         self._training_lock = threading.Lock()
 
     @contextmanager
@@ -505,6 +435,21 @@ class Network:
 
     # --- forward propagation ----------------------------------------------------------
 
+    def _rows(self, X: Any, Y: Any = None) -> Any:
+        """X (and Y) checked, X as (m, n_in) rows in the network's dtype."""
+        if isinstance(X, np.ndarray) and X.ndim == len(self.input_shape) + 1 > 2:
+            if X.shape[1:] == self.input_shape:  # (m, channels, height, width): one row each
+                X = X.reshape(X.shape[0], -1)
+        if is_sparse(X) and not self.layers[0].accepts_sparse:
+            raise ValueError(
+                f"a {type(self.layers[0]).__name__} first layer cannot read a scipy.sparse "
+                "X; pass X.toarray()"
+            )
+        n_in = self.layer_sizes[0]
+        if Y is None:
+            return check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
+        return check_pair(X, Y, n_inputs=n_in, n_outputs=self.layer_sizes[-1], dtype=self.dtype)
+
     def forward(self, X: Any) -> Array:
         """Compute the outputs ``h_{W,b}(X)``.
 
@@ -516,9 +461,7 @@ class Network:
         -------
         ndarray of shape (m, s_{n_l})
         """
-        X = check_matrix(
-            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
-        )
+        X = self._rows(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
@@ -531,73 +474,61 @@ class Network:
         -------
         ndarray of shape (m, s_{layer+2})
         """
-        n_hidden = self.layout.n_layers - 1
+        n_hidden = len(self.layers) - 1
         if n_hidden == 0:
             raise ValueError("this network has no hidden layer")
-        X = check_matrix(
-            X, "X", n_columns=self.layer_sizes[0], dtype=self.dtype, accept_sparse=True
-        )
+        X = self._rows(X)
         l = range(n_hidden)[layer]
         H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
             ws = self._workspace(len(H[rows]))
             self._forward(X[rows], self.W, self.b, ws, output=False)
-            H[rows] = ws.A[l]
+            H[rows] = ws.buffers[l].A
         return H
 
-    def _workspace(self, m: int, keep_z: bool = False) -> _Workspace:
+    def _workspace(self, m: int, keep_z: bool = False) -> Workspace:
         """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
-        key = (m, keep_z)
-        workspaces = self._local.workspaces
-        ws = workspaces.get(key)
-        if ws is None:
-            if len(workspaces) >= _MAX_WORKSPACES:
-                workspaces.clear()
-            ws = workspaces[key] = _Workspace(self.layout, m, self.dtype, keep_z)
-        return ws
+        return self._local.workspace(self.layers, m, self.dtype, keep_z)
 
     def _forward(
         self,
-        X: Array,
+        X: Any,
         W: list[Array],
         b: list[Array],
-        ws: _Workspace,
+        ws: Workspace,
         need_derivatives: bool = False,
         dropout_masks: Sequence[Array | None] | None = None,
         output: bool = True,
-        sparse: SparsityPass | None = None,
-        w: Array | None = None,
+        penalty: SparsityPass | None = None,
+        sample_weight: Array | None = None,
     ) -> Array:
         """Forward pass into ``ws``; returns the output activations (a buffer).
 
-        With ``need_derivatives`` each hidden layer's f'(z) is stored in ``ws.D`` for
+        With ``need_derivatives`` each hidden layer's f'(z) is stored in its ``D`` for
         backpropagation. A dropout mask multiplies both a hidden layer's activation and
         its f'(z), so the dropped units pass neither signal nor error. Without
-        ``output`` the pass stops at the output layer's z (``ws.Z[-1]``): training
-        leaves the output activation to the loss, which fuses it with the cost.
-        With ``sparse`` each penalised layer's Σ_i w_i a_i is accumulated before any
-        dropout mask (and, with derivatives, its extra δ term computed from f'(z)).
+        ``output`` the pass stops at the output layer's z: training leaves the output
+        activation to the loss, which fuses it with the cost. With a ``penalty`` each
+        penalised layer's Σ_i w_i a_i (w_i from ``sample_weight``) is accumulated before
+        any dropout mask (and, with derivatives, its extra δ term computed from f'(z)).
         """
         a_in = X
-        for l, act in enumerate(self.activations[:-1]):  # hidden layers
-            Z, A = ws.Z[l], ws.A[l]
-            _matmul(a_in, W[l].T, Z)
-            _activate(act, Z, b[l], A, ws.D[l], need_derivatives)
-            if sparse is not None and self._sparsity[l] is not None:
-                assert w is not None
-                sparse.observe(l, A, w, ws.D[l] if need_derivatives else None)
+        *hidden, last = self.layers
+        for l, layer in enumerate(hidden):
+            buf = ws.buffers[l]
+            layer.forward(a_in, W[l], b[l], buf, need_derivatives, True)
+            if penalty is not None and self._sparsity[l] is not None:
+                assert sample_weight is not None
+                penalty.observe(l, buf.A, sample_weight, buf.D if need_derivatives else None)
             mask = dropout_masks[l] if dropout_masks is not None else None
             if mask is not None:
-                A *= mask
-                if need_derivatives:
-                    ws.D[l] *= mask
-            a_in = A
-        Z, A = ws.Z[-1], ws.A[-1]  # the output layer
-        _matmul(a_in, W[-1].T, Z)
-        Z += b[-1]
-        if output:
-            self.activations[-1].f(Z, A)
-        return A
+                buf.A *= mask
+                if need_derivatives and buf.D is not None:
+                    buf.D *= mask
+            a_in = buf.A
+        buf = ws.buffers[-1]
+        last.forward(a_in, W[-1], b[-1], buf, False, output)
+        return buf.A
 
     # --- cost and backpropagation -----------------------------------------------------
 
@@ -634,14 +565,12 @@ class Network:
         grad : ndarray of shape (n_params,)
             ∂J/∂θ in the layout of theta, same dtype.
         """
-        X, Y = check_pair(
-            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1], dtype=self.dtype
-        )
+        X, Y = self._rows(X, Y)
         if theta is None:
             theta = self._theta
         else:
             theta = np.asarray(theta, dtype=self.dtype)
-            self.layout.views(theta)  # validates the shape
+            self.views(theta)  # validates the shape
         s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
         J = self._loss_and_grad(X, Y, theta, grad, s, dropout_masks)
@@ -649,26 +578,26 @@ class Network:
 
     def cost(self, X: Any, Y: Any, *, sample_weight: Any = None) -> float:
         """The cost J (see `loss_and_grad`) without its gradient."""
-        X, Y = check_pair(
-            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1], dtype=self.dtype
-        )
+        X, Y = self._rows(X, Y)
         s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         return self._data_cost(X, Y, s)
 
-    def _data_cost(self, X: Array, Y: Array, s: Array | None = None) -> float:
+    def _data_cost(self, X: Array, Y: Array, sample_weight: Array | None = None) -> float:
         """J at ``self.theta`` for validated arrays, in chunks of rows (bounded buffers)."""
         total = 0.0
-        sparse = self._sparsity_pass()
+        penalty = self._penalty()
+        s = sample_weight
         for rows in _chunks(X.shape[0]):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
             w = ws.ones if s is None else s[rows].astype(self.dtype)
-            self._forward(Xc, self.W, self.b, ws, sparse=sparse, w=w)
-            C = self.loss.per_example(ws.Z[-1], ws.A[-1], Y[rows])
+            self._forward(Xc, self.W, self.b, ws, penalty=penalty, sample_weight=w)
+            out = ws.buffers[-1]
+            C = self.loss.per_example(out.Z, out.A, Y[rows])
             total += float(C.sum()) if s is None else float(np.dot(s[rows], C))
         m = X.shape[0] if s is None else float(s.sum())
         J = total / m + self._decay_term(self._theta)
-        return J if sparse is None else J + sparse.cost()
+        return J if penalty is None else J + penalty.cost()
 
     def _decay_term(self, theta: Array) -> float:
         """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
@@ -685,14 +614,14 @@ class Network:
         grad: Array,
         sample_weight: Array | None = None,
         dropout_masks: Sequence[Array | None] | None = None,
-        ws: _Workspace | None = None,
+        ws: Workspace | None = None,
     ) -> float:
         """J and ∂J/∂θ, written into ``grad``, for validated arrays of the network's dtype.
 
         This is the training loop's entry point: it checks nothing and allocates nothing
         once the workspace for this batch size exists.
         """
-        W, b = (self.W, self.b) if theta is self._theta else self.layout.views(theta)
+        W, b = (self.W, self.b) if theta is self._theta else self.views(theta)
         dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
@@ -703,25 +632,25 @@ class Network:
             w = ws.uniform
         else:
             w = (sample_weight / sample_weight.sum()).astype(self.dtype)
-        sparse = self._sparsity_pass()
-        self._forward(X, W, b, ws, True, dropout_masks, output=False, sparse=sparse, w=w)
-        delta = ws.delta[-1]
-        J = self.loss.cost_and_delta(self.activations[-1], ws.Z[-1], ws.A[-1], Y, w, delta)
+        penalty = self._penalty()
+        self._forward(X, W, b, ws, True, dropout_masks, False, penalty, w)
+        out = ws.buffers[-1]
+        J = self.loss.cost_and_delta(self.activations[-1], out.Z, out.A, Y, w, out.delta)
         J += self._decay_term(theta)
-        if sparse is not None:
-            J += sparse.cost()
+        if penalty is not None:
+            J += penalty.cost()
 
-        for l in range(len(W) - 1, -1, -1):
-            a_in = X if l == 0 else ws.A[l - 1]
-            _matmul(a_in.T, delta, dW[l].T)  # BP4, as (∂J/∂W)ᵀ = Aᵀ Δ: see layout
-            np.matmul(ws.ones, delta, out=db[l])  # BP3
-            if l > 0:  # BP2; the input layer needs no δ
-                prev = ws.delta[l - 1]
-                np.matmul(delta, W[l], out=prev)
-                prev *= ws.D[l - 1]
-                if sparse is not None and l - 1 in sparse.terms:  # the sparsity term
-                    prev += sparse.terms[l - 1]
-                delta = prev
+        buffers = ws.buffers
+        for l in range(len(self.layers) - 1, -1, -1):
+            below = buffers[l - 1] if l > 0 else None  # the input layer needs no δ
+            a_in = X if below is None else below.A
+            grad_in = None if below is None else below.delta
+            self.layers[l].backward(a_in, W[l], buffers[l], dW[l], db[l], grad_in)  # BP3, BP4
+            if below is not None:  # BP2: Δ(l) = op_lᵀ(Δ(l+1)) ⊙ f'(Z(l))
+                if below.D is not None:
+                    below.delta *= below.D
+                if penalty is not None and l - 1 in penalty.terms:  # the sparsity term
+                    below.delta += penalty.terms[l - 1]
 
         if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
             n = self.n_weights
@@ -733,7 +662,7 @@ class Network:
         local = self._local
         cached = local.grad_views
         if cached is None or cached[0] is not grad:
-            cached = local.grad_views = (grad, *self.layout.views(grad))
+            cached = local.grad_views = (grad, *self.views(grad))
         return cached[1], cached[2]
 
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
@@ -741,6 +670,7 @@ class Network:
 
         For teaching and diagnosis: returns z, a, δ (per example), Δ (weighted rows)
         and the gradients of every layer as new arrays. Uses the same code as training.
+        z, a, δ and Δ have each layer's shape, ``(m, *layer.output_shape)``.
 
         Parameters
         ----------
@@ -753,24 +683,39 @@ class Network:
         -------
         Trace
         """
-        n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
         if Y is None:
-            X = check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
-            ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
+            X = self._rows(X)
+            ws = Workspace(self.layers, X.shape[0], self.dtype, keep_z=True)
             self._forward(X, self.W, self.b, ws)
-            return Trace(z=ws.Z, a=[X, *ws.A])
-        X, Y = check_pair(X, Y, n_inputs=n_in, n_outputs=n_out, dtype=self.dtype)
-        ws = _Workspace(self.layout, X.shape[0], self.dtype, keep_z=True)
+            return Trace(z=self._shaped(ws, "Z"), a=[self._input(X), *self._shaped(ws, "A")])
+        X, Y = self._rows(X, Y)
+        ws = Workspace(self.layers, X.shape[0], self.dtype, keep_z=True)
         s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
         J = self._loss_and_grad(X, Y, self._theta, grad, s, ws=ws)
-        dW, db = self.layout.views(grad)
+        dW, db = self.views(grad)
         # The same shares w_i as `_loss_and_grad` weights BP1 with; δ_i is Δ's row / w_i.
         w = ws.uniform if s is None else (s / s.sum()).astype(self.dtype)
+        Delta = self._shaped(ws, "delta")
         with np.errstate(divide="ignore", invalid="ignore"):  # w_i = 0: NaN, documented
-            delta = [Delta / w[:, None] for Delta in ws.delta]
-        return Trace(z=ws.Z, a=[X, *ws.A], delta=delta, dW=dW, db=db, J=J,
-                     Delta=ws.delta, sample_weight=w)
+            delta = [D / w.reshape(-1, *[1] * (D.ndim - 1)) for D in Delta]
+        return Trace(z=self._shaped(ws, "Z"), a=[self._input(X), *self._shaped(ws, "A")],
+                     delta=delta, dW=dW, db=db, J=J, Delta=Delta, sample_weight=w)
+
+    def _shaped(self, ws: Workspace, name: str) -> list[Array]:
+        """One buffer of every layer, as (m, *output_shape): the (m, n) array itself if 2-D."""
+        out = []
+        for layer, buf in zip(self.layers, ws.buffers, strict=True):
+            value = getattr(buf, name)
+            shape = (value.shape[0], *layer.output_shape)
+            out.append(value if value.shape == shape else value.reshape(shape))
+        return out
+
+    def _input(self, X: Any) -> Any:
+        """X as (m, *input_shape): itself for flat inputs (dense or sparse)."""
+        if len(self.input_shape) == 1:
+            return X
+        return X.reshape(X.shape[0], *self.input_shape)
 
     # --- checks and diagnostics -------------------------------------------------------
 
@@ -807,9 +752,7 @@ class Network:
         from nablanet.gradcheck import check_gradient
 
         net = self.astype(np.float64)
-        X, Y = check_pair(
-            X, Y, n_inputs=self.layer_sizes[0], n_outputs=self.layer_sizes[-1]
-        )
+        X, Y = net._rows(X, Y)
 
         def fun(theta: Array) -> tuple[float, Array]:
             return net.loss_and_grad(X, Y, theta, sample_weight=sample_weight)
@@ -859,10 +802,11 @@ class Network:
         """A table of the layers: units, activation and parameter count."""
         rows = [f"{'layer':<8}{'units':>8}  {'activation':<12}{'params':>10}"]
         rows.append(f"{'input':<8}{self.layer_sizes[0]:>8}  {'-':<12}{0:>10}")
-        for l, act in enumerate(self.activations):
-            s_out, s_in = self.layout.shapes[l]
-            name = "output" if l == len(self.activations) - 1 else f"hidden {l + 1}"
-            rows.append(f"{name:<8}{s_out:>8}  {act.name:<12}{s_out * (s_in + 1):>10}")
+        for l, layer in enumerate(self.layers):
+            units = "x".join(map(str, layer.output_shape))
+            name = "output" if l == len(self.layers) - 1 else f"hidden {l + 1}"
+            params = layer.n_weights + layer.n_biases
+            rows.append(f"{name:<8}{units:>8}  {layer.activation.name:<12}{params:>10}")
         rows.append(
             f"loss {self.loss.name}, weight decay λ={self.weight_decay:g}, "
             f"{self.n_params} parameters ({self.n_weights} weights), {self.dtype.name}"

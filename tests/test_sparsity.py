@@ -159,7 +159,7 @@ def test_save_load_and_pickle_keep_the_penalty(tmp_path):
 
 def test_no_penalty_leaves_the_hot_path_alone():
     net = Network([3, 2, 3])
-    assert net._sparsity_pass() is None
+    assert net._penalty() is None
     assert net.sparsity == [None]
 
 

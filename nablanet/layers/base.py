@@ -67,8 +67,15 @@ class Layer(ABC):
     calls once with the shape of one example of the layer's input.
     """
 
-    #: f, resolved by `build` (the identity for layers without an activation).
+    #: f (the identity for layers without an activation, such as pooling).
     activation: Activation
+    #: The initialiser's name for W ("auto": the one ``activation.default_init`` names).
+    init: str = "auto"
+    #: Whether f'(z) is a factor of δ: the network then gives `Buffers.D` to hidden
+    #: layers of this kind. False where f is the identity (pooling): D stays None.
+    has_derivative: bool = True
+    #: Whether the layer reads a scipy.sparse (CSR/CSC) input as the first layer.
+    accepts_sparse: bool = False
     input_shape: Shape
     output_shape: Shape
 
@@ -134,4 +141,22 @@ class Layer(ABC):
 
     @abstractmethod
     def to_spec(self) -> dict[str, Any]:
-        """Plain JSON values that rebuild the layer: ``{"kind": <class name>, ...}``."""
+        """Plain JSON values that rebuild the layer: ``{"kind": <class name>, ...}``.
+
+        The other keys are the constructor's keywords: `from_spec` passes them back.
+        """
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Layer:
+        """The layer `to_spec` described; its constructor checks every value.
+
+        Raises
+        ------
+        ValueError
+            For a keyword the constructor does not take, or a value it refuses.
+        """
+        options = {key: value for key, value in spec.items() if key != "kind"}
+        try:
+            return cls(**options)
+        except TypeError as exc:  # an unknown or missing keyword
+            raise ValueError(f"invalid {cls.__name__} spec {spec!r:.200}: {exc}") from None
