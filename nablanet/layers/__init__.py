@@ -20,12 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 from nablanet.layers.base import Buffers, Layer
+from nablanet.layers.conv import Conv2D
 from nablanet.layers.dense import Dense
+from nablanet.layers.pool import MaxPool2D, MeanPool2D
 
 #: Every kind of layer a model file may name, by its spec's ``"kind"``. A model file is
 #: untrusted: a kind is looked up here, never imported or evaluated by name.
 LAYERS: dict[str, type[Layer]] = {
     "Dense": Dense,
+    "Conv2D": Conv2D,
+    "MeanPool2D": MeanPool2D,
+    "MaxPool2D": MaxPool2D,
 }
 
 
@@ -48,4 +53,6 @@ def layer_from_spec(spec: Any) -> Layer:
     return LAYERS[kind].from_spec(spec)
 
 
-__all__ = ["LAYERS", "Buffers", "Dense", "Layer", "layer_from_spec"]
+__all__ = [
+    "LAYERS", "Buffers", "Conv2D", "Dense", "Layer", "MaxPool2D", "MeanPool2D", "layer_from_spec",
+]

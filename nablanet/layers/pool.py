@@ -23,6 +23,8 @@ from nablanet.layers.conv import feature_maps, pair
 class _Pool2D(Layer):
     """What both poolings share: shapes, no parameters, the identity as activation."""
 
+    has_derivative = False  # f is the identity: δ is ∂J/∂a itself, no f'(z) factor
+
     def __init__(self, size: int | tuple[int, int]) -> None:
         self.size = pair(size, "size")
         self.activation = get_activation("identity")
