@@ -5,8 +5,9 @@ sigmoid units over 28×28 images, 2×2 mean pooling, a softmax layer of 10 (cros
 float32, batches of --batch rows (256). One step is what a training step computes before
 the optimizer: the cost and its gradient with respect to every parameter.
 
-- nablanet: `Conv2D`, `MeanPool2D` and the dense softmax output through the layer
-  protocol, with the work buffers made once and reused at every step, as the network does;
+- nablanet: ``Network([Conv2D(20, 9), MeanPool2D(2), Dense(10, "softmax")],
+  input_shape=(1, 28, 28), dtype=np.float32)`` and its ``loss_and_grad`` (cross-entropy),
+  the work buffers made at the first step and reused;
 - PyTorch: the same model as ``nn.Sequential(Conv2d, Sigmoid, AvgPool2d, Flatten,
   Linear)`` with ``F.cross_entropy``, ``loss.backward()`` after ``zero_grad``.
 
@@ -16,7 +17,7 @@ are medians over rounds of the wall time and of the process's CPU time per batch
 one thread the CPU time is what the step takes on an idle core, steady when other
 processes share the machine; the wall time is not). Both are held to --threads threads
 (BLAS through threadpoolctl, ``torch.set_num_threads``). --profile adds the time of each
-of nablanet's passes.
+of nablanet's passes, the layers run one by one as the network runs them.
 
 Data: Fashion-MNIST's training images from /usr/share/datasets/fashion-mnist (Debian's
 dataset-fashion-mnist, ``make fashion-mnist``) where present, else random images.
@@ -37,11 +38,11 @@ import numpy as np
 from _machine import cpu_model
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from nablanet import Network
 from nablanet.activations import get_activation
 from nablanet.data.idx import read_idx
-from nablanet.layers.base import Buffers
-from nablanet.layers.conv import Conv2D, im2col_kernel
-from nablanet.layers.pool import MeanPool2D
+from nablanet.layers import Buffers, Conv2D, Dense, MeanPool2D
+from nablanet.layers.conv import im2col_kernel
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 Array = np.ndarray
@@ -56,7 +57,7 @@ def images(n: int, rng: np.random.Generator) -> tuple[Array, str]:
 
 
 class UfldlCnn:
-    """The exercise network on nablanet's layers, its buffers made once (as `Network` does)."""
+    """The exercise network's layers run one by one (as `Network` runs them), for --profile."""
 
     def __init__(self, m: int, theta: Array) -> None:
         dtype = np.dtype(np.float32)
@@ -117,7 +118,7 @@ class UfldlCnn:
         return {
             "conv forward: im2col": lambda: im2col_kernel()(
                 X.reshape(m, 1, 28, 28), cols, *conv._geometry),
-            "conv forward: GEMM (z = [W b] [cols; 1])": lambda: np.matmul(
+            "conv forward: GEMM [W b][cols; 1]": lambda: np.matmul(
                 buf.scratch.Wb, cols, out=Z),
             "conv forward: sigmoid": lambda: sigmoid.f(buf.Z, buf.A),
             "conv forward: f'(z)": lambda: sigmoid.derivative(buf.A, buf.D),
@@ -183,22 +184,21 @@ def main() -> None:
     Y_all = np.eye(10, dtype=np.float32)[labels]
     batches = [(X_all[k * m : (k + 1) * m], Y_all[k * m : (k + 1) * m]) for k in range(4)]
 
-    n_params = 20 * 81 + 10 * 2000 + 20 + 10
-    theta = np.zeros(n_params, np.float32)
-    net = UfldlCnn(m, theta)
-    Wc, Wo, bc, bo = net.views(theta)
+    net = Network([Conv2D(20, 9), MeanPool2D(2), Dense(10, "softmax")],
+                  input_shape=(1, 28, 28), dtype=np.float32, seed=0)
+    (Wc, _, Wo), (bc, _, bo) = net.W, net.b
     Wc[...] = rng.normal(0, 0.1, Wc.shape)  # UFLDL: Wc = 1e-1 * randn
-    r = np.sqrt(6 / (2000 + 10 + 1))
-    Wo[...] = rng.uniform(-r, r, Wo.shape)
     model = torch_model((Wc, Wo, bc, bo))
+    theta = np.concatenate([Wc.ravel(), Wo.ravel(), bc, bo]).astype(np.float32)
+    layers = UfldlCnn(m, theta)
     tX = [torch.from_numpy(Xb.reshape(m, 1, 28, 28)) for Xb, _ in batches]
     ty = [torch.from_numpy(labels[k * m : (k + 1) * m]) for k in range(4)]
 
     with threadpool_limits(limits=args.threads):
         # The same cost and gradient first: else the timings compare different work.
-        J = net.step(*batches[0])
+        J, grad = net.loss_and_grad(*batches[0])
         J_t = torch_step(model, tX[0], ty[0])
-        dWc = net.views(net.grad)[0]
+        dWc = net.views(grad)[0][0]
         gap = float(np.abs(dWc - model[0].weight.grad.numpy()).max() / np.abs(dWc).max())
         print(f"cost nablanet {J:.6f}, PyTorch {J_t:.6f}; filter gradients differ by "
               f"{gap:.1e} of their largest entry")
@@ -207,7 +207,7 @@ def main() -> None:
 
         def ours() -> None:
             k[0] = (k[0] + 1) % 4
-            net.step(*batches[k[0]])
+            net.loss_and_grad(*batches[k[0]])
 
         def theirs() -> None:
             k[0] = (k[0] + 1) % 4
@@ -220,8 +220,8 @@ def main() -> None:
 
         profile = {}
         if args.profile:
-            net.step(*batches[0])
-            for name, call in net.passes(*batches[0]).items():
+            layers.step(*batches[0])
+            for name, call in layers.passes(*batches[0]).items():
                 call()
                 profile[name] = statistics.median(timed(call, args.steps)[1] for _ in range(3))
 
@@ -246,8 +246,8 @@ def main() -> None:
     if profile:
         print("nablanet per pass (ms CPU):")
         for name, seconds in profile.items():
-            print(f"  {name:34s} {seconds * 1e3:7.2f}")
-        print(f"  {'sum':34s} {sum(profile.values()) * 1e3:7.2f}")
+            print(f"  {name:36s} {seconds * 1e3:7.2f}")
+        print(f"  {'sum':36s} {sum(profile.values()) * 1e3:7.2f}")
 
 
 if __name__ == "__main__":
