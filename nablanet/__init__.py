@@ -37,7 +37,7 @@ _EXPORTS = {
     "ZCAWhitening": "nablanet.estimators.whitening",
     "PCAWhitening": "nablanet.estimators.whitening",
     "Sparsity": "nablanet.sparsity",
-    "compiled_kernels": "nablanet._fused",
+    "compiled_kernels": "nablanet.kernels",
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
@@ -50,7 +50,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from nablanet._fused import compiled_kernels
+    from nablanet.kernels import compiled_kernels
     from nablanet.activations import ACTIVATIONS
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
