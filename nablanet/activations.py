@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._checks import lookup
 from nablanet import kernels
+from nablanet._checks import lookup
 
 Array = NDArray[Any]
 

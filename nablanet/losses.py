@@ -29,8 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
-from nablanet._checks import lookup
 from nablanet import kernels
+from nablanet._checks import lookup
 from nablanet.activations import ACTIVATIONS, Activation, jacobian_vector
 from nablanet.kernels import Kernel
 

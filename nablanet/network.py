@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet import kernels
 from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
 from nablanet._checks import number
-from nablanet import kernels
 from nablanet.activations import Activation, get_activation
 from nablanet.layout import Layout, from_row_major, initialize
 from nablanet.losses import Loss, get_loss

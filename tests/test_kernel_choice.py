@@ -14,8 +14,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from nablanet import compiled_kernels, kernels
-from nablanet.kernels import choice
 from nablanet.callbacks import Callback
+from nablanet.kernels import choice
 from nablanet.network import Network
 from nablanet.training import train
 from nablanet.training.loop import kernel_work
@@ -96,7 +96,7 @@ def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     with compiled_kernels(False):  # a forced choice overrides the fit's own
         train(net, X, Y, epochs=1, batch_size=50, callbacks=[Record()])
     assert seen == [False]
-    assert choice.current() == choice.Choice()  # the block ends with the choice it set
+    assert choice.current() is choice.UNSET  # the block ends with the choice it set
 
 
 def test_the_iteration_limit_does_not_change_the_weights():

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 from nablanet.optim import OPTIMIZERS, get_optimizer
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 
 Array = NDArray[Any]

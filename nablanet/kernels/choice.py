@@ -22,8 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 #: One epoch's work (array entries the kernels would touch in one pass over the training
 #: rows) from which a fit compiles them: loading numba and the kernels costs about 0.5 s of
@@ -35,8 +34,7 @@ from typing import Any
 COMPILE_AT = 5e6
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """What the kernels run now, and whether a user forced it.
 
     Attributes
@@ -52,7 +50,10 @@ class Choice:
     forced: bool | None = None
 
 
-_CHOICE: ContextVar[Choice] = ContextVar("nablanet_kernels", default=Choice())
+#: Nothing chosen: the twins, and each fit decides for itself.
+UNSET = Choice()
+
+_CHOICE: ContextVar[Choice] = ContextVar("nablanet_kernels", default=UNSET)
 
 
 def current() -> Choice:
@@ -94,7 +95,7 @@ def fit_kernels(enabled: bool) -> AbstractContextManager[None]:
     Unlike `compiled_kernels` it forces nothing: a smaller fit started inside (from a
     callback, say) still makes its own choice, unless the user forced one around both.
     """
-    return _choosing(replace(_CHOICE.get(), compiled=bool(enabled)))
+    return _choosing(_CHOICE.get()._replace(compiled=bool(enabled)))
 
 
 def use_compiled(elements: float) -> bool:

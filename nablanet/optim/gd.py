@@ -42,8 +42,8 @@ class GradientDescent:
 
         θ ← θ − α g,    g = ∂J/∂θ,
 
-    one pass over ``theta`` (`nablanet.kernels.axpy`). With ``g`` the gradient over the whole training
-    set this is batch gradient descent; over a minibatch it is plain SGD.
+    one pass over ``theta`` (`nablanet.kernels.axpy`). With ``g`` the gradient over the whole
+    training set this is batch gradient descent; over a minibatch it is plain SGD.
     """
 
     learning_rate: float = 0.1

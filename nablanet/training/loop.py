@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
-from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.distributed._blocks import is_dask
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
 from nablanet.training.callbacks import Callback, LearningRateSchedule, ProgressBar
