@@ -112,3 +112,29 @@ def test_kernels_load_numba_only_when_a_compiled_loop_runs():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split() == ["False", "True", "[5.0,", "5.0,", "5.0]"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_twins_with_exp_and_log_agree_with_their_loops_to_rounding(dtype):
+    # The twins without transcendental functions round exactly as their loops
+    # (test_kernel_choice.py); NumPy's exp and log are not libm's, so these differ in
+    # the last bits: a few units of the dtype's epsilon on values of order 1.
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=3.0, size=(200, 10)).astype(dtype)
+    z[0] = [1000, -1000, 0, 5, -5, 999, 1, 2, 3, 4]  # saturated: exact in both
+    y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 200)]
+    sample_weight = (rng.random(200) + 0.1).astype(dtype)
+    close = {"rtol": 8 * np.finfo(dtype).eps, "atol": 8 * np.finfo(dtype).eps}
+    a_loop, a_twin = np.empty_like(z), np.empty_like(z)
+    kernels.softmax.compiled(z, a_loop)
+    kernels.softmax.twin(z, a_twin)
+    np.testing.assert_allclose(a_loop, a_twin, **close)
+    for kernel in (kernels.softmax_cross_entropy, kernels.sigmoid_cross_entropy):
+        out = []
+        for run in (kernel.compiled, kernel.twin):
+            a, delta = np.full_like(z, np.nan), np.full_like(z, np.nan)
+            out.append((run(z, a, y, sample_weight, delta), a, delta))
+        (J_loop, a_loop, d_loop), (J_twin, a_twin, d_twin) = out
+        np.testing.assert_allclose(a_loop, a_twin, **close)
+        np.testing.assert_allclose(d_loop, d_twin, **close)
+        assert J_twin == pytest.approx(J_loop, rel=1e-9 if dtype == np.float32 else 1e-14)

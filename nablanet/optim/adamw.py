@@ -75,8 +75,8 @@ def decay(theta: FloatArray, target: DecayTarget, work: FloatArray, lam: float) 
         The factor, α λ in AdamW.
     """
     if isinstance(target, slice):
-        W = theta[target]  # a view: weights first in nablanet's layout
-        np.multiply(W, 1.0 - lam, out=W)
+        decayed = theta[target]  # a view (with nablanet's layout, the weights)
+        np.multiply(decayed, 1.0 - lam, out=decayed)
     else:
         np.multiply(target, theta, out=work)
         kernels.axpy(theta.dtype.type(-lam), work, theta)
