@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@# start (some environments set PYTHONDONTWRITEBYTECODE); and numba's kernels compiled
 	@# into its cache, so that the first large fit loads them instead of compiling them.
 	$(PY) -m compileall -q nablanet
-	$(PY) -c 'from nablanet._fused import warm_cache; warm_cache()'
+	$(PY) -c 'from nablanet.kernels import warm_cache; warm_cache()'
 	@touch $(STAMP)
 
 # torch's CPU build, for the tests of to_torch and the comparisons against torch.optim:

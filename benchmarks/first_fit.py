@@ -13,7 +13,7 @@ steadier than wall time on a busy machine) and the ratios to scikit-learn:
   100 epochs), each run as the ``nablanet`` console script runs it.
 
 The one-time cost of a fresh install (numba compiling the kernels, with an empty cache:
-what ``make`` pays once at install, ``nablanet._fused.warm_cache``) is measured once,
+what ``make`` pays once at install, ``nablanet.kernels.warm_cache``) is measured once,
 with ``NUMBA_CACHE_DIR`` pointing at an empty folder, and printed beside the warm figure.
 The header says whether nablanet's bytecode is cached (as after ``pip install`` or the
 Makefile's install): without it every process compiles nablanet's modules again.

@@ -37,7 +37,7 @@ _EXPORTS = {
     "ZCAWhitening": "nablanet.estimators.whitening",
     "PCAWhitening": "nablanet.estimators.whitening",
     "Sparsity": "nablanet.sparsity",
-    "compiled_kernels": "nablanet._fused",
+    "compiled_kernels": "nablanet.kernels",
     "save": "nablanet.io",
     "load": "nablanet.io",
     "ModelFileError": "nablanet.io",
@@ -50,7 +50,6 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from nablanet._fused import compiled_kernels
     from nablanet.activations import ACTIVATIONS
     from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
@@ -65,6 +64,7 @@ if TYPE_CHECKING:
     from nablanet.export.torch import to_torch
     from nablanet.gradcheck import GradientCheckReport, check_gradient, numerical_gradient
     from nablanet.io import ModelFileError, load, save
+    from nablanet.kernels import compiled_kernels
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
     from nablanet.sparsity import Sparsity

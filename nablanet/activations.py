@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet import kernels
 from nablanet._checks import lookup
-from nablanet._fused import rectifier_kernel, softmax_kernel
 
 Array = NDArray[Any]
 
@@ -27,7 +27,7 @@ Array = NDArray[Any]
 LEAKY_SLOPE = 0.01
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Activation:
     """An activation f with its derivative expressed through a = f(z).
 
@@ -65,7 +65,8 @@ class Activation:
         (relu; leaky relu keeps a slope).
     layer : callable ``layer(za, b, d)`` or None
         A hidden layer's forward step in one compiled pass (or its NumPy twin, outside
-        large fits: `nablanet._fused`): ``za`` ← f(za + b) in place and ``d`` ← f'.
+        large fits: `nablanet.kernels.rectifier`): ``za`` ← f(za + b) in place and
+        ``d`` ← f'.
         Where it is None (sigmoid, tanh: NumPy's vectorised exp beats a compiled scalar
         one) the network makes the three NumPy passes.
     """
@@ -151,10 +152,10 @@ def _relu_derivative(a: Array, out: Array) -> Array:
 
 
 def _rectifier_layer(za: Array, b: Array, d: Array, slope: float = 0.0) -> None:
-    # A relu (slope 0) or leaky relu hidden layer in one pass (nablanet._fused: compiled
-    # in a large fit, else NumPy's passes with the same rounding).
+    # A relu (slope 0) or leaky relu hidden layer in one pass (compiled in a large fit,
+    # else NumPy's passes with the same rounding: `nablanet.kernels.rectifier`).
     real = za.dtype.type
-    rectifier_kernel()(za, b, d, real(slope), real(1.0))
+    kernels.rectifier(za, b, d, real(slope), real(1.0))
 
 
 # --- leaky relu:  f = z if z > 0 else 0.01 z,  f' = 1 or 0.01 (sign(a) = sign(z)) ---
@@ -205,12 +206,12 @@ def _exp_derivative(a: Array, out: Array) -> Array:
 
 def _softmax(z: Array, out: Array) -> Array:
     # Row by row: e^{z - max z} / Σ e^{z - max z} (the maximum keeps exp from
-    # overflowing). One compiled loop in a large fit (nablanet._fused): NumPy's
+    # overflowing). One compiled loop in a large fit (`nablanet.kernels.softmax`): NumPy's
     # reductions along rows of ~10 entries cost more than the arithmetic.
     if z.ndim == 1:
-        softmax_kernel()(z.reshape(1, -1), out.reshape(1, -1))
+        kernels.softmax(z.reshape(1, -1), out.reshape(1, -1))
     else:
-        softmax_kernel()(z, out)
+        kernels.softmax(z, out)
     return out
 
 
@@ -250,32 +251,73 @@ _INF = float("inf")
 
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation(
-        "sigmoid", _sigmoid, _sigmoid_derivative, 0.25, True, (0.0, 1.0),
+        name="sigmoid",
+        f=_sigmoid,
+        derivative=_sigmoid_derivative,
+        max_derivative=0.25,
+        saturating=True,
+        output_range=(0.0, 1.0),
         canonical_loss="binary_cross_entropy",
     ),
     "tanh": Activation(
-        "tanh", _tanh, _tanh_derivative, 1.0, True, (-1.0, 1.0), labels=(-1.0, 1.0)
+        name="tanh",
+        f=_tanh,
+        derivative=_tanh_derivative,
+        max_derivative=1.0,
+        saturating=True,
+        output_range=(-1.0, 1.0),
+        labels=(-1.0, 1.0),
     ),
     "relu": Activation(
-        "relu", _relu, _relu_derivative, 1.0, False, (0.0, _INF),
-        default_init="he", can_die=True, layer=_rectifier_layer,
+        name="relu",
+        f=_relu,
+        derivative=_relu_derivative,
+        max_derivative=1.0,
+        saturating=False,
+        output_range=(0.0, _INF),
+        default_init="he",
+        can_die=True,
+        layer=_rectifier_layer,
     ),
     "leaky_relu": Activation(
-        "leaky_relu", _leaky_relu, _leaky_relu_derivative, 1.0, False, (-_INF, _INF),
-        default_init="he", layer=partial(_rectifier_layer, slope=LEAKY_SLOPE),
+        name="leaky_relu",
+        f=_leaky_relu,
+        derivative=_leaky_relu_derivative,
+        max_derivative=1.0,
+        saturating=False,
+        output_range=(-_INF, _INF),
+        default_init="he",
+        layer=partial(_rectifier_layer, slope=LEAKY_SLOPE),
     ),
     "identity": Activation(
-        "identity", _identity, _identity_derivative, 1.0, False, (-_INF, _INF),
+        name="identity",
+        f=_identity,
+        derivative=_identity_derivative,
+        max_derivative=1.0,
+        saturating=False,
+        output_range=(-_INF, _INF),
         canonical_loss="squared_error",
     ),
     "softmax": Activation(
-        "softmax", _softmax, None, 0.25, True, (0.0, 1.0),
-        default_loss="cross_entropy", canonical_loss="cross_entropy",
+        name="softmax",
+        f=_softmax,
+        derivative=None,
+        max_derivative=0.25,
+        saturating=True,
+        output_range=(0.0, 1.0),
+        default_loss="cross_entropy",
+        canonical_loss="cross_entropy",
     ),
     # An output for counts and rates (scikit-learn's "exp", with loss="poisson"): its
     # derivative has no bound, so it is not meant for hidden layers.
     "exp": Activation(
-        "exp", _exp, _exp_derivative, _INF, False, (0.0, _INF), canonical_loss="poisson",
+        name="exp",
+        f=_exp,
+        derivative=_exp_derivative,
+        max_derivative=_INF,
+        saturating=False,
+        output_range=(0.0, _INF),
+        canonical_loss="poisson",
     ),
 }
 

@@ -29,14 +29,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
+from nablanet import kernels
 from nablanet._checks import lookup
-from nablanet._fused import sigmoid_cross_entropy_kernel, softmax_cross_entropy_kernel
 from nablanet.activations import ACTIVATIONS, Activation, jacobian_vector
+from nablanet.kernels import Kernel
 
 Array = NDArray[Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Loss:
     """A per-example cost with its gradient with respect to the output activations.
 
@@ -51,16 +52,16 @@ class Loss:
         canonical loss it is (``Activation.canonical_loss``; see the module notes).
     canonical_delta : callable ``canonical_delta(a, Y, out) -> out``
         δ after those activations; ``a - y`` unless the loss says otherwise.
-    fused : callable returning a kernel ``kernel(z, a, Y, w, delta) -> J``, optional
+    fused : Kernel ``fused(z, a, Y, sample_weight, delta) -> J``, optional
         The canonical activation, weighted δ and Σ w C in one loop, compiled in a large fit
-        (`nablanet._fused`), used by `cost_and_delta` in training.
+        or its NumPy twin (`nablanet.kernels`), used by `cost_and_delta` in training.
     """
 
     name: str
     per_example: Callable[[Array, Array, Array], Array]
     gradient: Callable[[Array, Array, Array], Array] | None
     canonical_delta: Callable[[Array, Array, Array], Array] = np.subtract
-    fused: Callable[[], Callable[..., float]] | None = None
+    fused: Kernel | None = None
 
     def is_canonical(self, activation: Activation) -> bool:
         """Whether ``activation``'s Jacobian cancels against ∂C/∂a (δ = a − y)."""
@@ -76,7 +77,13 @@ class Loss:
             )
 
     def cost_and_delta(
-        self, activation: Activation, z: Array, a: Array, Y: Array, w: Array, delta: Array
+        self,
+        activation: Activation,
+        z: Array,
+        a: Array,
+        Y: Array,
+        sample_weight: Array,
+        delta: Array,
     ) -> float:
         """The output layer of a training step: a = f(z), δ^(n_l) and the data cost.
 
@@ -90,8 +97,8 @@ class Loss:
             Overwritten with f(z); a buffer of its own (the cost is computed from z).
         Y : ndarray of shape (m, k)
             Targets.
-        w : ndarray of shape (m,)
-            Each example's weight in J: 1/m, or s_i / Σ s with sample weights.
+        sample_weight : ndarray of shape (m,)
+            Each example's weight w_i in J: 1/m, or s_i / Σ s with sample weights s.
         delta : ndarray of shape (m, k)
             Overwritten with w_i ∂C_i/∂z_i: already weighted, so the gradients that
             backpropagation builds from it are averages.
@@ -109,11 +116,11 @@ class Loss:
         `output_delta`.
         """
         if self.fused is not None and self.is_canonical(activation):
-            return float(self.fused()(z, a, Y, w, delta))
+            return float(self.fused(z, a, Y, sample_weight, delta))
         activation.f(z, a)
-        J = float(np.dot(w, self.per_example(z, a, Y)))
+        J = float(np.dot(sample_weight, self.per_example(z, a, Y)))
         self.output_delta(activation, a, Y, delta)
-        delta *= w[:, None]
+        delta *= sample_weight[:, None]
         return J
 
     def output_delta(self, activation: Activation, a: Array, Y: Array, out: Array) -> Array:
@@ -192,18 +199,24 @@ def _poisson(z: Array, a: Array, Y: Array) -> Array:
 
 
 LOSSES: dict[str, Loss] = {
-    "squared_error": Loss("squared_error", _squared_error, _squared_error_gradient),
+    "squared_error": Loss(
+        name="squared_error", per_example=_squared_error, gradient=_squared_error_gradient
+    ),
     "cross_entropy": Loss(
-        "cross_entropy", _cross_entropy, None, _cross_entropy_delta, softmax_cross_entropy_kernel
+        name="cross_entropy",
+        per_example=_cross_entropy,
+        gradient=None,
+        canonical_delta=_cross_entropy_delta,
+        fused=kernels.softmax_cross_entropy,
     ),
     "binary_cross_entropy": Loss(
-        "binary_cross_entropy",
-        _binary_cross_entropy,
-        None,
-        np.subtract,
-        sigmoid_cross_entropy_kernel,
+        name="binary_cross_entropy",
+        per_example=_binary_cross_entropy,
+        gradient=None,
+        canonical_delta=np.subtract,
+        fused=kernels.sigmoid_cross_entropy,
     ),
-    "poisson": Loss("poisson", _poisson, None),
+    "poisson": Loss(name="poisson", per_example=_poisson, gradient=None),
 }
 
 #: Names used elsewhere for the same losses.

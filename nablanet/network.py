@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet import kernels
 from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight, is_sparse
 from nablanet._checks import number
-from nablanet._fused import axpy_kernel
 from nablanet.activations import Activation, get_activation
 from nablanet.layers import Dense, Layer
 from nablanet.layout import Layout, from_row_major
@@ -654,7 +654,7 @@ class Network:
 
         if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
             n = self.n_weights
-            axpy_kernel()(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
+            kernels.axpy(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
         return J
 
     def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:

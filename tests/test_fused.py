@@ -1,4 +1,4 @@
-"""The compiled kernels (nablanet._fused) and their NumPy twins against the formulas.
+"""The compiled kernels (nablanet.kernels) and their NumPy twins against the formulas.
 
 Every test here runs twice: with the compiled kernels and with the NumPy twins.
 """
@@ -6,19 +6,14 @@ Every test here runs twice: with the compiled kernels and with the NumPy twins.
 import numpy as np
 import pytest
 
-from nablanet import compiled_kernels
-from nablanet._fused import (
-    sigmoid_cross_entropy_kernel,
-    softmax_cross_entropy_kernel,
-    softmax_kernel,
-)
+from nablanet import compiled_kernels, kernels
 from nablanet.activations import get_activation
 from nablanet.losses import get_loss
 from nablanet.optim import SGD, Adam
 
 
 @pytest.fixture(autouse=True, params=[True, False], ids=["compiled", "numpy"])
-def kernels(request):
+def implementation(request):
     with compiled_kernels(request.param):
         yield request.param
 
@@ -40,9 +35,9 @@ def test_softmax_kernel_matches_the_formula(dtype):
     expected = np.exp(z64 - z64.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     out = np.empty_like(z)
-    softmax_kernel()(z, out)
+    kernels.softmax(z, out)
     np.testing.assert_allclose(out, expected, **tol(dtype))
-    softmax_kernel()(z, z)  # in place
+    kernels.softmax(z, z)  # in place
     np.testing.assert_array_equal(z, out)
 
 
@@ -59,7 +54,7 @@ def test_cross_entropy_kernel_matches_per_example_and_delta(dtype):
     Y[1] *= 3.0  # an unnormalised row: δ = a Σy − y still holds
     w = weights(40).astype(dtype)
     a, delta = np.empty_like(z), np.empty_like(z)
-    J = softmax_cross_entropy_kernel()(z, a, Y, w, delta)
+    J = kernels.softmax_cross_entropy(z, a, Y, w, delta)
     z64, Y64 = z.astype(np.float64), Y.astype(np.float64)
     a64 = get_activation("softmax")(z64)
     C = get_loss("cross_entropy").per_example(z64, a64, Y64)
@@ -69,7 +64,7 @@ def test_cross_entropy_kernel_matches_per_example_and_delta(dtype):
     np.testing.assert_allclose(delta, expected, **tol(dtype))
     # The saturated row's cost comes from z, not log(a): finite although a_k = 0.
     only_first = np.eye(40, dtype=dtype)[0]
-    J0 = softmax_cross_entropy_kernel()(z, a, Y, only_first, delta)
+    J0 = kernels.softmax_cross_entropy(z, a, Y, only_first, delta)
     assert np.isfinite(J0) and J0 > 100
     np.testing.assert_allclose(J0, C[0], rtol=1e-6)
 
@@ -80,7 +75,7 @@ def test_binary_cross_entropy_kernel_matches_per_example_and_delta(dtype):
     Y = (np.random.default_rng(2).random(z.shape) > 0.5).astype(dtype)
     w = weights(40).astype(dtype)
     a, delta = np.empty_like(z), np.empty_like(z)
-    J = sigmoid_cross_entropy_kernel()(z, a, Y, w, delta)
+    J = kernels.sigmoid_cross_entropy(z, a, Y, w, delta)
     z64 = z.astype(np.float64)
     a64 = get_activation("sigmoid")(z64)
     C = (np.logaddexp(0.0, z64) - Y * z64).sum(1)

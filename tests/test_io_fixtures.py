@@ -50,7 +50,7 @@ def test_old_file_predicts_identically(name: str) -> None:
         np.testing.assert_allclose(out, expected(name, "out"), rtol=8 * np.finfo(out.dtype).eps)
     elif name.startswith("classifier"):
         # To rounding: predictions now take NumPy's exp, not the compiled kernel's
-        # (nablanet._fused), whose last bits differ.
+        # (nablanet.kernels), whose last bits differ.
         np.testing.assert_allclose(model.predict_proba(X), expected(name, "proba"), rtol=1e-14)
         labels = expected(name, "labels")
         assert np.array_equal(model.predict(X).astype(labels.dtype), labels)

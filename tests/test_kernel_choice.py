@@ -1,6 +1,6 @@
 """Compiled kernels or their NumPy twins: the twins' rounding, and which one runs where.
 
-A fit compiles the kernels only when its work repays loading them (`nablanet._fused`);
+A fit compiles the kernels only when its work repays loading them (`nablanet.kernels`);
 everything else takes the NumPy twins, so a small fit never loads numba.
 """
 
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from nablanet import _fused, compiled_kernels
+from nablanet import compiled_kernels, kernels
 from nablanet.callbacks import Callback
+from nablanet.kernels import choice
 from nablanet.network import Network
 from nablanet.training import train
 from nablanet.training.loop import kernel_work
@@ -43,8 +44,8 @@ def _twin_pairs(dtype):
     }
     kernel = {"nesterov": "momentum", "relu": "rectifier", "leaky_relu": "rectifier"}
     for name, call in cases.items():
-        base = kernel.get(name, name)
-        yield name, call, getattr(_fused, f"_{base}")(), getattr(_fused, f"_{base}_numpy")
+        each = kernels.KERNELS[kernel.get(name, name)]
+        yield name, call, each.compiled, each.twin
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -74,7 +75,7 @@ def test_numpy_twins_round_exactly_as_the_compiled_loops(dtype):
 def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     class Record(Callback):
         def on_epoch_end(self, state):
-            seen.append(_fused._COMPILED.get())
+            seen.append(choice.current().compiled)
             return False
 
     X, y = load_digits(return_X_y=True)
@@ -85,7 +86,7 @@ def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     assert work == 6 * (50 * 30 + 2 * net.n_params + 10_000)  # 6 steps of 50 rows
     assert kernel_work(net, 300, None) == 300 * 30 + 2 * net.n_params + 10_000
     for threshold, expected in [(work + 1, False), (work, True)]:
-        monkeypatch.setattr(_fused, "COMPILE_AT", threshold)
+        monkeypatch.setattr(choice, "COMPILE_AT", threshold)
         for epochs, restarts in [(3, 1), (1, 2)]:  # neither changes the choice
             seen = []
             train(net, X, Y, epochs=epochs, restarts=restarts, batch_size=50, seed=0,
@@ -95,7 +96,7 @@ def test_a_fit_compiles_only_when_its_epochs_repay_it(monkeypatch):
     with compiled_kernels(False):  # a forced choice overrides the fit's own
         train(net, X, Y, epochs=1, batch_size=50, callbacks=[Record()])
     assert seen == [False]
-    assert _fused._FORCED.get() is None and not _fused._COMPILED.get()  # ends with its block
+    assert choice.current() is choice.UNSET  # the block ends with the choice it set
 
 
 def test_the_iteration_limit_does_not_change_the_weights():
@@ -118,7 +119,7 @@ def test_the_cost_of_a_confident_float32_row_is_kept():
     w = np.array([1, 0], np.float32)
     for name in ("softmax_cross_entropy", "sigmoid_cross_entropy"):
         costs = []
-        for kernel in (getattr(_fused, f"_{name}")(), getattr(_fused, f"_{name}_numpy")):
+        for kernel in (kernels.KERNELS[name].compiled, kernels.KERNELS[name].twin):
             a, delta = np.empty_like(z), np.empty_like(z)
             costs.append(kernel(z, a, y, w, delta))
         assert costs[0] > 0 and costs[1] == pytest.approx(costs[0], rel=1e-6), name
@@ -133,7 +134,7 @@ def test_dask_workers_follow_the_callers_choice():
     Xd = da.from_array(X[:200] / 16, chunks=100)
     Yd = da.from_array(np.eye(10)[y[:200]], chunks=100)
     seen = []
-    real = _fused.fit_kernels
+    real = kernels.fit_kernels
 
     def spy(enabled):
         seen.append(enabled)
@@ -159,19 +160,19 @@ def test_a_small_fit_inside_a_compiled_fit_makes_its_own_choice(monkeypatch):
     big = Network([64, 20, 10], activation="relu", output_activation="softmax",
                   loss="cross_entropy", seed=0)
     small = Network([64, 3, 10], output_activation="softmax", loss="cross_entropy", seed=1)
-    monkeypatch.setattr(_fused, "COMPILE_AT", kernel_work(big, 300, 50))
-    assert kernel_work(small, 10, 5) < _fused.COMPILE_AT
+    monkeypatch.setattr(choice, "COMPILE_AT", kernel_work(big, 300, 50))
+    assert kernel_work(small, 10, 5) < choice.COMPILE_AT
     seen = []
 
     class Inner(Callback):
         def on_epoch_end(self, state):
-            seen.append(("inner", _fused._COMPILED.get()))
+            seen.append(("inner", choice.current().compiled))
             return False
 
     class Outer(Callback):
         def on_epoch_end(self, state):
             train(small, X[:10], Y[:10], epochs=1, batch_size=5, callbacks=[Inner()])
-            seen.append(("outer", _fused._COMPILED.get()))
+            seen.append(("outer", choice.current().compiled))
             return False
 
     train(big, X, Y, epochs=2, batch_size=50, callbacks=[Outer()])
@@ -192,7 +193,7 @@ def test_the_choice_is_per_thread():
     with compiled_kernels(False):
         t.start()
         inside.wait(5)
-        seen.append(_fused._COMPILED.get())
+        seen.append(choice.current().compiled)
         release.set()
         t.join()
     assert seen == [False]

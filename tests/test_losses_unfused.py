@@ -1,7 +1,7 @@
 """A canonical pair's fused kernel against the loss's own two steps (nablanet.losses).
 
 softmax + cross-entropy and sigmoid + binary cross-entropy train through one fused kernel
-(`nablanet._fused`); their `per_example` and `canonical_delta` functions, the definition
+(`nablanet.kernels`); their `per_example` and `canonical_delta` functions, the definition
 the kernel must agree with, run only for a loss without one. Here the same loss with the
 kernel removed must give the same J and δ as with it, and write δ into the buffer it is
 handed. (Mutation testing, `make mutate`, found this path unchecked.)

@@ -16,6 +16,8 @@ from nablanet.optim import (
     OPTIMIZERS,
     SGD,
     Adam,
+    AdamState,
+    AdamW,
     ConjugateGradient,
     GradientDescent,
     MinimizeResult,
@@ -197,12 +199,12 @@ def test_adamw_decays_only_the_masked_coordinates():
     # step of the first test (−α sign g, none for the zero gradient).
     eps_shift = 0.1 * 1e-8  # α ε/(|g|+ε) differences, below the tolerance
     for mask in (slice(0, 2), np.array([True, True, False])):
-        after_1, _, _ = two_steps(Adam(learning_rate=0.1, weight_decay=0.5, decay_mask=mask))
+        after_1, _, _ = two_steps(AdamW(learning_rate=0.1, weight_decay=0.5, decay_mask=mask))
         np.testing.assert_allclose(after_1, [0.95 - 0.1, -1.9 + 0.1, 0.5], atol=10 * eps_shift)
-    after_1, _, _ = two_steps(Adam(learning_rate=0.1, weight_decay=0.5))  # all coordinates
+    after_1, _, _ = two_steps(AdamW(learning_rate=0.1, weight_decay=0.5))  # all coordinates
     np.testing.assert_allclose(after_1, [0.85, -1.8, 0.475], atol=10 * eps_shift)
     after_1, _, _ = two_steps(
-        Adam(learning_rate=0.1, weight_decay=0.5, decay_mask=np.array([False, True, True]))
+        AdamW(learning_rate=0.1, weight_decay=0.5, decay_mask=np.array([False, True, True]))
     )
     np.testing.assert_allclose(after_1, [0.9, -1.8, 0.475], atol=10 * eps_shift)
 
@@ -215,7 +217,7 @@ def test_adamw_on_a_vector_slice_and_mask_agree():
     mask[:30] = True
     results = []
     for decay_mask in (slice(0, 30), mask):
-        opt = Adam(learning_rate=0.05, weight_decay=0.1, decay_mask=decay_mask)
+        opt = AdamW(learning_rate=0.05, weight_decay=0.1, decay_mask=decay_mask)
         theta = theta0.copy()
         state = opt.init(theta)
         for g in grads:
@@ -228,12 +230,71 @@ def test_adamw_on_a_vector_slice_and_mask_agree():
     )
 
 
+def adamw_reference(theta, grads, alpha, weight_decay, mask):
+    """Loshchilov & Hutter's Algorithm 2 as torch writes it: θ ← θ − αλθ, then Adam's step."""
+    theta = np.array(theta, dtype=float)
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        theta = theta - alpha * weight_decay * theta * mask
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g**2
+        theta = theta - alpha * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return theta
+
+
+@pytest.mark.parametrize("decay_mask", [None, slice(0, 20), np.arange(30) % 3 == 0])
+def test_adamw_is_decoupled_decay_then_adam_as_written_by_hand(decay_mask):
+    rng = np.random.default_rng(11)
+    theta0 = rng.standard_normal(30)
+    grads = rng.standard_normal((12, 30))
+    mask = np.ones(30) if decay_mask is None else np.zeros(30)
+    if decay_mask is not None:
+        mask[decay_mask] = 1.0
+    opt = AdamW(learning_rate=0.05, weight_decay=0.3, decay_mask=decay_mask)
+    theta = theta0.copy()
+    state = opt.init(theta)
+    for g in grads:
+        opt.step(theta, g.copy(), state)
+    expected = adamw_reference(theta0, grads, 0.05, 0.3, mask)
+    np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-14)
+    assert state.t == 12
+    moved = np.abs(theta - adam_reference(theta0, grads, 0.05))
+    assert (moved[mask == 1] > 1e-3).all() and (moved[mask == 0] < 1e-12).all()
+
+
+def test_adam_has_no_weight_decay_flag_adamw_is_its_own_rule():
+    with pytest.raises(TypeError, match="weight_decay"):
+        Adam(0.01, weight_decay=0.1)
+    assert isinstance(get_optimizer("adamw"), AdamW)
+    assert AdamW().weight_decay == 0.01  # torch.optim.AdamW's default
+    theta = np.zeros(3)
+    with pytest.raises(TypeError, match="AdamW needs the state that AdamW.init returned"):
+        AdamW().step(theta, np.ones(3), Adam().init(theta))
+    assert np.array_equal(theta, np.zeros(3))  # refused before any change
+
+
+def test_adam_pickled_with_a_weight_decay_flag_loads_or_says_it_is_adamw_now():
+    # What a pickle written when Adam took weight_decay / decay_mask holds (its
+    # state had AdamW's scratch buffer and decay slice too).
+    old = {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8,
+           "weight_decay": 0.0, "decay_mask": None}
+    adam = Adam.__new__(Adam)
+    adam.__setstate__(old)
+    assert adam == Adam(0.01)
+    state = AdamState.__new__(AdamState)
+    state.__setstate__({"m": np.ones(2), "v": np.ones(2), "work": np.empty(0),
+                        "decay": slice(0, 2, 1), "t": 3})
+    assert set(vars(state)) == {"m", "v", "t"} and state.t == 3
+    with pytest.raises(ValueError, match=r"weight_decay=0\.1, which is AdamW now"):
+        Adam.__new__(Adam).__setstate__(dict(old, weight_decay=0.1))
+
+
 def test_adamw_with_zero_weight_decay_is_adam():
     rng = np.random.default_rng(3)
     theta0 = rng.standard_normal(20)
     grads = rng.standard_normal((5, 20))
     out = []
-    for opt in (Adam(0.01), Adam(0.01, weight_decay=0.0, decay_mask=slice(0, 10))):
+    for opt in (Adam(0.01), AdamW(0.01, weight_decay=0.0, decay_mask=slice(0, 10))):
         theta = theta0.copy()
         state = opt.init(theta)
         for g in grads:
@@ -242,14 +303,14 @@ def test_adamw_with_zero_weight_decay_is_adam():
     np.testing.assert_array_equal(out[0], out[1])
 
 
-def test_adam_decay_mask_must_fit_theta():
-    opt = Adam(weight_decay=0.1, decay_mask=np.ones(3, dtype=bool))
+def test_adamw_decay_mask_must_fit_theta():
+    opt = AdamW(weight_decay=0.1, decay_mask=np.ones(3, dtype=bool))
     with pytest.raises(ValueError, match="shape"):
         opt.init(np.zeros(4))
     with pytest.raises(ValueError, match="decay_mask"):
-        Adam(decay_mask=np.ones(3))  # not boolean
+        AdamW(decay_mask=np.ones(3))  # not boolean
     with pytest.raises(ValueError, match="decay_mask"):
-        Adam(decay_mask=[0, 1])
+        AdamW(decay_mask=[0, 1])
 
 
 # --- convergence ----------------------------------------------------------------------------
@@ -330,8 +391,8 @@ STEP_OPTIMIZERS = [
     SGD(0.1, 0.9),
     SGD(0.1, 0.9, nesterov=True),
     Adam(0.1),
-    Adam(0.1, weight_decay=0.1, decay_mask=slice(0, 500)),
-    Adam(0.1, weight_decay=0.1, decay_mask=np.arange(1000) % 3 == 0),
+    AdamW(0.1, weight_decay=0.1, decay_mask=slice(0, 500)),
+    AdamW(0.1, weight_decay=0.1, decay_mask=np.arange(1000) % 3 == 0),
 ]
 IDS = ["gd", "sgd", "nesterov", "adam", "adamw-slice", "adamw-mask"]
 
@@ -377,8 +438,8 @@ def test_float32_step_matches_float64_step(opt):
         lambda n: SGD(0.1, 0.9),
         lambda n: SGD(0.1, 0.9, nesterov=True),
         lambda n: Adam(0.1),
-        lambda n: Adam(0.1, weight_decay=0.1, decay_mask=slice(0, n // 2)),
-        lambda n: Adam(0.1, weight_decay=0.1, decay_mask=np.arange(n) % 3 == 0),
+        lambda n: AdamW(0.1, weight_decay=0.1, decay_mask=slice(0, n // 2)),
+        lambda n: AdamW(0.1, weight_decay=0.1, decay_mask=np.arange(n) % 3 == 0),
     ],
     ids=IDS,
 )
@@ -486,7 +547,7 @@ def test_one_optimizer_drives_independent_runs():
         (lambda: Adam(beta_1=1.0), "beta_1"),
         (lambda: Adam(beta_2=-0.5), "beta_2"),
         (lambda: Adam(epsilon=0.0), "epsilon"),
-        (lambda: Adam(weight_decay=-1e-4), "weight_decay"),
+        (lambda: AdamW(weight_decay=-1e-4), "weight_decay"),
         (lambda: LBFGS(max_iter=0), "max_iter"),
         (lambda: LBFGS(tol=-1.0), "tol"),
         (lambda: LBFGS(memory=2.5), "memory"),
@@ -514,14 +575,15 @@ def test_get_optimizer_by_name():
     assert isinstance(get_optimizer("gd"), GradientDescent)
     assert isinstance(get_optimizer("lbfgs", max_iter=10), LBFGS)
     assert isinstance(get_optimizer("cg"), ConjugateGradient)
-    assert set(OPTIMIZERS) == {"gd", "sgd", "adam"}
+    assert get_optimizer("adamw", weight_decay=0.5).weight_decay == 0.5
+    assert set(OPTIMIZERS) == {"gd", "sgd", "adam", "adamw"}
     assert set(MINIMIZERS) == {"lbfgs", "cg"}
 
 
 def test_unknown_optimizer_lists_the_valid_names():
     with pytest.raises(ValueError, match="unknown optimizer 'adm'") as excinfo:
         get_optimizer("adm")
-    assert str(excinfo.value) == "unknown optimizer 'adm'; valid: adam, cg, gd, lbfgs, sgd"
+    assert str(excinfo.value) == "unknown optimizer 'adm'; valid: adam, adamw, cg, gd, lbfgs, sgd"
 
 
 # --- L-BFGS and conjugate gradient ----------------------------------------------------------------
@@ -696,7 +758,7 @@ def test_the_kind_of_optimizer_is_what_it_can_do():
         (lambda: Adam(learning_rate=0.0), r"learning_rate must be a number in \(0, inf\)"),
         (lambda: Adam(beta_1=True), r"beta_1 must be a number in \[0, 1\), got True"),
         (lambda: SGD(momentum=1.0), r"momentum must be a number in \[0, 1\), got 1.0"),
-        (lambda: get_optimizer("adamw"), "unknown optimizer 'adamw'; valid: adam, cg, gd, lbfgs"),
+        (lambda: get_optimizer("adamax"), "unknown optimizer 'adamax'; valid: adam, adamw, cg, gd"),
     ],
 )
 def test_settings_are_checked_with_one_wording(make, match):
@@ -735,7 +797,7 @@ def test_adam_matches_torch(weight_decay):
     torch_opt = torch.optim.AdamW(
         [p], lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay
     )
-    opt = Adam(0.01, weight_decay=weight_decay)
+    opt = AdamW(0.01, weight_decay=weight_decay)
     theta = theta0.copy()
     state = opt.init(theta)
     for g in grads:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from nablanet.optim import LBFGS, SGD, Adam, ConjugateGradient, GradientDescent, Status
+from nablanet.optim import LBFGS, SGD, Adam, AdamW, ConjugateGradient, GradientDescent, Status
 from nablanet.optim.schedules import Constant, Cosine, InverseScaling, ReduceOnPlateau, StepDecay
 
 POSITIVE = r"must be a number in \(0, inf\), got"
@@ -28,10 +28,10 @@ NON_NEGATIVE = r"must be a number in \[0, inf\), got"
         (lambda: SGD(learning_rate=-1.0), f"^learning_rate {POSITIVE} -1.0"),
         (lambda: Adam(beta_2=1.0), r"^beta_2 must be a number in \[0, 1\), got 1.0"),
         (lambda: Adam(epsilon=0.0), f"^epsilon {POSITIVE} 0.0"),
-        (lambda: Adam(weight_decay=-0.1), f"^weight_decay {NON_NEGATIVE} -0.1"),
-        (lambda: Adam(decay_mask=[True, False]),
+        (lambda: AdamW(weight_decay=-0.1), f"^weight_decay {NON_NEGATIVE} -0.1"),
+        (lambda: AdamW(decay_mask=[True, False]),
          "^decay_mask must be a slice, a 1-D boolean ndarray or None, got list$"),
-        (lambda: Adam(decay_mask=np.zeros(3)),
+        (lambda: AdamW(decay_mask=np.zeros(3)),
          "^decay_mask must be a slice, a 1-D boolean ndarray or None, got ndarray of dtype "
          "float64$"),
         (lambda: Constant(0.0), f"^learning_rate {POSITIVE} 0.0"),

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 from nablanet.optim import OPTIMIZERS, get_optimizer
 
@@ -64,7 +64,7 @@ class LocalSGDResult:
 
 
 #: Arrays of an optimizer state that are not moments: a scratch buffer (uninitialised
-#: memory, see `nablanet.optim.AdamState`) and the fixed weight-decay mask.
+#: memory, see `nablanet.optim.AdamWState`) and the fixed weight-decay mask.
 _NOT_MOMENTS = frozenset({"work", "decay"})
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -59,7 +59,7 @@ def block_sums(
     gradient : bool
         Also backpropagate (else only the forward pass and the cost).
     compiled : bool, default True
-        Use the compiled kernels (`nablanet._fused.fit_kernels`): the driver's choice,
+        Use the compiled kernels (`nablanet.kernels.fit_kernels`): the driver's choice,
         passed explicitly since a context variable does not travel to the workers.
 
     Returns

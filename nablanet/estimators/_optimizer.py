@@ -16,7 +16,7 @@ only while it fits: same rule, same θ length and dtype.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from nablanet.optim import SGD, Adam, AdamState, SGDState
 Array = NDArray[Any]
 State = SGDState | AdamState
 
-#: The arrays of each state that a model file holds (Adam's ``work`` is scratch).
+#: The arrays of each state that a model file holds.
 STATE_ARRAYS: dict[type, tuple[str, ...]] = {SGDState: ("velocity",), AdamState: ("m", "v")}
 
 
@@ -73,17 +73,8 @@ class KeptOptimizer:
         self.rule.step(theta, grad, state, learning_rate)  # type: ignore[arg-type]
 
     def __getstate__(self) -> dict[str, Any]:
-        # A pickle holds what resuming needs: not the runs of the last call, nor Adam's
-        # scratch buffer (init makes it again).
-        state = dict(self.__dict__, runs=[])
-        if isinstance(self.state, AdamState):
-            state["state"] = replace(self.state, work=np.empty(0, self.state.m.dtype))
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if isinstance(self.state, AdamState):
-            self.state.work = np.empty_like(self.state.m)
+        # A pickle holds what resuming needs: not the runs of the last call.
+        return dict(self.__dict__, runs=[])
 
 
 def state_names(rule: SGD | Adam) -> tuple[str, ...]:

@@ -3,7 +3,7 @@
 Two kinds, both of which see only ``theta`` (one contiguous 1-D float32/float64 vector,
 updated in place because other objects hold views into it) and its gradient:
 
-- step optimizers (`GradientDescent`, `SGD`, `Adam`): ``state = opt.init(theta)``, then
+- step optimizers (`GradientDescent`, `SGD`, `Adam`, `AdamW`): ``state = opt.init(theta)``, then
   ``opt.step(theta, grad, state, learning_rate)`` once per (mini)batch. The optimizer holds
   only hyperparameters, the state holds the arrays, so one optimizer can drive several
   independent runs;
@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 from nablanet._checks import lookup
 from nablanet.optim._inplace import FloatArray
 from nablanet.optim.adam import Adam, AdamState
+from nablanet.optim.adamw import AdamW, AdamWState
 from nablanet.optim.gd import GradientDescent, GradientDescentState
 from nablanet.optim.momentum import SGD, SGDState
 from nablanet.optim.scipy_min import (
@@ -81,6 +82,7 @@ OPTIMIZERS: dict[str, type[StepOptimizer]] = {
     "gd": GradientDescent,
     "sgd": SGD,
     "adam": Adam,
+    "adamw": AdamW,
 }
 """Step optimizers by name."""
 
@@ -97,7 +99,7 @@ def get_optimizer(name: str, **kwargs: Any) -> StepOptimizer | Minimizer:
     Parameters
     ----------
     name : str
-        A key of `OPTIMIZERS` (``'gd'``, ``'sgd'``, ``'adam'``) or `MINIMIZERS`
+        A key of `OPTIMIZERS` (``'gd'``, ``'sgd'``, ``'adam'``, ``'adamw'``) or `MINIMIZERS`
         (``'lbfgs'``, ``'cg'``).
     **kwargs
         Passed to the class (``learning_rate=``, ``momentum=``, ``max_iter=``, ...).
@@ -122,6 +124,8 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamState",
+    "AdamW",
+    "AdamWState",
     "ConjugateGradient",
     "GradientDescent",
     "GradientDescentState",

@@ -1,7 +1,7 @@
-"""In-place vector kernels and argument checks shared by the step optimizers.
+"""Argument checks and constants shared by the step optimizers.
 
-A step optimizer is a handful of passes over the flat parameter vector. The kernels here
-make each pass read and write memory once and allocate nothing, whatever the dtype.
+A step optimizer is a handful of passes over the flat parameter vector; the kernels that
+make each pass read and write memory once are in `nablanet.kernels`.
 """
 
 from __future__ import annotations
@@ -12,34 +12,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._checks import number
-from nablanet._fused import axpy_kernel
 
 FloatArray = NDArray[np.floating[Any]]
 
 #: The smallest normal number of each dtype, below which the kernels flush moments to zero
 #: (looked up once: ``np.finfo`` costs microseconds per call, the step itself ~40 µs).
 TINY = {np.dtype(t): np.finfo(t).tiny for t in (np.float32, np.float64)}
-
-
-def axpy(alpha: float, x: FloatArray, y: FloatArray) -> None:
-    """Add ``alpha * x`` to ``y`` in place, in one pass over memory.
-
-    Parameters
-    ----------
-    alpha : float
-        The scale, applied in ``y``'s dtype.
-    x : ndarray of shape (n,)
-        Read only. Same dtype as ``y``.
-    y : ndarray of shape (n,)
-        Updated in place.
-
-    Notes
-    -----
-    y ← α x + y. NumPy has no fused multiply-add (``y += a * x`` costs a temporary and
-    two passes); this is one compiled loop in a fit large enough to repay compiling it,
-    else the same arithmetic in NumPy (`nablanet._fused.axpy_kernel`).
-    """
-    axpy_kernel()(y.dtype.type(alpha), x, y)
 
 
 def check_theta(theta: Any) -> None:

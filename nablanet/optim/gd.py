@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nablanet import kernels
 from nablanet.optim._inplace import (
     FloatArray,
-    axpy,
     check_grad,
     check_theta,
     positive,
@@ -42,8 +42,8 @@ class GradientDescent:
 
         θ ← θ − α g,    g = ∂J/∂θ,
 
-    one pass over ``theta`` (BLAS axpy). With ``g`` the gradient over the whole training
-    set this is batch gradient descent; over a minibatch it is plain SGD.
+    one pass over ``theta`` (`nablanet.kernels.axpy`). With ``g`` the gradient over the whole
+    training set this is batch gradient descent; over a minibatch it is plain SGD.
     """
 
     learning_rate: float = 0.1
@@ -88,5 +88,5 @@ class GradientDescent:
         """
         alpha = step_learning_rate(self.learning_rate, learning_rate)
         check_grad(theta, grad)
-        axpy(-alpha, grad, theta)
+        kernels.axpy(theta.dtype.type(-alpha), grad, theta)
         state.t += 1

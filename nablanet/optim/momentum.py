@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nablanet._fused import momentum_kernel
+from nablanet import kernels
 from nablanet.optim._inplace import (
     TINY,
     FloatArray,
@@ -114,10 +114,10 @@ class SGD:
         mu = self.momentum
         check_grad(theta, grad)
         check_state(theta, velocity=state.velocity)
-        # One fused pass (nablanet._fused): v = μ v − α g, then θ = θ + v, or with
-        # Nesterov θ = θ + μ v − α g; scalars in theta's dtype.
+        # One fused pass (`nablanet.kernels.momentum`): v = μ v − α g, then θ = θ + v, or
+        # with Nesterov θ = θ + μ v − α g; scalars in theta's dtype.
         real = theta.dtype.type
-        momentum_kernel()(
+        kernels.momentum(
             theta, grad, state.velocity, real(mu), real(alpha), self.nesterov,
             TINY[theta.dtype],
         )

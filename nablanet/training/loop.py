@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
-from nablanet._fused import fit_kernels, use_compiled
 from nablanet.distributed._blocks import is_dask
+from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
 from nablanet.training.callbacks import Callback, LearningRateSchedule, ProgressBar
@@ -174,7 +174,7 @@ def train(
 
 
 def kernel_work(net: Network, m: int, batch_size: int | None) -> float:
-    """Array entries that the compiled kernels (`nablanet._fused`) would touch in an epoch.
+    """Array entries that the compiled kernels (`nablanet.kernels`) would touch in an epoch.
 
     Each step's hidden and output layers (rows × units), the optimizer's passes over θ
     (two, with weight decay's), and a per-step share for the calls' fixed cost
