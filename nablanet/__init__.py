@@ -27,8 +27,8 @@ _EXPORTS = {
     "train": "nablanet.training",
     "History": "nablanet.training",
     "TrainingDiverged": "nablanet.training",
-    "EarlyStopping": "nablanet.callbacks",
-    "Callback": "nablanet.callbacks",
+    "EarlyStopping": "nablanet.training",
+    "Callback": "nablanet.training",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
     "SparseAutoencoder": "nablanet.estimators.autoencoder",
@@ -52,7 +52,6 @@ __all__ = ["__version__", *_EXPORTS]
 if TYPE_CHECKING:
     from nablanet._fused import compiled_kernels
     from nablanet.activations import ACTIVATIONS
-    from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
     from nablanet.estimators.autoencoder import SparseAutoencoder
@@ -68,7 +67,7 @@ if TYPE_CHECKING:
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
     from nablanet.sparsity import Sparsity
-    from nablanet.training import History, TrainingDiverged, train
+    from nablanet.training import Callback, EarlyStopping, History, TrainingDiverged, train
 
 
 def __getattr__(name: str) -> Any:

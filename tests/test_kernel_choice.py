@@ -14,9 +14,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from nablanet import _fused, compiled_kernels
-from nablanet.callbacks import Callback
 from nablanet.network import Network
-from nablanet.training import train
+from nablanet.training import Callback, train
 from nablanet.training.loop import kernel_work
 
 

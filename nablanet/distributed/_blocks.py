@@ -208,7 +208,7 @@ def checked_block(
     it): an entry that is not finite is named by its row in the whole array, not in the
     block.
     """
-    from nablanet.data.validation import check_matrix
+    from nablanet._arrays import check_matrix
 
     A = np.asarray(A)
     if n_columns is not None and A.shape[0] > 0:

@@ -7,7 +7,7 @@ network's weights; the estimator's attributes change when it succeeded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet.data.validation import check_sample_weight
+from nablanet._arrays import check_sample_weight
+from nablanet.activations import get_activation
 from nablanet.distributed.estimators import cluster_fit
 from nablanet.distributed.predict import rowwise
 from nablanet.estimators import _state
@@ -376,6 +377,60 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if len(self.net_.layer_sizes) < 3:  # as `transform`, which has nothing to give
             raise ValueError("this network has no hidden layer")
         return self.net_.layer_sizes[-2]
+
+    # --- a fitted estimator from its parts (another library's MLP: nablanet.export) ---
+
+    @classmethod
+    def _from_network(
+        cls,
+        net: Network,
+        set_targets: Callable[[_BaseMLP], None],
+        stopping: StoppingState | None,
+        params: dict[str, Any],
+    ) -> Any:
+        """The subclasses' ``from_network``: ``set_targets`` codes the targets on the new one."""
+        est = cls(**params)
+        hidden = est._check_params()
+        if list(net.layer_sizes[1:-1]) != hidden:
+            raise ValueError(
+                f"the network's hidden layers {list(net.layer_sizes[1:-1])} do not match "
+                f"hidden_layer_sizes={est.hidden_layer_sizes!r}"
+            )
+        set_targets(est)
+        out = est._output_activation()
+        if net.activations[-1].name != out:
+            raise ValueError(
+                f"the network's output activation {net.activations[-1].name!r} is not the one "
+                f"{cls.__name__} gives this problem ({out!r})"
+            )
+        est._random_state = check_random_state(est.random_state)
+        est.net_ = net
+        est.n_iter_, est.t_ = 0, 0
+        est.loss_curve_, est.validation_loss_curve_ = [], []
+        early = est.early_stopping and est.solver != "lbfgs"
+        est._set_stopping(stopping or StoppingState.fresh(float(est.learning_rate_init), early))
+        est.n_features_in_ = net.layer_sizes[0]
+        est._describe_network()
+        return est
+
+    @property
+    def stopping_state_(self) -> StoppingState:
+        """scikit-learn's stopping counters as the next fit continues from them (a copy)."""
+        check_is_fitted(self, "net_")
+        return StoppingState(
+            self._learning_rate, self._no_improvement_count, self.best_loss_,
+            self.best_validation_score_, self.validation_scores_,
+        ).copy()
+
+    def loss_for(self, output_activation: str) -> str:
+        """The loss this estimator trains ``output_activation`` with.
+
+        ``loss`` when given, else the output's natural partner for this kind of problem
+        (cross-entropy for softmax, squared error for identity, ...).
+        """
+        name = self._loss_name(get_activation(output_activation).name)
+        assert name is not None
+        return name
 
     def check_gradient(self, X: Any, y: Any, **kwargs: Any) -> Any:
         """Gradient check of the fitted network on (X, y) in float64."""
