@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nablanet._remote import register as _register
 from nablanet._version import __version__
+from nablanet.distributed._handler import DASK as _DASK
+
+# Rows on a Dask cluster reach train, fit, predict and score through this hook, since the
+# core may not import the cluster code that builds on it (see nablanet._remote).
+_register(_DASK)
+del _register, _DASK
 
 # public name -> module that defines it
 _EXPORTS = {

@@ -35,16 +35,6 @@ class ScatteredDataWarning(UserWarning):
     """
 
 
-def is_dask(obj: Any) -> bool:
-    """Whether ``obj`` is a dask collection; never imports dask itself.
-
-    A dask collection can only exist once dask has been imported, so checking
-    ``sys.modules`` first keeps ``import nablanet`` and NumPy-only calls free of dask.
-    """
-    dask = sys.modules.get("dask")
-    return dask is not None and bool(dask.is_dask_collection(obj))
-
-
 def active_client() -> Any:
     """The default ``distributed.Client`` if one is active, else None."""
     if "distributed" not in sys.modules:

@@ -17,9 +17,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from nablanet._remote import rowwise, scored
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
-from nablanet.distributed.estimators import cluster_scored
-from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
 from nablanet.estimators._stopping import StoppingState
 from nablanet.network import Network
@@ -303,9 +302,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_fit_classes", None)
         return super().fit(X, y, sample_weight)
 
-    score = cluster_scored(ClassifierMixin.score)  # dask arrays: reduced on the cluster
+    score = scored(ClassifierMixin.score)  # rows on a cluster: reduced there
 
-    @rowwise  # a dask array: block by block where the rows live, a dask array back
+    @rowwise  # rows on a cluster: block by block where they live (nablanet._remote)
     def predict(self, X: Any) -> Array:
         """Predicted class of each row (an indicator matrix for multi-label problems)."""
         decided = self._decide(self._outputs(X))

@@ -15,9 +15,8 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from nablanet._remote import rowwise, scored
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
-from nablanet.distributed.estimators import cluster_scored
-from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
 from nablanet.estimators._stopping import StoppingState
 from nablanet.network import Network
@@ -238,9 +237,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    score = cluster_scored(RegressorMixin.score)  # dask arrays: reduced on the cluster
+    score = scored(RegressorMixin.score)  # rows on a cluster: reduced there
 
-    @rowwise  # a dask array: block by block where the rows live, a dask array back
+    @rowwise  # rows on a cluster: block by block where they live (nablanet._remote)
     def predict(self, X: Any) -> Array:
         """Predicted targets; shape (n_samples,) for a single output."""
         A = self._outputs(X)
