@@ -69,7 +69,7 @@ def main() -> None:
         compare(name, scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te, classify,
                 params, args.seeds)
     if args.fashion:
-        from nablanet.datasets import load_fashion_mnist
+        from nablanet.data import load_fashion_mnist
 
         d = load_fashion_mnist()
         compare("fashion-mnist", d.X_train, d.X_test, d.y_train, d.y_test, True,

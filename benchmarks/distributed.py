@@ -78,7 +78,7 @@ def cluster(n_workers: int, memory_limit: Any = "auto") -> Any:
 
 def load_data(rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fashion-MNIST as float32 in [0, 1]: (X_train[:rows], Y one-hot, X_test, y_test)."""
-    from nablanet.datasets import load_fashion_mnist
+    from nablanet.data import load_fashion_mnist
 
     d = load_fashion_mnist(dtype=np.float32)
     X, y = d.X_train[:rows], d.y_train[:rows]

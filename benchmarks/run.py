@@ -235,7 +235,7 @@ def load_data(quick: bool) -> Any:
     from peers import Data
 
     try:
-        from nablanet.datasets import load_fashion_mnist
+        from nablanet.data import load_fashion_mnist
 
         ds = load_fashion_mnist(dtype=np.float32)
         return Data("Fashion-MNIST", ds.X_train, ds.y_train, ds.X_test, ds.y_test)
@@ -243,7 +243,7 @@ def load_data(quick: bool) -> Any:
         how = (
             "Fashion-MNIST is not installed. Get it with `make fashion-mnist` "
             "(Debian's dataset-fashion-mnist, into /usr/share/datasets/fashion-mnist), or "
-            "`python -c 'from nablanet.datasets import load_fashion_mnist; "
+            "`python -c 'from nablanet.data import load_fashion_mnist; "
             "load_fashion_mnist(download=True)'`."
         )
         if not quick:
@@ -1149,7 +1149,7 @@ def memory_child(args: argparse.Namespace) -> int:
     if str(ROOT) not in sys.path:
         sys.path.append(str(ROOT))
     import nablanet
-    from nablanet.datasets import load_fashion_mnist
+    from nablanet.data import load_fashion_mnist
     from nablanet.optim import Adam
 
     epochs = 2

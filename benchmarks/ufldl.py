@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from nablanet import Network, SoftmaxRegression, SparseAutoencoder, StackedAutoencoderClassifier
-from nablanet.datasets import load_fashion_mnist, natural_image_patches
+from nablanet.data import load_fashion_mnist, natural_image_patches
 from nablanet.gradcheck import check_gradient
 from nablanet.optim.scipy_min import LBFGS
 from nablanet.training import train

@@ -9,7 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nablanet._remote import register as _register
 from nablanet._version import __version__
+from nablanet.distributed._handler import DASK as _DASK
+
+# Rows on a Dask cluster reach train, fit, predict and score through this hook, since the
+# core may not import the cluster code that builds on it (see nablanet._remote).
+_register(_DASK)
+del _register, _DASK
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -27,8 +34,8 @@ _EXPORTS = {
     "train": "nablanet.training",
     "History": "nablanet.training",
     "TrainingDiverged": "nablanet.training",
-    "EarlyStopping": "nablanet.callbacks",
-    "Callback": "nablanet.callbacks",
+    "EarlyStopping": "nablanet.training",
+    "Callback": "nablanet.training",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
     "SparseAutoencoder": "nablanet.estimators.autoencoder",
@@ -51,7 +58,6 @@ __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nablanet.activations import ACTIVATIONS
-    from nablanet.callbacks import Callback, EarlyStopping
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
     from nablanet.estimators.autoencoder import SparseAutoencoder
@@ -68,7 +74,7 @@ if TYPE_CHECKING:
     from nablanet.losses import LOSSES
     from nablanet.network import Network, Trace
     from nablanet.sparsity import Sparsity
-    from nablanet.training import History, TrainingDiverged, train
+    from nablanet.training import Callback, EarlyStopping, History, TrainingDiverged, train
 
 
 def __getattr__(name: str) -> Any:

@@ -1,34 +1,29 @@
-"""Data sets and data readers: the public face of ``nablanet.data``.
+"""Deprecated alias of `nablanet.data`, where the data sets and readers live.
 
->>> from nablanet.datasets import load_digits
->>> data = load_digits()
->>> data.X_train.shape, data.X_test.shape
-((1347, 64), (450, 64))
+Importing it warns (`DeprecationWarning`); every name resolves to its one home in
+`nablanet.data`. Write ``from nablanet.data import load_digits`` instead.
 """
 
-from nablanet.data.csv import CsvLayout, inspect_csv, read_csv
-from nablanet.data.download import ChecksumError, download_fashion_mnist
-from nablanet.data.idx import read_idx, write_idx
-from nablanet.data.patches import natural_image_patches
-from nablanet.data.preprocessing import one_hot, stratified_split
-from nablanet.data.sets import Dataset, load_digits, load_fashion_mnist, load_idx_folder
-from nablanet.data.split import split, split_indices
+from __future__ import annotations
 
-__all__ = [
-    "ChecksumError",
-    "CsvLayout",
-    "Dataset",
-    "download_fashion_mnist",
-    "inspect_csv",
-    "load_digits",
-    "load_fashion_mnist",
-    "load_idx_folder",
-    "natural_image_patches",
-    "one_hot",
-    "read_csv",
-    "read_idx",
-    "split",
-    "split_indices",
-    "stratified_split",
-    "write_idx",
-]
+import warnings
+from typing import Any
+
+from nablanet import data
+
+warnings.warn(
+    "nablanet.datasets is deprecated: import its names from nablanet.data "
+    "(e.g. `from nablanet.data import load_digits`)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+__all__ = list(data.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(data, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

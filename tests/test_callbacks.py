@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from nablanet import Network
-from nablanet.callbacks import (
+from nablanet.optim.schedules import ReduceOnPlateau, StepDecay
+from nablanet.training import (
     Callback,
     EarlyStopping,
     EpochLogger,
@@ -22,7 +23,6 @@ from nablanet.callbacks import (
     RunHistory,
     TrainState,
 )
-from nablanet.optim.schedules import ReduceOnPlateau, StepDecay
 
 NAN = math.nan
 

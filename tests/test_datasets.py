@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
-import nablanet.datasets as datasets
-from nablanet.data import sets
+import nablanet.data as datasets
+from nablanet.data import Dataset, load_digits, load_fashion_mnist, load_idx_folder, sets
 from nablanet.data.idx import write_idx
-from nablanet.datasets import Dataset, load_digits, load_fashion_mnist, load_idx_folder
 
 
 def _make_idx_folder(folder, n_train=20, n_test=10, shape=(28, 28), seed=0, gz=(True, False)):

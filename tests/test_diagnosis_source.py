@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.datasets import load_digits as sklearn_digits
 
 from nablanet import MLPClassifier, MLPRegressor, Network, train
-from nablanet.datasets import load_digits, one_hot
+from nablanet.data import load_digits, one_hot
 from nablanet.diagnostics import VANISHING_RATIO, WRONG_SATURATED
 
 # Short fits on purpose: the diagnosis, not the fit, is under test.

@@ -17,8 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 import nablanet
 from nablanet import MLPClassifier, Network
+from nablanet.cli import export as commands
 from nablanet.cli._common import UsageError
-from nablanet.export import commands
 
 X, Y = load_iris(return_X_y=True)
 X = StandardScaler().fit_transform(X)

@@ -14,10 +14,9 @@ import pytest
 from sklearn.datasets import load_digits
 
 from nablanet import compiled_kernels, kernels
-from nablanet.callbacks import Callback
 from nablanet.kernels import choice
 from nablanet.network import Network
-from nablanet.training import train
+from nablanet.training import Callback, train
 from nablanet.training.loop import kernel_work
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from nablanet.data import natural_image_patches
 from nablanet.data.patches import normalize_patches, whiten_image
-from nablanet.datasets import natural_image_patches
 
 
 def test_shape_range_and_seed():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nablanet import plots
-from nablanet.callbacks import RunHistory
+from nablanet.training import RunHistory
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

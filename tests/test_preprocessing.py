@@ -144,7 +144,7 @@ def test_split_property(counts, test_size, seed):
 
 
 def test_split_indices_unstratified_is_ceil_and_a_partition():
-    from nablanet.data.split import split_indices
+    from nablanet.data.splitting import split_indices
 
     kept, out = split_indices(10, 0.25, seed=3)
     assert len(out) == 3 and len(kept) == 7  # ceil(2.5)
@@ -157,7 +157,7 @@ def test_split_indices_unstratified_is_ceil_and_a_partition():
 
 
 def test_split_stratified_equals_stratified_split():
-    from nablanet.data.split import split
+    from nablanet.data.splitting import split
 
     X, y = _blobs([10, 20, 7])
     parts = split(X, y, fraction=0.3, seed=4, labels=y)
@@ -166,7 +166,7 @@ def test_split_stratified_equals_stratified_split():
 
 
 def test_split_messages_name_the_fraction_and_the_part():
-    from nablanet.data.split import split, split_indices
+    from nablanet.data.splitting import split, split_indices
 
     with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):
         split_indices(10, 1.0, name="validation_fraction")
@@ -182,7 +182,7 @@ def test_split_messages_name_the_fraction_and_the_part():
 
 
 def test_split_passes_none_through():
-    from nablanet.data.split import split
+    from nablanet.data.splitting import split
 
     X, Y = np.arange(20).reshape(10, 2), np.arange(10)
     X_kept, X_out, s_kept, s_out, Y_kept, Y_out = split(X, None, Y, fraction=0.2, seed=0)
@@ -194,7 +194,7 @@ def test_split_passes_none_through():
 def test_split_keeps_sparse_matrices_sparse():
     import scipy.sparse as sp
 
-    from nablanet.data.split import split
+    from nablanet.data.splitting import split
 
     X = np.arange(40.0).reshape(10, 4)
     y = np.arange(10) % 2

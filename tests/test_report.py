@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nablanet import Network
-from nablanet.callbacks import RunHistory
 from nablanet.report import evaluate_model, format_evaluation, write_report
+from nablanet.training import RunHistory
 
 
 class FakeClassifier:

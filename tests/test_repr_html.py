@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nablanet import Network, train
-from nablanet.datasets import load_digits, one_hot
+from nablanet.data import load_digits, one_hot
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,7 @@ from sklearn.datasets import load_diabetes, load_digits
 from threadpoolctl import threadpool_limits
 
 from nablanet import MLPClassifier, MLPRegressor, Network
-from nablanet.callbacks import Callback
-from nablanet.training import train
+from nablanet.training import Callback, train
 
 N_THREADS = 8
 ROUNDS = 6

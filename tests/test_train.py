@@ -21,18 +21,21 @@ from sklearn.datasets import load_iris
 from threadpoolctl import threadpool_limits
 
 from nablanet import Network, TrainingDiverged
-from nablanet.callbacks import (
-    Callback,
-    EarlyStopping,
-    EpochLogger,
-    LearningRateSchedule,
-    ProgressBar,
-)
-from nablanet.datasets import load_digits, one_hot
+from nablanet.data import load_digits, one_hot
 from nablanet.gradcheck import check_gradient
 from nablanet.optim import LBFGS, SGD, ConjugateGradient, GradientDescent
 from nablanet.optim.schedules import Cosine, ReduceOnPlateau, StepDecay
-from nablanet.training import History, accuracy, run_seeds, train
+from nablanet.training import (
+    Callback,
+    EarlyStopping,
+    EpochLogger,
+    History,
+    LearningRateSchedule,
+    ProgressBar,
+    accuracy,
+    run_seeds,
+    train,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -8,7 +8,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nablanet import SoftmaxRegression, SparseAutoencoder, load
-from nablanet.datasets import natural_image_patches
+from nablanet.data import natural_image_patches
 
 
 @pytest.fixture(scope="module")

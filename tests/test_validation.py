@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nablanet.data.validation import check_dtype, check_matrix, check_pair, check_sample_weight
+from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight
 
 
 def test_check_dtype():

@@ -36,7 +36,7 @@ def progress_callbacks(quiet: bool) -> list[Any]:
     """A progress bar on a terminal, one line per epoch elsewhere, nothing when quiet."""
     if quiet:
         return []
-    from nablanet.callbacks import EpochLogger, ProgressBar
+    from nablanet.training import EpochLogger, ProgressBar
 
     return [ProgressBar()] if sys.stderr.isatty() else [EpochLogger(sys.stderr)]
 

@@ -63,7 +63,7 @@ def add_parser(subparsers: Any) -> None:
 def _load(args: argparse.Namespace) -> tuple[Array, int, str]:
     """The rows to learn from, the image side and a description."""
     if args.data == "patches":
-        from nablanet.datasets import natural_image_patches
+        from nablanet.data import natural_image_patches
 
         X = natural_image_patches(args.n_patches, 8, seed=args.seed)
         return X, 8, f"{X.shape[0]} {SOURCES['patches']}"

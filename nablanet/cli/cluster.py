@@ -130,7 +130,7 @@ def _round_lines(quiet: bool) -> list[Any]:
     """One progress line per L-BFGS iteration (a round of the cluster), unless quiet."""
     if quiet:
         return []
-    from nablanet.callbacks import EpochLogger
+    from nablanet.training import EpochLogger
 
     return [EpochLogger()]  # standard error, looked up when writing: the estimator travels
 

@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the tour: check, train, evaluate, diagnose, and save what was asked for."""
-    from nablanet.datasets import load_digits
+    from nablanet.data import load_digits
     from nablanet.report import evaluate_model, format_evaluation
 
     c.check_outputs({"--out": args.out, "--report": args.report})
@@ -67,7 +67,7 @@ def _gradient_check(data: Any, seed: int) -> None:
     import numpy as np
 
     from nablanet import Network
-    from nablanet.datasets import one_hot
+    from nablanet.data import one_hot
 
     small = Network([64, 25, 10], activation="sigmoid", output_activation="softmax",
                     weight_decay=1e-3, seed=seed, dtype=np.float64)

@@ -37,8 +37,8 @@ from nablanet.cli import (
     strip_rows,
     train,
 )
+from nablanet.cli import export as export_commands
 from nablanet.cli._common import PROG, CommandFailed, Parser, UsageError, err
-from nablanet.export import commands as export_commands
 
 
 class Command(NamedTuple):

@@ -50,7 +50,7 @@ def is_csv(source: str) -> bool:
 
 def load_dataset(source: str) -> Data:
     """A data set with its own training and test splits: digits, fashion-mnist, IDX folder."""
-    from nablanet import datasets
+    from nablanet import data as datasets
 
     if source == "digits":
         data = datasets.load_digits()
@@ -199,7 +199,7 @@ def _split(rows: NDArray[Any], y: NDArray[Any], fraction: float, seed: int,
     """Training and test rows: a shuffled split for regression, else a stratified one."""
     import numpy as np
 
-    from nablanet.datasets import stratified_split
+    from nablanet.data import stratified_split
 
     if not regression and y.ndim == 1:
         try:
@@ -275,7 +275,7 @@ def _by_position(args: argparse.Namespace, model: Any, need_target: bool,
 
     ``prep``: the preprocessing of a pipeline saved in Python from an array, applied here.
     """
-    from nablanet.datasets import read_csv
+    from nablanet.data import read_csv
 
     if prep is not None:
         model = prep[0]  # its first step knows the width of the raw rows

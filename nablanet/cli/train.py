@@ -275,7 +275,7 @@ def progress_callbacks(quiet: bool, epochs: int) -> list[Any]:
 
     if quiet:
         return []
-    from nablanet.callbacks import EpochLogger, ProgressBar
+    from nablanet.training import EpochLogger, ProgressBar
 
     if sys.stderr.isatty():
         return [ProgressBar()]

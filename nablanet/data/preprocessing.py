@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.data.split import split
-from nablanet.data.validation import check_dtype
+from nablanet._arrays import check_dtype
+from nablanet.data.splitting import split
 
 
 def _check_labels(y: Any, name: str = "y") -> NDArray[Any]:
@@ -85,7 +85,7 @@ def stratified_split(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""Split a data set in two, keeping each class's share the same in both parts.
 
-    The project's one split (`nablanet.data.split.split`) with ``labels=y``.
+    The project's one split (`nablanet.data.splitting.split`) with ``labels=y``.
 
     Parameters
     ----------

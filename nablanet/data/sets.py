@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._arrays import check_dtype
 from nablanet.data.download import default_cache_dir, download_fashion_mnist
 from nablanet.data.idx import read_idx
 from nablanet.data.preprocessing import stratified_split
-from nablanet.data.validation import check_dtype
 
 # Where Debian's package dataset-fashion-mnist installs the four .gz files.
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

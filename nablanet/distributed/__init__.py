@@ -9,6 +9,10 @@
 - `predict_rows` / `score`: prediction block by block, returning dask arrays.
 - `from_npy`: read a large .npy file on the workers, so lost blocks are recomputed.
 
+``nablanet.train`` and the estimators reach this package through the hook of
+`nablanet._remote`, which `nablanet` fills with `nablanet.distributed._handler.DASK` on
+import: they do not import it, since it builds on them.
+
 Importing this package starts nothing and imports dask only when a name is used. With a
 ``distributed.Client`` active, work goes to its cluster; otherwise dask's local
 scheduler runs it. Data placed with ``client.scatter`` cannot be recovered after a worker
@@ -24,7 +28,7 @@ _EXPORTS = {
     "DaskObjective": "nablanet.distributed.objective",
     "ScatteredDataWarning": "nablanet.distributed._blocks",
     "from_npy": "nablanet.distributed._blocks",
-    "is_dask": "nablanet.distributed._blocks",
+    "is_dask": "nablanet.distributed._handler",
     "local_sgd": "nablanet.distributed.local_sgd",
     "LocalSGDResult": "nablanet.distributed.local_sgd",
     "predict_rows": "nablanet.distributed.predict",
@@ -43,7 +47,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nablanet.distributed._blocks import ScatteredDataWarning, from_npy, is_dask
+    from nablanet.distributed._blocks import ScatteredDataWarning, from_npy
+    from nablanet.distributed._handler import is_dask
     from nablanet.distributed.local_sgd import LocalSGDResult, local_sgd
     from nablanet.distributed.objective import DaskObjective
     from nablanet.distributed.predict import predict_rows, score

@@ -35,16 +35,6 @@ class ScatteredDataWarning(UserWarning):
     """
 
 
-def is_dask(obj: Any) -> bool:
-    """Whether ``obj`` is a dask collection; never imports dask itself.
-
-    A dask collection can only exist once dask has been imported, so checking
-    ``sys.modules`` first keeps ``import nablanet`` and NumPy-only calls free of dask.
-    """
-    dask = sys.modules.get("dask")
-    return dask is not None and bool(dask.is_dask_collection(obj))
-
-
 def active_client() -> Any:
     """The default ``distributed.Client`` if one is active, else None."""
     if "distributed" not in sys.modules:
@@ -208,7 +198,7 @@ def checked_block(
     it): an entry that is not finite is named by its row in the whole array, not in the
     block.
     """
-    from nablanet.data.validation import check_matrix
+    from nablanet._arrays import check_matrix
 
     A = np.asarray(A)
     if n_columns is not None and A.shape[0] > 0:

@@ -1,26 +1,26 @@
-"""The estimators' ``fit`` and ``score`` on dask arrays.
+"""The estimators' ``fit`` on dask arrays: the data steps of their one fit path.
 
-``fit`` follows the in-memory path step for step, with two changes. The target encoding
-is fitted on a small summary computed on the cluster that has the statistics the
-encoding needs: the distributed unique of the labels for a classifier, the per-output
-minimum and maximum for a regressor. Then each block of y is encoded on its worker. The
-``lbfgs`` solver then runs `nablanet.train` on the dask arrays (a `DaskObjective`).
+``fit`` is the estimator's own path (``_BaseMLP._fit``); `ClusterRows` gives it the data
+steps for dask arrays. The target encoding is fitted on a small summary computed on the
+cluster that has the statistics the encoding needs: the distributed unique of the labels
+for a classifier, the per-output minimum and maximum for a regressor. Then each block of
+y is encoded on its worker. The ``lbfgs`` solver then runs `nablanet.train` on the dask
+arrays (a `DaskObjective`).
 """
 
 from __future__ import annotations
 
 import functools
 import pickle
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import is_classifier
-from sklearn.utils import check_random_state
 
-from nablanet.distributed._blocks import align, as_rows, is_dask, ship
-from nablanet.distributed.predict import score as cluster_score
+from nablanet.distributed._blocks import align, as_rows, ship
+
+if TYPE_CHECKING:
+    from nablanet.estimators._rows import TargetCoding
 
 Array = NDArray[Any]
 
@@ -59,13 +59,15 @@ def _range_summary(y: Any, s: Any = None) -> Array:
     return summary.ravel() if y.ndim == 1 else summary
 
 
-def _encode_block(y: Array, blob: bytes, dtype: Any) -> Array:
+def _encode_block(y: Array, blob: bytes) -> Array:
     """Encode one block of targets with the fitted encoding (checks unseen classes)."""
-    return np.asarray(pickle.loads(blob)._encode(y, fit=False, dtype=dtype))
+    return np.asarray(pickle.loads(blob)(y))
 
 
-def encode_on_cluster(est: Any, y: Any, dtype: Any, fit: bool = True, s: Any = None) -> Any:
-    """Fit ``est``'s target encoding on a summary of y (if ``fit``), then encode each block.
+def encode_on_cluster(
+    coding: TargetCoding, y: Any, dtype: Any, fit: bool = True, s: Any = None
+) -> Any:
+    """Fit the target encoding on a summary of y (if ``fit``), then encode each block.
 
     A fit that continues checks the summary against the fitted encoding instead (a bounded
     regressor's range). ``s``: the sample weights (rows of weight 0 do not count).
@@ -74,80 +76,65 @@ def encode_on_cluster(est: Any, y: Any, dtype: Any, fit: bool = True, s: Any = N
     -------
     dask.array.Array of shape (m, n_outputs)
     """
-    summary = _label_summary(y) if is_classifier(est) else _range_summary(y, s)
+    summary = _label_summary(y) if coding.is_classifier else _range_summary(y, s)
     if fit:
-        est._encode(summary, fit=True, dtype=dtype)
-    coded = est._encode(summary, fit=False, dtype=dtype)
+        coding.encode(summary, fit=True, dtype=dtype)
+    coded = coding.encode(summary, fit=False, dtype=dtype)
     if not fit:
-        est._check_continued_targets(coded, None)
+        coding.check_continued(coded, None)
     width = coded.shape[1]
-    blob = ship(est)
+    # the estimator travels with its method, its coding fitted
+    blob = ship(functools.partial(coding.encode, fit=False, dtype=np.dtype(dtype)))
     kwargs: dict[str, Any] = {"chunks": (y.chunks[0], (width,)), "dtype": np.dtype(dtype)}
     if y.ndim == 1:
         kwargs["new_axis"] = 1
-    return y.map_blocks(_encode_block, blob, np.dtype(dtype), **kwargs)
+    return y.map_blocks(_encode_block, blob, **kwargs)
 
 
-def fit_on_cluster(est: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
-    """``est.fit(X, y)`` for dask arrays with the ``lbfgs`` solver, all or nothing.
+class ClusterRows:
+    """An estimator's fit on dask arrays: its data steps, where the rows live.
 
-    Raises
-    ------
-    ValueError
-        For the stochastic solvers (see `nablanet.distributed.local_sgd`).
+    The fit itself is the estimator's own (``_BaseMLP._fit``); these steps replace
+    scikit-learn's input checks by row-chunked dask arrays aligned block by block, and
+    the target coding by `encode_on_cluster`. Only the "lbfgs" solver runs here: its
+    full-batch objective is a `DaskObjective`.
     """
-    from nablanet.estimators._training import fit_lbfgs
-    from nablanet.estimators._transaction import all_or_nothing
 
-    if est.solver != "lbfgs":
-        raise ValueError(
-            f"solver={est.solver!r} on dask arrays: only 'lbfgs' trains on a cluster through "
-            "fit(); for minibatch training use nablanet.distributed.local_sgd"
-        )
-    continuing = est._continues(False)
-    with all_or_nothing(est, continuing):
-        hidden = est._check_params()
+    def check_solver(self, solver: str) -> None:
+        """Refuse the minibatch solvers, pointing to `local_sgd`."""
+        if solver != "lbfgs":
+            raise ValueError(
+                f"solver={solver!r} on dask arrays: only 'lbfgs' trains on a cluster through "
+                "fit(); for minibatch training use nablanet.distributed.local_sgd"
+            )
+
+    def validate(
+        self, est: Any, X: Any, y: Any, sample_weight: Any, reset: bool
+    ) -> tuple[Any, Any, Any]:
+        """X, y and the weights chunked by rows alike; ``reset`` records the features."""
         X = as_rows(X, "X")
         y = as_rows(y, "y", ndim=(1, 2))
         s = None if sample_weight is None else as_rows(sample_weight, "sample_weight", (1,))
         X, y, s = align(X, y, s)
-        if continuing and X.shape[1] != est.n_features_in_:
+        if not reset and X.shape[1] != est.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
                 f"{est.n_features_in_} features as input"
             )
-        if not continuing:
-            est._random_state = check_random_state(est.random_state)
+        if reset:
             est.n_features_in_ = X.shape[1]
             est.__dict__.pop("feature_names_in_", None)
-        dtype = est.net_.dtype if continuing else est._train_dtype(X)
-        X = X.astype(dtype)
-        Y = encode_on_cluster(est, y, dtype, fit=not continuing, s=s)
-        if not continuing:
-            est._start(hidden, X.shape[1], Y.shape[1], dtype)
-        est._commit(fit_lbfgs(est, X, Y, s))
-    return est
+        return X, y, s
 
+    def matrix(self, X: Any, dtype: Any) -> Any:
+        """X cast block by block."""
+        return X.astype(dtype)
 
-def cluster_fit(fit: Callable[..., Any]) -> Callable[..., Any]:
-    """Make an estimator's ``fit`` train on the cluster when X is a dask collection."""
-
-    @functools.wraps(fit)
-    def wrapper(self: Any, X: Any, y: Any, sample_weight: Any = None) -> Any:
-        if is_dask(X):
-            return fit_on_cluster(self, X, y, sample_weight)
-        return fit(self, X, y, sample_weight)
-
-    return wrapper
-
-
-def cluster_scored(method: Callable[..., float]) -> Callable[..., float]:
-    """Make a ``score(X, y, sample_weight)`` method reduce on the cluster for dask X."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
-        if is_dask(X):
-            return cluster_score(self, X, y, sample_weight)
-        return method(self, X, y, sample_weight)
-
-    return wrapper
+    def targets(
+        self, coding: TargetCoding, y: Any, sample_weight: Any, m: int, dtype: Any,
+        continuing: bool, incremental: bool,
+    ) -> tuple[Any, Any]:
+        """Y coded block by block (`encode_on_cluster`); the weights as aligned."""
+        return encode_on_cluster(coding, y, dtype, fit=not continuing, s=sample_weight), (
+            sample_weight
+        )

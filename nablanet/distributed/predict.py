@@ -2,9 +2,9 @@
 
 `predict_rows` maps a fitted object's method over X's row blocks and returns a dask array
 (as dask-ml's ``ParallelPostFit`` does): nothing is computed until asked, and the input
-never passes through the driver. `rowwise` makes an estimator method do that when given
-a dask array. `score` reduces per-block sums to one number (accuracy or R²), so it too
-reads each block once on the cluster.
+never passes through the driver. An estimator method does that when given a dask array
+(`nablanet._remote.rowwise`). `score` reduces per-block sums to one number (accuracy or
+R²), so it too reads each block once on the cluster.
 
 Each task unpickles its own copy of the model, so the threads of one worker never share
 a network's work buffers.
@@ -12,7 +12,6 @@ a network's work buffers.
 
 from __future__ import annotations
 
-import functools
 import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet.distributed._blocks import align, as_rows, blocks, is_dask, ship, tree_sum
+from nablanet.distributed._blocks import align, as_rows, blocks, ship, tree_sum
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -58,18 +57,6 @@ def predict_rows(model: Any, method: str, X: Any) -> Any:
         _apply, blob, method, chunks=(X.chunks[0], sample.shape[1]), dtype=sample.dtype,
         meta=sample[:0],
     )
-
-
-def rowwise(method: F) -> F:
-    """Make an estimator method map itself over row blocks when X is a dask collection."""
-
-    @functools.wraps(method)
-    def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
-        if is_dask(X):
-            return predict_rows(self, method.__name__, X)
-        return method(self, X, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 # --- scores: sums per block, one number at the end -------------------------------------

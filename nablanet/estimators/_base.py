@@ -7,7 +7,7 @@ network's weights; the estimator's attributes change when it succeeded
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,18 +17,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from nablanet.data.validation import check_sample_weight
-from nablanet.distributed.estimators import cluster_fit
-from nablanet.distributed.predict import rowwise
+from nablanet._remote import rowwise
+from nablanet.activations import get_activation
 from nablanet.estimators import _state
-from nablanet.estimators._inputs import (
-    FLOAT_DTYPES,
-    SPARSE_FORMATS,
-    as_network_matrix,
-    prediction_matrix,
-)
+from nablanet.estimators._inputs import SPARSE_FORMATS, as_network_matrix, prediction_matrix
 from nablanet.estimators._layer_arrays import LayerArrays, assign_all
 from nablanet.estimators._params import PARAMETER_CONSTRAINTS, check_params
+from nablanet.estimators._rows import TargetCoding, fit_rows
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
 from nablanet.estimators._transaction import all_or_nothing
@@ -192,13 +187,14 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     # --- fitting --------------------------------------------------------------------
 
-    @cluster_fit  # dask arrays: trained on the cluster (nablanet.distributed)
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
         """Fit the model to data X and targets y.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Or a collection whose rows live on a cluster (a dask array, see
+            `nablanet.distributed`): the same fit runs there, with the "lbfgs" solver.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
 
@@ -218,24 +214,21 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return hasattr(self, "net_") and bool(self.warm_start or incremental)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
+        """The one fit path; where the rows live changes only the data steps (`_rows`)."""
         continuing = self._continues(incremental)
+        rows = fit_rows(X)
+        rows.check_solver(self.solver)
         with self._all_or_nothing(continuing):
             hidden = self._check_params()
-            X, y = validate_data(
-                self, X, y, reset=not continuing, multi_output=True,
-                y_numeric=not self._is_classifier,
-                accept_sparse=SPARSE_FORMATS, dtype=FLOAT_DTYPES,
-            )
+            X, y, sample_weight = rows.validate(self, X, y, sample_weight, reset=not continuing)
             if not continuing:
                 self._random_state = check_random_state(self.random_state)
             dtype = self.net_.dtype if continuing else self._train_dtype(X)
-            X = as_network_matrix(X, dtype)
-            if continuing and not incremental:
-                self._check_warm_start(y)
-            s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
-            Y = self._encode(y, fit=not continuing, dtype=dtype, sample_weight=s)
-            if continuing:
-                self._check_continued_targets(Y, s)
+            X = rows.matrix(X, dtype)
+            Y, s = rows.targets(
+                self._target_coding(), y, sample_weight, X.shape[0], dtype, continuing,
+                incremental,
+            )
             if not continuing:
                 self._start(hidden, X.shape[1], Y.shape[1], dtype)
             if self.solver == "lbfgs":
@@ -245,8 +238,14 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self._commit(fitted)
         return self
 
+    def _target_coding(self) -> TargetCoding:
+        return TargetCoding(
+            self._encode, self._check_warm_start, self._check_continued_targets,
+            self._is_classifier,
+        )
+
     def _all_or_nothing(self, continuing: bool) -> Any:
-        """The context every fit runs in (`_transaction`); also used by the cluster fit."""
+        """The context every fit runs in (`_transaction`)."""
         return all_or_nothing(self, continuing)
 
     def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
@@ -359,7 +358,7 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X = self._inputs(X)  # first: it raises NotFittedError before net_ is looked up
         return self.net_.forward(X)
 
-    @rowwise  # a dask array: block by block where the rows live, a dask array back
+    @rowwise  # rows on a cluster: block by block where they live (nablanet._remote)
     def transform(self, X: Any) -> Array:
         """Activations of the last hidden layer for X, shape (n_samples, units)."""
         X = self._inputs(X)
@@ -376,6 +375,60 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if len(self.net_.layer_sizes) < 3:  # as `transform`, which has nothing to give
             raise ValueError("this network has no hidden layer")
         return self.net_.layer_sizes[-2]
+
+    # --- a fitted estimator from its parts (another library's MLP: nablanet.export) ---
+
+    @classmethod
+    def _from_network(
+        cls,
+        net: Network,
+        set_targets: Callable[[_BaseMLP], None],
+        stopping: StoppingState | None,
+        params: dict[str, Any],
+    ) -> Any:
+        """The subclasses' ``from_network``: ``set_targets`` codes the targets on the new one."""
+        est = cls(**params)
+        hidden = est._check_params()
+        if list(net.layer_sizes[1:-1]) != hidden:
+            raise ValueError(
+                f"the network's hidden layers {list(net.layer_sizes[1:-1])} do not match "
+                f"hidden_layer_sizes={est.hidden_layer_sizes!r}"
+            )
+        set_targets(est)
+        out = est._output_activation()
+        if net.activations[-1].name != out:
+            raise ValueError(
+                f"the network's output activation {net.activations[-1].name!r} is not the one "
+                f"{cls.__name__} gives this problem ({out!r})"
+            )
+        est._random_state = check_random_state(est.random_state)
+        est.net_ = net
+        est.n_iter_, est.t_ = 0, 0
+        est.loss_curve_, est.validation_loss_curve_ = [], []
+        early = est.early_stopping and est.solver != "lbfgs"
+        est._set_stopping(stopping or StoppingState.fresh(float(est.learning_rate_init), early))
+        est.n_features_in_ = net.layer_sizes[0]
+        est._describe_network()
+        return est
+
+    @property
+    def stopping_state_(self) -> StoppingState:
+        """scikit-learn's stopping counters as the next fit continues from them (a copy)."""
+        check_is_fitted(self, "net_")
+        return StoppingState(
+            self._learning_rate, self._no_improvement_count, self.best_loss_,
+            self.best_validation_score_, self.validation_scores_,
+        ).copy()
+
+    def loss_for(self, output_activation: str) -> str:
+        """The loss this estimator trains ``output_activation`` with.
+
+        ``loss`` when given, else the output's natural partner for this kind of problem
+        (cross-entropy for softmax, squared error for identity, ...).
+        """
+        name = self._loss_name(get_activation(output_activation).name)
+        assert name is not None
+        return name
 
     def check_gradient(self, X: Any, y: Any, **kwargs: Any) -> Any:
         """Gradient check of the fitted network on (X, y) in float64."""

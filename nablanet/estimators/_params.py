@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
+from nablanet._arrays import check_dtype
 from nablanet._checks import integer, number
 from nablanet.activations import ACTIVATIONS, ALIASES, get_activation
-from nablanet.data.validation import check_dtype
 from nablanet.losses import LOSSES
 
 if TYPE_CHECKING:

@@ -15,12 +15,12 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from nablanet._remote import rowwise, scored
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
-from nablanet.distributed.estimators import cluster_scored
-from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
+from nablanet.estimators._stopping import StoppingState
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -145,6 +145,64 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         binary_of_more = kind == "binary" and len(self.classes_) > 2
         self._target_kind = "multiclass" if binary_of_more else kind
 
+    @classmethod
+    def from_network(
+        cls,
+        net: Network,
+        classes: Any,
+        *,
+        multilabel: bool = False,
+        stopping: StoppingState | None = None,
+        **params: Any,
+    ) -> MLPClassifier:
+        """A fitted classifier from its parts: a trained network and the classes it tells.
+
+        Parameters
+        ----------
+        net : Network
+            Trained; its hidden layers match ``hidden_layer_sizes`` and its output is the
+            one this classifier gives the problem (softmax for more than two classes,
+            one sigmoid unit for two, one per label for multi-label targets, unless
+            ``output_activation`` says otherwise). It is kept, not copied.
+        classes : array-like of shape (n_classes,)
+            The labels, in the order of the output units.
+        multilabel : bool, default False
+            Each output is one label of a multi-label (indicator) problem.
+        stopping : StoppingState, optional
+            scikit-learn's counters for a later warm start; fresh ones by default.
+        **params
+            The constructor's parameters.
+
+        Returns
+        -------
+        MLPClassifier
+            Fitted: it predicts with ``net``; ``n_iter_``, ``t_`` and ``loss_curve_`` start
+            empty.
+
+        Raises
+        ------
+        ValueError
+            If the network's hidden layers or output do not fit the parameters.
+        """
+
+        def set_targets(est: Any) -> None:
+            est.classes_ = np.array(classes, copy=True)
+            if multilabel:
+                est._target_kind = "multilabel-indicator"
+                est._binarizer = LabelBinarizer().fit(np.eye(len(est.classes_), dtype=int))
+            else:
+                est._target_kind = "multiclass" if len(est.classes_) > 2 else "binary"
+                est._binarizer = LabelBinarizer().fit(est.classes_)
+
+        est: MLPClassifier = cls._from_network(net, set_targets, stopping, params)
+        return est
+
+    @property
+    def target_kind_(self) -> str:
+        """The problem: "binary", "multiclass" or "multilabel-indicator" (scikit-learn's words)."""
+        check_is_fitted(self, "net_")
+        return str(self._target_kind)
+
     def _check_warm_start(self, y: Any) -> None:
         """A warm start needs the classes of the previous fit, exactly (scikit-learn's rule)."""
         if self._target_kind == "multilabel-indicator":
@@ -244,9 +302,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.__dict__.pop("_partial_fit_classes", None)
         return super().fit(X, y, sample_weight)
 
-    score = cluster_scored(ClassifierMixin.score)  # dask arrays: reduced on the cluster
+    score = scored(ClassifierMixin.score)  # rows on a cluster: reduced there
 
-    @rowwise  # a dask array: block by block where the rows live, a dask array back
+    @rowwise  # rows on a cluster: block by block where they live (nablanet._remote)
     def predict(self, X: Any) -> Array:
         """Predicted class of each row (an indicator matrix for multi-label problems)."""
         decided = self._decide(self._outputs(X))

@@ -15,10 +15,10 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from nablanet._remote import rowwise, scored
 from nablanet.activations import ACTIVATIONS, Activation, get_activation
-from nablanet.distributed.estimators import cluster_scored
-from nablanet.distributed.predict import rowwise
 from nablanet.estimators._base import _BaseMLP, stochastic_solver
+from nablanet.estimators._stopping import StoppingState
 from nablanet.network import Network
 
 Array = NDArray[Any]
@@ -136,6 +136,66 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 f"output_activation='identity', which reaches every value"
             )
 
+    @classmethod
+    def from_network(
+        cls,
+        net: Network,
+        *,
+        target_offset: Any = None,
+        target_scale: Any = None,
+        stopping: StoppingState | None = None,
+        **params: Any,
+    ) -> MLPRegressor:
+        """A fitted regressor from its parts: a trained network and its targets' scaling.
+
+        Parameters
+        ----------
+        net : Network
+            Trained; its hidden layers match ``hidden_layer_sizes`` and its output is the
+            one ``output_activation`` and ``loss`` give. It is kept, not copied.
+        target_offset, target_scale : array-like of shape (n_outputs,), optional
+            Predictions are ``target_offset + target_scale · a`` (see `target_scaling_`);
+            0 and 1 by default.
+        stopping : StoppingState, optional
+            scikit-learn's counters for a later warm start; fresh ones by default.
+        **params
+            The constructor's parameters.
+
+        Returns
+        -------
+        MLPRegressor
+            Fitted: it predicts with ``net``; ``n_iter_``, ``t_`` and ``loss_curve_`` start
+            empty.
+
+        Raises
+        ------
+        ValueError
+            If the network does not fit the parameters, or a scale is not positive.
+        """
+        n_out = net.layer_sizes[-1]
+        offset = np.zeros(n_out) if target_offset is None else np.asarray(target_offset, float)
+        scale = np.ones(n_out) if target_scale is None else np.asarray(target_scale, float)
+        if offset.shape != (n_out,) or scale.shape != (n_out,) or not (scale > 0).all():
+            raise ValueError(
+                f"target_offset and target_scale must be {n_out} numbers each (one per "
+                f"output), the scales positive; got shapes {offset.shape} and {scale.shape}"
+            )
+
+        def set_targets(est: Any) -> None:
+            est._y_offset, est._y_scale = offset, scale
+
+        est: MLPRegressor = cls._from_network(net, set_targets, stopping, params)
+        return est
+
+    @property
+    def target_scaling_(self) -> tuple[Array, Array]:
+        """``(offset, scale)`` of each output: a prediction is ``offset + scale · a``.
+
+        Both are 0 and 1 unless a bounded output made fit scale the targets into its range.
+        """
+        check_is_fitted(self, "net_")
+        return self._y_offset.copy(), self._y_scale.copy()
+
     @property
     def targets_scaled_(self) -> bool:
         """Whether fit scaled the targets (into a bounded output's range) before training."""
@@ -177,9 +237,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    score = cluster_scored(RegressorMixin.score)  # dask arrays: reduced on the cluster
+    score = scored(RegressorMixin.score)  # rows on a cluster: reduced there
 
-    @rowwise  # a dask array: block by block where the rows live, a dask array back
+    @rowwise  # rows on a cluster: block by block where they live (nablanet._remote)
     def predict(self, X: Any) -> Array:
         """Predicted targets; shape (n_samples,) for a single output."""
         A = self._outputs(X)

@@ -333,10 +333,10 @@ def _normalised(g: Graph, P: str, k: int, real: np.dtype[Any]) -> str:
 
 def target_scaling(est: Any) -> tuple[Array | None, Array | None]:
     """A regressor's (scale, offset) of its targets, or (None, None) where they are 1 and 0."""
-    if not hasattr(est, "_y_scale"):
+    scaling = getattr(est, "target_scaling_", None)  # a regressor's; None for the others
+    if scaling is None:
         return None, None
-    scale = np.asarray(est._y_scale, dtype=np.float64)
-    offset = np.asarray(est._y_offset, dtype=np.float64)
+    offset, scale = (np.asarray(v, dtype=np.float64) for v in scaling)
     if np.all(scale == 1.0) and np.all(offset == 0.0):
         return None, None
     return scale, offset
@@ -344,7 +344,7 @@ def target_scaling(est: Any) -> tuple[Array | None, Array | None]:
 
 def _target_kind(est: Any) -> str:
     # MLPClassifier records its problem; a softmax-only classifier is multi-class.
-    return str(getattr(est, "_target_kind", "multiclass"))
+    return str(getattr(est, "target_kind_", "multiclass"))
 
 
 def _regressor_nodes(g: Graph, est: Any, A: str, real: np.dtype[Any]) -> str:

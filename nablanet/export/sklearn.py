@@ -83,81 +83,67 @@ def from_sklearn(fitted: Any) -> Any:
         For weights that do not fit the hidden layer sizes, or an output activation
         nablanet would not give the problem.
     """
-    from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet.estimators import MLPClassifier, MLPRegressor, StoppingState
 
     kind = _sklearn_kind(fitted)
     check_is_fitted(fitted, "coefs_")
     params = fitted.get_params()
     if params.get("loss") != "poisson":  # "poisson" gives the exp output, as in nablanet
         params.pop("loss", None)
-    est = (MLPClassifier if kind == "classifier" else MLPRegressor)(**params)
-    hidden = est._check_params()
     coefs = [np.asarray(c) for c in fitted.coefs_]
     sizes = [coefs[0].shape[0], *[c.shape[1] for c in coefs]]
+    hidden = list(np.atleast_1d(fitted.hidden_layer_sizes))
     if sizes[1:-1] != hidden:
         raise ValueError(f"coefs_ shapes {[c.shape for c in coefs]} do not match "
                          f"hidden_layer_sizes={fitted.hidden_layer_sizes!r}")
-    if kind == "classifier":
-        _copy_classes(est, fitted)
-    else:
-        est._y_offset, est._y_scale = np.zeros(sizes[-1]), np.ones(sizes[-1])
+    cls = MLPClassifier if kind == "classifier" else MLPRegressor
     out = get_activation(fitted.out_activation_).name
-    if est._output_activation() != out:
-        raise ValueError(
-            f"scikit-learn's output activation {fitted.out_activation_!r} is not the one "
-            f"nablanet gives this problem ({est._output_activation()!r})"
-        )
-    est.net_ = Network(sizes, activation=fitted.activation, output_activation=out,
-                       loss=est._loss_name(out), init="glorot", seed=0, dtype=coefs[0].dtype)
-    for W, b, coef, intercept in zip(est.net_.W, est.net_.b, coefs, fitted.intercepts_,
-                                     strict=True):
+    net = Network(sizes, activation=fitted.activation, output_activation=out,
+                  loss=cls(**params).loss_for(out), init="glorot", seed=0, dtype=coefs[0].dtype)
+    for W, b, coef, intercept in zip(net.W, net.b, coefs, fitted.intercepts_, strict=True):
         W[...] = coef.T  # in place: W and b stay views of theta
         b[...] = intercept
+    stopping = _stopping(fitted, StoppingState)
+    if kind == "classifier":
+        # scikit-learn's outputs tell the problem: one logistic unit per label for
+        # multi-label targets (softmax for several classes, one unit for one or two)
+        multilabel = get_activation(fitted.out_activation_).elementwise and fitted.n_outputs_ > 1
+        est = MLPClassifier.from_network(net, fitted.classes_, multilabel=multilabel,
+                                         stopping=stopping, **params)
+    else:
+        est = MLPRegressor.from_network(net, stopping=stopping, **params)
     _copy_record(est, fitted)
     return est
 
 
-def _copy_classes(est: Any, fitted: Any) -> None:
-    est.classes_ = np.array(fitted.classes_, copy=True)
-    # scikit-learn's outputs tell the problem: softmax for several classes, one logistic
-    # unit for one or two, one logistic unit per label for multi-label targets.
-    if not get_activation(fitted.out_activation_).elementwise:
-        kind = "multiclass"
-    else:
-        kind = "binary" if fitted.n_outputs_ == 1 else _MULTILABEL
-    est._target_kind = kind
-    if kind == _MULTILABEL:
-        est._binarizer = LabelBinarizer().fit(np.eye(len(est.classes_), dtype=int))
-    else:
-        est._binarizer = LabelBinarizer().fit(est.classes_)
-
-
-def _copy_record(est: Any, fitted: Any) -> None:
-    """The fitted attributes nablanet's estimators keep, from scikit-learn's."""
-    est.n_iter_ = int(fitted.n_iter_)
-    est.t_ = int(getattr(fitted, "t_", 0))
-    est.loss_ = float(fitted.loss_)
-    est.loss_curve_ = [float(v) for v in getattr(fitted, "loss_curve_", [])]
-    est.validation_loss_curve_ = []
+def _stopping(fitted: Any, state: Any) -> Any:
+    """scikit-learn's stopping counters of ``fitted``, as nablanet's `StoppingState`."""
     scores = getattr(fitted, "validation_scores_", None)
-    est.validation_scores_ = None if scores is None else [float(v) for v in scores]
+    scores = None if scores is None else [float(v) for v in scores]
     best = getattr(fitted, "best_validation_score_", None)
-    est.best_validation_score_ = None if best is None else float(best)
-    best_loss = getattr(fitted, "best_loss_", None if est.validation_scores_ else est.loss_)
-    est.best_loss_ = None if best_loss is None else float(best_loss)
-    est._no_improvement_count = int(getattr(fitted, "_no_improvement_count", 0))
+    loss = float(fitted.loss_)
+    best_loss = getattr(fitted, "best_loss_", None if scores else loss)
     optimizer = getattr(fitted, "_optimizer", None)
     # scikit-learn's SGD keeps the adaptive schedule's current rate; Adam's attribute of
     # the same name is the bias-corrected step, not a rate to continue from.
     sgd_rate = getattr(optimizer, "learning_rate", None) if fitted.solver == "sgd" else None
-    est._learning_rate = float(fitted.learning_rate_init if sgd_rate is None else sgd_rate)
-    est._random_state = check_random_state(est.random_state)
-    est.n_features_in_ = int(fitted.n_features_in_)
+    return state(
+        learning_rate=float(fitted.learning_rate_init if sgd_rate is None else sgd_rate),
+        no_improvement_count=int(getattr(fitted, "_no_improvement_count", 0)),
+        best_loss=None if best_loss is None else float(best_loss),
+        best_validation_score=None if best is None else float(best),
+        validation_scores=scores,
+    )
+
+
+def _copy_record(est: Any, fitted: Any) -> None:
+    """The fitted record nablanet's estimators keep, from scikit-learn's."""
+    est.n_iter_ = int(fitted.n_iter_)
+    est.t_ = int(getattr(fitted, "t_", 0))
+    est.loss_ = float(fitted.loss_)
+    est.loss_curve_ = [float(v) for v in getattr(fitted, "loss_curve_", [])]
     if hasattr(fitted, "feature_names_in_"):
         est.feature_names_in_ = np.array(fitted.feature_names_in_, dtype=object)
-    est.n_layers_ = len(est.net_.layer_sizes)
-    est.n_outputs_ = est.net_.layer_sizes[-1]
-    est.out_activation_ = fitted.out_activation_
 
 
 def _sklearn_outputs(est: Any, kind: str) -> tuple[str, int]:
@@ -168,7 +154,7 @@ def _sklearn_outputs(est: Any, kind: str) -> tuple[str, int]:
     if kind == "regressor":  # a log link for Poisson regression, else a linear output
         return ("exp" if est.loss == "poisson" else "identity"), est.net_.layer_sizes[-1]
     n = len(est.classes_)
-    if est._target_kind == _MULTILABEL:
+    if est.target_kind_ == _MULTILABEL:
         return "logistic", n
     return ("logistic", 1) if n <= 2 else ("softmax", n)
 
@@ -190,7 +176,7 @@ def _inexpressible(est: Any, kind: str) -> list[str]:
         problems.append(f"output layer of {est.net_.layer_sizes[-1]} {out.name} units "
                         f"(scikit-learn uses {width} {name} units for this problem)")
     # the loss nablanet pairs with scikit-learn's output activation when none is given
-    natural = type(est)()._loss_name(get_activation(name).name)
+    natural = type(est)().loss_for(name)
     if est.net_.loss.name != natural or est.loss not in (None, natural):
         problems.append(f"loss {est.net_.loss.name!r} (scikit-learn uses {natural!r})")
     for param, default in _NABLANET_ONLY.items():
@@ -200,6 +186,27 @@ def _inexpressible(est: Any, kind: str) -> list[str]:
         ):
             problems.append(f"{param}={value!r} (scikit-learn has no such parameter)")
     return problems
+
+
+def _sklearn_private_state(sk: Any, est: Any, kind: str) -> dict[str, Any]:
+    """The private attributes a fitted scikit-learn MLP reads in its own methods.
+
+    scikit-learn sets them in its fit; a model that did not come from one needs them too.
+    """
+    state: dict[str, Any] = {
+        # its early stopping ends by restoring these: a warm-started fit without a better
+        # validation score would fail without them
+        "_best_coefs": [c.copy() for c in sk.coefs_],
+        "_best_intercepts": [b.copy() for b in sk.intercepts_],
+        "_no_improvement_count": est.stopping_state_.no_improvement_count,
+        "_random_state": check_random_state(sk.random_state),
+    }
+    if kind == "classifier":
+        state["_label_binarizer"] = LabelBinarizer().fit(
+            np.eye(len(sk.classes_), dtype=int) if est.target_kind_ == _MULTILABEL
+            else sk.classes_
+        )
+    return state
 
 
 def to_sklearn(est: Any) -> Any:
@@ -251,18 +258,10 @@ def to_sklearn(est: Any) -> Any:
     sk = cls(**params)
     sk.coefs_ = [np.array(W.T) for W in est.net_.W]
     sk.intercepts_ = [np.array(b) for b in est.net_.b]
-    # scikit-learn sets these at initialisation, and its early stopping ends by restoring
-    # them: a warm-started fit without a better validation score would fail without them
-    sk._best_coefs = [c.copy() for c in sk.coefs_]
-    sk._best_intercepts = [b.copy() for b in sk.intercepts_]
     if kind == "classifier":
         sk.classes_ = np.array(est.classes_, copy=True)
-        sk._label_binarizer = LabelBinarizer().fit(
-            np.eye(len(sk.classes_), dtype=int) if est._target_kind == _MULTILABEL
-            else sk.classes_
-        )
     for key in ("n_iter_", "t_", "loss_", "best_loss_", "validation_scores_",
-                "best_validation_score_", "n_features_in_", "_no_improvement_count"):
+                "best_validation_score_", "n_features_in_"):
         setattr(sk, key, getattr(est, key))
     sk.loss_curve_ = list(est.loss_curve_)
     if hasattr(est, "feature_names_in_"):
@@ -270,5 +269,6 @@ def to_sklearn(est: Any) -> Any:
     sk.n_layers_ = len(est.net_.layer_sizes)
     sk.n_outputs_ = est.net_.layer_sizes[-1]
     sk.out_activation_ = _sklearn_outputs(est, kind)[0]
-    sk._random_state = check_random_state(sk.random_state)
+    for key, value in _sklearn_private_state(sk, est, kind).items():
+        setattr(sk, key, value)
     return sk

@@ -1,11 +1,13 @@
 """Training: the loop, one run, its divergence guard, the records (History) and callbacks.
 
 ``train(net, X, Y, ...)`` trains a `Network` in place and returns a `History`. The names
-below are the package's public face; ``nablanet.callbacks`` still offers the callbacks.
+below are the package's public face (the callbacks' one home; ``nablanet.callbacks`` is a
+deprecated alias).
 """
 
 from nablanet.training.blas_threads import adaptive_threads
 from nablanet.training.callbacks import (
+    MONITORS,
     Callback,
     EarlyStopping,
     EpochLogger,
@@ -19,6 +21,7 @@ from nablanet.training.run import Score
 
 __all__ = [
     "EXPLOSION_FACTOR",
+    "MONITORS",
     "Callback",
     "EarlyStopping",
     "EpochLogger",

@@ -6,7 +6,9 @@ initialisations and keep the best.
 
 `train` checks its arguments once, splits off the validation data, and runs one
 `RunLoop` (`nablanet.training.run`) per initialisation: the epochs of a step optimizer,
-or one whole-run `Minimizer` (which kind an optimizer is, it says itself).
+or one whole-run `Minimizer` (which kind an optimizer is, it says itself). Rows on a
+cluster come with their own loop, from the handler that holds them (`nablanet._remote`,
+filled by `nablanet.distributed`, which wraps this loop).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from numpy.typing import NDArray
 
 from nablanet._arrays import check_pair, check_sample_weight
 from nablanet._checks import integer, number
-from nablanet.distributed._blocks import is_dask
+from nablanet._remote import handler_for
 from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 from nablanet.optim import get_optimizer, is_minimizer
@@ -79,7 +81,9 @@ def train(
     ----------
     net : Network
     X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
-        Sparse inputs stay sparse: minibatches are sparse row slices.
+        Sparse inputs stay sparse: minibatches are sparse row slices. Dask arrays (with
+        Y, the weights and the validation data dask arrays too) train on their cluster
+        with the full-batch methods (see `nablanet.distributed`).
     Y : array-like of shape (m, s_{n_l})
         Targets coded for the output activation (see `Network.loss_and_grad`).
     optimizer : str or optimizer object, default "adam"
@@ -138,12 +142,12 @@ def train(
         batch_size = integer(batch_size, "batch_size")
     opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
     rng = np.random.default_rng(seed)
-    if is_dask(X):  # rows on a cluster: the same loop over the objective summed per block
-        from nablanet.distributed.training import cluster_loop
-
-        make_loop, has_val = cluster_loop(
-            net, X, Y, sample_weight, validation_data, validation_fraction, score, dropout,
-            rng, batch_size, optimizer=optimizer,
+    remote = handler_for(X)
+    if remote is not None:  # rows on a cluster: its loop over the objective summed per block
+        make_loop, has_val = remote.train_loop(
+            net, X, Y, sample_weight=sample_weight, validation_data=validation_data,
+            validation_fraction=validation_fraction, score=score, dropout=dropout, rng=rng,
+            batch_size=batch_size, optimizer=optimizer,
         )
         compiled = use_compiled(math.inf)  # rows on a cluster are many by definition
     else:

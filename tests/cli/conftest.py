@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from nablanet.cli import main
-from nablanet.datasets import load_digits
+from nablanet.data import load_digits
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def test_demo_runs_offline_and_writes_the_report(tmp_path, capsys):
 @pytest.mark.skipif(os.environ.get("NABLANET_SLOW") != "1",
                     reason="set NABLANET_SLOW=1 to train on Fashion-MNIST (30 s to minutes)")
 def test_fashion_mnist_reaches_089(tmp_path, capsys):
-    from nablanet.datasets import load_fashion_mnist
+    from nablanet.data import load_fashion_mnist
 
     try:
         load_fashion_mnist()

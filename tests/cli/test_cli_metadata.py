@@ -13,7 +13,7 @@ from nablanet.cli._fingerprint import (
     row_hashes,
     training_rows_among,
 )
-from nablanet.datasets import load_digits
+from nablanet.data import load_digits
 from nablanet.io import ModelFileError, read_metadata
 
 

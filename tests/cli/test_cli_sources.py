@@ -15,7 +15,7 @@ from _cli_helpers import (
 )
 
 import nablanet
-from nablanet.datasets import write_idx
+from nablanet.data import write_idx
 
 
 def test_train_idx_folder_uses_its_splits_and_images(tmp_path, capsys, digits):

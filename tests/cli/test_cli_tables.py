@@ -239,11 +239,11 @@ def test_target_named_in_a_header_of_numbers(tmp_path, capsys):
     # issue 19 item 5: "0,1,2,species" over three distinct labels was taken for data
     path = tmp_path / "numbered.csv"
     path.write_text("0,1,2,species\n1,2,3,setosa\n4,5,6,versicolor\n7,8,9,virginica\n")
-    X, y, names = nablanet.datasets.read_csv(path, target="species")
+    X, y, names = nablanet.data.read_csv(path, target="species")
     assert names == ["0", "1", "2"] and X.shape == (3, 3)
     assert y.tolist() == ["setosa", "versicolor", "virginica"]
     # the name must be the user's: without it the first row stays data
-    X, y, _ = nablanet.datasets.read_csv(path, target=-1)
+    X, y, _ = nablanet.data.read_csv(path, target=-1)
     assert X.shape == (4, 3) and y[0] == "species"
     code, _, err = cli(capsys, "train", "--data", path, "--target", "species", "--epochs", "1",
                        "--test-fraction", "0")
@@ -293,8 +293,8 @@ def test_early_stopping_says_why(wine, capsys):
 
 
 def test_interrupted_training_saves_and_exits_130(wine, tmp_path, capsys, monkeypatch):
-    from nablanet.callbacks import Callback
     from nablanet.cli import train
+    from nablanet.training import Callback
 
     class Interrupt(Callback):
         def on_epoch_end(self, state):

@@ -149,7 +149,7 @@ def test_iris_with_default_flags_reaches_the_library_estimator(iris_csv, capsys,
     from sklearn.preprocessing import StandardScaler
 
     from nablanet import MLPClassifier
-    from nablanet.datasets import read_csv, stratified_split
+    from nablanet.data import read_csv, stratified_split
 
     X, y, _ = read_csv(iris_csv, target="species")
     X_train, X_test, y_train, y_test = stratified_split(X, y, test_size=0.25, seed=seed)

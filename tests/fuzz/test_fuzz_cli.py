@@ -51,7 +51,7 @@ COMMANDS = sorted(set(_SUB.choices) - SKIPPED_COMMANDS)
 def _fixtures() -> Path:
     """A folder with a tiny CSV, a features-only CSV, a model, a bare network and junk."""
     import nablanet
-    from nablanet.datasets import load_digits, write_idx
+    from nablanet.data import load_digits, write_idx
 
     root = Path(tempfile.mkdtemp(prefix="nablanet-fuzz-cli-"))
     rng = np.random.default_rng(0)
