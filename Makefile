@@ -64,9 +64,9 @@ mutate: $(STAMP)
 
 ## wheel-check: build the wheel (python -m build, offline), install it into a fresh virtual
 ## environment (not editable) and run the CLI and a smoke test against it, first with no extra
-## importable (the core of `pip install nablanet`), then with them (tests/wheel/check.py)
+## importable (the core of `pip install nablanet`), then with them (tests/wheel_check/check.py)
 wheel-check: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) tests/wheel/check.py
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) tests/wheel_check/check.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks docs

@@ -1,6 +1,7 @@
 """The smoke test of an installed wheel, run by check.py inside the fresh environment.
 
-Usage: ``python -I smoke.py VENV`` from an empty working folder. First the core alone
+Usage: ``python -I smoke.py VENV`` from an empty working folder. First the wheel's
+requirements against the versions installed, then the core alone
 (every extra blocked, as after a plain ``pip install nablanet``): imports, a fit saved
 and loaded, and the commands ``demo``, ``train`` on a CSV file and ``explore`` (whose
 page is built from the wheel's data files). Then the extras: ``demo --report`` (plots)
@@ -39,6 +40,35 @@ def cli(*argv: str) -> str:
     if status != 0:
         raise SystemExit(f"nablanet {' '.join(argv)} exited {status}:\n{out.getvalue()}")
     return out.getvalue()
+
+
+def check_requirements() -> None:
+    """The wheel's requirements (the core's and those of [all]) hold for what is installed.
+
+    The development environment's pinned versions must lie in pyproject.toml's ranges, and
+    the wheel must declare the extras that nablanet's messages name.
+    """
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    meta = metadata.metadata("nablanet")
+    extras = set(meta.get_all("Provides-Extra") or [])
+    assert {"dask", "onnx", "plots", "all"} <= extras, f"the wheel's extras are {extras}"
+    wrong = []
+    for text in metadata.requires("nablanet") or []:
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate({"extra": "all"}):
+            continue  # another extra's (dev, docs, torch, ...)
+        try:
+            version = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{text}: not installed")
+            continue
+        if not req.specifier.contains(version, prereleases=True):
+            wrong.append(f"{text}: {version} installed")
+    assert not wrong, "requirements the installed versions do not meet: " + "; ".join(wrong)
+    print("wheel smoke: the core's and [all]'s requirements admit the pinned versions: ok")
 
 
 def check_core(venv: Path) -> None:
@@ -83,5 +113,6 @@ def check_extras() -> None:
 
 
 if __name__ == "__main__":
+    check_requirements()
     check_core(Path(sys.argv[1]))
     check_extras()
