@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint types docs fuzz bench bench-quick fashion-mnist chromium mutate clean
+.PHONY: demo test unit lint types docs wheel-check fuzz bench bench-quick fashion-mnist chromium mutate clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "nablanet needs Python 3.11 or newer"'
@@ -38,8 +38,9 @@ $(TORCH_STAMP): $(STAMP) requirements-torch.txt
 demo: $(STAMP)
 	$(VENV)/bin/nablanet demo --report report
 
-## test: the whole suite (unit, gradient checks, estimator checks, CLI, notebooks), lint, types, docs
-test: unit lint types docs
+## test: the whole suite (unit, gradient checks, estimator checks, CLI, notebooks), lint, types,
+## docs, and the wheel check
+test: unit lint types docs wheel-check
 
 # Two test workers already use both cores: one BLAS thread each avoids oversubscription,
 # under which OpenBLAS's spinning threads make small matrix products many times slower.
@@ -60,6 +61,12 @@ MUTATE ?=
 mutate: $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-mutate.txt
 	$(PY) tests/mutation/mutate.py $(MUTATE)
+
+## wheel-check: build the wheel (python -m build, offline), install it into a fresh virtual
+## environment (not editable) and run the CLI and a smoke test against it, first with no extra
+## importable (the core of `pip install nablanet`), then with them (tests/wheel_check/check.py)
+wheel-check: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) tests/wheel_check/check.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check nablanet tests benchmarks docs

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._optional import requires_extra
 from nablanet.io.files import write_file
 
 if TYPE_CHECKING:
@@ -31,8 +32,9 @@ MAX_WEIGHT_IMAGES = 400
 
 
 def _new_figure(width: float, height: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    with requires_extra("plots"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself: the figure renders without any display
@@ -93,7 +95,8 @@ def training_curves_figure(history: Any, *, score_name: str = "validation score"
     factor of ten. The validation panel appears only when some run recorded a finite
     validation loss or score; the run whose weights were kept is drawn thicker.
     """
-    from matplotlib.ticker import MaxNLocator
+    with requires_extra("plots"):
+        from matplotlib.ticker import MaxNLocator
 
     runs = list(getattr(history, "runs", []))
     if not runs:
@@ -242,7 +245,8 @@ def weight_images_figure(
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib import colormaps
+    with requires_extra("plots"):
+        from matplotlib import colormaps
 
     grid = weight_image_grid(W, image_shape, max_units)
     n = min(np.shape(W)[0], max_units)

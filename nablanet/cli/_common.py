@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from typing import IO, Any, NoReturn
 
+from nablanet._optional import requires_extra
+
 PROG = "nablanet"
 DATA_HELP = (
     "where the data come from: 'digits' (scikit-learn's bundled 8x8 digits, the default), "
@@ -242,6 +244,9 @@ def check_outputs(outputs: dict[str, str | None], inputs: tuple[str | None, ...]
                                  "give each output its own")
     for flag, path in given:
         check_writable(path, flag, inputs)
+    if outputs.get("--report") is not None:  # its pictures: a missing extra is said now
+        with requires_extra("plots", "--report (its pictures)"):
+            import matplotlib  # noqa: F401
 
 
 def check_writable(path: str | None, flag: str, inputs: tuple[str | None, ...] = ()) -> None:

@@ -13,6 +13,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nablanet._optional import requires_extra
 from nablanet.cli import _common as c
 from nablanet.cli.sources import DATASETS
 
@@ -41,7 +42,8 @@ def requested(args: argparse.Namespace) -> bool:
 
 
 def _blocks(data: Data, test: bool) -> tuple[Any, Any]:
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     X, y = (data.X_test, data.y_test) if test else (data.X_train, data.y_train)
     return da.from_array(X, chunks=(BLOCK_ROWS, -1)), da.from_array(y, chunks=BLOCK_ROWS)
@@ -61,7 +63,8 @@ def _read(args: argparse.Namespace) -> tuple[Any, Any, str]:
 
 def _holdout(X: Any, y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     """A random ``fraction`` of the rows held out, drawn block by block on the workers."""
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     test = da.random.default_rng(seed).random(X.shape[0], chunks=X.chunks[0]) < fraction
     return X[~test], y[~test], X[test], y[test]
@@ -73,7 +76,8 @@ def _regression(y: Any, task: str) -> bool:
         return task == "regress"
     if y.dtype.kind != "f":
         return False
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     from nablanet.cli.sources import MAX_CLASSES_GUESSED
 
@@ -187,7 +191,8 @@ def predictions(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
     with cluster_from_args(args):
         X, y, _ = _model_data(args)
         if X.shape[1] != model.n_features_in_ and args.data not in DATASETS:
-            import dask.array as da
+            with requires_extra("dask"):
+                import dask.array as da
 
             # a file of features only: the column read as the target (the last) is one
             X = da.concatenate([X, y[:, None].astype(X.dtype)], axis=1)

@@ -23,6 +23,7 @@ import os
 import sys
 from typing import Any
 
+from nablanet._optional import requires_extra
 from nablanet.cli._common import UsageError, add_command
 
 PICKLE_WARNING = (
@@ -93,7 +94,8 @@ def add_export_parser(subparsers: Any) -> None:
 def run_export(args: argparse.Namespace) -> int:
     """Run ``nablanet export``; returns the exit status."""
     import numpy as np
-    import onnx
+    with requires_extra("onnx"):
+        import onnx
 
     import nablanet
     from nablanet.export._graph import network_of

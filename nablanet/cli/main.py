@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from nablanet._optional import MissingExtra
 from nablanet.cli import (
     autoencoder,
     demo,
@@ -111,7 +112,7 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
 
 def _user_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a mistake in the input rather than a bug in nablanet."""
-    if isinstance(exc, ValueError | OSError | UsageError | CommandFailed):
+    if isinstance(exc, ValueError | OSError | UsageError | CommandFailed | MissingExtra):
         return True
     training = sys.modules.get("nablanet.training")  # not imported: no training, no divergence
     return training is not None and isinstance(exc, training.TrainingDiverged)

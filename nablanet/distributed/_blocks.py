@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._arrays import _not_finite  # the message local data get, for a block
+from nablanet._optional import requires_extra
 
 Array = NDArray[Any]
 
@@ -39,7 +40,8 @@ def active_client() -> Any:
     """The default ``distributed.Client`` if one is active, else None."""
     if "distributed" not in sys.modules:
         return None
-    from distributed import default_client
+    with requires_extra("dask"):
+        from distributed import default_client
 
     try:
         return default_client()
@@ -63,7 +65,8 @@ def as_rows(A: Any, name: str, ndim: tuple[int, ...] = (2,)) -> Any:
     dask.array.Array
         One chunk across the columns; unknown row counts (from a dataframe) computed.
     """
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     if not isinstance(A, da.Array):
         to_array = getattr(A, "to_dask_array", None)
@@ -110,7 +113,8 @@ def tree_sum(parts: Sequence[Any], add: Callable[[Any, Any], Any]) -> Any:
     additions happen in the same order whatever the scheduling, so the result is
     bit-reproducible.
     """
-    import dask
+    with requires_extra("dask"):
+        import dask
 
     combine = dask.delayed(add, pure=False)
     level = list(parts)
@@ -255,7 +259,8 @@ def row_data(
     X, Y, sample_weight : dask arrays on X's row blocks (Y 2-D; the weights may be None)
     blocks : list of (X_b, Y_b, s_b) delayed blocks, top to bottom (s_b None without weights)
     """
-    import dask
+    with requires_extra("dask"):
+        import dask
 
     X = as_rows(X, "X")
     Y = as_rows(Y, "Y", ndim=(1, 2))
@@ -292,7 +297,8 @@ def ship(obj: Any) -> Any:
     result if the worker holding them dies; ``client.scatter(broadcast=True)`` was
     tried and dropped, because scattering while a worker dies fails the whole call.
     """
-    import dask
+    with requires_extra("dask"):
+        import dask
 
     return dask.delayed(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), pure=False)
 
@@ -320,8 +326,9 @@ def from_npy(path: Any, rows_per_block: int) -> Any:
     -------
     dask.array.Array of the file's shape and dtype
     """
-    import dask
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask
+        import dask.array as da
 
     path = str(path)
     head = np.load(path, mmap_mode="r")  # reads the header only

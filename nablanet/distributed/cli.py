@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from nablanet._optional import requires_extra
+
 if TYPE_CHECKING:  # numpy is not imported to build the command line's parser
     from nablanet.distributed.local_sgd import RoundCallback
 
@@ -150,10 +152,12 @@ def cluster_from_args(args: argparse.Namespace) -> Iterator[Any]:
     if workers is None and address is None:
         yield None
         return
-    from distributed import Client, LocalCluster
+    with requires_extra("dask"):
+        from distributed import Client, LocalCluster
 
     if address is not None:
-        import dask
+        with requires_extra("dask"):
+            import dask
 
         timeout = getattr(args, "connect_timeout", CONNECT_TIMEOUT_S)
         with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
@@ -186,7 +190,8 @@ def handshake(address: str, timeout: float) -> None:
     """
     import asyncio
 
-    from distributed.comm import connect
+    with requires_extra("dask"):
+        from distributed.comm import connect
 
     async def shake() -> None:
         comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
@@ -258,7 +263,8 @@ def read_distributed(
         Every block is a task reading its file, so a block lost with a worker is read
         again. Row counts are known (a dataframe's partitions are counted once).
     """
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -277,7 +283,8 @@ def read_distributed(
         j = target % n
         keep = [c for c in range(n) if c != j]
         return table[:, keep], table[:, j]
-    import dask.dataframe as dd
+    with requires_extra("dask"):
+        import dask.dataframe as dd
 
     files, reader = _table_files(path)
     df = getattr(dd, reader)(files, **_csv_options(files[0]) if reader == "read_csv" else {})

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._optional import requires_extra
 from nablanet.distributed._blocks import align, as_rows, ship
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ Array = NDArray[Any]
 
 def _label_summary(y: Any) -> Array:
     """Every class, from a distributed unique (only the classes reach the driver)."""
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask.array as da
 
     if y.ndim != 1:
         raise ValueError(
@@ -41,8 +43,9 @@ def _range_summary(y: Any, s: Any = None) -> Array:
 
     Rows of weight 0 do not count, as in the in-memory fit.
     """
-    import dask
-    import dask.array as da
+    with requires_extra("dask"):
+        import dask
+        import dask.array as da
 
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
     if s is None:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._optional import requires_extra
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.kernels import fit_kernels, use_compiled
@@ -252,7 +253,8 @@ def _round(
     net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: tuple[int, ...]
 ) -> dict[str, Any]:
     """One synchronisation round; writes the averaged θ into ``net`` and ``state``."""
-    import dask
+    with requires_extra("dask"):
+        import dask
 
     seed, epoch, first, K, batch_size = job
     ref = ship((pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL), opt, state, lr))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._optional import requires_extra
 from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
 from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
@@ -147,7 +148,8 @@ class DaskObjective:
 
     def _round(self, theta: Any, gradient: bool) -> tuple[Sums, Array]:
         """Compute the tree-summed block sums at θ; also return θ in the net's dtype."""
-        import dask
+        with requires_extra("dask"):
+            import dask
 
         net = self.net.astype(self.net.dtype)
         net.weight_decay = 0.0  # added once, at the end

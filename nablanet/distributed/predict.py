@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet._optional import requires_extra
 from nablanet.distributed._blocks import align, as_rows, blocks, ship, tree_sum
 from nablanet.network import Network
 
@@ -91,7 +92,8 @@ def score(model: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
     -------
     float
     """
-    import dask
+    with requires_extra("dask"):
+        import dask
     from sklearn.base import is_classifier
 
     X = as_rows(X, "X")
@@ -129,7 +131,8 @@ def mean_block_score(net: Network, score: Callable[..., float], X: Any, Y: Any) 
 
     Exact for a score that is a mean over rows (as `nablanet.training.accuracy` is).
     """
-    import dask
+    with requires_extra("dask"):
+        import dask
 
     blob = ship(net)
     task = dask.delayed(_block_score, pure=False)

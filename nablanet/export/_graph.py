@@ -35,11 +35,14 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from onnx import TensorProto
 from sklearn.utils.validation import check_is_fitted
 
 from nablanet._checks import lookup
+from nablanet._optional import requires_extra
 from nablanet.activations import LEAKY_SLOPE, Activation
+
+with requires_extra("onnx"):
+    from onnx import TensorProto
 
 Array = NDArray[Any]
 

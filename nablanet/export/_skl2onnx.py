@@ -18,16 +18,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from onnx import TensorProto, numpy_helper
-from skl2onnx import update_registered_converter
-from skl2onnx.common.data_types import (
-    DoubleTensorType,
-    FloatTensorType,
-    Int64TensorType,
-    StringTensorType,
-)
 
+from nablanet._optional import requires_extra
 from nablanet.export._graph import MIN_OPSET, emit, outputs_of
+
+with requires_extra("onnx"):
+    from onnx import TensorProto, numpy_helper
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
 
 #: The estimators registered (names in the nablanet namespace).
 _ESTIMATORS = ("MLPClassifier", "MLPRegressor", "SoftmaxRegression",

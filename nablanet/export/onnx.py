@@ -31,11 +31,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from nablanet._arrays import is_sparse
+from nablanet._optional import requires_extra
 from nablanet.export._graph import MIN_OPSET, emit, network_of, onnx_dtype, outputs_of
+
+with requires_extra("onnx"):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
 #: The opset written unless ``target_opset`` says otherwise: every operator used has had
 #: its present meaning since opset 13, and onnxruntime has run opset 17 since 1.13 (2022).

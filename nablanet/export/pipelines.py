@@ -23,7 +23,11 @@ import math
 from typing import Any
 
 import numpy as np
-import onnx
+
+from nablanet._optional import requires_extra
+
+with requires_extra("onnx"):
+    import onnx
 
 #: The text a missing text cell is in the graph's inputs.
 MISSING_TEXT = ""
@@ -45,7 +49,8 @@ def _is_text(column: Any) -> bool:
 
 def _input_types(X_sample: Any) -> list[tuple[str, Any]]:
     """skl2onnx's ``initial_types``: one per DataFrame column, or one ``X``."""
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    with requires_extra("onnx"):
+        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     if hasattr(X_sample, "columns"):
         return [
@@ -155,7 +160,9 @@ def pipeline_to_onnx(model: Any, X_sample: Any, target_opset: int) -> onnx.Model
         Without ``X_sample``, or for a step skl2onnx cannot convert (naming it), or
         converts wrongly (a SimpleImputer with ``add_indicator`` or dropping a column).
     """
-    import skl2onnx
+    with requires_extra("onnx"):
+        import skl2onnx
+
     from sklearn.base import is_classifier
 
     from nablanet.export._skl2onnx import register_skl2onnx
