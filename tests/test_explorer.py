@@ -112,6 +112,41 @@ def test_a_script_end_tag_in_the_data_cannot_end_the_script():
     assert "<script>alert(1)" not in page
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_estimator_brings_its_training_curves_and_a_network_its_history():
+    from nablanet import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(5,), max_iter=6, early_stopping=True,
+                        n_iter_no_change=50, random_state=0).fit(X, y)
+    curves = explore(est, X[:4], y[:4]).data["curves"]
+    assert curves["loss"] == est.loss_curve_ and len(curves["loss"]) == 6
+    assert curves["validation_loss"] == est.validation_loss_curve_
+    assert curves["validation_scores"] == est.validation_scores_
+    assert curves["score_name"] == "validation accuracy"
+    net, Xn, Yn = _network("tanh", "softmax", "cross_entropy")
+    assert explore(net, Xn, Yn).data["curves"] is None  # nothing to draw
+    run = RunHistory(train_loss=[1.0, 0.5], val_loss=[np.nan, np.nan], val_score=[np.nan] * 2)
+    curves = explore(net, Xn, Yn, history=run).data["curves"]
+    # no validation data: no validation line, rather than a line of NaN (JSON has none)
+    assert curves == {"loss": [1.0, 0.5], "validation_loss": [], "validation_scores": [],
+                      "score_name": "validation score"}
+
+
+def test_an_image_shape_must_hold_the_inputs_and_save_writes_through_write_file(tmp_path):
+    from nablanet.io.files import UnsafeTarget
+
+    net, X, Y = _network("tanh", "softmax", "cross_entropy")
+    with pytest.raises(ValueError, match=r"image_shape \(3, 3\) has 9 pixels, but the "
+                                         "network takes 4 inputs"):
+        explore(net, X, Y, image_shape=(3, 3))
+    page = explore(net, X, Y, rows=3, image_shape=(2, 2))
+    assert page.data["image_shape"] == [2, 2]
+    assert repr(page).startswith("<Explorer of a 4-5-4-3 network on 3 samples, ")
+    with pytest.raises(UnsafeTarget, match="a folder, not a regular file"):
+        page.save(tmp_path)
+
+
 # --- the page, in a browser -------------------------------------------------------------
 #
 # Every page below runs in one launch of the browser (launches cost seconds): each page is

@@ -119,17 +119,15 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     net, X, Y = _network_and_targets(model, X, Y)
     if not (isinstance(rows, int | np.integer) and rows >= 1):
         raise ValueError(f"rows must be a positive integer, got {rows!r}")
+    reason = unsupported(net)
+    if reason is not None:
+        raise ValueError(reason)
     if image_shape is not None:
         h, w = (int(v) for v in image_shape)
         if h < 1 or w < 1 or h * w != net.layer_sizes[0]:
             raise ValueError(f"image_shape {tuple(image_shape)} has {h * w} pixels, but the "
                              f"network takes {net.layer_sizes[0]} inputs")
         image_shape = (h, w)
-    if any(p is not None for p in net.sparsity):
-        raise ValueError(
-            "the explorer shows one sample's cost and gradient; a sparsity penalty depends "
-            "on the mean activation of a whole batch, so a network with one is not supported"
-        )
     X, Y = X[:rows], Y[:rows]
     if hasattr(X, "toarray"):  # scipy.sparse: the page holds a few dense rows
         X = X.toarray()
@@ -137,6 +135,24 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     payload["image_shape"] = None if image_shape is None else list(image_shape)
     payload["curves"] = _curves(model, history)
     return Explorer(_page(payload, title or repr(net)), payload)
+
+
+def unsupported(net: Network) -> str | None:
+    """Why the explorer cannot show ``net``, or None when it can.
+
+    Parameters
+    ----------
+    net : Network
+
+    Returns
+    -------
+    str or None
+    """
+    if any(p is not None for p in net.sparsity):
+        return ("the explorer shows one sample's cost and gradient; a sparsity penalty "
+                "depends on the mean activation of a whole batch, so a network with one is "
+                "not supported")
+    return None
 
 
 def _network_and_targets(model: Any, X: Any, Y: Any) -> tuple[Network, Any, Array]:
