@@ -58,7 +58,7 @@ function layout() {
   sizes.forEach((n, l) => {
     const side = Math.round(Math.sqrt(n)), image = l === 0 && MODEL.image_shape;
     let rows, cell;
-    if (image) { rows = image[0]; cell = Math.max(3, Math.min(18, Math.floor(400 / Math.max(...image)))); } else if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
+    if (image) { rows = image[0]; cell = Math.max(3, Math.min(18, Math.floor(280 / Math.max(...image)))); } else if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
     const ncol = image ? image[1] : Math.ceil(n / rows);
     const circles = n <= COLUMN_ROWS && !image, expanded = !circles && state.expanded.has(l);
     cols.push({x, rows, cell, circles, image: Boolean(image), expanded, extra: ncol * cell + 36});
@@ -182,8 +182,12 @@ function drawLayer(col, l, v, tr, last, circles) {
     v.forEach((val, i) => { h += drawUnit(l, i, position(col, i), col.cell / 2 - 1, val, scale, "rect", ctx); });
   }
   for (const u of circles) {
+    if (!col.circles) {  // an opened strip: a line from the unit's cell to its circle, and its index
+      const c = position(col, u.i);
+      h += node("line", {x1: c.x, y1: c.y, x2: u.p.x - u.r, y2: u.p.y, stroke: "#888", "stroke-dasharray": "2 2", "pointer-events": "none"});
+    }
     h += drawUnit(l, u.i, u.p, u.r || col.cell / 2 - 1, v[u.i], scale, "circle", {...ctx, grey: null});
-    if (!col.circles) h += node("text", {x: u.p.x + 14, y: u.p.y + 4, "font-size": 10}, String(u.i));
+    if (!col.circles) h += node("text", {x: u.p.x, y: u.p.y + 3.5, "font-size": 9, "text-anchor": "middle", "pointer-events": "none"}, String(u.i));
   }
   if (col.expanded) {
     h += node("text", {x: col.x + col.extra, y: 30 + EXPAND_K * 26 + 10, "font-size": 10, fill: "#555"},
