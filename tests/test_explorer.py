@@ -3,6 +3,7 @@
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -236,7 +237,7 @@ _LARGE = """
     }
     click(q('#net circle.unit[data-l="2"][data-i="1"]'));  // an output unit,
     click(q('#net .edge'));  // a weight into it from an opened hidden unit,
-    const page = [];
+    const pixel = q('#net rect.unit[data-l="0"]'), page = [];
     for (let r = 0; r < 15; r++) {  // and its nudge, answered
       const t0 = performance.now();
       click(q("#nudge"));
@@ -244,6 +245,7 @@ _LARGE = """
       page.push(performance.now() - t0);
     }
     out.panel = q("#panel").textContent;
+    out.inputKept = pixel === q('#net rect.unit[data-l="0"]');  // x is not redrawn
     out.engineMs = median(engine);
     out.pageMs = median(page);
   } catch (e) { out.errors.push(String(e && e.stack || e)); }
@@ -376,8 +378,11 @@ def test_a_large_layer_opens_on_its_units_that_matter_and_a_nudge_fits_in_a_fram
     assert "ΔC" in got["panel"]
     print(f"\n784-100-10, 50 samples: engine nudge (setWeight, cost, gradient) "
           f"{got['engineMs']:.2f} ms, page nudge (numbers, redraw, layout) {got['pageMs']:.2f} ms "
-          "(medians; a frame is 16.7 ms)")
+          f"(medians; a frame is 16.7 ms; load average {os.getloadavg()[0]:.1f})")
     assert got["engineMs"] < 1000 / 60
+    # The 784 pixels stay as they are (redrawing them took 175 ms); a bound that a busy
+    # shared machine keeps, many times the figure printed above on a quiet one.
+    assert got["inputKept"] and got["pageMs"] < 100
 
 
 def test_a_screenshot_of_the_page_is_not_blank(tmp_path):
