@@ -381,8 +381,8 @@ def _explorer_section(estimator: Any, samples: tuple[Any, Any],
         return ["<h2>Backpropagation explorer</h2>",
                 f'<p class="note">Not written: {_e(reason)}.</p>']
     X, y = samples
-    page = explore(estimator, X, y, title=f"{title}: the trained network",
-                   image_shape=None if image_shape is None else tuple(image_shape))
+    shape = None if image_shape is None else (int(image_shape[0]), int(image_shape[1]))
+    page = explore(estimator, X, y, title=f"{title}: the trained network", image_shape=shape)
     page.save(out / EXPLORER_FILE)
     n = len(page.data["samples"]["X"])
     return [
