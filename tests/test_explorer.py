@@ -160,7 +160,13 @@ window.addEventListener("error", (e) => window.__errors.push(String(e.message)))
 // The page's Content-Security-Policy refuses every load; a refused one is an error here.
 document.addEventListener("securitypolicyviolation", (e) => window.__errors.push(
   `refused ${e.blockedURI} (${e.violatedDirective})`));
-window.__report = (out) => parent.postMessage({name: window.name, out: JSON.stringify(out)}, "*");
+const consoleError = console.error;
+console.error = (...args) => { window.__errors.push(args.join(" ")); consoleError(...args); };
+window.__report = (out) => {
+  // Every resource the page fetched (none may be: it holds all it needs).
+  out.resources = performance.getEntriesByType("resource").map((e) => e.name);
+  parent.postMessage({name: window.name, out: JSON.stringify(out)}, "*");
+};
 </script>"""
 
 #: Run in the page after its own scripts: the engine's numbers, or the errors.
@@ -334,7 +340,7 @@ def test_the_engine_in_the_browser_equals_network_trace(browser, case):
     hidden, output, loss, sizes = ENGINE_CASES[case]
     net, X, Y = _network(hidden, output, loss, sizes=sizes)
     got = browser[f"engine-{case}"]
-    assert got["errors"] == []
+    assert got["errors"] == [] and got["resources"] == []
     for k in range(6):
         tr = net.trace(X[k:k + 1], Y[k:k + 1])
         for l in range(len(net.W)):
@@ -353,7 +359,7 @@ def test_the_engine_in_the_browser_equals_network_trace(browser, case):
 def test_a_student_can_pick_a_weight_and_nudge_it_without_errors(browser):
     assert any("example.invalid" in e for e in browser["refused"]["errors"])
     got = browser["clicks"]
-    assert got["errors"] == []
+    assert got["errors"] == [] and got["resources"] == []
     assert got["units"] == 4 + 5 + 4 + 3
     assert got["sample"] == "1"  # the → key chose the next sample
     assert "BP4: ∂C/∂w = a_j δ_i + λw" in got["panel"]
@@ -364,7 +370,7 @@ def test_a_student_can_pick_a_weight_and_nudge_it_without_errors(browser):
 def test_a_large_layer_opens_on_its_units_that_matter_and_a_nudge_fits_in_a_frame(browser):
     net, X, Y = _large_network()
     got = browser["large"]
-    assert got["errors"] == []
+    assert got["errors"] == [] and got["resources"] == []
     # the strip of 100 hidden units opens on the 8 with the largest |δ| on sample 0
     delta = net.trace(X[:1], Y[:1]).delta[0][0]
     assert got["opened"] == np.argsort(-np.abs(delta), kind="stable")[:8].tolist()
@@ -385,19 +391,28 @@ def test_a_large_layer_opens_on_its_units_that_matter_and_a_nudge_fits_in_a_fram
     assert got["inputKept"] and got["pageMs"] < 100
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_screenshot_of_the_page_is_not_blank(tmp_path):
     from matplotlib.image import imread
+    from sklearn.datasets import load_digits
+
+    from nablanet import MLPClassifier
 
     if CHROMIUM is None:
         pytest.skip(NO_CHROMIUM)
-    net, X, Y = _network("sigmoid", "softmax", "cross_entropy")
-    explore(net, X, Y).save(tmp_path / "explorer.html")
+    X, y = load_digits(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(12,), max_iter=4, random_state=0).fit(X, y)
+    explore(est, X, y, image_shape=(8, 8)).save(tmp_path / "explorer.html")
     shot = tmp_path / "shot.png"
     _chromium(f"--screenshot={shot}", "--window-size=1200,800",
               (tmp_path / "explorer.html").as_uri())
     pixels = imread(shot)[..., :3]
     colours = {tuple(p) for p in (pixels.reshape(-1, 3) * 255).astype(int)[::7]}
     assert len(colours) > 20  # a drawing, not one flat colour
+    # the digit drawn in greys at the top left, left of the hidden layer
+    image = pixels[120:300, 20:220]
+    greys = image[(image.max(axis=-1) - image.min(axis=-1)) < 0.01]
+    assert (greys.mean(axis=-1) < 0.3).sum() > 500  # dark ink, many pixels of it
 
 
 # --- the command and the size of a large page ------------------------------------------
@@ -417,7 +432,10 @@ def test_the_explore_command_writes_an_offline_page(tmp_path, capsys):
     page = _model_json(out.read_text(encoding="utf-8"))
     assert len(page["samples"]["X"]) == 7
     assert page["layer_sizes"] == [64, 8, 10]
-    np.testing.assert_array_equal(np.array(page["W"][0]), load(tmp_path / "digits.nbn").net_.W[0])
+    trained = load(tmp_path / "digits.nbn")
+    np.testing.assert_array_equal(np.array(page["W"][0]), trained.net_.W[0])
+    assert page["image_shape"] == [8, 8]
+    assert page["curves"]["loss"] == trained.loss_curve_ and len(trained.loss_curve_) == 2
 
 
 def test_the_explore_command_needs_out(capsys):
