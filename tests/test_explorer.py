@@ -148,6 +148,20 @@ def test_an_image_shape_must_hold_the_inputs_and_save_writes_through_write_file(
         page.save(tmp_path)
 
 
+def test_the_network_and_the_estimators_do_not_import_the_explorer():
+    # explore is a function of the model, not a method: the layers below it never import
+    # it, not even inside a function (docs/guide.md, "The backpropagation explorer").
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "nablanet"
+    below = [package / "network.py", *sorted((package / "estimators").glob("*.py"))]
+    for path in below:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            assert not any(n.startswith("nablanet.explorer") for n in names), path.name
+
+
 # --- the page, in a browser -------------------------------------------------------------
 #
 # Every page below runs in one launch of the browser (launches cost seconds): each page is
