@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -276,11 +277,14 @@ _LARGE = """
 
 
 def _chromium(*args, timeout=180):
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-extensions", "--disable-background-networking", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
+    # A profile of its own: two test workers may run the browser at once.
+    with tempfile.TemporaryDirectory(prefix="nablanet-chromium-") as profile:
+        return subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-extensions", "--disable-background-networking",
+             f"--user-data-dir={profile}", *args],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
 
 
 def _run_in_browser(pages, folder):
