@@ -44,7 +44,7 @@ test: unit lint types docs wheel-check
 
 # Two test workers already use both cores: one BLAS thread each avoids oversubscription,
 # under which OpenBLAS's spinning threads make small matrix products many times slower.
-unit: $(STAMP) $(TORCH_STAMP)
+unit: $(STAMP) $(TORCH_STAMP) chromium
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 -p no:cacheprovider
 
 ## fuzz: the hypothesis fuzz targets of tests/fuzz for FUZZ_MINUTES minutes in all (default 10),
@@ -78,12 +78,14 @@ types: $(STAMP)
 fashion-mnist:
 	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }
 
-## docs: the documentation site (docs/_build/html, opens offline); warnings are errors
-## chromium: Debian's headless browser, for the explorer's browser tests (tests/test_explorer.py
-## skips them, saying so, where it is missing); optional, not a prerequisite of test
+## chromium: Debian's headless browser, for the explorer's browser tests; `make test` installs
+## it where it can (as root, with apt-get); elsewhere tests/test_explorer.py skips them, saying so
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -q && apt-get install -y -q chromium; } || \
+		echo "chromium: not installed (needs root and apt-get); the browser tests will be skipped"
 
+## docs: the documentation site (docs/_build/html, opens offline); warnings are errors
 docs: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 	$(PY) docs/check_offline.py docs/_build/html

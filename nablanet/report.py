@@ -5,7 +5,10 @@ precision/recall/F1 and the confusion matrix for a classifier; R², MAE and RMSE
 regressor) as plain JSON-ready numbers; `format_evaluation` writes them as text;
 `write_report` draws the pictures (`nablanet.plots`) and writes ``report.html``, which
 embeds them as data URIs and carries its own CSS: it opens offline, from anywhere, and
-can be mailed as one file. Every piece of text is HTML-escaped.
+can be mailed as one file. Every piece of text is HTML-escaped. Given a few samples, it
+also writes the backpropagation explorer of the model (`nablanet.explorer`) beside the
+report as ``explorer.html``, a page of its own (the report itself runs no script), and
+links to it.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ REPORT_FILE = "report.html"
 CURVES_FILE = "training_curves.png"
 WEIGHTS_FILE = "weights.png"
 CONFUSION_FILE = "confusion_matrix.png"
+EXPLORER_FILE = "explorer.html"
 #: Every file `write_report` may write into its folder.
-REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, CONFUSION_FILE)
+REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, CONFUSION_FILE, EXPLORER_FILE)
 
 
 def label_names(classes: Sequence[Any], class_names: Sequence[str] | None) -> list[str]:
@@ -272,6 +276,7 @@ def write_report(
     diagnosis: Any = None,
     settings: Mapping[str, Any] | None = None,
     image_shape: Sequence[int] | None = None,
+    explore: tuple[Any, Any] | None = None,
 ) -> Path:
     """Write the pictures and one self-contained ``report.html`` into ``directory``.
 
@@ -295,6 +300,11 @@ def write_report(
         Training settings shown as a table (values are written as JSON).
     image_shape : (int, int), optional
         ``(height, width)`` when the inputs are images.
+    explore : (X, y), optional
+        Samples (as ``fit`` takes them) for the backpropagation explorer: its page, on
+        the first `nablanet.explorer.DEFAULT_ROWS` of them, is written beside the report
+        as ``explorer.html`` and linked from it. A network whose explorer cannot be
+        drawn (a sparsity penalty) gets a sentence saying why instead.
 
     Returns
     -------
@@ -316,6 +326,8 @@ def write_report(
         parts += _gradient_check_section(gradient_check, net.layer_sizes)
     if diagnosis is not None:
         parts += _diagnosis_section(diagnosis)
+    if explore is not None:
+        parts += _explorer_section(estimator, explore, image_shape, title, out)
     parts += ["<h2>Network</h2>", f"<pre>{_e(net.summary())}</pre>"]
     if settings:
         parts += ["<h2>Settings</h2>", _settings_table(settings)]
@@ -356,6 +368,30 @@ def _curves_section(estimator: Any, out: Path) -> list[str]:
         f'<p class="note">The cost J per epoch {each} (docs/math.md §5); dashed: the '
         "same cost on the validation part.</p>",
         _img(png, "training curves"),
+    ]
+
+
+def _explorer_section(estimator: Any, samples: tuple[Any, Any],
+                      image_shape: Sequence[int] | None, title: str, out: Path) -> list[str]:
+    """The explorer written beside the report, and the report's link to it."""
+    from nablanet.explorer import explore, unsupported
+
+    reason = unsupported(estimator.net_)
+    if reason is not None:
+        return ["<h2>Backpropagation explorer</h2>",
+                f'<p class="note">Not written: {_e(reason)}.</p>']
+    X, y = samples
+    shape = None if image_shape is None else (int(image_shape[0]), int(image_shape[1]))
+    page = explore(estimator, X, y, title=f"{title}: the trained network", image_shape=shape)
+    page.save(out / EXPLORER_FILE)
+    n = len(page.data["samples"]["X"])
+    return [
+        "<h2>Backpropagation explorer</h2>",
+        f'<p><a href="{EXPLORER_FILE}">{EXPLORER_FILE}</a>, beside this report: the trained '
+        f"network on {n} test samples, drawn unit by unit with z, a and δ (BP1, BP2), the "
+        "terms a_in δ_out of any weight's gradient (BP4), the saturated and dead units, and "
+        "a nudge of one weight beside ε·∂C/∂w (docs/math.md §6, §7). It computes all of it "
+        "itself and opens offline, like this report.</p>",
     ]
 
 

@@ -1,6 +1,7 @@
 import base64
 import html
 import io
+import json
 import re
 from types import SimpleNamespace
 
@@ -202,3 +203,32 @@ def test_the_diagnosis_section_shows_harmful_saturation_and_layer_speeds(tmp_pat
         assert f"<td>{d.wrong_saturated_fraction:.2%}</td>" in page
         assert f"<td>{d.bias_gradient_norm:.3e}</td>" in page
     assert "2 inputs are 0 on every example (px0, px5)" in page
+
+
+def test_the_report_links_the_explorer_of_the_trained_model_written_beside_it(tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    from nablanet import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    path = write_report(tmp_path, estimator=est, image_shape=(8, 8), explore=(X[:30], y[:30]))
+    page = path.read_text(encoding="utf-8")
+    assert '<a href="explorer.html">explorer.html</a>' in page
+    assert "<script" not in page.lower()  # the report runs no script; the explorer does
+    explorer = (tmp_path / "explorer.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script id="nablanet-model" type="application/json">'
+                                r"(.*?)</script>", explorer, re.S).group(1))
+    np.testing.assert_array_equal(np.array(data["W"][0]), est.net_.W[0])
+    np.testing.assert_array_equal(np.array(data["samples"]["X"]), X[:20])  # the first 20
+    assert data["image_shape"] == [8, 8] and data["curves"]["loss"] == est.loss_curve_
+
+
+def test_a_network_the_explorer_cannot_draw_gets_a_sentence_instead(tmp_path):
+    est = _fitted()
+    est.net_ = Network([64, 9, 3], output_activation="softmax", sparsity=(0.1, 1.0), seed=0)
+    page = write_report(tmp_path, estimator=est, explore=(np.zeros((2, 64)), np.eye(3)[:2]))
+    assert "Not written: the explorer shows one sample&#x27;s cost" in page.read_text("utf-8")
+    assert not (tmp_path / "explorer.html").exists()

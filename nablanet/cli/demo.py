@@ -116,4 +116,5 @@ def _report(args: argparse.Namespace, data: Any, est: Any, result: Any, diagnosi
         diagnosis=diagnosis,
         settings={"data": "digits", **settings(est)},
         image_shape=data.image_shape,
+        explore=(data.X_test, data.y_test),
     )

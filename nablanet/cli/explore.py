@@ -17,7 +17,8 @@ def add_parser(subparsers: Any) -> None:
         "Write one self-contained HTML page (it opens offline) that draws the model for "
         "chosen samples of the data: z, a and δ of every unit (BP1, BP2), the terms "
         "a_k δ_j of any weight's gradient (BP4), saturated and dead units, and a nudge "
-        "of one weight beside ε·∂C/∂w (docs/math.md §6, §7).",
+        "of one weight beside ε·∂C/∂w (docs/math.md §6, §7), and the training curves "
+        "the model file keeps.",
     )
     c.add_model(p)
     c.add_data(p)
@@ -37,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     assert data.y_test is not None
     rows = sample(len(data.y_test), args.rows, args.seed)
     page = explore(model, data.X_test[rows], data.y_test[rows], rows=len(rows),
-                   title=f"{args.model} on {len(rows)} samples of {data.description}")
+                   title=f"{args.model} on {len(rows)} samples of {data.description}",
+                   image_shape=data.image_shape)
     page.save(args.out)
     c.err(f"wrote {args.out} ({len(rows)} samples of {data.description})")
     return 0

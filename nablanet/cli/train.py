@@ -495,4 +495,5 @@ def _write_report(directory: str, est: Any, data: Data, result: Any,
         diagnosis=diagnosis,
         settings=settings,
         image_shape=data.image_shape,
+        explore=(data.X_test, data.y_test),
     )

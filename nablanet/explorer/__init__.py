@@ -7,13 +7,17 @@ engine written from docs/math.md (§3 forward, §4 cost, §6 BP1–BP4) that com
 δ and the gradient of one sample itself, so that nudging a weight is live. The page
 exposes that engine as ``window.nablanet`` (``samples``, ``trace(k)``, ``cost(k)``,
 ``gradient(k)``, ``setWeight(l, i, j, value)``; see docs/guide.md).
+
+This is a function of the model, not a method of `Network` or of the estimators: those
+sit below the explorer and do not import it (tests/test_layering.py).
 """
 
 from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -38,12 +42,30 @@ class Explorer:
     ----------
     html : str
         The whole page, one self-contained HTML document.
+    data : dict
+        What the page holds, as the JSON inside it: ``layer_sizes``, ``activations``,
+        ``loss``, ``W``, ``b`` (nested lists, ``W[l][i][j]`` is ``net.W[l][i, j]``),
+        ``samples`` (``{"X", "Y"}``, the targets coded for the output), ``image_shape``
+        and ``curves`` (the training curves, or None).
     """
 
-    html: str
+    html: str = field(repr=False)
+    data: dict[str, Any] = field(repr=False, compare=False)
 
-    def save(self, path: Any) -> None:
-        """Write the page to ``path`` (all of it or nothing, through an atomic write)."""
+    def __repr__(self) -> str:
+        sizes = "-".join(map(str, self.data["layer_sizes"]))
+        return (f"<Explorer of a {sizes} network on {len(self.data['samples']['X'])} "
+                f"samples, {len(self.html.encode('utf-8')):,} bytes>")
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the page to ``path``: all of it or nothing (`nablanet.io.files.write_file`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The HTML file; replaced if it exists, refused where `write_file` refuses
+            (a folder, a dangling link ...).
+        """
         from nablanet.io.files import write_file
 
         write_file(path, self.html.encode("utf-8"))
@@ -57,7 +79,8 @@ class Explorer:
 
 
 def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
-            title: str | None = None) -> Explorer:
+            title: str | None = None, image_shape: tuple[int, int] | None = None,
+            history: Any = None) -> Explorer:
     """Build the backpropagation explorer of ``model`` on the first ``rows`` samples.
 
     Parameters
@@ -73,6 +96,14 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
         How many samples (the first ones) the page holds.
     title : str, optional
         The page's heading; default the network's description.
+    image_shape : (int, int), optional
+        ``(height, width)`` when the inputs are images (pixels row by row): the page draws
+        the chosen sample's input as that grey image.
+    history : History or RunHistory, optional
+        The training record of a bare `Network` (what `nablanet.train` returns), drawn as
+        training curves. An estimator's own curves (``loss_curve_``,
+        ``validation_loss_curve_``, ``validation_scores_``, which its model file keeps)
+        are drawn without it.
 
     Returns
     -------
@@ -82,21 +113,46 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     ------
     ValueError
         For a network with a sparsity penalty (its cost depends on the whole batch, not
-        on one sample) or a ``rows`` that is not a positive integer.
+        on one sample), a ``rows`` that is not a positive integer or an ``image_shape``
+        whose pixels are not the inputs.
     """
     net, X, Y = _network_and_targets(model, X, Y)
     if not (isinstance(rows, int | np.integer) and rows >= 1):
         raise ValueError(f"rows must be a positive integer, got {rows!r}")
-    if any(p is not None for p in net.sparsity):
-        raise ValueError(
-            "the explorer shows one sample's cost and gradient; a sparsity penalty depends "
-            "on the mean activation of a whole batch, so a network with one is not supported"
-        )
+    reason = unsupported(net)
+    if reason is not None:
+        raise ValueError(reason)
+    if image_shape is not None:
+        h, w = (int(v) for v in image_shape)
+        if h < 1 or w < 1 or h * w != net.layer_sizes[0]:
+            raise ValueError(f"image_shape {tuple(image_shape)} has {h * w} pixels, but the "
+                             f"network takes {net.layer_sizes[0]} inputs")
+        image_shape = (h, w)
     X, Y = X[:rows], Y[:rows]
     if hasattr(X, "toarray"):  # scipy.sparse: the page holds a few dense rows
         X = X.toarray()
     payload = _payload(net, np.asarray(X, np.float64), np.asarray(Y, np.float64))
-    return Explorer(_page(payload, title or repr(net)))
+    payload["image_shape"] = None if image_shape is None else list(image_shape)
+    payload["curves"] = _curves(model, history)
+    return Explorer(_page(payload, title or repr(net)), payload)
+
+
+def unsupported(net: Network) -> str | None:
+    """Why the explorer cannot show ``net``, or None when it can.
+
+    Parameters
+    ----------
+    net : Network
+
+    Returns
+    -------
+    str or None
+    """
+    if any(p is not None for p in net.sparsity):
+        return ("the explorer shows one sample's cost and gradient; a sparsity penalty "
+                "depends on the mean activation of a whole batch, so a network with one is "
+                "not supported")
+    return None
 
 
 def _network_and_targets(model: Any, X: Any, Y: Any) -> tuple[Network, Any, Array]:
@@ -136,6 +192,31 @@ def _payload(net: Network, X: Array, Y: Array) -> dict[str, Any]:
         "W": [np.asarray(W, np.float64).tolist() for W in net.W],
         "b": [np.asarray(b, np.float64).tolist() for b in net.b],
         "samples": {"X": X.tolist(), "Y": Y.tolist()},
+    }
+
+
+def _curves(model: Any, history: Any) -> dict[str, Any] | None:
+    """The training curves the page draws: J per epoch, validation J and score if kept."""
+    if history is not None:
+        run = getattr(history, "best", history)  # a History's kept run, or a RunHistory
+        loss, val_loss, scores = run.train_loss, run.val_loss, run.val_score
+    else:
+        loss = getattr(model, "loss_curve_", None)
+        val_loss = getattr(model, "validation_loss_curve_", None)
+        scores = getattr(model, "validation_scores_", None)
+    if not loss:
+        return None
+
+    def finite(values: Any) -> list[float | None]:  # JSON has no NaN: a gap in the line
+        return [float(v) if np.isfinite(v) else None for v in (values or [])]
+
+    return {
+        "loss": finite(loss),
+        "validation_loss": finite(val_loss) if any(np.isfinite(v) for v in val_loss or []) else [],
+        "validation_scores": finite(scores) if any(np.isfinite(v) for v in scores or []) else [],
+        "score_name": ("validation score" if isinstance(model, Network)
+                       else "validation accuracy" if hasattr(model, "classes_")
+                       else "validation R²"),
     }
 
 

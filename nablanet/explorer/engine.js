@@ -175,8 +175,13 @@ function makeEngine(model) {
     const {a, delta} = trace(k);
     const dW = [], db = [];
     for (let l = 0; l < W.length; l++) {
-      const nIn = sizes[l];
-      dW.push(delta[l].map((di, i) => a[l].map((aj, j) => di * aj + lambda * W[l][i * nIn + j])));
+      const nIn = sizes[l], nOut = sizes[l + 1], aIn = a[l], Wl = W[l], rows = new Array(nOut);
+      for (let i = 0; i < nOut; i++) {
+        const di = delta[l][i], row = new Array(nIn);
+        for (let j = 0; j < nIn; j++) row[j] = di * aIn[j] + lambda * Wl[i * nIn + j];
+        rows[i] = row;
+      }
+      dW.push(rows);
       db.push(Array.from(delta[l]));
     }
     return {dW, db};

@@ -9,7 +9,8 @@ window.nablanet = net;
 const SVG = "http://www.w3.org/2000/svg";
 const COLUMN_ROWS = 32;  // a layer with more units is drawn as a heat-map strip
 const STARVED = 0.01;  // diagnostics.STARVED_INPUT: |a| below 1% of the layer's mean
-const state = {k: 0, qty: "a", unit: null, weight: null, nudged: new Map()};
+const EXPAND_K = 8;  // units an expanded strip shows as circles
+const state = {inputKey: undefined, k: 0, qty: "a", unit: null, weight: null, nudged: new Map(), expanded: new Set(), rankBy: "delta"};
 const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toExponential(3));
 const el = (id) => document.getElementById(id);
 
@@ -36,83 +37,189 @@ function colour(v, scale) {
   return t >= 0 ? `rgb(255,${c},${c})` : `rgb(${c},${c},255)`;
 }
 
-function node(tag, attrs, parent) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [key, v] of Object.entries(attrs)) e.setAttribute(key, v);
-  if (parent) parent.appendChild(e);
-  return e;
+const SPECIAL = /[&<>"]/;
+const escapeText = (t) => (typeof t === "string" && SPECIAL.test(t)
+  ? t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;") : t);
+
+function node(tag, attrs, inner = "") {
+  // One SVG element as markup: a drawing is built as text and set once (innerHTML), which
+  // keeps a redraw of a 784-pixel input within a frame; clicks reach it through `onClick`.
+  let h = `<${tag}`;
+  for (const [key, v] of Object.entries(attrs)) h += ` ${key}="${escapeText(v)}"`;
+  return `${h}>${inner}</${tag}>`;
 }
 
 function layout() {
-  // Each layer a column: circles up to COLUMN_ROWS units, else a strip of cells
-  // (a square input, an image, as a square).
+  // Each layer a column: circles up to COLUMN_ROWS units, else a strip of cells; an
+  // image input as its picture (pixels row by row), any other square input as a square.
+  // An expanded strip gets a column of circles beside it: its units that matter most.
   const sizes = MODEL.layer_sizes, cols = [];
   let x = 20;
   sizes.forEach((n, l) => {
-    const side = Math.round(Math.sqrt(n));
+    const side = Math.round(Math.sqrt(n)), image = l === 0 && MODEL.image_shape;
     let rows, cell;
-    if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
-    const ncol = Math.ceil(n / rows);
-    cols.push({x, rows, cell, circles: n <= COLUMN_ROWS});
-    x += Math.max(ncol * cell, 60) + 120;
+    if (image) { rows = image[0]; cell = Math.max(3, Math.min(18, Math.floor(280 / Math.max(...image)))); } else if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
+    const ncol = image ? image[1] : Math.ceil(n / rows);
+    const circles = n <= COLUMN_ROWS && !image, expanded = !circles && state.expanded.has(l);
+    cols.push({x, rows, cell, circles, image: Boolean(image), expanded, extra: ncol * cell + 36});
+    x += Math.max(ncol * cell, 60) + (expanded ? 90 : 0) + 120;
   });
-  return {cols, width: x, height: 40 + Math.max(...cols.map((c) => c.rows * c.cell))};
+  const expandedRows = state.expanded.size ? EXPAND_K * 26 : 0;
+  return {cols, width: x, height: 40 + Math.max(expandedRows, ...cols.map((c) => c.rows * c.cell))};
 }
 
 function position(col, i) {
-  return {x: col.x + Math.floor(i / col.rows) * col.cell + col.cell / 2, y: 30 + (i % col.rows) * col.cell + col.cell / 2};
+  // Circles and strips fill column by column; an image row by row (pixel i = (i / w, i % w)).
+  const [r, c] = col.image ? [Math.floor(i / MODEL.image_shape[1]), i % MODEL.image_shape[1]]
+    : [i % col.rows, Math.floor(i / col.rows)];
+  return {x: col.x + c * col.cell + col.cell / 2, y: 30 + r * col.cell + col.cell / 2};
+}
+
+function mattering(l, tr) {
+  // The EXPAND_K units of layer l (a strip) that matter most on this sample: largest |δ|,
+  // or the most saturated (smallest f′(z) against its maximum), the strip's "expansion".
+  const n = MODEL.layer_sizes[l], idx = Array.from({length: n}, (_, i) => i);
+  if (state.rankBy === "saturation") {
+    const fp = net.fprime(MODEL.activations[l - 1], tr.a[l]), top = MODEL.max_derivative[l - 1] || 1;
+    idx.sort((p, q) => fp[p] / top - fp[q] / top || p - q);
+  } else {
+    const d = tr.delta[l - 1];
+    idx.sort((p, q) => Math.abs(d[q]) - Math.abs(d[p]) || p - q);
+  }
+  return idx.slice(0, EXPAND_K);
+}
+
+function visibleCircles(cols, tr) {
+  // Per layer, the units drawn as circles (all of a small layer, the chosen few of an
+  // expanded strip) with their positions: the weights between two of them are drawn.
+  return cols.map((col, l) => {
+    if (col.circles) return Array.from({length: MODEL.layer_sizes[l]}, (_, i) => ({i, p: position(col, i)}));
+    if (!col.expanded) return [];
+    return mattering(l, tr).map((i, r) => ({i, p: {x: col.x + col.extra + 13, y: 30 + r * 26 + 13}, r: 11}));
+  });
+}
+
+function drawUnit(l, i, p, r, val, scale, shapeKind, ctx) {
+  const {tr, fp, last, cell} = ctx;
+  const chosen = state.unit && state.unit.l === l && state.unit.i === i;
+  const attrs = {fill: ctx.grey ? ctx.grey(val) : colour(val, scale), class: "unit" + (chosen ? " chosen" : ""), stroke: "#999", "stroke-width": 0.5, "data-l": l, "data-i": i};
+  // At the output of a canonical pair (softmax with cross-entropy ...) f' cancels in
+  // BP1 (δ = a − y), so saturation there slows nothing and is not marked.
+  const flat = l > 0 && !(l === last && MODEL.canonical);
+  if (flat && isSaturated(l - 1, tr.a[l][i], fp[i])) { attrs.stroke = "#e67e00"; attrs["stroke-width"] = shapeKind === "circle" ? 3 : 1.5; }
+  const title = node("title", {}, escapeText(`${l === 0 ? "x" : state.qty}[${i}] = ${fmt(val)}`));
+  let h = shapeKind === "circle" ? node("circle", {cx: p.x, cy: p.y, r, ...attrs}, title)
+    : node("rect", {x: p.x - cell / 2, y: p.y - cell / 2, width: cell, height: cell, ...attrs}, title);
+  if (l > 0 && state.dead[l - 1][i]) {
+    h += node("path", {d: `M${p.x - r},${p.y - r}L${p.x + r},${p.y + r}M${p.x - r},${p.y + r}L${p.x + r},${p.y - r}`, stroke: "#777", "stroke-width": 1.5, "pointer-events": "none"});
+  }
+  return h;
+}
+
+function drawEdges(visible) {
+  // Edges between two sets of circles, thickness by |W|, clickable.
+  let h = "";
+  for (let l = 0; l + 1 < visible.length; l++) {
+    const from = visible[l], to = visible[l + 1];
+    if (!from.length || !to.length) continue;
+    let wmax = 0;
+    for (const u of to) for (const v of from) wmax = Math.max(wmax, Math.abs(net.getWeight(l, u.i, v.i)));
+    for (const u of to) for (const v of from) {
+      const i = u.i, j = v.i, w = net.getWeight(l, i, j);
+      const chosen = state.weight && state.weight.l === l && state.weight.i === i && state.weight.j === j;
+      h += node("line", {x1: v.p.x, y1: v.p.y, x2: u.p.x, y2: u.p.y, class: "edge", "data-wl": l, "data-wi": i, "data-wj": j,
+        stroke: chosen ? "#000" : w >= 0 ? "#d55" : "#55d", "stroke-opacity": chosen ? 1 : 0.35,
+        "stroke-width": chosen ? 3 : 0.3 + 2.5 * Math.abs(w) / (wmax || 1)});
+    }
+  }
+  return h;
+}
+
+function heading(col, l, last) {
+  const n = MODEL.layer_sizes[l];
+  let text = l === 0 ? (col.image ? `input image (${MODEL.image_shape.join("×")})` : `input (${n})`)
+    : `${l === last ? "output" : "hidden " + l}: ${MODEL.activations[l - 1]} (${n})`;
+  const strip = !col.circles && l > 0;
+  if (strip) text += col.expanded ? " ▾ hide the top units" : ` ▸ show the top ${EXPAND_K}`;
+  const attrs = {x: col.x, y: 16, "font-size": 11};
+  if (strip) Object.assign(attrs, {class: "toggle", "data-toggle": l});
+  return node("text", attrs, escapeText(text));
+}
+
+function onClick(e) {
+  // One listener for the whole drawing: a unit, a weight (an edge) or a strip's heading.
+  const t = e.target.closest("[data-l], [data-wl], [data-toggle]");
+  if (!t) return;
+  const d = t.dataset;
+  if (d.toggle !== undefined) {
+    const l = Number(d.toggle);
+    if (state.expanded.has(l)) state.expanded.delete(l); else state.expanded.add(l);
+  } else if (d.wl !== undefined) {
+    const l = Number(d.wl), i = Number(d.wi), j = Number(d.wj);
+    state.unit = {l: l + 1, i}; state.weight = {l, i, j};
+  } else {
+    const l = Number(d.l);
+    state.unit = {l, i: Number(d.i)}; state.weight = null;
+    if (t.tagName === "rect" && l > 0) state.expanded.add(l);  // a strip's cell opens the strip
+  }
+  render();
+}
+
+function greyScale(x) {
+  // An image input in grey: the sample's smallest pixel white, its largest black.
+  let lo = Infinity, hi = -Infinity;
+  for (const v of x) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  return (v) => { const c = Math.round(255 * (hi > lo ? 1 - (v - lo) / (hi - lo) : 1)); return `rgb(${c},${c},${c})`; };
+}
+
+function drawLayer(col, l, v, tr, last, circles) {
+  // Layer l's units as markup: a strip's cells, then the units drawn as circles.
+  let scale = 0, h = "";
+  for (const x of v) scale = Math.max(scale, Math.abs(x));
+  const ctx = {tr, last, cell: col.cell, fp: l > 0 ? net.fprime(MODEL.activations[l - 1], tr.a[l]) : null,
+    grey: col.image ? greyScale(v) : null};
+  if (!col.circles) {
+    v.forEach((val, i) => { h += drawUnit(l, i, position(col, i), col.cell / 2 - 1, val, scale, "rect", ctx); });
+  }
+  for (const u of circles) {
+    if (!col.circles) {  // an opened strip: a line from the unit's cell to its circle, and its index
+      const c = position(col, u.i);
+      h += node("line", {x1: c.x, y1: c.y, x2: u.p.x - u.r, y2: u.p.y, stroke: "#888", "stroke-dasharray": "2 2", "pointer-events": "none"});
+    }
+    h += drawUnit(l, u.i, u.p, u.r || col.cell / 2 - 1, v[u.i], scale, "circle", {...ctx, grey: null});
+    if (!col.circles) h += node("text", {x: u.p.x, y: u.p.y + 3.5, "font-size": 9, "text-anchor": "middle", "pointer-events": "none"}, String(u.i));
+  }
+  if (col.expanded) {
+    h += node("text", {x: col.x + col.extra, y: 30 + EXPAND_K * 26 + 10, "font-size": 10, fill: "#555"},
+      state.rankBy === "saturation" ? "most saturated" : "largest |δ|");
+  }
+  return h;
 }
 
 function render() {
   const tr = net.trace(state.k);
   // The input is always drawn as x (it has no z and no δ).
   const values = state.qty === "a" ? tr.a : state.qty === "z" ? [tr.a[0], ...tr.z] : [tr.a[0], ...tr.delta];
-  const svg = el("net");
-  svg.innerHTML = "";
+  const svg = el("net"), drawing = el("drawing");
   const {cols, width, height} = layout();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
-  // Edges between two small layers, thickness by |W|, clickable.
-  for (let l = 0; l + 1 < cols.length; l++) {
-    if (!(cols[l].circles && cols[l + 1].circles)) continue;
-    const n = MODEL.layer_sizes[l], m = MODEL.layer_sizes[l + 1];
-    let wmax = 0;
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) wmax = Math.max(wmax, Math.abs(net.getWeight(l, i, j)));
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-      const w = net.getWeight(l, i, j), p = position(cols[l], j), q = position(cols[l + 1], i);
-      const chosen = state.weight && state.weight.l === l && state.weight.i === i && state.weight.j === j;
-      const e = node("line", {x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: "edge",
-        stroke: chosen ? "#000" : w >= 0 ? "#d55" : "#55d", "stroke-opacity": chosen ? 1 : 0.35,
-        "stroke-width": chosen ? 3 : 0.3 + 2.5 * Math.abs(w) / (wmax || 1)}, svg);
-      e.addEventListener("click", () => { state.unit = {l: l + 1, i}; state.weight = {l, i, j}; render(); });
-    }
-  }
+  const visible = visibleCircles(cols, tr), last = cols.length - 1;
+  let h = drawEdges(visible);
   cols.forEach((col, l) => {
-    node("text", {x: col.x, y: 16, "font-size": 11}, svg).textContent =
-      l === 0 ? `input (${MODEL.layer_sizes[0]})` : `${l === cols.length - 1 ? "output" : "hidden " + l}: ${MODEL.activations[l - 1]} (${MODEL.layer_sizes[l]})`;
     const v = values[l];
-    const scale = Math.max(...v.map(Math.abs));
-    const fp = l > 0 ? net.fprime(MODEL.activations[l - 1], tr.a[l]) : null;
-    v.forEach((val, i) => {
-      const p = position(col, i), r = col.cell / 2 - 1;
-      const chosen = state.unit && state.unit.l === l && state.unit.i === i;
-      const attrs = {fill: colour(val, scale), class: "unit" + (chosen ? " chosen" : ""), stroke: "#999", "stroke-width": 0.5};
-      const shape = col.circles ? node("circle", {cx: p.x, cy: p.y, r, ...attrs}, svg)
-        : node("rect", {x: p.x - col.cell / 2, y: p.y - col.cell / 2, width: col.cell, height: col.cell, ...attrs}, svg);
-      node("title", {}, shape).textContent = `${l === 0 ? "x" : state.qty} = ${fmt(val)}`;
-      // At the output of a canonical pair (softmax with cross-entropy ...) f' cancels in
-      // BP1 (δ = a − y), so saturation there slows nothing and is not marked.
-      const flat = l > 0 && !(l === cols.length - 1 && MODEL.canonical);
-      if (flat && isSaturated(l - 1, tr.a[l][i], fp[i])) {
-        shape.setAttribute("stroke", "#e67e00"); shape.setAttribute("stroke-width", col.circles ? 3 : 1.5);
-      }
-      if (l > 0 && state.dead[l - 1][i]) {
-        node("path", {d: `M${p.x - r},${p.y - r}L${p.x + r},${p.y + r}M${p.x - r},${p.y + r}L${p.x + r},${p.y - r}`, stroke: "#777", "stroke-width": 1.5}, svg);
-      }
-      shape.addEventListener("click", () => { state.unit = {l, i}; state.weight = null; render(); });
-    });
+    if (l === 0 && !col.circles) {
+      // The input as a strip or an image: x does not change with a nudge or with what is
+      // coloured, so its hundreds of cells are redrawn only for a new sample or choice.
+      const key = `${state.k}|${state.unit && state.unit.l === 0 ? state.unit.i : -1}`;
+      if (key !== state.inputKey) { el("layer0").innerHTML = heading(col, l, last) + drawLayer(col, l, v, tr, last, []); state.inputKey = key; }
+      return;
+    }
+    h += heading(col, l, last) + drawLayer(col, l, v, tr, last, visible[l]);
   });
+  if (cols[0].circles && state.inputKey !== null) { el("layer0").innerHTML = ""; state.inputKey = null; }
+  drawing.innerHTML = h;
   const out = tr.a[tr.a.length - 1], y = net.samples.Y[state.k];
   const argmax = (v) => v.indexOf(Math.max(...v));
   el("cost").textContent = `C = ${fmt(net.cost(state.k))}` + (out.length > 1
@@ -227,6 +334,45 @@ function undoNudges() {
   render();
 }
 
+function chart(x0, title, series, note) {
+  // One small line chart at x0, as markup: each series {values, dash}; null leaves a gap.
+  const w = 300, ht = 130, left = 48, top = 22;
+  const all = series.flatMap((s) => s.values).filter((v) => v !== null);
+  let lo = Math.min(...all), hi = Math.max(...all);
+  if (hi === lo) { lo -= 0.5; hi += 0.5; }
+  const n = Math.max(...series.map((s) => s.values.length));
+  const X = (e) => x0 + left + (n > 1 ? e / (n - 1) : 0.5) * w, Y = (v) => top + (1 - (v - lo) / (hi - lo)) * ht;
+  let h = node("text", {x: x0 + left, y: 14, "font-size": 12}, escapeText(title));
+  h += node("rect", {x: x0 + left, y: top, width: w, height: ht, fill: "none", stroke: "#ccc"});
+  h += node("text", {x: x0 + left - 4, y: top + 4, "font-size": 10, "text-anchor": "end"}, fmt(hi));
+  h += node("text", {x: x0 + left - 4, y: top + ht, "font-size": 10, "text-anchor": "end"}, fmt(lo));
+  h += node("text", {x: x0 + left + w / 2, y: top + ht + 16, "font-size": 10, "text-anchor": "middle"}, escapeText(`${note} (${n})`));
+  for (const s of series) {
+    let d = "", pen = "M";
+    s.values.forEach((v, e) => { if (v === null) { pen = "M"; return; } d += `${pen}${X(e).toFixed(1)},${Y(v).toFixed(1)}`; pen = "L"; });
+    h += node("path", {d, fill: "none", stroke: s.colour, "stroke-width": 1.5, "stroke-dasharray": s.dash ? "4 3" : "none", class: "curve"});
+  }
+  return h;
+}
+
+function drawCurves() {
+  // The training record the model holds (an estimator's loss_curve_, validation_loss_curve_,
+  // validation_scores_; a network's History): J per epoch, and the validation score.
+  const c = MODEL.curves;
+  if (!c) return;
+  el("curves").hidden = false;
+  const svg = el("curves-svg"), width = c.validation_scores.length ? 820 : 410;
+  svg.setAttribute("width", width); svg.setAttribute("height", 180);
+  svg.setAttribute("viewBox", `0 0 ${width} 180`);
+  const series = [{values: c.loss, colour: "#0550ae"}];
+  if (c.validation_loss.length) series.push({values: c.validation_loss, colour: "#0550ae", dash: true});
+  let h = chart(0, "cost J per epoch (math.md §5)", series, "epochs or iterations");
+  if (c.validation_scores.length) h += chart(410, c.score_name, [{values: c.validation_scores, colour: "#1a7f37"}], "epochs");
+  svg.innerHTML = h;
+  el("curves-note").textContent = `Solid: J on the training data, ${fmt(c.loss[0])} at the start, ${fmt(c.loss[c.loss.length - 1])} at the end` +
+    (c.validation_loss.length ? "; dashed: the same cost on the validation part." : ".");
+}
+
 function choose(k) {
   const n = net.samples.X.length;
   state.k = ((k % n) + n) % n;
@@ -247,6 +393,10 @@ function start() {
     if (e.key === "ArrowRight") choose(state.k + 1);
   });
   document.querySelectorAll("input[name=qty]").forEach((r) => r.addEventListener("change", () => { state.qty = r.value; render(); }));
+  document.querySelectorAll("input[name=rank]").forEach((r) => r.addEventListener("change", () => { state.rankBy = r.value; render(); }));
+  el("net").addEventListener("click", onClick);
+  el("rank-by").hidden = MODEL.layer_sizes.slice(1).every((n) => n <= COLUMN_ROWS);
+  drawCurves();
   state.dead = deadUnits();
   const L = MODEL.layer_sizes.length - 1;
   state.unit = {l: L, i: 0};

@@ -26,6 +26,9 @@ def test_demo_runs_offline_and_writes_the_report(tmp_path, capsys):
     assert (tmp_path / "rep" / "report.html").exists()
     for name in ("training_curves.png", "weights.png", "confusion_matrix.png"):
         check_png(tmp_path / "rep" / name)
+    # the backpropagation explorer of the trained model, beside the report and linked
+    assert '<a href="explorer.html">' in page
+    assert '"layer_sizes":[64,64,10]' in (tmp_path / "rep" / "explorer.html").read_text("utf-8")
 
 
 @pytest.mark.skipif(os.environ.get("NABLANET_SLOW") != "1",
