@@ -424,3 +424,18 @@ def test_fast_parse_matches_nablanets_own(tmp_path):
         y_slow = csvmod._target_values(cells)
         assert (y_fast if y_fast.dtype.kind in "if" else csvmod._target_values(y_fast)
                 ).tolist() == y_slow.tolist()
+
+
+@pytest.mark.parametrize(("cells", "expected"), [
+    (["+5", " 7", "007"], [5, 7, 7]),  # integers to Python's int: int64, not float64
+    (["0x10", "1"], ["0x10", "1"]),  # no number to Python's float: text, not 16
+])
+def test_fast_parse_types_the_target_as_nablanets_own(tmp_path, cells, expected):
+    from nablanet.data import csv as csvmod
+    from nablanet.data.csvparse import parse
+
+    path = _csv(tmp_path, "a,t\n" + "".join(f"{i},{c}\n" for i, c in enumerate(cells)))
+    _, y, _ = read_csv(path)
+    table = csvmod._inspect(str(path), -1, None, None)
+    reference = csvmod._target_values(parse(table, 10)[1])
+    assert y.dtype == reference.dtype and y.tolist() == reference.tolist() == expected

@@ -115,12 +115,13 @@ def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArra
     """Parse every data row with pandas' C parser; None where `parse` must decide.
 
     Each chunk's feature columns are converted to float64 by the C parser and copied into
-    the preallocated array, so peak memory is the final array plus one chunk. A target of
-    numbers is converted chunk by chunk as `nablanet.data.csv` types it (int64 while every
-    value is a whole number written as one, else float64); a target with a text cell is
-    read again as text. None is returned (and the file is read again by `parse`, which
-    names the first bad cell) when a feature cell is not a finite number or is empty, a
-    row has the wrong number of fields, or a target cell is empty or not finite.
+    the preallocated array, so peak memory is the final array plus one chunk. The target
+    is first read as numbers by the same parser, chunk by chunk, as `nablanet.data.csv`
+    types it (int64 while every value is a whole number written as one, else float64); a
+    target that is anything else (a text cell, "nan", a number past int64) is read again
+    as text. None is returned (and the file is read again by `parse`, which names the
+    first bad cell) when a feature cell is not a finite number or is empty, a row has the
+    wrong number of fields, or a target cell is empty.
 
     Returns
     -------
@@ -141,17 +142,19 @@ def _parse_fast(table: Table, capacity: int, numeric_target: bool) -> Any:
 
     n = table.n_columns
     dtypes: dict[int, Any] = {j: np.float64 for j in table.features}
-    if table.target is not None:
+    if table.target is not None and not numeric_target:
         dtypes[table.target] = str
     X = _Rows(capacity, len(table.features), np.float64)
     y = _Rows(capacity if table.target is not None else 0, 1,
               np.int64 if numeric_target else "<U1")
     try:
+        # low_memory=False: each chunk is parsed in one piece (pandas' low-memory mode
+        # splits it again and concatenates the pieces); the chunk bounds the memory
         reader = pd.read_csv(
             table.path, sep=table.delimiter.char, header=None, names=list(range(n)),
             index_col=False, skiprows=table.header_line, dtype=dtypes, na_filter=False,
             skip_blank_lines=True, engine="c", encoding="utf-8-sig", quotechar='"',
-            chunksize=FAST_CHUNK_ROWS,
+            chunksize=FAST_CHUNK_ROWS, low_memory=False,
         )
         with reader:
             for chunk in reader:
@@ -168,31 +171,27 @@ def _parse_fast(table: Table, capacity: int, numeric_target: bool) -> Any:
 
 
 def _target_chunk(cells: Any, numeric: bool) -> Any:
-    """One chunk's target: numbers (int64/float64), text, None (a bad cell), or _TEXT_TARGET."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    """One chunk's target: numbers (int64/float64), text, None (a bad cell), or _TEXT_TARGET.
 
+    Read as numbers, ``cells`` is what pandas' parser made of the chunk: int64 where every
+    cell is an integer (Python's int reads it the same: "+5", " 7", "007"), float64 where
+    every cell is a number; anything else (text, "1_000", a boolean, an integer past int64,
+    an empty cell) is left to the read as text, typed by `nablanet.data.csv._target_values`.
+    """
+    if numeric:
+        if cells.dtype == np.int64:
+            return cells.to_numpy()
+        if cells.dtype == np.float64:
+            values = cells.to_numpy()
+            return values if np.isfinite(values).all() else _TEXT_TARGET
+        return _TEXT_TARGET
     if cells.isna().any():
         return None
     cells = cells.str.strip()
     if (cells == "").any():
         return None
-    if not numeric:
-        t = cells.to_numpy(dtype=str)
-        return t.astype(f"<U{max(int(np.strings.str_len(t).max()), 1)}")
-    # Arrow's casts parse at C speed and as strictly as Python's int and float: "1.0" is
-    # no integer. Anything they refuse ("+5", "1_000") is read as text, and typed as
-    # before by `nablanet.data.csv._target_values`.
-    arr = pa.array(cells.to_numpy(dtype=object) if cells.dtype == object else cells.array)
-    for kind in (pa.int64(), pa.float64()):
-        try:
-            values = pc.cast(arr, kind).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        if kind == pa.float64() and not np.isfinite(values).all():
-            break  # "nan" or "inf" among numbers: text, as `parse` reads it
-        return values
-    return _TEXT_TARGET
+    t = cells.to_numpy(dtype=str)
+    return t.astype(f"<U{max(int(np.strings.str_len(t).max()), 1)}")
 
 
 def parse(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArray[Any]]:
