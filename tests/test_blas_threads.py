@@ -6,8 +6,6 @@ it chooses what is faster, gives the thread count back after the fit (also when 
 fails), leaves a concurrent fit alone, and changes the weights by no more than rounding.
 """
 
-import time
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -31,23 +29,41 @@ def two_threads():
         yield
 
 
-def _run_steps(choice: ThreadChoice, seconds: dict[int, float], n: int) -> list[int]:
-    """n steps that sleep as long as ``seconds`` says for the thread count in force."""
+class _Clock:
+    """A perf_counter that moves only when a step says it took time: timings a busy
+    machine cannot disturb (sleeping steps of 1 and 20 ms swapped order under load)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = _Clock()
+    monkeypatch.setattr(blas_threads, "time", fake)
+    return fake
+
+
+def _run_steps(choice: ThreadChoice, seconds: dict[int, float], n: int, clock: _Clock) -> list[int]:
+    """n steps that take as long as ``seconds`` says for the thread count in force."""
     seen = []
     for _ in range(n):
         with choice.step():
             seen.append(_blas_threads())
-            time.sleep(seconds[seen[-1]])
+            clock.now += seconds[seen[-1]]
     return seen
 
 
 @pytest.mark.usefixtures("two_threads")
 @pytest.mark.parametrize(("seconds", "best"), [({1: 0.001, 2: 0.02}, 1), ({1: 0.02, 2: 0.001}, 2)])
-def test_the_faster_setting_is_chosen_and_the_count_restored(seconds, best):
+def test_the_faster_setting_is_chosen_and_the_count_restored(seconds, best, clock):
     choice = ThreadChoice(SIZES, 200)
     assert choice.options == (2, 1)
     n_probe = blas_threads.WARMUP_STEPS + 2 * blas_threads.PROBE_STEPS
-    seen = _run_steps(choice, seconds, n_probe + 5)
+    seen = _run_steps(choice, seconds, n_probe + 5, clock)
     assert sorted(set(seen[blas_threads.WARMUP_STEPS : n_probe])) == [1, 2]  # both were timed
     assert choice.chosen == [best]
     assert seen[n_probe:] == [best] * 5
@@ -56,16 +72,18 @@ def test_the_faster_setting_is_chosen_and_the_count_restored(seconds, best):
 
 
 @pytest.mark.usefixtures("two_threads")
-def test_a_chosen_setting_that_turns_slow_is_probed_again_at_once():
+def test_a_chosen_setting_that_turns_slow_is_probed_again_at_once(clock):
     choice = ThreadChoice(SIZES, 200)
-    n_probe = blas_threads.WARMUP_STEPS + 2 * blas_threads.PROBE_STEPS
-    _run_steps(choice, {1: 0.02, 2: 0.001}, n_probe)
-    assert choice.chosen == [2]
-    # The load changes: 2 threads become slow, long before the scheduled re-check.
-    slow = {1: 0.001, 2: 0.02}
-    _run_steps(choice, slow, blas_threads.SLOW_STEPS + 2 * blas_threads.PROBE_STEPS + 1)
-    assert choice.chosen == [2, 1]
-    choice.close()
+    try:
+        n_probe = blas_threads.WARMUP_STEPS + 2 * blas_threads.PROBE_STEPS
+        _run_steps(choice, {1: 0.02, 2: 0.001}, n_probe, clock)
+        assert choice.chosen == [2]
+        # The load changes: 2 threads become slow, long before the scheduled re-check.
+        slow = {1: 0.001, 2: 0.02}
+        _run_steps(choice, slow, blas_threads.SLOW_STEPS + 2 * blas_threads.PROBE_STEPS + 1, clock)
+        assert choice.chosen == [2, 1]
+    finally:
+        choice.close()  # a chooser left open would hold the process's turn for other tests
 
 
 @pytest.mark.usefixtures("two_threads")
@@ -138,7 +156,9 @@ def test_a_diverging_fit_gives_the_threads_back():
     with pytest.raises(TrainingDiverged, match="training diverged"):
         train(net, X * 1e6, Y, optimizer="sgd", learning_rate=1e6, batch_size=200, epochs=5)
     assert _blas_threads() == 2
-    assert ThreadChoice(SIZES, 200).options == (2, 1)  # and its turn to choose
+    after = ThreadChoice(SIZES, 200)
+    assert after.options == (2, 1)  # and its turn to choose
+    after.close()
 
 
 @pytest.mark.usefixtures("switch_every_step")
