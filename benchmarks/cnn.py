@@ -157,6 +157,17 @@ def torch_step(model: Any, X: Any, y: Any) -> float:
     return float(loss.detach())
 
 
+def gemm_peak(threads: int) -> float:
+    """GFLOP/s of a large float32 product (2048³) with ``threads`` threads: the yardstick."""
+    rng = np.random.default_rng(1)
+    A = rng.random((2048, 2048), dtype=np.float32)
+    out = np.empty_like(A)
+    with threadpool_limits(limits=threads):
+        np.matmul(A, A, out=out)
+        best = min(timed(lambda: np.matmul(A, A, out=out), 1)[1] for _ in range(3))
+    return 2 * 2048**3 / best / 1e9
+
+
 def timed(call: Callable[[], Any], steps: int) -> tuple[float, float]:
     """Wall and CPU seconds per call over ``steps`` calls."""
     start, start_cpu = time.perf_counter(), time.process_time()
@@ -226,20 +237,23 @@ def main() -> None:
                 profile[name] = statistics.median(timed(call, args.steps)[1] for _ in range(3))
 
     flops = 2 * m * (2 * 20 * 81 * 400 + 3 * 2000 * 10)
+    peak = gemm_peak(args.threads)
     print(f"CPU: {cpu_model()}; {args.threads} thread(s)")
     for info in threadpool_info():
         print(f"BLAS: {info.get('internal_api')} {info.get('version')} "
               f"({info.get('architecture', '-')}): {info.get('filepath')}")
     print(f"torch {torch.__version__}; data: {source}")
     print(f"UFLDL CNN exercise (20 filters 9x9, sigmoid, mean pool 2, softmax 10), float32, "
-          f"batch {m}: {flops / 1e9:.2f} GFLOP per step (forward + backward)")
+          f"batch {m}: {flops / 1e9:.2f} GFLOP per step (forward + backward); a 2048³ "
+          f"float32 GEMM runs at {peak:.1f} GFLOP/s of CPU time here")
     med = {}
     for name, runs in results.items():
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
         med[name] = (wall, cpu)
+        rate = flops / cpu / 1e9
         print(f"  {name:9s} {wall * 1e3:7.2f} ms/batch wall, {cpu * 1e3:7.2f} ms CPU "
-              f"({flops / cpu / 1e9:5.1f} GFLOP/s of CPU time)")
+              f"({rate:5.1f} GFLOP/s of CPU time, {rate / peak:.0%} of the GEMM's)")
     ratio_wall = med["nablanet"][0] / med["PyTorch"][0]
     ratio_cpu = med["nablanet"][1] / med["PyTorch"][1]
     print(f"  nablanet / PyTorch: {ratio_wall:.2f} (wall), {ratio_cpu:.2f} (CPU)")
