@@ -167,3 +167,15 @@ def test_a_whole_network_matches_torch_with_dense_layers_reading_torchs_flatten_
     np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(net.forward(X), torch.softmax(h @ W4.T + b4, 1).detach().numpy(),
                                rtol=1e-12)
+
+
+def test_max_pool_propagates_nan_as_torch_does():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 1, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[1, 0, 3, 3] = np.nan
+    G = rng.normal(size=(2, 1, 2, 2))
+    z, _, _, g_in = run_layer(MaxPool2D(2), (1, 4, 4), x, G=G)
+    z_t, (g_in_t,) = torch_grads(lambda t: F.max_pool2d(t, 2), x, G=G)
+    assert np.isnan(z[0, 0, 0, 0]) and np.isnan(z[1, 0, 1, 1])
+    np.testing.assert_array_equal(z, z_t)  # NaN where torch has NaN
+    np.testing.assert_array_equal(g_in, g_in_t)
