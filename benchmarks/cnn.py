@@ -42,7 +42,6 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from nablanet import Network
 from nablanet.data.idx import read_idx
 from nablanet.layers import Buffers, Conv2D, Dense, MaxPool2D, MeanPool2D
-from nablanet.layers.conv import im2col_kernel
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 Array = np.ndarray
@@ -147,7 +146,7 @@ def profile(net: Network, X: Array, steps: int) -> dict[str, float]:
             x = a_in[l].reshape(m, *layer.input_shape)
             Z = bufs[l].Z.reshape(m, layer.filters, -1)
             times["    of which im2col"] = median_cpu(
-                lambda x=x, cols=cols, layer=layer: im2col_kernel()(x, cols, *layer._geometry))
+                lambda x=x, cols=cols, layer=layer: layer._im2col(x, cols))
             times["    of which GEMM"] = median_cpu(
                 lambda cols=cols, Z=Z, l=l: np.matmul(bufs[l].scratch.Wb, cols, out=Z))
     bufs[-1].delta[...] = np.random.default_rng(0).normal(0, 1e-3, bufs[-1].delta.shape)
