@@ -177,3 +177,24 @@ def test_a_model_file_naming_an_unknown_layer_kind_is_refused(tmp_path):
     save_state(tmp_path / "evil.npz", {"kind": "Network", "network": spec}, arrays)
     with pytest.raises(ModelFileError, match=r"layers\[0\]': unknown layer kind 'builtins.eval'"):
         load(tmp_path / "evil.npz")
+
+
+def test_a_pickle_from_before_the_layers_migrates():
+    """Pickles of the first Network held its Layout and its activations, not layers."""
+    from nablanet.activations import ACTIVATIONS
+    from nablanet.layout import Layout
+
+    net = Network([4, 3, 2], activation="relu", output_activation="softmax", seed=1,
+                  weight_decay=0.01)
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    legacy = {
+        "layout": Layout((4, 3, 2)), "activations": [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]],
+        "loss": net.loss, "weight_decay": 0.01, "init": "auto", "dtype": net.dtype,
+        "_theta": net.theta.copy(), "theta_layout": 2,
+    }  # and no _sparsity: pickled before the penalty existed
+    old = Network.__new__(Network)
+    old.__setstate__(legacy)
+    assert [layer.to_spec() for layer in old.layers] == [l.to_spec() for l in net.layers]
+    assert old.forward(X).tobytes() == net.forward(X).tobytes()
+    assert old.sparsity == [None] and np.shares_memory(old.W[1], old.theta)
+    assert old.to_state()[0] == net.to_state()[0]
