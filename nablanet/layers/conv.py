@@ -224,7 +224,7 @@ class Conv2D(Layer):
         if name == "auto":
             name = self.activation.default_init
         fan_in = self.input_shape[0] * math.prod(self.kernel_size)
-        W.reshape(self.filters, fan_in)[...] = get_initializer(name)(fan_in, self.filters, rng)
+        W[...] = get_initializer(name)(fan_in, self.filters, rng, shape=W.shape)
 
     def scratch(self, m: int, dtype: np.dtype[Any]) -> ConvScratch:
         """The im2col columns of a batch of m rows, and the rest of `ConvScratch`."""
