@@ -10,12 +10,12 @@ a cross-correlation (the filter is not flipped), as PyTorch's ``conv2d`` compute
 as UFLDL's ``cnnConvolve`` does with MATLAB's ``conv2`` and a rotated filter.
 
 The work is laid out so that every pass is contiguous: the input's patches are copied
-once into a column array ("im2col") of shape (m, C·kh·kw, Ho·Wo), so that the forward
-pass is one matrix product per example, W (F, C·kh·kw) times the columns, written
-straight into z's (F, Ho·Wo) block of the row; ∂J/∂W is the same product transposed,
-and ∂J/∂a_in scatters Wᵀ Δ back over the patches ("col2im"). The copies are compiled
-loops (numba); the column arrays are made once per batch size (`Conv2D.scratch`) and
-reused at every step.
+once into a column array ("im2col") of shape (m, C·kh·kw + 1, Ho·Wo) whose last row is
+ones, so that the forward pass is one matrix product per example, [W b] (F, C·kh·kw + 1)
+times the columns, written straight into z's (F, Ho·Wo) block of the row; [∂J/∂W ∂J/∂b]
+is the same product transposed, and ∂J/∂a_in scatters Wᵀ Δ back over the patches
+("col2im"). The copies are compiled loops (numba); the column arrays are made once per
+batch size (`Conv2D.scratch`) and reused at every step.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ class Conv2D(Layer):
         return block.reshape(self.filters, self.input_shape[0], *self.kernel_size)
 
     def bias_view(self, block: Array) -> Array:
-        """B of shape (F,)."""
+        """The biases b, of shape (F,)."""
         return block.reshape(self.filters)
 
     def initialize(self, W: Array, init: str, rng: np.random.Generator) -> None:
@@ -272,7 +272,7 @@ class Conv2D(Layer):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """Z = W ⋆ a_in + b into ``buf.Z`` (§8, forward); a = f(z), f'(z) as asked."""
+        """Forward (§8): z = W ⋆ a_in + b into ``buf.Z``; a = f(z), f'(z) as asked."""
         x = feature_maps(a_in, self.input_shape, "Conv2D")
         m = x.shape[0]
         scratch = self._scratch(buf, m, x.dtype)
@@ -340,7 +340,7 @@ class Conv2D(Layer):
 
 
 def apply_activation(f: Activation, buf: Buffers, derivative: bool) -> None:
-    """A = f(z) into ``buf.A`` (which may be ``buf.Z``), and f'(z) into ``buf.D`` if asked."""
+    """Apply f: a = f(z) into ``buf.A`` (which may be ``buf.Z``), f'(z) into ``buf.D`` if asked."""
     f.f(buf.Z, buf.A)
     if derivative and buf.D is not None and f.derivative is not None:
         f.derivative(buf.A, buf.D)

@@ -109,7 +109,7 @@ class MeanPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """Z = the block means (§8)."""
+        """Forward (§8): z = the block means (a = z)."""
         x = self._maps(a_in)
         mean_pool_kernel()(x, self._out(buf, x.shape[0]), *self.size)
         self._activate(buf, activate)
@@ -150,7 +150,7 @@ class MaxPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """Z = the block maxima (§8), their positions into ``buf.scratch``."""
+        """Forward (§8): z = the block maxima (a = z), their positions into ``buf.scratch``."""
         x = self._maps(a_in)
         m = x.shape[0]
         if not isinstance(buf.scratch, np.ndarray) or buf.scratch.shape[0] != m:
