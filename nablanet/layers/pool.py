@@ -279,3 +279,18 @@ def max_unpool_kernel() -> Any:
                         g[i, k, r * p + at // q, c * q + at % q] = delta[i, k, r, c]
 
     return max_unpool
+
+
+def warm_cache() -> None:
+    """Compile the poolings' loops for float32 and float64 into numba's on-disk cache.
+
+    For an install step, as `nablanet.layers.conv.warm_cache`.
+    """
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((1, 1, 2, 2), dtype)
+        out = np.zeros((1, 1, 1, 1), dtype)
+        where = np.zeros((1, 1, 1, 1), np.int32)
+        mean_pool_kernel()(x, out, 2, 2)
+        mean_unpool_kernel()(out, x, 2, 2)
+        max_pool_kernel()(x, out, where, 2, 2)
+        max_unpool_kernel()(out, where, x, 2, 2)
