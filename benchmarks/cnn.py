@@ -28,6 +28,7 @@ Run: ``python benchmarks/cnn.py [--threads 1] [--batch 256] [--rounds 7] [--prof
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -39,10 +40,8 @@ from _machine import cpu_model
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nablanet import Network
-from nablanet.activations import get_activation
 from nablanet.data.idx import read_idx
-from nablanet.layers import Buffers, Conv2D, Dense, MeanPool2D
-from nablanet.layers.conv import im2col_kernel
+from nablanet.layers import Buffers, Conv2D, Dense, MaxPool2D, MeanPool2D
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 Array = np.ndarray
@@ -56,96 +55,114 @@ def images(n: int, rng: np.random.Generator) -> tuple[Array, str]:
     return rng.random((n, 784), dtype=np.float32), "random images (Fashion-MNIST not installed)"
 
 
-class UfldlCnn:
-    """The exercise network's layers run one by one (as `Network` runs them), for --profile."""
-
-    def __init__(self, m: int, theta: Array) -> None:
-        dtype = np.dtype(np.float32)
-        self.conv = Conv2D(20, 9, activation="sigmoid")
-        self.conv.build((1, 28, 28))
-        self.pool = MeanPool2D(2)
-        self.pool.build(self.conv.output_shape)
-        n_conv, n_pool = self.conv.n_out, self.pool.n_out
-        self.n_conv_w = self.conv.n_weights
-        self.theta, self.grad = theta, np.empty_like(theta)
-        A = np.empty((m, n_conv), dtype)  # z overwritten by a, as in training
-        self.conv_buf = Buffers(A, A, np.empty_like(A), np.empty_like(A),
-                                self.conv.scratch(m, dtype))
-        P = np.empty((m, n_pool), dtype)
-        self.pool_buf = Buffers(P, P, None, np.empty_like(P))
-        self.g_pool = np.empty_like(P)
-        self.g_conv = np.empty_like(A)
-        self.z_out = np.empty((m, 10), dtype)
-        self.softmax = get_activation("softmax")
-
-    def views(self, theta: Array) -> tuple[Array, Array, Array, Array]:
-        """W_conv (20, 1, 9, 9), W_out (10, 2000), b_conv (20,), b_out (10,)."""
-        nc, no = self.n_conv_w, 10 * self.pool.n_out
-        return (self.conv.weight_view(theta[:nc]), theta[nc : nc + no].reshape(10, -1),
-                theta[nc + no : nc + no + 20], theta[nc + no + 20 :])
-
-    def step(self, X: Array, Y: Array) -> float:
-        """J and ∂J/∂θ into self.grad (cross-entropy, mean over the batch)."""
-        Wc, Wo, bc, bo = self.views(self.theta)
-        dWc, dWo, dbc, dbo = self.views(self.grad)
-        m = X.shape[0]
-        self.conv.forward(X, Wc, bc, self.conv_buf, True, True)
-        self.pool.forward(self.conv_buf.A, Wc[:0], bc[:0], self.pool_buf, False, True)
-        a_pool = self.pool_buf.A
-        np.matmul(a_pool, Wo.T, out=self.z_out)
-        self.z_out += bo
-        a = self.softmax(self.z_out)
-        J = -float(np.log(a[Y.astype(bool)]).sum()) / m
-        delta = a - Y  # BP1 for softmax and cross-entropy
-        delta /= m
-        np.matmul(delta.T, a_pool, out=dWo)
-        np.sum(delta, axis=0, out=dbo)
-        np.matmul(delta, Wo, out=self.pool_buf.delta)  # the pool has f = identity
-        self.pool.backward(self.conv_buf.A, Wc[:0], self.pool_buf, dWc[:0], dbc[:0], self.g_conv)
-        np.multiply(self.g_conv, self.conv_buf.D, out=self.conv_buf.delta)  # BP2
-        self.conv.backward(X, Wc, self.conv_buf, dWc, dbc, None)
-        return J
-
-    def passes(self, X: Array, Y: Array) -> dict[str, Callable[[], Any]]:
-        """Each pass of `step` alone, for --profile (run after a step, on its buffers)."""
-        Wc, Wo, bc, bo = self.views(self.theta)
-        dWc, _, dbc, _ = self.views(self.grad)
-        conv, buf, pbuf = self.conv, self.conv_buf, self.pool_buf
-        cols = buf.scratch.cols
-        m = X.shape[0]
-        Z = buf.Z.reshape(m, 20, -1)
-        sigmoid = conv.activation
-        return {
-            "conv forward: im2col": lambda: im2col_kernel()(
-                X.reshape(m, 1, 28, 28), cols, *conv._geometry),
-            "conv forward: GEMM [W b][cols; 1]": lambda: np.matmul(
-                buf.scratch.Wb, cols, out=Z),
-            "conv forward: sigmoid": lambda: sigmoid.f(buf.Z, buf.A),
-            "conv forward: f'(z)": lambda: sigmoid.derivative(buf.A, buf.D),
-            "mean pool forward": lambda: self.pool.forward(buf.A, Wc[:0], bc[:0], pbuf,
-                                                           False, True),
-            "dense output, both passes": lambda: np.matmul(pbuf.A, Wo.T, out=self.z_out),
-            "mean pool backward": lambda: self.pool.backward(buf.A, Wc[:0], pbuf, dWc[:0],
-                                                             dbc[:0], self.g_conv),
-            "δ = ∂J/∂a ⊙ f'(z)": lambda: np.multiply(self.g_conv, buf.D, out=buf.delta),
-            "conv backward (∂J/∂W, ∂J/∂b)": lambda: conv.backward(X, Wc, buf, dWc, dbc, None),
-        }
+MODELS = {
+    # UFLDL's CNN exercise: 20 filters 9×9, sigmoid, mean pooling 2×2, softmax.
+    "ufldl": lambda: [Conv2D(20, 9), MeanPool2D(2), Dense(10, "softmax")],
+    # Nielsen's chapter 6, two conv-pool layers (network3.py's sigmoid): 20 then 40
+    # filters 5×5, max pooling 2×2, a dense layer of 100, softmax.
+    "nielsen": lambda: [Conv2D(20, 5), MaxPool2D(2), Conv2D(40, 5), MaxPool2D(2),
+                        Dense(100), Dense(10, "softmax")],
+}
 
 
-def torch_model(theta_views: tuple[Array, Array, Array, Array]) -> Any:
+def step_flops(net: Network, m: int) -> int:
+    """Multiply-adds ×2 of one step's products: forward, ∂J/∂W and (above the first) ∂J/∂a_in."""
+    total = 0
+    for l, layer in enumerate(net.layers):
+        if isinstance(layer, Conv2D):
+            F, Ho, Wo = layer.output_shape
+            one = 2 * F * layer.input_shape[0] * math.prod(layer.kernel_size) * Ho * Wo
+        elif isinstance(layer, Dense):
+            one = 2 * layer.n_in * layer.units
+        else:
+            continue
+        total += one * (3 if l else 2)
+    return m * total
+
+
+def torch_model(net: Network) -> Any:
+    """The same layers in ``torch.nn`` (valid padding), with the network's weights."""
     import torch
 
-    Wc, Wo, bc, bo = theta_views
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 20, 9), torch.nn.Sigmoid(), torch.nn.AvgPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(2000, 10),
-    )
-    with torch.no_grad():
-        model[0].weight.copy_(torch.from_numpy(Wc.copy()))
-        model[0].bias.copy_(torch.from_numpy(bc.copy()))
-        model[4].weight.copy_(torch.from_numpy(Wo.copy()))
-        model[4].bias.copy_(torch.from_numpy(bo.copy()))
-    return model
+    act = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+    modules: list[Any] = []
+    flat = False
+    for layer, W, b in zip(net.layers, net.W, net.b, strict=True):
+        if isinstance(layer, Conv2D):
+            assert layer.padding == "valid"
+            F, C = W.shape[:2]
+            mod = torch.nn.Conv2d(C, F, layer.kernel_size, stride=layer.stride)
+        elif isinstance(layer, MeanPool2D | MaxPool2D):
+            pool = torch.nn.AvgPool2d if isinstance(layer, MeanPool2D) else torch.nn.MaxPool2d
+            modules.append(pool(layer.size))
+            continue
+        else:
+            if not flat:
+                modules.append(torch.nn.Flatten())
+                flat = True
+            mod = torch.nn.Linear(layer.n_in, layer.n_out)
+        with torch.no_grad():
+            mod.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+            mod.bias.copy_(torch.from_numpy(b.copy()))
+        modules.append(mod)
+        if layer.activation.name in act:
+            modules.append(act[layer.activation.name]())
+    return torch.nn.Sequential(*modules)  # softmax: inside F.cross_entropy
+
+
+def profile(net: Network, X: Array, steps: int) -> dict[str, float]:
+    """CPU seconds of each layer's forward and backward pass, run as the network runs them.
+
+    The buffers are the training loop's (z overwritten by a in the hidden layers), made
+    here so that each pass can be timed alone; a convolution's im2col copy and its
+    product are also timed apart.
+    """
+    m, dtype = X.shape[0], net.dtype
+    layers, last = net.layers, len(net.layers) - 1
+    grad = np.empty(net.n_params, dtype)
+    dW, db = net.views(grad)
+    bufs = []
+    for l, layer in enumerate(layers):
+        A = np.empty((m, layer.n_out), dtype)
+        Z = A if l < last else np.empty_like(A)
+        D = np.empty_like(A) if l < last and layer.has_derivative else None
+        bufs.append(Buffers(Z, A, D, np.empty_like(A), layer.scratch(m, dtype)))
+    a_in = [X, *(buf.A for buf in bufs[:-1])]
+
+    def median_cpu(call: Callable[[], Any]) -> float:
+        call()
+        return statistics.median(timed(call, steps)[1] for _ in range(3))
+
+    times: dict[str, float] = {}
+    for l, layer in enumerate(layers):
+        name = f"layer {l + 1} {type(layer).__name__}"
+
+        def fwd(l: int = l, layer: Any = layer) -> None:
+            layer.forward(a_in[l], net.W[l], net.b[l], bufs[l], True, l < last)
+
+        times[f"{name}: forward"] = median_cpu(fwd)
+        if isinstance(layer, Conv2D):
+            cols = bufs[l].scratch.cols
+            x = a_in[l].reshape(m, *layer.input_shape)
+            Z = bufs[l].Z.reshape(m, layer.filters, -1)
+            times["    of which im2col"] = median_cpu(
+                lambda x=x, cols=cols, layer=layer: layer._im2col(x, cols))
+            times["    of which GEMM"] = median_cpu(
+                lambda cols=cols, Z=Z, l=l: np.matmul(bufs[l].scratch.Wb, cols, out=Z))
+    bufs[-1].delta[...] = np.random.default_rng(0).normal(0, 1e-3, bufs[-1].delta.shape)
+    for l in range(last, -1, -1):
+        layer, below = layers[l], bufs[l - 1] if l else None
+        name = f"layer {l + 1} {type(layer).__name__}"
+
+        def bwd(l: int = l, layer: Any = layer, below: Any = below) -> None:
+            g = None if below is None else below.delta
+            layer.backward(a_in[l], net.W[l], bufs[l], dW[l], db[l], g)
+
+        times[f"{name}: backward"] = median_cpu(bwd)
+        if below is not None and below.D is not None:
+            times[f"layer {l} δ ⊙ f'(z) (BP2)"] = median_cpu(
+                lambda below=below: np.multiply(below.delta, below.D, out=below.delta))
+    return times
 
 
 def torch_step(model: Any, X: Any, y: Any) -> float:
@@ -155,6 +172,17 @@ def torch_step(model: Any, X: Any, y: Any) -> float:
     loss = F.cross_entropy(model(X), y)
     loss.backward()
     return float(loss.detach())
+
+
+def gemm_peak(threads: int) -> float:
+    """GFLOP/s of a large float32 product (2048³) with ``threads`` threads: the yardstick."""
+    rng = np.random.default_rng(1)
+    A = rng.random((2048, 2048), dtype=np.float32)
+    out = np.empty_like(A)
+    with threadpool_limits(limits=threads):
+        np.matmul(A, A, out=out)
+        best = min(timed(lambda: np.matmul(A, A, out=out), 1)[1] for _ in range(3))
+    return 2 * 2048**3 / best / 1e9
 
 
 def timed(call: Callable[[], Any], steps: int) -> tuple[float, float]:
@@ -167,6 +195,7 @@ def timed(call: Callable[[], Any], steps: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="ufldl")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=10, help="steps per timing (default 10)")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds (default 7)")
@@ -184,13 +213,10 @@ def main() -> None:
     Y_all = np.eye(10, dtype=np.float32)[labels]
     batches = [(X_all[k * m : (k + 1) * m], Y_all[k * m : (k + 1) * m]) for k in range(4)]
 
-    net = Network([Conv2D(20, 9), MeanPool2D(2), Dense(10, "softmax")],
-                  input_shape=(1, 28, 28), dtype=np.float32, seed=0)
-    (Wc, _, Wo), (bc, _, bo) = net.W, net.b
-    Wc[...] = rng.normal(0, 0.1, Wc.shape)  # UFLDL: Wc = 1e-1 * randn
-    model = torch_model((Wc, Wo, bc, bo))
-    theta = np.concatenate([Wc.ravel(), Wo.ravel(), bc, bo]).astype(np.float32)
-    layers = UfldlCnn(m, theta)
+    net = Network(MODELS[args.model](), input_shape=(1, 28, 28), dtype=np.float32, seed=0)
+    if args.model == "ufldl":
+        net.W[0][...] = rng.normal(0, 0.1, net.W[0].shape)  # UFLDL: Wc = 1e-1 * randn
+    model = torch_model(net)
     tX = [torch.from_numpy(Xb.reshape(m, 1, 28, 28)) for Xb, _ in batches]
     ty = [torch.from_numpy(labels[k * m : (k + 1) * m]) for k in range(4)]
 
@@ -198,8 +224,8 @@ def main() -> None:
         # The same cost and gradient first: else the timings compare different work.
         J, grad = net.loss_and_grad(*batches[0])
         J_t = torch_step(model, tX[0], ty[0])
-        dWc = net.views(grad)[0][0]
-        gap = float(np.abs(dWc - model[0].weight.grad.numpy()).max() / np.abs(dWc).max())
+        dW1 = net.views(grad)[0][0]
+        gap = float(np.abs(dW1 - model[0].weight.grad.numpy()).max() / np.abs(dW1).max())
         print(f"cost nablanet {J:.6f}, PyTorch {J_t:.6f}; filter gradients differ by "
               f"{gap:.1e} of their largest entry")
 
@@ -218,36 +244,35 @@ def main() -> None:
             results["nablanet"].append(timed(ours, args.steps))
             results["PyTorch"].append(timed(theirs, args.steps))
 
-        profile = {}
-        if args.profile:
-            layers.step(*batches[0])
-            for name, call in layers.passes(*batches[0]).items():
-                call()
-                profile[name] = statistics.median(timed(call, args.steps)[1] for _ in range(3))
+        passes = profile(net, batches[0][0], args.steps) if args.profile else {}
 
-    flops = 2 * m * (2 * 20 * 81 * 400 + 3 * 2000 * 10)
+    flops = step_flops(net, m)
+    peak = gemm_peak(args.threads)
     print(f"CPU: {cpu_model()}; {args.threads} thread(s)")
     for info in threadpool_info():
         print(f"BLAS: {info.get('internal_api')} {info.get('version')} "
               f"({info.get('architecture', '-')}): {info.get('filepath')}")
     print(f"torch {torch.__version__}; data: {source}")
-    print(f"UFLDL CNN exercise (20 filters 9x9, sigmoid, mean pool 2, softmax 10), float32, "
-          f"batch {m}: {flops / 1e9:.2f} GFLOP per step (forward + backward)")
+    print(f"model {args.model}: {' → '.join(map(repr, net.layers))}")
+    print(f"float32, batch {m}: {flops / 1e9:.2f} GFLOP per step (forward + backward); a "
+          f"2048³ float32 GEMM runs at {peak:.1f} GFLOP/s of CPU time here")
     med = {}
     for name, runs in results.items():
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
         med[name] = (wall, cpu)
+        rate = flops / cpu / 1e9
         print(f"  {name:9s} {wall * 1e3:7.2f} ms/batch wall, {cpu * 1e3:7.2f} ms CPU "
-              f"({flops / cpu / 1e9:5.1f} GFLOP/s of CPU time)")
+              f"({rate:5.1f} GFLOP/s of CPU time, {rate / peak:.0%} of the GEMM's)")
     ratio_wall = med["nablanet"][0] / med["PyTorch"][0]
     ratio_cpu = med["nablanet"][1] / med["PyTorch"][1]
     print(f"  nablanet / PyTorch: {ratio_wall:.2f} (wall), {ratio_cpu:.2f} (CPU)")
-    if profile:
+    if passes:
         print("nablanet per pass (ms CPU):")
-        for name, seconds in profile.items():
-            print(f"  {name:36s} {seconds * 1e3:7.2f}")
-        print(f"  {'sum':36s} {sum(profile.values()) * 1e3:7.2f}")
+        for name, seconds in passes.items():
+            print(f"  {name:34s} {seconds * 1e3:7.2f}")
+        total = sum(t for name, t in passes.items() if not name.startswith(" "))
+        print(f"  {'sum':34s} {total * 1e3:7.2f}")
 
 
 if __name__ == "__main__":

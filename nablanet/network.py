@@ -24,10 +24,8 @@ straight into the flat gradient vector, so that a training step allocates next t
 from __future__ import annotations
 
 import copy
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,25 +33,19 @@ from numpy.typing import NDArray
 from nablanet import kernels
 from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight, is_sparse
 from nablanet._checks import number
-from nablanet.activations import Activation, get_activation
-from nablanet.layers import Dense, Layer
-from nablanet.layout import Layout, from_row_major
+from nablanet.activations import Activation
+from nablanet.layers import Layer, network_layers
 from nablanet.losses import Loss, get_loss
+from nablanet.network_checks import NetworkChecks
+from nablanet.network_display import NetworkDisplay
+from nablanet.network_state import NetworkState
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
-from nablanet.trace import Trace, TraceLayer
-from nablanet.workspace import PerThread, Workspace
-
-if TYPE_CHECKING:
-    from nablanet.diagnostics import Diagnosis
-    from nablanet.gradcheck import GradientCheckReport
+from nablanet.trace import Trace, TraceLayer, as_examples, shaped
+from nablanet.workspace import ThreadSafety, Workspace
 
 Array = NDArray[Any]
 
 __all__ = ["Network", "Trace", "TraceLayer"]
-
-#: How θ stores each W(l) in pickles: 2 is column-major (see `nablanet.layout`); a pickle
-#: without the mark was written with the row-major layout 1 and is converted on loading.
-_THETA_LAYOUT = 2
 
 #: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
 _CHUNK_ROWS = 4096
@@ -64,68 +56,7 @@ def _chunks(m: int) -> list[slice]:
     return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
 
 
-def dense_layers(
-    layer_sizes: Sequence[int],
-    activation: str | Sequence[str],
-    output_activation: str,
-    init: str | Sequence[str],
-) -> list[Layer]:
-    """The `Dense` layers of a network given by its sizes ``(s_1, ..., s_{n_l})``."""
-    layout = Layout(tuple(layer_sizes))  # checks the sizes
-    n_hidden = layout.n_layers - 1
-    if isinstance(activation, str):
-        # Looked up even when there is no hidden layer: a misspelt name is always refused.
-        hidden = [get_activation(activation).name] * n_hidden
-    else:
-        hidden = [get_activation(n).name for n in activation]
-        if len(hidden) != n_hidden:
-            raise ValueError(
-                f"activation needs one name per hidden layer ({n_hidden}), got {activation!r}"
-            )
-    n = layout.n_layers
-    inits = [init] * n if isinstance(init, str) else list(init)
-    if len(inits) != n:
-        raise ValueError(f"init needs one name per weight layer ({n}), got {init!r}")
-    names = [*hidden, get_activation(output_activation).name]
-    return [
-        Dense(units, activation=name, init=i)
-        for units, name, i in zip(layout.layer_sizes[1:], names, inits, strict=True)
-    ]
-
-
-def _stack(
-    layers: Sequence[int] | Sequence[Layer],
-    activation: str | Sequence[str] | None,
-    output_activation: str | None,
-    init: str | Sequence[str] | None,
-    input_shape: Sequence[int] | None,
-) -> tuple[list[Layer], tuple[int, ...], str | list[str] | None]:
-    """`Network`'s layers, input shape and ``init`` from either form of its arguments.
-
-    Layers are copied (each network builds its own); sizes become `Dense` layers.
-    ``init`` is what a model file records: one name where all layers share it, None
-    where they differ (the network then records `Network.init_names`).
-    """
-    if not (len(layers) and all(isinstance(layer, Layer) for layer in layers)):
-        if input_shape is not None:
-            raise ValueError("input_shape goes with layers; sizes already start with it")
-        sizes = cast(Sequence[int], layers)
-        init = "auto" if init is None else init
-        stack = dense_layers(sizes, activation or "sigmoid", output_activation or "sigmoid", init)
-        return stack, (int(sizes[0]),), init if isinstance(init, str) else list(init)
-    if activation is not None or output_activation is not None or init is not None:
-        raise ValueError(
-            "activation, output_activation and init belong to each layer when the "
-            "network is given layers, not sizes"
-        )
-    if input_shape is None:
-        raise ValueError("a network given layers needs input_shape, e.g. (64,)")
-    stack = [copy.copy(layer) for layer in layers if isinstance(layer, Layer)]
-    names = {layer.init for layer in stack}
-    return stack, tuple(input_shape), names.pop() if len(names) == 1 else None
-
-
-class Network:
+class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
     """A feedforward network: a stack of layers with parameters (W, b) in one flat θ.
 
     Parameters
@@ -193,7 +124,9 @@ class Network:
         *,
         input_shape: Sequence[int] | None = None,
     ) -> None:
-        stack, shape, names = _stack(layers, activation, output_activation, init, input_shape)
+        stack, shape, names = network_layers(
+            layers, activation, output_activation, init, input_shape
+        )
         self._build(stack, shape)
         self.init: str | list[str] = self.init_names if names is None else names
         out = self.activations[-1]
@@ -203,8 +136,7 @@ class Network:
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.n_params, dtype=self.dtype)
         self.W, self.b = self.views(self._theta)
-        self._local = PerThread()
-        self._training_lock = threading.Lock()
+        self._init_threads()
         self.sparsity = sparsity
         self.reset(seed)
 
@@ -243,6 +175,22 @@ class Network:
             raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
         self._theta[...] = values  # copy in place: the views W, b stay valid
 
+    def bind_theta(self, buffer: Array) -> None:
+        """Make ``buffer`` the network's θ, its values the parameters; W and b view it.
+
+        For code that needs θ at an address of its choosing (a worker's aligned copy,
+        `nablanet.distributed`); everywhere else assign to `theta`, which copies.
+
+        Parameters
+        ----------
+        buffer : ndarray of shape (n_params,), the network's dtype, C-contiguous
+        """
+        if buffer.dtype != self.dtype or not buffer.flags.c_contiguous:
+            raise ValueError(f"theta's buffer must be a contiguous {self.dtype.name} array")
+        self.W, self.b = self.views(buffer)
+        self._theta = buffer
+        self._local.grad_views = None
+
     def views(self, theta: Array) -> tuple[list[Array], list[Array]]:
         """Each layer's ``(W, b)`` seen through ``theta`` (or a gradient); no copy.
 
@@ -269,6 +217,25 @@ class Network:
             b_at += layer.n_biases
         return W, b
 
+    def copy(self) -> Network:
+        """An independent network with the same settings and parameters."""
+        return self.astype(self.dtype)
+
+    def astype(self, dtype: Any) -> Network:
+        """A copy of this network whose parameters and computations use ``dtype``."""
+        net = Network(
+            self.layers,
+            loss=self.loss.name,
+            weight_decay=self.weight_decay,
+            seed=0,
+            dtype=dtype,
+            sparsity=self._sparsity,
+            input_shape=self.input_shape,
+        )
+        net.init = copy.copy(self.init)
+        net._theta[...] = self._theta
+        return net
+
     @property
     def sparsity(self) -> list[Sparsity | None]:
         """The sparsity penalty of each hidden layer (None where there is none)."""
@@ -288,19 +255,6 @@ class Network:
     def layer_sizes(self) -> tuple[int, ...]:
         """``(s_1, ..., s_{n_l})``: values per example into each layer, and out of the last."""
         return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
-
-    @property
-    def layout(self) -> Layout:
-        """The offsets of a fully connected network's W and b (`nablanet.layout`).
-
-        Raises
-        ------
-        AttributeError
-            If a layer is not `Dense`: use `views` for any network.
-        """
-        if not all(isinstance(layer, Dense) for layer in self.layers):
-            raise AttributeError("layout describes fully connected networks; use views(theta)")
-        return Layout(self.layer_sizes)
 
     @property
     def init_names(self) -> list[str]:
@@ -323,120 +277,26 @@ class Network:
             layer.initialize(W, name, rng)
         self._theta[self.n_weights :] = 0.0
 
-    def copy(self) -> Network:
-        """An independent network with the same settings and parameters."""
-        return self.astype(self.dtype)
+    # --- forward propagation ----------------------------------------------------------
 
-    def astype(self, dtype: Any) -> Network:
-        """A copy of this network whose parameters and computations use ``dtype``."""
-        net = Network(
-            self.layers,
-            loss=self.loss.name,
-            weight_decay=self.weight_decay,
-            seed=0,
-            dtype=dtype,
-            sparsity=self._sparsity,
-            input_shape=self.input_shape,
-        )
-        net.init = copy.copy(self.init)
-        net._theta[...] = self._theta
-        return net
+    def check_inputs(self, X: Any, Y: Any = None) -> Any:
+        """X (or the pair X, Y) checked and converted for the unchecked methods.
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Views and work buffers are rebuilt on unpickling: pickled views would lose
-        # their link to theta, and the buffers are only a cache.
-        state = self.__dict__.copy()
-        for key in ("W", "b", "_local", "_training_lock"):
-            state.pop(key)
-        state["theta_layout"] = _THETA_LAYOUT
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if "layers" not in state:  # pickled before the layers: a fully connected network
-            sizes = state.pop("layout").layer_sizes
-            acts = [a.name for a in state.pop("activations")]
-            self._build(dense_layers(sizes, acts[:-1], acts[-1], state["init"]), (sizes[0],))
-            # Pickled before the sparsity penalty existed: no penalty.
-            state.setdefault("_sparsity", [None] * (len(sizes) - 2))
-            state.setdefault("_penalised", False)
-        self.__dict__.update(state)
-        if self.__dict__.pop("theta_layout", 1) == 1:  # pickled before W was column-major
-            self._theta = from_row_major(self._theta, self.layout)
-        self.W, self.b = self.views(self._theta)
-        self._local = PerThread()
-        self._training_lock = threading.Lock()
-
-    @contextmanager
-    def _training(self) -> Iterator[None]:
-        """Hold the network for one training call; a second one at the same time is refused.
-
-        Two trainings interleaving their steps on one theta would leave weights that
-        neither computed. Not blocking: waiting would hide the mistake in the caller.
-        """
-        if not self._training_lock.acquire(blocking=False):
-            raise RuntimeError(
-                "network is being trained by another thread (or by a callback of its own "
-                "training); train one network from one thread at a time, or train a copy"
-            )
-        try:
-            yield
-        finally:
-            self._training_lock.release()
-
-    def to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
-        """The settings and parameters that rebuild this network exactly (its model file).
+        Parameters
+        ----------
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or (m, *input_shape)
+        Y : array-like of shape (m, s_{n_l}), optional
 
         Returns
         -------
-        spec : dict
-            ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
-            "weight_decay", "init", "dtype"}`` (and ``"sparsity"`` when a hidden layer has
-            a penalty), plain JSON values.
-        arrays : dict
-            ``{"theta": copy of theta}``.
+        X, or (X, Y)
+            X as (m, s_1) rows (CSR/CSC kept sparse) and Y, both in the network's dtype.
 
         Raises
         ------
         ValueError
-            If theta holds NaN or infinity: loading would refuse such a file.
+            For a wrong shape, non-finite values, or a sparse X the first layer cannot read.
         """
-        if not np.isfinite(self._theta).all():
-            raise ValueError(
-                "cannot save a network whose theta contains NaN or infinity (did training "
-                "diverge?): the file could not be loaded"
-            )
-        spec = {
-            "layer_sizes": [int(s) for s in self.layer_sizes],
-            "activations": [a.name for a in self.activations[:-1]],
-            "output_activation": self.activations[-1].name,
-            "loss": self.loss.name,
-            "weight_decay": float(self.weight_decay),
-            "init": self.init if isinstance(self.init, str) else [str(i) for i in self.init],
-            "dtype": self.dtype.name,
-        }
-        if self._penalised:  # absent otherwise: older readers agree
-            spec["sparsity"] = [
-                None if p is None else {"target": p.target, "weight": p.weight}
-                for p in self._sparsity
-            ]
-        return spec, {"theta": self._theta.copy()}
-
-    def save(self, path: Any) -> None:
-        """Write the network to a safe model file (see `nablanet.io`).
-
-        The file's container is all it needs of `nablanet.io`: the network gives its own
-        state (`to_state`), so the two modules do not import each other.
-        """
-        from nablanet.io.header import save_state
-
-        spec, arrays = self.to_state()
-        save_state(path, {"kind": "Network", "network": spec}, arrays)
-
-    # --- forward propagation ----------------------------------------------------------
-
-    def _rows(self, X: Any, Y: Any = None) -> Any:
-        """X (and Y) checked, X as (m, n_in) rows in the network's dtype."""
         if isinstance(X, np.ndarray) and X.ndim == len(self.input_shape) + 1 > 2:
             if X.shape[1:] == self.input_shape:  # (m, channels, height, width): one row each
                 X = X.reshape(X.shape[0], -1)
@@ -461,7 +321,7 @@ class Network:
         -------
         ndarray of shape (m, s_{n_l})
         """
-        X = self._rows(X)
+        X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
@@ -477,7 +337,7 @@ class Network:
         n_hidden = len(self.layers) - 1
         if n_hidden == 0:
             raise ValueError("this network has no hidden layer")
-        X = self._rows(X)
+        X = self.check_inputs(X)
         l = range(n_hidden)[layer]
         H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
         for rows in _chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
@@ -485,10 +345,6 @@ class Network:
             self._forward(X[rows], self.W, self.b, ws, output=False)
             H[rows] = ws.buffers[l].A
         return H
-
-    def _workspace(self, m: int, keep_z: bool = False) -> Workspace:
-        """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
-        return self._local.workspace(self.layers, m, self.dtype, keep_z)
 
     def _forward(
         self,
@@ -565,78 +421,110 @@ class Network:
         grad : ndarray of shape (n_params,)
             ∂J/∂θ in the layout of theta, same dtype.
         """
-        X, Y = self._rows(X, Y)
+        X, Y = self.check_inputs(X, Y)
         if theta is None:
             theta = self._theta
         else:
             theta = np.asarray(theta, dtype=self.dtype)
             self.views(theta)  # validates the shape
-        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
-        J = self._loss_and_grad(X, Y, theta, grad, s, dropout_masks)
+        J = self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
         return J, grad
 
     def cost(self, X: Any, Y: Any, *, sample_weight: Any = None) -> float:
         """The cost J (see `loss_and_grad`) without its gradient."""
-        X, Y = self._rows(X, Y)
-        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
-        return self._data_cost(X, Y, s)
+        X, Y = self.check_inputs(X, Y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        return self.cost_unchecked(X, Y, sample_weight=sample_weight)
 
-    def _data_cost(self, X: Array, Y: Array, sample_weight: Array | None = None) -> float:
-        """J at ``self.theta`` for validated arrays, in chunks of rows (bounded buffers)."""
+    def cost_unchecked(self, X: Any, Y: Array, *, sample_weight: Array | None = None) -> float:
+        """J at ``theta`` for arrays `check_inputs` gave (and valid weights); checks nothing.
+
+        Evaluated in chunks of rows, so that the buffers stay bounded for any m.
+        """
         total = 0.0
         penalty = self._penalty()
-        s = sample_weight
         for rows in _chunks(X.shape[0]):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
-            w = ws.ones if s is None else s[rows].astype(self.dtype)
-            self._forward(Xc, self.W, self.b, ws, penalty=penalty, sample_weight=w)
+            if sample_weight is None:
+                weight = ws.ones
+            else:
+                weight = sample_weight[rows].astype(self.dtype)
+            self._forward(Xc, self.W, self.b, ws, penalty=penalty, sample_weight=weight)
             out = ws.buffers[-1]
             C = self.loss.per_example(out.Z, out.A, Y[rows])
-            total += float(C.sum()) if s is None else float(np.dot(s[rows], C))
-        m = X.shape[0] if s is None else float(s.sum())
-        J = total / m + self._decay_term(self._theta)
+            if sample_weight is None:
+                total += float(C.sum())
+            else:
+                total += float(np.dot(sample_weight[rows], C))
+        m = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        J = total / m + self.weight_decay_cost(self._theta)
         return J if penalty is None else J + penalty.cost()
 
-    def _decay_term(self, theta: Array) -> float:
-        """(λ/2) Σ_l ‖W(l)‖²: the weights only, never the biases."""
+    def weight_decay_cost(self, theta: Array) -> float:
+        """(λ/2) Σ_l ‖W(l)‖² at ``theta``: the weights only, never the biases."""
         if not self.weight_decay:
             return 0.0
-        w = theta[: self.n_weights]
-        return 0.5 * self.weight_decay * float(np.dot(w, w))
+        weights = theta[: self.n_weights]
+        return 0.5 * self.weight_decay * float(np.dot(weights, weights))
+
+    def loss_and_grad_into(
+        self,
+        X: Any,
+        Y: Array,
+        theta: Array,
+        grad: Array,
+        *,
+        sample_weight: Array | None = None,
+        dropout_masks: Sequence[Array | None] | None = None,
+    ) -> float:
+        """J at ``theta``, and ∂J/∂θ written into ``grad``: the training loop's step.
+
+        Checks nothing (X and Y as `check_inputs` gives them, ``theta`` and ``grad`` of
+        shape (n_params,) in the network's dtype, valid ``sample_weight``) and, once the
+        buffers for this batch size exist, allocates nothing; see `loss_and_grad`.
+        """
+        return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
 
     def _loss_and_grad(
         self,
-        X: Array,
+        X: Any,
         Y: Array,
         theta: Array,
         grad: Array,
         sample_weight: Array | None = None,
         dropout_masks: Sequence[Array | None] | None = None,
+    ) -> float:
+        """`loss_and_grad_into` with positional weights, for callers not yet moved to it."""
+        return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
+
+    def _backpropagate(
+        self,
+        X: Any,
+        Y: Array,
+        theta: Array,
+        grad: Array,
+        sample_weight: Array | None,
+        dropout_masks: Sequence[Array | None] | None,
         ws: Workspace | None = None,
     ) -> float:
-        """J and ∂J/∂θ, written into ``grad``, for validated arrays of the network's dtype.
-
-        This is the training loop's entry point: it checks nothing and allocates nothing
-        once the workspace for this batch size exists.
-        """
+        """Forward, BP1 from the loss, then each layer's backward, top down (§4)."""
         W, b = (self.W, self.b) if theta is self._theta else self.views(theta)
         dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
-        # Each example's share w_i of J (1/m, or s_i / Σ s). BP1 below computes the
-        # output activation, the cost and δ = w_i ∂C_i/∂z in one call: weighting δ there
-        # makes every gradient below an average for free.
-        if sample_weight is None:
-            w = ws.uniform
-        else:
-            w = (sample_weight / sample_weight.sum()).astype(self.dtype)
+        share = self._shares(ws, sample_weight)
         penalty = self._penalty()
-        self._forward(X, W, b, ws, True, dropout_masks, False, penalty, w)
+        self._forward(X, W, b, ws, True, dropout_masks, False, penalty, share)
         out = ws.buffers[-1]
-        J = self.loss.cost_and_delta(self.activations[-1], out.Z, out.A, Y, w, out.delta)
-        J += self._decay_term(theta)
+        # BP1: the output activation, the cost and Δ = w_i ∂C_i/∂z in one call; weighting
+        # Δ here makes every gradient below an average for free.
+        J = self.loss.cost_and_delta(self.activations[-1], out.Z, out.A, Y, share, out.delta)
+        J += self.weight_decay_cost(theta)
         if penalty is not None:
             J += penalty.cost()
 
@@ -657,13 +545,11 @@ class Network:
             kernels.axpy(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
         return J
 
-    def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
-        """Views ``(dW, db)`` into ``grad``, kept for the buffer the training loop reuses."""
-        local = self._local
-        cached = local.grad_views
-        if cached is None or cached[0] is not grad:
-            cached = local.grad_views = (grad, *self.views(grad))
-        return cached[1], cached[2]
+    def _shares(self, ws: Workspace, sample_weight: Array | None) -> Array:
+        """Each example's share w_i of J: 1/m, or s_i / Σ s with sample weights s."""
+        if sample_weight is None:
+            return ws.uniform
+        return (sample_weight / sample_weight.sum()).astype(self.dtype)
 
     def trace(self, X: Any, Y: Any = None, *, sample_weight: Any = None) -> Trace:
         """Run forward (and, with targets, backward) propagation and keep everything.
@@ -684,134 +570,23 @@ class Network:
         Trace
         """
         if Y is None:
-            X = self._rows(X)
-            ws = Workspace(self.layers, X.shape[0], self.dtype, keep_z=True)
-            self._forward(X, self.W, self.b, ws)
-            return Trace(z=self._shaped(ws, "Z"), a=[self._input(X), *self._shaped(ws, "A")])
-        X, Y = self._rows(X, Y)
+            X = self.check_inputs(X)
+        else:
+            X, Y = self.check_inputs(X, Y)
         ws = Workspace(self.layers, X.shape[0], self.dtype, keep_z=True)
-        s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        z, a = shaped(self.layers, ws, "Z"), [as_examples(X, self.input_shape)]
+        a += shaped(self.layers, ws, "A")
+        if Y is None:
+            self._forward(X, self.W, self.b, ws)
+            return Trace(z=z, a=a)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
-        J = self._loss_and_grad(X, Y, self._theta, grad, s, ws=ws)
+        J = self._backpropagate(X, Y, self._theta, grad, sample_weight, None, ws)
         dW, db = self.views(grad)
-        # The same shares w_i as `_loss_and_grad` weights BP1 with; δ_i is Δ's row / w_i.
-        w = ws.uniform if s is None else (s / s.sum()).astype(self.dtype)
-        Delta = self._shaped(ws, "delta")
+        # The same shares w_i as BP1 weights Δ with; δ_i is Δ's row / w_i.
+        share = self._shares(ws, sample_weight)
+        Delta = shaped(self.layers, ws, "delta")
         with np.errstate(divide="ignore", invalid="ignore"):  # w_i = 0: NaN, documented
-            delta = [D / w.reshape(-1, *[1] * (D.ndim - 1)) for D in Delta]
-        return Trace(z=self._shaped(ws, "Z"), a=[self._input(X), *self._shaped(ws, "A")],
-                     delta=delta, dW=dW, db=db, J=J, Delta=Delta, sample_weight=w)
-
-    def _shaped(self, ws: Workspace, name: str) -> list[Array]:
-        """One buffer of every layer, as (m, *output_shape): the (m, n) array itself if 2-D."""
-        out = []
-        for layer, buf in zip(self.layers, ws.buffers, strict=True):
-            value = getattr(buf, name)
-            shape = (value.shape[0], *layer.output_shape)
-            out.append(value if value.shape == shape else value.reshape(shape))
-        return out
-
-    def _input(self, X: Any) -> Any:
-        """X as (m, *input_shape): itself for flat inputs (dense or sparse)."""
-        if len(self.input_shape) == 1:
-            return X
-        return X.reshape(X.shape[0], *self.input_shape)
-
-    # --- checks and diagnostics -------------------------------------------------------
-
-    def check_gradient(
-        self,
-        X: Any,
-        Y: Any,
-        *,
-        eps: float = 1e-4,
-        tol: float = 1e-7,
-        n_coords: int | None = None,
-        seed: int | None = 0,
-        sample_weight: Any = None,
-    ) -> GradientCheckReport:
-        """Compare backpropagation with central differences, in float64 (docs/math.md §7).
-
-        Parameters
-        ----------
-        X, Y : array-like
-            A small batch: the check costs 2 cost evaluations per checked coordinate.
-        eps, tol : float
-            Step of the central difference; largest relative difference that passes
-            (1e-7, the one default: see `nablanet.gradcheck.check_gradient` for what a
-            correct network gives and why).
-        n_coords : int, optional
-            Check only this many coordinates, drawn at random (for large networks).
-        seed : int, optional
-            Chooses those coordinates.
-
-        Returns
-        -------
-        GradientCheckReport
-        """
-        from nablanet.gradcheck import check_gradient
-
-        net = self.astype(np.float64)
-        X, Y = net._rows(X, Y)
-
-        def fun(theta: Array) -> tuple[float, Array]:
-            return net.loss_and_grad(X, Y, theta, sample_weight=sample_weight)
-
-        return check_gradient(fun, net.theta.copy(), eps=eps, tol=tol, n_coords=n_coords, seed=seed)
-
-    def diagnose(
-        self,
-        X: Any,
-        Y: Any,
-        *,
-        feature_names: Sequence[str] | None = None,
-        targets_scaled: bool = False,
-    ) -> Diagnosis:
-        """Per-layer saturation, dead and starved units, δ sizes and learning speeds (§6).
-
-        See `nablanet.diagnostics.diagnose`, whose keywords these are.
-        """
-        from nablanet.diagnostics import diagnose  # here: a fit or prediction never needs it
-
-        return diagnose(self, X, Y, feature_names=feature_names, targets_scaled=targets_scaled)
-
-    # --- display ----------------------------------------------------------------------
-
-    def __repr__(self) -> str:
-        acts = ", ".join(a.name for a in self.activations)
-        sizes = "-".join(map(str, self.layer_sizes))
-        return (
-            f"Network({sizes}, activations=[{acts}], loss={self.loss.name}, "
-            f"weight_decay={self.weight_decay:g}, n_params={self.n_params}, "
-            f"dtype={self.dtype.name})"
-        )
-
-    def to_torch(self) -> Any:
-        """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
-        from nablanet.export.torch import to_torch
-
-        return to_torch(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's display: the `summary` table."""
-        from nablanet._html import as_html
-
-        return as_html(repr(self), self.summary())
-
-    def summary(self) -> str:
-        """A table of the layers: units, activation and parameter count."""
-        rows = [f"{'layer':<8}{'units':>8}  {'activation':<12}{'params':>10}"]
-        rows.append(f"{'input':<8}{self.layer_sizes[0]:>8}  {'-':<12}{0:>10}")
-        for l, layer in enumerate(self.layers):
-            units = "x".join(map(str, layer.output_shape))
-            name = "output" if l == len(self.layers) - 1 else f"hidden {l + 1}"
-            params = layer.n_weights + layer.n_biases
-            rows.append(f"{name:<8}{units:>8}  {layer.activation.name:<12}{params:>10}")
-        rows.append(
-            f"loss {self.loss.name}, weight decay λ={self.weight_decay:g}, "
-            f"{self.n_params} parameters ({self.n_weights} weights), {self.dtype.name}"
-        )
-        for l, p in enumerate(self._sparsity):
-            if p is not None:
-                rows.append(f"sparsity on hidden {l + 1}: ρ={p.target:g}, β={p.weight:g}")
-        return "\n".join(rows)
+            delta = [D / share.reshape(-1, *[1] * (D.ndim - 1)) for D in Delta]
+        return Trace(z=z, a=a, delta=delta, dW=dW, db=db, J=J, Delta=Delta, sample_weight=share)

@@ -148,7 +148,7 @@ class SparsityPass:
         self.totals: dict[int, float] = {}
         self.terms: dict[int, Array] = {}
 
-    def observe(self, l: int, A: Array, w: Array, D: Array | None) -> None:
+    def observe(self, l: int, A: Array, sample_weight: Array, D: Array | None) -> None:
         """Accumulate Σ_i w_i a_ij of hidden layer ``l``; with ``D`` = f'(z), its δ term.
 
         Parameters
@@ -157,21 +157,21 @@ class SparsityPass:
             Hidden layer index (0 = the first hidden layer).
         A : ndarray of shape (m, s)
             The layer's activations, before any dropout mask.
-        w : ndarray of shape (m,)
-            The rows' weights in the mean.
+        sample_weight : ndarray of shape (m,)
+            w_i, the rows' weights in the mean (with ``D``: their shares, summing to 1).
         D : ndarray of shape (m, s), optional
             f'(z) before any dropout mask: the penalty is on the unit's own activation,
             which dropout does not change. Given only for a whole batch.
         """
-        wA = np.matmul(w, A)
+        wA = np.matmul(sample_weight, A)
         if l in self.sums:
             self.sums[l] += wA
-            self.totals[l] += float(w.sum())
+            self.totals[l] += float(sample_weight.sum())
         else:
             self.sums[l] = wA
-            self.totals[l] = float(w.sum())
+            self.totals[l] = float(sample_weight.sum())
         if D is not None:
-            self.terms[l] = self._delta_term(l, w, D)
+            self.terms[l] = self._delta_term(l, sample_weight, D)
 
     def rho_hat(self, l: int) -> Array:
         """ρ̂ of layer ``l`` mapped to [0, 1]: (Σ_i w_i a_ij / Σ_i w_i − lo) / (hi − lo)."""
@@ -187,12 +187,12 @@ class SparsityPass:
             total += p.cost(self.rho_hat(l))
         return total
 
-    def _delta_term(self, l: int, w: Array, D: Array) -> Array:
-        """w_i · β KL'(ρ̂_j) / (hi − lo) · f'(z_ij), shape (m, s); w sums to 1 here."""
+    def _delta_term(self, l: int, share: Array, D: Array) -> Array:
+        """w_i · β KL'(ρ̂_j) / (hi − lo) · f'(z_ij), shape (m, s); the shares w sum to 1."""
         p = self.penalties[l]
         assert p is not None
         lo, hi = self.ranges[l]
         g = (p.derivative(self.rho_hat(l)) / (hi - lo)).astype(D.dtype)
-        T = np.multiply.outer(w, g)
+        T = np.multiply.outer(share, g)
         T *= D
         return T

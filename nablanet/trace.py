@@ -12,6 +12,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet.layers import Layer
+from nablanet.workspace import Workspace
+
 Array = NDArray[Any]
 
 
@@ -133,3 +136,18 @@ class TraceLayer:
     Delta: Array | None
     dW: Array | None
     db: Array | None
+
+
+def shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
+    """Each layer's buffer ``name`` ("Z", "A" or "delta") as (m, *output_shape); no copy."""
+    out = []
+    for layer, buf in zip(layers, ws.buffers, strict=True):
+        value = getattr(buf, name)
+        shape = (value.shape[0], *layer.output_shape)
+        out.append(value if value.shape == shape else value.reshape(shape))
+    return out
+
+
+def as_examples(X: Any, input_shape: tuple[int, ...]) -> Any:
+    """X as (m, *input_shape): itself for flat inputs (dense or sparse)."""
+    return X if len(input_shape) == 1 else X.reshape(X.shape[0], *input_shape)

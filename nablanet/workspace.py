@@ -1,16 +1,18 @@
-"""Each thread's work buffers for a network: one `Buffers` per layer and batch size.
+"""A network and threads: each thread's work buffers, and the hold of one training.
 
 Read-only calls (forward, hidden, cost, ...) may run from many threads at once: with
 buffers shared between threads, one call would overwrite another's activations. Each
 thread therefore keeps its own buffers per batch size (`PerThread`), so that a single
 thread still reuses them from call to call and allocates nothing once they exist.
+Training, which writes θ, is held by one call at a time (`ThreadSafety.training_hold`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -79,3 +81,56 @@ class PerThread(threading.local):
                 self.workspaces.clear()
             ws = self.workspaces[key] = Workspace(layers, m, dtype, keep_z)
         return ws
+
+
+class ThreadSafety:
+    """The network's per-thread buffers and its training hold (a `Network` mixin)."""
+
+    if TYPE_CHECKING:  # what the network gives this mixin
+        layers: list[Layer]
+        dtype: np.dtype[Any]
+
+        def views(self, theta: Array) -> tuple[list[Array], list[Array]]:  # noqa: D102
+            ...
+
+    def _init_threads(self) -> None:
+        """Fresh buffers and an open hold (a new network, or one just unpickled)."""
+        self._local = PerThread()
+        self._training_lock = threading.Lock()
+
+    @contextmanager
+    def training_hold(self) -> Iterator[None]:
+        """Hold the network for one training call; a second one at the same time is refused.
+
+        Two trainings interleaving their steps on one theta would leave weights that
+        neither computed. Not blocking: waiting would hide the mistake in the caller.
+
+        Raises
+        ------
+        RuntimeError
+            If another training holds the network.
+        """
+        if not self._training_lock.acquire(blocking=False):
+            raise RuntimeError(
+                "network is being trained by another thread (or by a callback of its own "
+                "training); train one network from one thread at a time, or train a copy"
+            )
+        try:
+            yield
+        finally:
+            self._training_lock.release()
+
+    #: The name `training_hold` had, for callers not yet moved to it.
+    _training = training_hold
+
+    def _workspace(self, m: int, keep_z: bool = False) -> Workspace:
+        """Buffers of the calling thread for a batch of m rows (made once, then reused)."""
+        return self._local.workspace(self.layers, m, self.dtype, keep_z)
+
+    def _gradient_views(self, grad: Array) -> tuple[list[Array], list[Array]]:
+        """Views ``(dW, db)`` into ``grad``, kept for the buffer the training loop reuses."""
+        local = self._local
+        cached = local.grad_views
+        if cached is None or cached[0] is not grad:
+            cached = local.grad_views = (grad, *self.views(grad))
+        return cached[1], cached[2]

@@ -87,15 +87,15 @@ def expected_epochs(m, batch_size, epochs, seed, shuffle):
 def record_batches(net):
     """Wrap the network's loss function: keep (X, Y, sample_weight) of every call."""
     seen = []
-    inner = net._loss_and_grad
+    inner = net.loss_and_grad_into
 
-    def spy(X, Y, theta, grad, sample_weight=None, dropout_masks=None, ws=None):
+    def spy(X, Y, theta, grad, *, sample_weight=None, dropout_masks=None):
         Xd = X.toarray() if sp.issparse(X) else np.array(X)
         s = None if sample_weight is None else np.array(sample_weight)
         seen.append((Xd, np.array(Y), s))
-        return inner(X, Y, theta, grad, sample_weight, dropout_masks, ws)
+        return inner(X, Y, theta, grad, sample_weight=sample_weight, dropout_masks=dropout_masks)
 
-    net._loss_and_grad = spy
+    net.loss_and_grad_into = spy
     return seen
 
 

@@ -149,3 +149,52 @@ def test_trace_keeps_each_layers_quantities_in_its_shape():
     assert t.J == J
     np.testing.assert_array_equal(np.concatenate([d.T.ravel() for d in t.dW]),
                                   g[: net.n_weights])
+
+
+def test_a_network_of_layers_on_shaped_inputs_reads_rows_or_examples_and_saves_its_layers(
+    tmp_path,
+):
+    net = Network([Dense(4, "tanh"), Dense(2, "softmax")], input_shape=(2, 3), seed=0)
+    X4 = np.random.default_rng(0).normal(size=(5, 2, 3))
+    out = net.forward(X4)
+    assert out.tobytes() == net.forward(X4.reshape(5, 6)).tobytes()
+    assert net.trace(X4).a[0].shape == (5, 2, 3)
+    spec, _ = net.to_state()
+    assert spec["layers"] == [layer.to_spec() for layer in net.layers]
+    assert spec["input_shape"] == [2, 3] and "layer_sizes" not in spec
+    save(net, tmp_path / "net.npz")
+    back = load(tmp_path / "net.npz")
+    assert back.input_shape == (2, 3) and back.forward(X4).tobytes() == out.tobytes()
+
+
+def test_a_model_file_naming_an_unknown_layer_kind_is_refused(tmp_path):
+    from nablanet.io import ModelFileError
+    from nablanet.io.header import save_state
+
+    net = Network([Dense(4, "tanh"), Dense(2, "softmax")], input_shape=(2, 3), seed=0)
+    spec, arrays = net.to_state()
+    spec["layers"][0] = {"kind": "builtins.eval", "units": 4}
+    save_state(tmp_path / "evil.npz", {"kind": "Network", "network": spec}, arrays)
+    with pytest.raises(ModelFileError, match=r"layers\[0\]': unknown layer kind 'builtins.eval'"):
+        load(tmp_path / "evil.npz")
+
+
+def test_a_pickle_from_before_the_layers_migrates():
+    """Pickles of the first Network held its Layout and its activations, not layers."""
+    from nablanet.activations import ACTIVATIONS
+    from nablanet.layout import Layout
+
+    net = Network([4, 3, 2], activation="relu", output_activation="softmax", seed=1,
+                  weight_decay=0.01)
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    legacy = {
+        "layout": Layout((4, 3, 2)), "activations": [ACTIVATIONS["relu"], ACTIVATIONS["softmax"]],
+        "loss": net.loss, "weight_decay": 0.01, "init": "auto", "dtype": net.dtype,
+        "_theta": net.theta.copy(), "theta_layout": 2,
+    }  # and no _sparsity: pickled before the penalty existed
+    old = Network.__new__(Network)
+    old.__setstate__(legacy)
+    assert [layer.to_spec() for layer in old.layers] == [l.to_spec() for l in net.layers]
+    assert old.forward(X).tobytes() == net.forward(X).tobytes()
+    assert old.sparsity == [None] and np.shares_memory(old.W[1], old.theta)
+    assert old.to_state()[0] == net.to_state()[0]

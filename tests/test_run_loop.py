@@ -42,14 +42,14 @@ def new_net(dtype=np.float64):
 def record_masks(net):
     """Wrap the loss function: keep each call's dropout masks (copies) and batch size."""
     seen = []
-    inner = net._loss_and_grad
+    inner = net.loss_and_grad_into
 
-    def spy(X, Y, theta, grad, sample_weight=None, dropout_masks=None, ws=None):
+    def spy(X, Y, theta, grad, *, sample_weight=None, dropout_masks=None):
         masks = None if dropout_masks is None else [m.copy() for m in dropout_masks]
         seen.append((X.shape[0], masks))
-        return inner(X, Y, theta, grad, sample_weight, dropout_masks, ws)
+        return inner(X, Y, theta, grad, sample_weight=sample_weight, dropout_masks=dropout_masks)
 
-    net._loss_and_grad = spy
+    net.loss_and_grad_into = spy
     return seen
 
 

@@ -489,8 +489,8 @@ def test_the_explosion_rule_measures_from_the_first_cost_taken_as_at_least_one(i
     costs = iter([1e-6, 0.5, 9e3, 1.5e4])  # ratio 5e5 to the first, but below 1e4 × 1
 
     class Scripted(Network):
-        def _loss_and_grad(self, *args, **kwargs):
-            super()._loss_and_grad(*args, **kwargs)
+        def loss_and_grad_into(self, *args, **kwargs):
+            super().loss_and_grad_into(*args, **kwargs)
             return next(costs)
 
     net = Scripted([4, 3], output_activation="softmax", seed=0)
@@ -545,9 +545,9 @@ def test_lbfgs_divergence_is_reported(iris):
     class Exploding(Network):
         calls = 0
 
-        def _loss_and_grad(self, *args, **kwargs):
+        def loss_and_grad_into(self, *args, **kwargs):
             Exploding.calls += 1
-            J = super()._loss_and_grad(*args, **kwargs)
+            J = super().loss_and_grad_into(*args, **kwargs)
             return math.inf if Exploding.calls > 4 else J
 
     net = Exploding([4, 6, 3], activation="tanh", output_activation="softmax", seed=0)

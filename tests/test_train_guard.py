@@ -23,8 +23,8 @@ def scripted(costs):
     values = iter(costs)
 
     class Scripted(Network):
-        def _loss_and_grad(self, *args, **kwargs):
-            J = super()._loss_and_grad(*args, **kwargs)
+        def loss_and_grad_into(self, *args, **kwargs):
+            J = super().loss_and_grad_into(*args, **kwargs)
             return next(values, J)
 
     return Scripted([4, 3], output_activation="softmax", seed=0)

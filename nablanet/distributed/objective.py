@@ -38,13 +38,17 @@ def unpickle_network(blob: bytes) -> Network:
     `nablanet.distributed._blocks.aligned` for why every task computes on aligned θ.
     """
     net: Network = pickle.loads(blob)
-    net._theta = aligned(net._theta, net.dtype)
-    net.W, net.b = net.layout.views(net._theta)
+    net.bind_theta(aligned(net.theta, net.dtype))
     return net
 
 
 def block_sums(
-    net_bytes: bytes, X: Array, Y: Array, s: Array | None, gradient: bool, compiled: bool = True
+    net_bytes: bytes,
+    X: Array,
+    Y: Array,
+    sample_weight: Array | None,
+    gradient: bool,
+    compiled: bool = True,
 ) -> Sums:
     """One row block's (Σ s_i C_i, Σ s_i ∇C_i, Σ s_i), without weight decay.
 
@@ -55,7 +59,7 @@ def block_sums(
         unpickles its own copy, so threads of one worker never share work buffers.
     X : ndarray of shape (m_b, s_1)
     Y : ndarray of shape (m_b, s_{n_l})
-    s : ndarray of shape (m_b,), optional
+    sample_weight : ndarray of shape (m_b,), optional
         Blocks as `nablanet.distributed._blocks.checked_block` returns them.
     gradient : bool
         Also backpropagate (else only the forward pass and the cost).
@@ -75,16 +79,17 @@ def block_sums(
     net = unpickle_network(net_bytes)
     # Checked by `checked_block`; aligned again only if the block moved (a no-op otherwise).
     X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)
-    w = None if s is None else aligned(s, np.float64)
-    S = float(X.shape[0]) if w is None else float(w.sum())
+    if sample_weight is not None:
+        sample_weight = aligned(sample_weight, np.float64)
+    S = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
     if S == 0.0:  # a block whose rows all weigh nothing adds nothing
         return 0.0, np.zeros(net.n_params) if gradient else None, 0.0
     with fit_kernels(compiled):
         if not gradient:
-            return net._data_cost(X, Y, w) * S, None, S
+            return net.cost_unchecked(X, Y, sample_weight=sample_weight) * S, None, S
         grad = aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite J: the driver's call
-            J = net._loss_and_grad(X, Y, net.theta, grad, w)
+            J = net.loss_and_grad_into(X, Y, net.theta, grad, sample_weight=sample_weight)
     return J * S, grad.astype(np.float64) * S, S
 
 
@@ -157,12 +162,12 @@ class DaskObjective:
         if theta.shape != (net.n_params,):
             raise ValueError(f"theta must have shape ({net.n_params},), got {theta.shape}")
         with np.errstate(over="ignore", invalid="ignore"):
-            net._theta[...] = theta  # the setter refuses NaN; a diverging run reports it
+            net.theta[...] = theta  # the setter refuses NaN; a diverging run reports it
         ref = ship(net)
         task = dask.delayed(block_sums, pure=False)
         # Rows on a cluster are many: the workers compile unless the caller forbids it.
         compiled = use_compiled(math.inf)
-        parts = [task(ref, xb, yb, sb, gradient, compiled) for xb, yb, sb in self._blocks]
+        parts = [task(ref, xb, yb, wb, gradient, compiled) for xb, yb, wb in self._blocks]
         (sums,) = dask.compute(tree_sum(parts, add_sums))
         return sums, theta
 
@@ -191,7 +196,7 @@ class DaskObjective:
         if grad is None:
             grad = np.empty(net.n_params, dtype=net.dtype)
         grad[...] = g
-        return total / S + net._decay_term(theta), grad
+        return total / S + net.weight_decay_cost(theta), grad
 
     def __call__(self, theta: Any) -> tuple[float, Array]:
         """``(J, grad)`` at θ, the form `nablanet.check_gradient` and the minimizers take."""
@@ -201,7 +206,7 @@ class DaskObjective:
         """J(θ) alone: a forward pass per block, no backpropagation."""
         (total, _, S), theta = self._round(theta, gradient=False)
         self._check_weight(S)
-        return total / S + self.net._decay_term(theta)
+        return total / S + self.net.weight_decay_cost(theta)
 
     def _check_weight(self, S: float) -> None:
         if not S > 0 or not math.isfinite(S):

@@ -17,11 +17,13 @@ applies dropout masks, the same for every kind of layer.
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Sequence
+from typing import Any, cast
 
 from nablanet.layers.base import Buffers, Layer
 from nablanet.layers.conv import Conv2D
-from nablanet.layers.dense import Dense
+from nablanet.layers.dense import Dense, dense_stack
 from nablanet.layers.pool import MaxPool2D, MeanPool2D
 
 #: Every kind of layer a model file may name, by its spec's ``"kind"``. A model file is
@@ -53,6 +55,39 @@ def layer_from_spec(spec: Any) -> Layer:
     return LAYERS[kind].from_spec(spec)
 
 
+def network_layers(
+    layers: Sequence[int] | Sequence[Layer],
+    activation: str | Sequence[str] | None,
+    output_activation: str | None,
+    init: str | Sequence[str] | None,
+    input_shape: Sequence[int] | None,
+) -> tuple[list[Layer], tuple[int, ...], str | list[str] | None]:
+    """A `Network`'s layers, input shape and ``init`` from either form of its arguments.
+
+    Layers are copied (each network builds its own); sizes become `Dense` layers.
+    ``init`` is what a model file records: one name where all layers share it, None
+    where they differ (the network then records `Network.init_names`).
+    """
+    if not (len(layers) and all(isinstance(layer, Layer) for layer in layers)):
+        if input_shape is not None:
+            raise ValueError("input_shape goes with layers; sizes already start with it")
+        sizes = cast(Sequence[int], layers)
+        init = "auto" if init is None else init
+        stack = dense_stack(sizes, activation or "sigmoid", output_activation or "sigmoid", init)
+        return stack, (int(sizes[0]),), init if isinstance(init, str) else list(init)
+    if activation is not None or output_activation is not None or init is not None:
+        raise ValueError(
+            "activation, output_activation and init belong to each layer when the "
+            "network is given layers, not sizes"
+        )
+    if input_shape is None:
+        raise ValueError("a network given layers needs input_shape, e.g. (64,)")
+    stack = [copy.copy(layer) for layer in layers if isinstance(layer, Layer)]
+    names = {layer.init for layer in stack}
+    return stack, tuple(input_shape), names.pop() if len(names) == 1 else None
+
+
 __all__ = [
-    "LAYERS", "Buffers", "Conv2D", "Dense", "Layer", "MaxPool2D", "MeanPool2D", "layer_from_spec",
+    "LAYERS", "Buffers", "Conv2D", "Dense", "Layer", "MaxPool2D", "MeanPool2D",
+    "layer_from_spec", "network_layers",
 ]

@@ -15,6 +15,32 @@ and, given Δ = ∂J/∂z (row i already weighted by example i's share of J, doc
 
 Weights and biases are views into the network's one flat θ (all weights of all layers,
 then all biases), so weight decay is one slice and optimizers see one vector.
+
+What the network does around the layers (`nablanet.network.Network`), the same for
+every kind:
+
+- it calls ``build`` once per network on a copy of the layer it was given, then
+  ``weight_view``/``bias_view`` on the layer's blocks of θ (and of the gradient);
+- it fills W through ``initialize(W, name, rng)``, "auto" already resolved to
+  ``activation.default_init``; `nablanet.layout`'s initialisers take ``shape=`` for a W
+  that is not (fan_out, fan_in);
+- it allocates the `Buffers` per batch size and thread: ``D`` only for hidden layers
+  whose ``has_derivative`` is true, ``Z`` shared with ``A`` for hidden layers in training
+  (a layer that needs z after f must keep it in its scratch), ``scratch`` from
+  `Layer.scratch`;
+- hidden layers run ``forward(..., derivative, activate=True)``; the output layer runs
+  with ``derivative=False`` and ``activate=False`` in training (the loss applies f to Z
+  and writes Δ into its ``delta``);
+- after a hidden layer's forward it accumulates the sparsity penalty's ρ̂ from ``A`` and
+  multiplies ``A`` and ``D`` by a dropout mask of shape (m, n_out), if any;
+- after layer l's ``backward`` wrote ∂J/∂a_in into the layer below's ``delta``, it
+  multiplies that by the layer below's ``D`` (if not None) and adds the penalty's term;
+- it adds λW to all weights' gradient at once;
+- the first layer may receive a scipy.sparse X only if its ``accepts_sparse`` is true
+  (the network refuses it otherwise, with a clear message).
+
+A model file records ``to_spec()``; `nablanet.layers.layer_from_spec` looks the kind up in
+`nablanet.layers.LAYERS` (add a new kind there) and calls ``from_spec``.
 """
 
 from __future__ import annotations

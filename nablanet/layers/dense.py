@@ -20,13 +20,14 @@ then sparse · dense products, and X is never densified.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from nablanet.activations import Activation, get_activation
 from nablanet.layers.base import Array, Buffers, Layer, Shape
-from nablanet.layout import get_initializer
+from nablanet.layout import Layout, get_initializer
 
 
 def _matmul(a: Any, B: Array, out: Array) -> None:
@@ -156,3 +157,42 @@ class Dense(Layer):
             "activation": self.activation.name,
             "init": self.init,
         }
+
+
+def dense_stack(
+    layer_sizes: Sequence[int],
+    activation: str | Sequence[str],
+    output_activation: str,
+    init: str | Sequence[str],
+) -> list[Layer]:
+    """The `Dense` layers of a network given by its sizes ``(s_1, ..., s_{n_l})``.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Input units, the units of each hidden layer, output units.
+    activation : str or sequence of str
+        The hidden layers' activation, or one per hidden layer.
+    output_activation : str
+    init : str or sequence of str
+        One initialiser name for every layer, or one per layer.
+    """
+    sizes = Layout(tuple(layer_sizes)).layer_sizes  # checks the sizes
+    n = len(sizes) - 1
+    if isinstance(activation, str):
+        # Looked up even when there is no hidden layer: a misspelt name is always refused.
+        hidden = [get_activation(activation).name] * (n - 1)
+    else:
+        hidden = [get_activation(name).name for name in activation]
+        if len(hidden) != n - 1:
+            raise ValueError(
+                f"activation needs one name per hidden layer ({n - 1}), got {activation!r}"
+            )
+    inits = [init] * n if isinstance(init, str) else list(init)
+    if len(inits) != n:
+        raise ValueError(f"init needs one name per weight layer ({n}), got {init!r}")
+    names = [*hidden, get_activation(output_activation).name]
+    return [
+        Dense(units, activation=name, init=i)
+        for units, name, i in zip(sizes[1:], names, inits, strict=True)
+    ]

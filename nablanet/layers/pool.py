@@ -109,7 +109,7 @@ class MeanPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """Z = the block means (§8)."""
+        """Forward (§8): z = the block means (a = z)."""
         x = self._maps(a_in)
         mean_pool_kernel()(x, self._out(buf, x.shape[0]), *self.size)
         self._activate(buf, activate)
@@ -138,7 +138,8 @@ class MaxPool2D(_Pool2D):
     z[k, r, c] = max_{u<p, v<q} a_in[k, rp + u, cq + v]. Backward, each Δ entry goes
     whole to the input that was the maximum, and the others of the block get 0
     (docs/math.md §8). Ties: the first maximum in row-major order within the block gets
-    it, as in PyTorch's CPU ``max_pool2d``; a NaN counts as the maximum (it propagates).
+    it, as in PyTorch's CPU ``max_pool2d``, whose test (greater, or NaN) this is: a NaN
+    counts as the maximum and propagates.
     The positions are kept in ``buf.scratch`` between the two passes.
     """
 
@@ -149,7 +150,7 @@ class MaxPool2D(_Pool2D):
     def forward(
         self, a_in: Any, W: Array, b: Array, buf: Buffers, derivative: bool, activate: bool
     ) -> None:
-        """Z = the block maxima (§8), their positions into ``buf.scratch``."""
+        """Forward (§8): z = the block maxima (a = z), their positions into ``buf.scratch``."""
         x = self._maps(a_in)
         m = x.shape[0]
         if not isinstance(buf.scratch, np.ndarray) or buf.scratch.shape[0] != m:
@@ -238,19 +239,25 @@ def max_pool_kernel() -> Any:
         for i in range(m):
             for k in range(C):
                 for r in range(Ho):
+                    # Row by row of the blocks (memory in order), the running maxima in
+                    # `out` and their positions in `where`: twice as fast as block by block.
                     for c in range(Wo):
-                        best = x[i, k, r * p, c * q]
-                        at = 0
-                        for u in range(p):
+                        out[i, k, r, c] = x[i, k, r * p, c * q]
+                        where[i, k, r, c] = 0
+                    for u in range(p):
+                        h = r * p + u
+                        for c in range(Wo):
+                            best = out[i, k, r, c]
+                            at = where[i, k, r, c]
                             for v in range(q):
-                                val = x[i, k, r * p + u, c * q + v]
-                                # Strictly greater: the first maximum wins a tie; a NaN
-                                # wins and stays (best != best), as in PyTorch.
-                                if (val > best or val != val) and best == best:
+                                val = x[i, k, h, c * q + v]
+                                # PyTorch's test: strictly greater, so the first maximum
+                                # wins a tie; a NaN always wins, and so propagates.
+                                if val > best or val != val:
                                     best = val
                                     at = u * q + v
-                        out[i, k, r, c] = best
-                        where[i, k, r, c] = at
+                            out[i, k, r, c] = best
+                            where[i, k, r, c] = at
 
     return max_pool
 
@@ -272,3 +279,18 @@ def max_unpool_kernel() -> Any:
                         g[i, k, r * p + at // q, c * q + at % q] = delta[i, k, r, c]
 
     return max_unpool
+
+
+def warm_cache() -> None:
+    """Compile the poolings' loops for float32 and float64 into numba's on-disk cache.
+
+    For an install step, as `nablanet.layers.conv.warm_cache`.
+    """
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((1, 1, 2, 2), dtype)
+        out = np.zeros((1, 1, 1, 1), dtype)
+        where = np.zeros((1, 1, 1, 1), np.int32)
+        mean_pool_kernel()(x, out, 2, 2)
+        mean_unpool_kernel()(out, x, 2, 2)
+        max_pool_kernel()(x, out, where, 2, 2)
+        max_unpool_kernel()(out, where, x, 2, 2)

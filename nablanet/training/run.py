@@ -1,7 +1,7 @@
 """One training run: the epochs of a step optimizer, or one whole-run minimizer, on one network.
 
 The hot loop per minibatch is: gather the rows into a reused buffer, one call of the
-network's buffered ``_loss_and_grad`` writing into a reused gradient vector, and one
+network's unchecked ``loss_and_grad_into`` writing into a reused gradient vector, and one
 in-place optimizer step on the flat ``theta``. Nothing large is allocated per batch.
 Around each epoch: the divergence guard (`nablanet.training.guard`), the record
 (`RunHistory`) and the callbacks.
@@ -35,7 +35,7 @@ class TrainingData:
 
     X: Any
     Y: Array
-    s: Array | None
+    sample_weight: Array | None
     X_val: Any | None
     Y_val: Array | None
 
@@ -104,12 +104,12 @@ class RunLoop:
         if d.X_val is None or d.Y_val is None:
             return math.nan, math.nan
         score = self.score(net, d.X_val, d.Y_val) if self.score else math.nan
-        return net._data_cost(d.X_val, d.Y_val), score
+        return net.cost_unchecked(d.X_val, d.Y_val), score
 
     def _full_batch(self, theta: Array, grad: Array) -> float:
         """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
         d = self.data
-        return self.net._loss_and_grad(d.X, d.Y, theta, grad, d.s)
+        return self.net.loss_and_grad_into(d.X, d.Y, theta, grad, sample_weight=d.sample_weight)
 
     def _cost_at(self, theta: Array) -> float:
         """J over the whole training set at ``theta`` (the network's θ is left as it was)."""
@@ -117,7 +117,7 @@ class RunLoop:
         current = net.theta.copy()
         net.theta[...] = theta
         try:
-            return net._data_cost(d.X, d.Y, d.s)
+            return net.cost_unchecked(d.X, d.Y, sample_weight=d.sample_weight)
         finally:
             net.theta[...] = current
 
@@ -125,8 +125,8 @@ class RunLoop:
         """The loss the run's final weights reach: validation, else full training cost."""
         d = self.data
         if d.X_val is not None and d.Y_val is not None:
-            return self.net._data_cost(d.X_val, d.Y_val)
-        return self.net._data_cost(d.X, d.Y, d.s)
+            return self.net.cost_unchecked(d.X_val, d.Y_val)
+        return self.net.cost_unchecked(d.X, d.Y, sample_weight=d.sample_weight)
 
     # --- first-order methods: minibatch (or full-batch) descent ---------------------
 
@@ -230,8 +230,8 @@ class _Epoch:
         m = loop.data.X.shape[0]
         self.order = np.arange(m)
         # The total sample weight, for each minibatch's share of it (a full batch is all).
-        s = loop.data.s
-        self.weight = 1.0 if s is None or batch_size >= m else float(s.sum())
+        weights = loop.data.sample_weight
+        self.weight = 1.0 if weights is None or batch_size >= m else float(weights.sum())
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
         self.masks: dict[int, list[Array]] = {}
@@ -249,13 +249,15 @@ class _Epoch:
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, m, bs):
                 if bs == m:  # full batch: the data as it is, no gather
-                    Xb, Yb, sb = d.X, d.Y, d.s
+                    Xb, Yb, weight_b = d.X, d.Y, d.sample_weight
                 else:
-                    Xb, Yb, sb = self._gather(self.order[start : start + bs])
+                    Xb, Yb, weight_b = self._gather(self.order[start : start + bs])
                 if bs == m:
                     share = 1.0  # the whole set: no sum over data that may be held elsewhere
+                elif weight_b is None:
+                    share = Xb.shape[0] / m
                 else:
-                    share = Xb.shape[0] / m if sb is None else float(sb.sum()) / self.weight
+                    share = float(weight_b.sum()) / self.weight
                 if share == 0.0:  # all its sample weights are 0: it adds nothing to J
                     continue
                 masks = loop._masks(Xb.shape[0], self.masks)
@@ -263,7 +265,9 @@ class _Epoch:
                     if bs == m and masks is None:  # the whole set: the loop's own pass
                         J = loop._full_batch(theta, grad)
                     else:
-                        J = net._loss_and_grad(Xb, Yb, theta, grad, sb, masks)
+                        J = net.loss_and_grad_into(
+                            Xb, Yb, theta, grad, sample_weight=weight_b, dropout_masks=masks
+                        )
                 if guard.J_start is None or not (J <= guard.ceiling and J * share <= guard.limit):
                     advice = f"Try a smaller learning rate (it was {lr:g})."
                     guard.check(state, f"batch {start // bs + 1}", J, advice, share)
@@ -284,9 +288,9 @@ class _Epoch:
             bufs = self.buffers[k] = (
                 np.empty((k, d.X.shape[1]), d.X.dtype) if dense else np.empty((0, 0)),
                 np.empty((k, d.Y.shape[1]), d.Y.dtype),
-                None if d.s is None else np.empty(k, d.s.dtype),
+                None if d.sample_weight is None else np.empty(k, d.sample_weight.dtype),
             )
-        Xb, Yb, sb = bufs
+        Xb, Yb, weight_b = bufs
         # mode="clip": with the default "raise", NumPy buffers `out` (a second copy);
         # the row indices are a permutation, always in range.
         if dense:
@@ -294,9 +298,9 @@ class _Epoch:
         else:
             Xb = d.X[rows]
         np.take(d.Y, rows, axis=0, out=Yb, mode="clip")
-        if sb is not None and d.s is not None:
-            np.take(d.s, rows, out=sb, mode="clip")
-        return Xb, Yb, sb
+        if weight_b is not None and d.sample_weight is not None:
+            np.take(d.sample_weight, rows, out=weight_b, mode="clip")
+        return Xb, Yb, weight_b
 
 
 #: Builds one run's loop from that run's history.

@@ -174,3 +174,15 @@ def test_conv_layers_rebuild_from_their_specs_in_the_registry():
 
     for layer in small_net().layers:
         assert layer_from_spec(layer.to_spec()).to_spec() == layer.to_spec()
+
+
+def test_a_convolutional_network_survives_its_model_file(tmp_path):
+    from nablanet import load
+
+    net = small_net(dtype=np.float32, weight_decay=0.01)
+    random_biases(net)
+    net.save(tmp_path / "cnn.nbn")
+    back = load(tmp_path / "cnn.nbn")
+    assert [layer.to_spec() for layer in back.layers] == [layer.to_spec() for layer in net.layers]
+    X, _ = data(4, (2, 6, 6))
+    np.testing.assert_array_equal(back.forward(X), net.forward(X))

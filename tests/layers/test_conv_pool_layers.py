@@ -181,3 +181,16 @@ def test_initialisation_follows_the_layer_then_the_network_then_the_activation()
     own.build((1, 28, 28))
     own.initialize(W, "normal", rng)  # the layer's own choice wins
     assert abs(W.std() - np.sqrt(2 / 81)) < 0.02
+
+
+def test_warm_cache_compiles_every_loop_for_both_dtypes():
+    from nablanet.layers import conv, pool
+
+    conv.warm_cache()
+    pool.warm_cache()
+    getters = [conv.im2col_kernel, conv.col2im_kernel, conv.unit_stride_im2col_kernel,
+               conv.unit_stride_col2im_kernel, pool.mean_pool_kernel, pool.mean_unpool_kernel,
+               pool.max_pool_kernel, pool.max_unpool_kernel]
+    for getter in getters:
+        dtypes = {str(sig[0].dtype) for sig in getter().signatures}
+        assert {"float32", "float64"} <= dtypes, getter.__name__

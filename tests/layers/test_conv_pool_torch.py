@@ -131,3 +131,51 @@ def test_max_pool_ties_go_to_the_first_maximum_as_in_torch():
     block = np.zeros((1, 1, 2, 2))
     _, _, _, g = run_layer(MaxPool2D(2), (1, 2, 2), block, G=np.ones((1, 1, 1, 1)))
     np.testing.assert_array_equal(g.ravel(), [1.0, 0.0, 0.0, 0.0])
+
+
+def test_a_whole_network_matches_torch_with_dense_layers_reading_torchs_flatten_order():
+    # Conv → max pool → conv (stride 2, same) → mean pool → Dense → softmax: the same
+    # weights in torch.nn give the same outputs, cost and every gradient, so a Dense after
+    # the maps reads them flattened as torch.flatten does (channel, row, column).
+    from nablanet import Network
+    from nablanet.layers import Dense
+
+    net = Network([Conv2D(3, 3, padding="same", activation="tanh"), MaxPool2D(2),
+                   Conv2D(4, 3, stride=2, padding="same", activation="sigmoid"), MeanPool2D(2),
+                   Dense(5, "relu"), Dense(3, "softmax")], input_shape=(2, 8, 8), seed=0)
+    rng = np.random.default_rng(5)
+    theta = net.theta.copy()
+    theta[net.n_weights :] = rng.normal(0, 0.2, net.n_params - net.n_weights)
+    net.theta = theta
+    X = rng.normal(size=(6, 2, 8, 8))
+    y = rng.integers(0, 3, 6)
+    J, grad = net.loss_and_grad(X, np.eye(3)[y])
+
+    params = [torch.tensor(p.copy(), requires_grad=True) for p in (*net.W, *net.b)]
+    W1, _, W2, _, W3, W4, b1, _, b2, _, b3, b4 = params
+    h = torch.tanh(F.conv2d(torch.tensor(X), W1, b1, padding=1))
+    h = F.max_pool2d(h, 2)  # (3, 4, 4)
+    h = torch.sigmoid(F.conv2d(F.pad(h, (0, 1, 0, 1)), W2, b2, stride=2))  # same, odd zero after
+    h = F.avg_pool2d(h, 2).flatten(1)
+    h = torch.relu(h @ W3.T + b3)
+    loss = F.cross_entropy(h @ W4.T + b4, torch.tensor(y))
+    loss.backward()
+    assert J == pytest.approx(float(loss.detach()), rel=1e-12)
+    expected = np.concatenate([p.grad.numpy().ravel() for p in params if p.numel()])
+    dW, db = net.views(grad)
+    ours = np.concatenate([g.ravel() for g in (*dW, *db)])
+    np.testing.assert_allclose(ours, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(net.forward(X), torch.softmax(h @ W4.T + b4, 1).detach().numpy(),
+                               rtol=1e-12)
+
+
+def test_max_pool_propagates_nan_as_torch_does():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 1, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[1, 0, 3, 3] = np.nan
+    G = rng.normal(size=(2, 1, 2, 2))
+    z, _, _, g_in = run_layer(MaxPool2D(2), (1, 4, 4), x, G=G)
+    z_t, (g_in_t,) = torch_grads(lambda t: F.max_pool2d(t, 2), x, G=G)
+    assert np.isnan(z[0, 0, 0, 0]) and np.isnan(z[1, 0, 1, 1])
+    np.testing.assert_array_equal(z, z_t)  # NaN where torch has NaN
+    np.testing.assert_array_equal(g_in, g_in_t)
