@@ -776,7 +776,7 @@ def test_bad_validation_fraction(iris, fraction):
         ({"batch_size": 1.5}, "batch_size"),
         ({"restarts": 0}, "restarts"),
         ({"restarts": 1.0}, "restarts"),
-        ({"optimizer": "newton"}, "valid: adam, cg, gd, lbfgs, sgd"),
+        ({"optimizer": "newton"}, "valid: adam, adamw, cg, gd, lbfgs, sgd"),
         # a bool is an int to Python, never a count to a user (one wording, from _checks)
         ({"epochs": True}, "epochs must be an integer >= 1, got True"),
         ({"restarts": True}, "restarts must be an integer >= 1, got True"),
