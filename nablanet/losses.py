@@ -98,7 +98,7 @@ class Loss:
         Y : ndarray of shape (m, k)
             Targets.
         sample_weight : ndarray of shape (m,)
-            Each example's weight w_i in J: 1/m, or s_i / Σ s with sample weights s.
+            Each example's weight w_i in J: 1/m, or its sample weight over their sum.
         delta : ndarray of shape (m, k)
             Overwritten with w_i ∂C_i/∂z_i: already weighted, so the gradients that
             backpropagation builds from it are averages.

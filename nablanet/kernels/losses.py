@@ -6,8 +6,8 @@ every exponential once. The twins agree with the loops to rounding (NumPy's exp 
 not libm's); both sum each row's cost in float64, so a confident float32 row's cost of
 1e-12 is not rounded away.
 
-``sample_weight`` is each example's weight in J (1/m, or s_i / Σ s with sample weights), of
-the arrays' dtype; δ comes out already weighted.
+``sample_weight`` holds each example's weight w_i in J (1/m, or its sample weight over their
+sum), of the arrays' dtype; δ comes out already weighted.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ def _softmax_cross_entropy_loop(z: Any, a: Any, y: Any, sample_weight: Any,
         C_i  = lse(z_i) Σ_k y_ik − Σ_k y_ik z_ik   (log-sum-exp: finite when a_ik underflows)
         δ_ik = w_i (a_ik Σ_j y_ij − y_ik)         (w_i (a − y) for one-hot or probability rows)
 
-    with w = ``sample_weight``, and returns J = Σ_i w_i C_i, summed in float64.
+    with w_i = ``sample_weight[i]``, and returns J = Σ_i w_i C_i, summed in float64.
     """
-    w = sample_weight
     J = 0.0
     for i in range(z.shape[0]):
         z_max = z[i, 0]
@@ -53,9 +52,9 @@ def _softmax_cross_entropy_loop(z: Any, a: Any, y: Any, sample_weight: Any,
             a[i, k] *= inv
             y_sum += y[i, k]
             yz += y[i, k] * z[i, k]
-        J += w[i] * ((np.log(total) + z_max) * y_sum - yz)
+        J += sample_weight[i] * ((np.log(total) + z_max) * y_sum - yz)
         for k in range(z.shape[1]):
-            delta[i, k] = w[i] * (a[i, k] * y_sum - y[i, k])
+            delta[i, k] = sample_weight[i] * (a[i, k] * y_sum - y[i, k])
     return J
 
 
@@ -96,9 +95,8 @@ def _sigmoid_cross_entropy_loop(z: Any, a: Any, y: Any, sample_weight: Any,
         C_i  = Σ_k softplus(z_ik) − y_ik z_ik
         δ_ik = w_i (a_ik − y_ik)
 
-    with w = ``sample_weight``, and returns J = Σ_i w_i C_i, summed in float64.
+    with w_i = ``sample_weight[i]``, and returns J = Σ_i w_i C_i, summed in float64.
     """
-    w = sample_weight
     J = 0.0
     for i in range(z.shape[0]):
         c = 0.0
@@ -107,8 +105,8 @@ def _sigmoid_cross_entropy_loop(z: Any, a: Any, y: Any, sample_weight: Any,
             e = np.exp(-abs(zk))  # in (0, 1]: never overflows
             a[i, k] = 1.0 / (1.0 + e) if zk >= 0 else e / (1.0 + e)
             c += max(zk, 0.0) + np.log1p(e) - y[i, k] * zk
-            delta[i, k] = w[i] * (a[i, k] - y[i, k])
-        J += w[i] * c
+            delta[i, k] = sample_weight[i] * (a[i, k] - y[i, k])
+        J += sample_weight[i] * c
     return J
 
 

@@ -53,7 +53,7 @@ class AdamState:
         self.__dict__.update(state)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity, as AdamW must be (a mask array has no ==)
 class Adam:
     """Adam: a step from the bias-corrected moments of the gradient.
 
