@@ -48,7 +48,8 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 X = y = None
 {read}
 t_second = time.perf_counter()
-print(t_first - t_read, t_first - t, t_second - t_first, cpu, peak * 1024)
+print(t_first - t_read, t_first - t, t_second - t_first, cpu, peak * 1024,
+      getattr(sys.modules.get("nablanet"), "__file__", "-"))
 """
 #: The resident memory of a process that has imported the libraries and read nothing.
 BASELINE = ("import resource, numpy, pandas, pyarrow.csv, nablanet.datasets; "
@@ -98,16 +99,21 @@ def load() -> str:
 
 
 def child(code: str, *args: str, root: str = HERE) -> list[str]:
-    """What a fresh Python process running ``code`` with nablanet from ``root`` prints, split."""
+    """What a fresh Python process running ``code`` with nablanet from ``root`` prints, split.
+
+    It runs in ``root``, as ``python -c`` puts the working folder first on its path.
+    """
     env = {**os.environ, "PYTHONPATH": root}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          env=env, check=True).stdout.split()
+                          env=env, cwd=root, check=True).stdout.split()
 
 
 def measure(reader: str, path: str, root: str) -> Run:
     """One fresh process reading ``path`` twice with ``reader``."""
     imports, read = READERS[reader]
     out = child(CHILD.format(imports=imports, read=read), path, root=root)
+    if reader == "nablanet" and not out[5].startswith(root):
+        raise RuntimeError(f"the nablanet from {root} was to be read, not {out[5]}")
     return Run(float(out[0]), float(out[1]), float(out[2]), float(out[3]), int(out[4]))
 
 
