@@ -146,8 +146,9 @@ def _keep_parser_buffers() -> None:
 
 
 #: Rows per chunk of pandas' parser. Its buffers grow with the chunk: 2M rows x 10 numbers
-#: peak at 1.98x the final array in a fresh process with 2**13 rows (pandas and pyarrow
-#: imported; benchmarks/read_csv.py), 2.03x with 2**14, at the same speed.
+#: peak at 1.95x the final array in a fresh process with 2**13 rows (pandas imported;
+#: benchmarks/read_csv.py), 2.04x with 2**14 and 2.16x with 2**16, for at most a tenth
+#: less time.
 FAST_CHUNK_ROWS = 1 << 13
 
 
