@@ -115,8 +115,9 @@ def _small_pages() -> Iterator[None]:
     the kernel honours that hint by compacting memory on the spot (``defrag`` set to
     ``madvise``, a usual default) and memory is fragmented, as on a busy machine, the
     first write into each 2 MiB of a fresh array waits for it: 0.3-0.7 s of system time
-    for a 144 MB array, where ordinary pages take 0.1 s (numpy/numpy#31590). The rows are
-    written once, in order, so huge pages would gain little afterwards.
+    for a 144 MB array, where ordinary pages take 0.1 s (numpy/numpy#31590). What huge
+    pages save later (address translations when rows are gathered into batches) is small
+    next to the products a network computes on them.
     """
     hint = getattr(getattr(np, "_core", None), "multiarray", None)
     toggle = getattr(hint, "_set_madvise_hugepage", None)
