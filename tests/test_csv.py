@@ -439,3 +439,17 @@ def test_fast_parse_types_the_target_as_nablanets_own(tmp_path, cells, expected)
     table = csvmod._inspect(str(path), -1, None, None)
     reference = csvmod._target_values(parse(table, 10)[1])
     assert y.dtype == reference.dtype and y.tolist() == reference.tolist() == expected
+
+
+def test_output_arrays_skip_numpys_huge_page_hint_and_restore_it(tmp_path):
+    from numpy._core.multiarray import _get_madvise_hugepage
+
+    from nablanet.data.csvparse import _small_pages
+
+    before = _get_madvise_hugepage()
+    with pytest.raises(RuntimeError, match="inside"), _small_pages():
+        assert not _get_madvise_hugepage()
+        raise RuntimeError("inside")
+    assert _get_madvise_hugepage() == before
+    read_csv(_csv(tmp_path, "a,t\n1,2\n3,x\n"))
+    assert _get_madvise_hugepage() == before

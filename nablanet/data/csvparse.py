@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,8 @@ class _Rows:
     """
 
     def __init__(self, capacity: int, width: int, dtype: Any) -> None:
-        self.a = np.empty((max(capacity, 1), width), dtype=dtype)
+        with _small_pages():
+            self.a = np.empty((max(capacity, 1), width), dtype=dtype)
         self.m = 0
 
     def append(self, chunk: NDArray[Any]) -> None:
@@ -105,9 +107,49 @@ class _Rows:
         return self.a
 
 
+@contextmanager
+def _small_pages() -> Iterator[None]:
+    """Arrays made inside are backed by ordinary pages, without NumPy's huge-page hint.
+
+    NumPy asks Linux for huge pages for every array of 4 MiB or more (``madvise``). Where
+    the kernel honours that hint by compacting memory on the spot (``defrag`` set to
+    ``madvise``, a usual default) and memory is fragmented, as on a busy machine, the
+    first write into each 2 MiB of a fresh array waits for it: 0.3-0.7 s of system time
+    for a 144 MB array, where ordinary pages take 0.1 s (numpy/numpy#31590). What huge
+    pages save later (address translations when rows are gathered into batches) is small
+    next to the products a network computes on them.
+    """
+    hint = getattr(getattr(np, "_core", None), "multiarray", None)
+    toggle = getattr(hint, "_set_madvise_hugepage", None)
+    if toggle is None:  # not this NumPy's private switch: keep its default
+        yield
+        return
+    before = toggle(False)
+    try:
+        yield
+    finally:
+        toggle(before)
+
+
+def _keep_parser_buffers() -> None:
+    """Let the C library's allocator keep the parser's buffers from chunk to chunk.
+
+    glibc's malloc serves a request over its threshold (128 KiB at first) with a fresh
+    mapping and unmaps it when freed, so pandas' tokenizer, which frees and allocates its
+    buffers (about 1 MB per chunk here) for every chunk, pays a page fault per 4 KiB of
+    them each time: 90,000 faults and about a third of a second for 2 million rows. Freeing
+    one mapped block raises that threshold to the block's size (up to 32 MiB), after which
+    such buffers come from the heap and are reused; an untouched block costs nothing. On
+    other allocators this does nothing.
+    """
+    block = np.empty(1 << 24, dtype=np.uint8)
+    del block
+
+
 #: Rows per chunk of pandas' parser. Its buffers grow with the chunk: 2M rows x 10 numbers
-#: peak at 1.98x the final array in a fresh process with 2**13 rows (pandas and pyarrow
-#: imported; benchmarks/read_csv.py), 2.03x with 2**14, at the same speed.
+#: peak at 1.95x the final array in a fresh process with 2**13 rows (pandas imported;
+#: benchmarks/read_csv.py), 2.04x with 2**14 and 2.16x with 2**16, for at most a tenth
+#: less time.
 FAST_CHUNK_ROWS = 1 << 13
 
 
@@ -128,6 +170,7 @@ def parse_fast(table: Table, capacity: int) -> tuple[NDArray[np.float64], NDArra
     (X, y) or None
         ``y`` is int64 or float64 (typed), or text cells (``<U``) for `_target_values`.
     """
+    _keep_parser_buffers()
     result = _parse_fast(table, capacity, numeric_target=True)
     if result is _TEXT_TARGET:
         result = _parse_fast(table, capacity, numeric_target=False)
