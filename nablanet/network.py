@@ -89,7 +89,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         one entry (None for no penalty) per hidden layer. Part of J and of its gradient.
     input_shape : tuple of int, optional
         With layers: the shape of one example, e.g. ``(64,)`` or ``(channels, height,
-        width)``. Inputs X are then (m, prod(input_shape)) or (m, *input_shape).
+        width)``. Inputs X are then (m, prod(input_shape)) or ``(m, *input_shape)``.
 
     Attributes
     ----------
@@ -282,7 +282,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
 
         Parameters
         ----------
-        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or (m, *input_shape)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or ``(m, *input_shape)``
         Y : array-like of shape (m, s_{n_l}), optional
 
         Returns
