@@ -89,13 +89,15 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         one entry (None for no penalty) per hidden layer. Part of J and of its gradient.
     input_shape : tuple of int, optional
         With layers: the shape of one example, e.g. ``(64,)`` or ``(channels, height,
-        width)``. Inputs X are then (m, prod(input_shape)) or (m, *input_shape).
+        width)``. Inputs X are then (m, prod(input_shape)) or ``(m, *input_shape)``.
 
     Attributes
     ----------
     theta : ndarray of shape (n_params,)
         All parameters, weights first then biases. Assigning to it copies into the buffer.
     layers : list of Layer
+    layer_sizes : tuple of int
+        ``(s_1, ..., s_{n_l})``: values per example into each layer, and out of the last.
     W : list of ndarray
         ``W[l]``, layer l's weights, a view into theta (for `Dense`, shape (s_{l+1}, s_l)).
     b : list of ndarray
@@ -154,6 +156,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
             if not layer.activation.elementwise:
                 raise ValueError(f"{layer.activation.name} can only be the output activation")
         self.layers = layers
+        self.layer_sizes = (layers[0].n_in, *(layer.n_out for layer in layers))
         self.activations: list[Activation] = [layer.activation for layer in layers]
         self.n_weights = sum(layer.n_weights for layer in layers)
         self.n_params = self.n_weights + sum(layer.n_biases for layer in layers)
@@ -252,11 +255,6 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         return SparsityPass(self._sparsity, self.activations[:-1]) if self._penalised else None
 
     @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """``(s_1, ..., s_{n_l})``: values per example into each layer, and out of the last."""
-        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
-
-    @property
     def init_names(self) -> list[str]:
         """The initialiser of each layer with weights, with "auto" resolved per layer.
 
@@ -284,7 +282,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
 
         Parameters
         ----------
-        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or (m, *input_shape)
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or ``(m, *input_shape)``
         Y : array-like of shape (m, s_{n_l}), optional
 
         Returns

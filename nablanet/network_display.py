@@ -26,8 +26,7 @@ class NetworkDisplay:
         n_weights: int
         _sparsity: list[Sparsity | None]
 
-        @property
-        def layer_sizes(self) -> tuple[int, ...]: ...  # noqa: D102
+        layer_sizes: tuple[int, ...]
 
     def __repr__(self) -> str:
         acts = ", ".join(a.name for a in self.activations)

@@ -57,8 +57,7 @@ class NetworkState:
         _sparsity: list[Sparsity | None]
         _penalised: bool
 
-        @property
-        def layer_sizes(self) -> tuple[int, ...]: ...  # noqa: D102
+        layer_sizes: tuple[int, ...]
         def _build(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None: ...
         def _init_threads(self) -> None: ...
         def views(self, theta: Array) -> tuple[list[Array], list[Array]]: ...  # noqa: D102

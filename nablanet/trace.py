@@ -37,9 +37,9 @@ class Trace:
     ----------
     z : list of ndarray
         ``z[l]`` of shape (m, s_{l+2}): weighted inputs of weight layer l's outputs
-        (for any layer, (m, *layer.output_shape): a feature map keeps its shape).
+        (for any layer, ``(m, *layer.output_shape)``: a feature map keeps its shape).
     a : list of ndarray
-        ``a[0]`` is the input X (of shape (m, *input_shape)); ``a[l+1] = f(z[l])``.
+        ``a[0]`` is the input X (of shape ``(m, *input_shape)``); ``a[l+1] = f(z[l])``.
     delta : list of ndarray
         ``delta[l]`` of shape (m, s_{l+2}): δ_i = ∂C_i/∂z_i for the units of ``z[l]``,
         one row per example, not weighted (empty without targets). With a sparsity
@@ -139,7 +139,7 @@ class TraceLayer:
 
 
 def shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
-    """Each layer's buffer ``name`` ("Z", "A" or "delta") as (m, *output_shape); no copy."""
+    """Each layer's buffer ``name`` ("Z", "A" or "delta") as ``(m, *output_shape)``; no copy."""
     out = []
     for layer, buf in zip(layers, ws.buffers, strict=True):
         value = getattr(buf, name)
@@ -149,5 +149,5 @@ def shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
 
 
 def as_examples(X: Any, input_shape: tuple[int, ...]) -> Any:
-    """X as (m, *input_shape): itself for flat inputs (dense or sparse)."""
+    """X as ``(m, *input_shape)``: itself for flat inputs (dense or sparse)."""
     return X if len(input_shape) == 1 else X.reshape(X.shape[0], *input_shape)

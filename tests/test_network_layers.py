@@ -198,3 +198,117 @@ def test_a_pickle_from_before_the_layers_migrates():
     assert old.forward(X).tobytes() == net.forward(X).tobytes()
     assert old.sparsity == [None] and np.shares_memory(old.W[1], old.theta)
     assert old.to_state()[0] == net.to_state()[0]
+
+
+class Scale(Layer):
+    """A toy layer with weights of its own shape: z = a_in ⊙ w + b (one weight per unit)."""
+
+    def __init__(self, activation="tanh"):
+        from nablanet.activations import get_activation
+
+        self.activation = get_activation(activation)
+
+    def build(self, input_shape):
+        self.input_shape = self.output_shape = tuple(input_shape)
+        return self.output_shape
+
+    n_weights = property(lambda self: self.n_in)
+    n_biases = property(lambda self: self.n_in)
+
+    def weight_view(self, block):
+        return block
+
+    def bias_view(self, block):
+        return block
+
+    def initialize(self, W, init, rng):
+        W[...] = rng.uniform(0.5, 1.5, size=W.shape)
+
+    def forward(self, a_in, W, b, buf, derivative, activate):
+        np.multiply(a_in, W, out=buf.Z)
+        buf.Z += b
+        if activate:
+            self.activation.f(buf.Z, buf.A)
+            if derivative:
+                self.activation.derivative(buf.A, buf.D)
+
+    def backward(self, a_in, W, buf, dW, db, grad_in):
+        np.sum(buf.delta * a_in, axis=0, out=dW)
+        np.sum(buf.delta, axis=0, out=db)
+        if grad_in is not None:
+            np.multiply(buf.delta, W, out=grad_in)
+
+    def to_spec(self):
+        return {"kind": "Scale", "activation": self.activation.name}
+
+
+class Reverse(Layer):
+    """A toy layer without parameters or activation: the units in reverse order."""
+
+    has_derivative = False
+
+    def __init__(self):
+        from nablanet.activations import get_activation
+
+        self.activation = get_activation("identity")
+
+    def build(self, input_shape):
+        self.input_shape = self.output_shape = tuple(input_shape)
+        return self.output_shape
+
+    n_weights = n_biases = 0
+
+    def weight_view(self, block):
+        return block
+
+    def bias_view(self, block):
+        return block
+
+    def initialize(self, W, init, rng):
+        raise AssertionError("a layer without weights is never initialised")
+
+    def forward(self, a_in, W, b, buf, derivative, activate):
+        buf.Z[...] = a_in[:, ::-1]
+        if buf.A is not buf.Z:
+            buf.A[...] = buf.Z
+
+    def backward(self, a_in, W, buf, dW, db, grad_in):
+        if grad_in is not None:
+            grad_in[...] = buf.delta[:, ::-1]
+
+    def to_spec(self):
+        return {"kind": "Reverse"}
+
+
+def _toy_network(**kw):
+    layers = [Dense(5, "sigmoid"), Scale("tanh"), Reverse(), Dense(3, "softmax")]
+    return Network(layers, input_shape=(4,), seed=0, **kw)
+
+
+def test_a_new_kind_of_layer_drops_in_without_touching_the_network():
+    net = _toy_network(weight_decay=1e-2)
+    assert net.n_weights == 5 * 4 + 5 + 0 + 3 * 5 and net.n_params == net.n_weights + 5 + 5 + 3
+    assert net.W[2].size == 0 and net.layer_sizes == (4, 5, 5, 5, 3)
+    X, Y = _data(n_in=4)
+    report = net.check_gradient(X, Y, eps=1e-5, tol=1e-8, sample_weight=np.linspace(1, 2, 9))
+    assert report.passed, report
+    t = net.trace(X, Y)
+    assert [d.shape for d in t.Delta] == [(9, 5), (9, 5), (9, 5), (9, 3)]
+    np.testing.assert_array_equal(t.a[3], t.a[2][:, ::-1])
+
+
+def test_training_gives_dropout_masks_only_to_layers_that_take_them():
+    from nablanet import train
+
+    net = _toy_network()
+    seen = []
+    inner = net.loss_and_grad_into
+
+    def spy(X, Y, theta, grad, *, sample_weight=None, dropout_masks=None):
+        seen.append([None if m is None else m.shape for m in dropout_masks])
+        return inner(X, Y, theta, grad, sample_weight=sample_weight, dropout_masks=dropout_masks)
+
+    net.loss_and_grad_into = spy
+    X, Y = _data(m=20, n_in=4)
+    train(net, X, Y, optimizer="sgd", epochs=1, batch_size=10, dropout=0.5, seed=0)
+    assert seen and all(shapes == [(10, 5), None, None] for shapes in seen)

@@ -32,7 +32,8 @@ every kind:
   with ``derivative=False`` and ``activate=False`` in training (the loss applies f to Z
   and writes Δ into its ``delta``);
 - after a hidden layer's forward it accumulates the sparsity penalty's ρ̂ from ``A`` and
-  multiplies ``A`` and ``D`` by a dropout mask of shape (m, n_out), if any;
+  multiplies ``A`` and ``D`` by a dropout mask of shape (m, n_out), if any (training
+  gives masks only to layers whose ``takes_dropout`` is true);
 - after layer l's ``backward`` wrote ∂J/∂a_in into the layer below's ``delta``, it
   multiplies that by the layer below's ``D`` (if not None) and adds the penalty's term;
 - it adds λW to all weights' gradient at once;
@@ -102,6 +103,8 @@ class Layer(ABC):
     has_derivative: bool = True
     #: Whether the layer reads a scipy.sparse (CSR/CSC) input as the first layer.
     accepts_sparse: bool = False
+    #: Whether training drops this layer's units (dropout masks its A and D) when hidden.
+    takes_dropout: bool = False
     input_shape: Shape
     output_shape: Shape
 

@@ -83,6 +83,7 @@ class Dense(Layer):
     """
 
     accepts_sparse = True
+    takes_dropout = True
 
     def __init__(self, units: int, activation: str = "sigmoid", init: str = "auto") -> None:
         if not isinstance(units, int | np.integer) or isinstance(units, bool) or units < 1:

@@ -69,19 +69,26 @@ class RunLoop:
 
     # --- the pieces of an epoch ----------------------------------------------------
 
-    def _masks(self, m: int, cache: dict[int, list[Array]]) -> list[Array | None] | None:
-        """Fresh inverted-dropout masks for a batch of m rows (buffers reused per m)."""
+    def _masks(self, m: int, cache: dict[int, list[Array | None]]) -> list[Array | None] | None:
+        """Fresh inverted-dropout masks for a batch of m rows (buffers reused per m).
+
+        One per hidden layer: None for a layer that takes no dropout (`Layer.takes_dropout`).
+        """
         if not self.dropout:
             return None
         keep = 1.0 - self.dropout
         bufs = cache.get(m)
         if bufs is None:
-            sizes = self.net.layer_sizes[1:-1]
-            bufs = cache[m] = [np.empty((m, k), dtype=self.net.dtype) for k in sizes]
+            hidden = self.net.layers[:-1]
+            bufs = cache[m] = [
+                np.empty((m, layer.n_out), dtype=self.net.dtype) if layer.takes_dropout else None
+                for layer in hidden
+            ]
         for mask in bufs:
-            self.rng.random(dtype=mask.dtype, out=mask)
-            np.less(mask, keep, out=mask)
-            mask *= 1.0 / keep
+            if mask is not None:
+                self.rng.random(dtype=mask.dtype, out=mask)
+                np.less(mask, keep, out=mask)
+                mask *= 1.0 / keep
         return list(bufs)
 
     def _end_epoch(self, state: TrainState, train_loss: float, seconds: float, advice: str) -> None:
@@ -234,7 +241,7 @@ class _Epoch:
         self.weight = 1.0 if weights is None or batch_size >= m else float(weights.sum())
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
-        self.masks: dict[int, list[Array]] = {}
+        self.masks: dict[int, list[Array | None]] = {}
 
     def run(self, state: TrainState) -> float:
         """One pass over the data; returns the mean minibatch cost."""
