@@ -17,6 +17,8 @@ one preallocated array (`_Rows`), so peak memory is about the result.
 
 from __future__ import annotations
 
+import warnings
+
 import csv
 import itertools
 from collections.abc import Iterator
@@ -188,18 +190,31 @@ def _parse_fast(table: Table, capacity: int, numeric_target: bool) -> Any:
     if table.target is not None and not numeric_target:
         dtypes[table.target] = str
     X = _Rows(capacity, len(table.features), np.float64)
-    y = _Rows(capacity if table.target is not None else 0, 1,
-              np.int64 if numeric_target else "<U1")
+    y = _Rows(capacity if table.target is not None else 0, 1, np.int64 if numeric_target else "<U1")
     try:
         # low_memory=False: each chunk is parsed in one piece (pandas' low-memory mode
         # splits it again and concatenates the pieces); the chunk bounds the memory
         reader = pd.read_csv(
-            table.path, sep=table.delimiter.char, header=None, names=list(range(n)),
-            index_col=False, skiprows=table.header_line, dtype=dtypes, na_filter=False,
-            skip_blank_lines=True, engine="c", encoding="utf-8-sig", quotechar='"',
-            chunksize=FAST_CHUNK_ROWS, low_memory=False,
+            table.path,
+            sep=table.delimiter.char,
+            header=None,
+            names=list(range(n)),
+            index_col=False,
+            skiprows=table.header_line,
+            dtype=dtypes,
+            na_filter=False,
+            skip_blank_lines=True,
+            engine="c",
+            encoding="utf-8-sig",
+            quotechar='"',
+            chunksize=FAST_CHUNK_ROWS,
+            low_memory=False,
         )
-        with reader:
+        # A first row longer than the header is cut to the header's width with only a
+        # ParserWarning ("loss of data"): as an error it sends the file to `parse`,
+        # which refuses the row by number, as it does any other ragged row.
+        with reader, warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
             for chunk in reader:
                 if not X.append_columns([chunk[j].to_numpy() for j in table.features]):
                     return None  # a short row (filled with NaN), "nan" or "inf"
@@ -208,7 +223,7 @@ def _parse_fast(table: Table, capacity: int, numeric_target: bool) -> Any:
                     if t is None or t is _TEXT_TARGET:
                         return t
                     y.append(t[:, np.newaxis])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError):
         return None  # a bad cell or row: `parse` says which
     return X.result(), y.result()[:, 0]
 
