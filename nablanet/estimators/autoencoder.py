@@ -200,12 +200,12 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     def _from_state(
         cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
     ) -> SparseAutoencoder:
-        from nablanet import io
+        from nablanet.io.container import ModelFileError
 
         est = fitting.restore_estimator(cls, header, arrays, source)
         sizes = est.net_.layer_sizes
         if sizes != (est.n_features_in_, est.hidden_layer_size, est.n_features_in_) or (
             est.net_.sparsity != [Sparsity(est.sparsity_target, est.sparsity_weight)]
         ):
-            raise io.ModelFileError(f"{source}: the network does not match the parameters")
+            raise ModelFileError(f"{source}: the network does not match the parameters")
         return est

@@ -275,24 +275,27 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def _from_state(
         cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
     ) -> StackedAutoencoderClassifier:
-        from nablanet import io
+        from nablanet.io import fields
+        from nablanet.io.container import ModelFileError
 
-        io.check_keys(header, ("format", "format_version", "library_version", "kind",
+        fields.check_keys(header, ("format", "format_version", "library_version", "kind",
                                "params", "mlp", "arrays"), ("created", "fitted"),
                       source=source, where="header")
-        est = cls(**io.check_field(header, "params", dict, source=source))
+        est = cls(**fields.check_field(header, "params", dict, source=source))
         hidden = est._check_params()
-        sub = dict(io.check_field(header, "mlp", dict, source=source))
+        sub = dict(fields.check_field(header, "mlp", dict, source=source))
         if sub.get("kind") != "MLPClassifier":
-            raise io.ModelFileError(f"{source}: header field 'mlp.kind' must be 'MLPClassifier'")
+            raise ModelFileError(f"{source}: header field 'mlp.kind' must be 'MLPClassifier'")
         sub["format_version"] = header["format_version"]
         est.mlp_ = MLPClassifier._from_state(sub, arrays, source=source)
         if list(est.mlp_.net_.layer_sizes[1:-1]) != hidden:
-            raise io.ModelFileError(f"{source}: the network does not match hidden_layer_sizes")
+            raise ModelFileError(f"{source}: the network does not match hidden_layer_sizes")
         est.classes_, est.n_iter_ = est.mlp_.classes_, est.mlp_.n_iter_
         est.n_features_in_ = est.mlp_.n_features_in_
-        fitted = io.check_field(header, "fitted", dict, source=source) if "fitted" in header else {}
-        io.check_keys(fitted, (), ("feature_names_in_",), source=source,
+        fitted = (
+            fields.check_field(header, "fitted", dict, source=source) if "fitted" in header else {}
+        )
+        fields.check_keys(fitted, (), ("feature_names_in_",), source=source,
                       where="header field 'fitted'")
         restore_feature_names(est, fitted, source)
         return est
