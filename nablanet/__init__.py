@@ -9,14 +9,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nablanet._lent import lend as _lend
 from nablanet._remote import register as _register
 from nablanet._version import __version__
 from nablanet.distributed._handler import DASK as _DASK
 
-# Rows on a Dask cluster reach train, fit, predict and score through this hook, since the
-# core may not import the cluster code that builds on it (see nablanet._remote).
+# The lower packages may not import those that build on them; what they need from
+# upstairs at run time is handed down here. Rows on a Dask cluster reach train, fit,
+# predict and score through a handler (nablanet._remote); an estimator's save and its
+# conversions are lent the functions that know every kind of model (nablanet._lent).
 _register(_DASK)
-del _register, _DASK
+_lend(
+    save="nablanet.io.kinds:save",
+    to_sklearn="nablanet.export.sklearn:to_sklearn",
+    to_torch="nablanet.export.torch:to_torch",
+)
+del _lend, _register, _DASK
 
 # public name -> module that defines it
 _EXPORTS = {

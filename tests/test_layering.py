@@ -5,8 +5,9 @@ from the source (those inside functions and under ``TYPE_CHECKING`` too): a modu
 import its own unit and the units of lower tiers, never a unit of its own tier or a
 higher one. Where a lower package needs something higher at run time, it is inverted
 (``nablanet._remote``: the cluster code registers itself; ``nablanet.estimators._rows``:
-the fit takes its data steps). The few exceptions are listed, each with its reason, and
-a listed exception that is gone fails too, so that the lists only shrink.
+the fit takes its data steps; ``nablanet._lent``: ``save`` and the conversions are lent).
+The exceptions of modules being rewritten are listed, each with its reason, and a listed
+exception that is gone fails too, so that the lists only shrink.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ UNITS = {
 
 #: The package order, lowest first: a unit imports only units of lower tiers.
 ORDER = [
-    ["_version", "_html", "_checks", "_arrays", "_fused", "_remote", "layout", "gradcheck"],
+    ["_version", "_html", "_checks", "_arrays", "_fused", "_remote", "_lent", "layout",
+     "gradcheck"],
     ["activations", "optim", "io.format"],
     ["losses", "sparsity", "data", "plots"],
     ["layers", "diagnostics", "report"],
@@ -54,15 +56,6 @@ ORDER = [
     ["face"],  # nablanet/__init__.py: the public names, and the wiring of nablanet._remote
     ["cli", "callbacks", "datasets"],  # the command line; two deprecated aliases
 ]
-
-#: Lazy imports up the order that the periphery keeps, inside a method that hands the
-#: object to the package that knows every kind of it.
-FACADES = {
-    ("estimators", "io"): "est.save(path) is nablanet.save(est, path): the table of model "
-    "kinds that writes (and loads) it stands above every estimator",
-    ("estimators", "export"): "est.to_sklearn() and est.to_torch() hand the estimator to "
-    "the converters, which know every kind of model",
-}
 
 #: Imports up the order in modules being rewritten; each goes with that rewrite.
 PENDING = {
@@ -170,23 +163,33 @@ def test_every_module_has_a_place_in_the_order():
 
 def test_imports_point_down_the_order():
     offenders = {
-        pair: [f"{i.module}:{i.line} imports {i.target}" for i in imps]
+        pair: [f"{i.module}:{i.line} imports {i.target}{' (in a function)' if i.lazy else ''}"
+               for i in imps]
         for pair, imps in _upward().items()
-        if pair not in FACADES and pair not in PENDING
+        if pair not in PENDING
     }
     assert not offenders, "imports against the order (invert them, see the module notes):\n" + (
         "\n".join(line for lines in offenders.values() for line in lines)
     )
 
 
-def test_the_listed_exceptions_are_lazy_and_still_there():
+def test_the_pending_exceptions_are_still_there():
     upward = _upward()
-    for pair in FACADES:
-        assert pair in upward, f"{pair} no longer imports up: remove it from FACADES"
-        eager = [f"{i.module}:{i.line}" for i in upward[pair] if not i.lazy]
-        assert not eager, f"a facade imports up at module level: {eager}"
     for pair in PENDING:
         assert pair in upward, f"{pair} no longer imports up: remove it from PENDING"
+
+
+def test_what_the_estimators_need_from_above_is_lent_by_the_package():
+    from nablanet import MLPClassifier, _lent
+    from nablanet.export.sklearn import to_sklearn
+    from nablanet.io.kinds import save
+
+    assert _lent.lent("save") is save and _lent.lent("to_sklearn") is to_sklearn
+    with pytest.raises(LookupError, match="no function is lent as 'fly'"):
+        _lent.lent("fly")
+    with pytest.raises(ValueError, match="'module:function'"):
+        _lent.lend(fly="nablanet.io.kinds")
+    assert "to_torch" in _lent._LENT and callable(MLPClassifier.to_torch)
 
 
 def test_the_core_and_training_do_not_reach_the_cluster_code():

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet._lent import lent
 from nablanet.activations import get_activation
 from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
@@ -188,9 +189,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted autoencoder to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         check_is_fitted(self, "net_")

@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import number
+from nablanet._lent import lent
 from nablanet.activations import get_activation
 from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
@@ -155,9 +156,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted model to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         from nablanet.io import fields

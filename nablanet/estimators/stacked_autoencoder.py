@@ -40,6 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet._lent import lent
 from nablanet.estimators import _network_fit as fitting
 from nablanet.estimators._state import restore_feature_names
 from nablanet.estimators.autoencoder import SparseAutoencoder
@@ -254,9 +255,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted classifier to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         check_is_fitted(self, "mlp_")
