@@ -316,6 +316,30 @@ def test_the_data_face_names_each_reader_once_and_loads_lazily():
     assert done.stdout.strip() == "False"
 
 
+def test_a_module_offers_only_what_it_defines():
+    # a package's face (__init__.py) gathers its names; any other module that offered an
+    # imported name would give it a second home (io.fields once offered ModelFileError)
+    aliases = {"nablanet.datasets", "nablanet.callbacks"}
+    second_homes = []
+    for module, path in MODULES.items():
+        if path.name == "__init__.py" or module in aliases:
+            continue
+        tree = _tree(module)
+        imported = {a.asname or a.name.split(".")[0] for n in tree.body
+                    if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
+        for node in tree.body:
+            if not isinstance(node, ast.Assign):
+                continue
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if names == ["__all__"]:
+                offered = ast.literal_eval(node.value)
+                second_homes += [f"{module}.{n}" for n in offered if n in imported]
+            elif isinstance(node.value, ast.Name) and node.value.id in imported:
+                second_homes += [f"{module}.{n} = {node.value.id}" for n in names]
+    # type aliases of other libraries' types are not names of nablanet
+    assert [h for h in second_homes if not h.endswith("= Any")] == []
+
+
 def test_the_library_itself_imports_no_deprecated_alias():
     aliases = {"nablanet.datasets", "nablanet.callbacks"}
     users = [f"{i.module}:{i.line}" for i in ALL_IMPORTS
