@@ -192,6 +192,19 @@ def test_what_the_estimators_need_from_above_is_lent_by_the_package():
     assert "to_torch" in _lent._LENT and callable(MLPClassifier.to_torch)
 
 
+def test_rows_on_a_cluster_reach_the_core_through_the_registered_handler():
+    import numpy as np
+
+    from nablanet import _remote
+    from nablanet.distributed._handler import DASK
+
+    da = pytest.importorskip("dask.array")
+    assert _remote.handler_for(da.zeros(3)) is DASK
+    assert _remote.handler_for(np.zeros(3)) is None
+    _remote.register(DASK)  # once per handler, however often it is registered
+    assert _remote._HANDLERS.count(DASK) == 1
+
+
 def test_the_core_and_training_do_not_reach_the_cluster_code():
     # `distributed` wraps `train`; the estimators reach it only through nablanet._remote
     for imp in ALL_IMPORTS:
