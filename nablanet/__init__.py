@@ -9,19 +9,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nablanet._lent import lend as _lend
 from nablanet._remote import register as _register
 from nablanet._version import __version__
 from nablanet.distributed._handler import DASK as _DASK
 
-# Rows on a Dask cluster reach train, fit, predict and score through this hook, since the
-# core may not import the cluster code that builds on it (see nablanet._remote).
+# The lower packages may not import those that build on them; what they need from
+# upstairs at run time is handed down here. Rows on a Dask cluster reach train, fit,
+# predict and score through a handler (nablanet._remote); an estimator's save and its
+# conversions are lent the functions that know every kind of model (nablanet._lent).
 _register(_DASK)
-del _register, _DASK
+_lend(
+    save="nablanet.io.kinds:save",
+    to_sklearn="nablanet.export.sklearn:to_sklearn",
+    to_torch="nablanet.export.torch:to_torch",
+)
+del _lend, _register, _DASK
 
 # public name -> module that defines it
 _EXPORTS = {
     "Network": "nablanet.network",
-    "Trace": "nablanet.network",
+    "Trace": "nablanet.trace",
     "ACTIVATIONS": "nablanet.activations",
     "LOSSES": "nablanet.losses",
     "numerical_gradient": "nablanet.gradcheck",
@@ -72,8 +80,9 @@ if TYPE_CHECKING:
     from nablanet.io import ModelFileError, load, save
     from nablanet.kernels import compiled_kernels
     from nablanet.losses import LOSSES
-    from nablanet.network import Network, Trace
+    from nablanet.network import Network
     from nablanet.sparsity import Sparsity
+    from nablanet.trace import Trace
     from nablanet.training import Callback, EarlyStopping, History, TrainingDiverged, train
 
 

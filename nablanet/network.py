@@ -40,12 +40,17 @@ from nablanet.network_checks import NetworkChecks
 from nablanet.network_display import NetworkDisplay
 from nablanet.network_state import NetworkState
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
-from nablanet.trace import Trace, TraceLayer, as_examples, shaped
+from nablanet.trace import (
+    Trace,
+    TraceLayer,  # noqa: F401  (its import path before nablanet.trace)
+    as_examples,
+    shaped,
+)
 from nablanet.workspace import ThreadSafety, Workspace
 
 Array = NDArray[Any]
 
-__all__ = ["Network", "Trace", "TraceLayer"]
+__all__ = ["Network"]
 
 #: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
 _CHUNK_ROWS = 4096

@@ -16,7 +16,6 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from nablanet.diagnostics import Diagnosis
     from nablanet.gradcheck import GradientCheckReport
-    from nablanet.network import Network
 
 Array = NDArray[Any]
 
@@ -24,9 +23,10 @@ Array = NDArray[Any]
 class NetworkChecks:
     """`check_gradient` and `diagnose` for `nablanet.network.Network`."""
 
-    if TYPE_CHECKING:  # what the network gives this mixin
+    if TYPE_CHECKING:  # what the network gives this mixin (typed loosely: the network
+        # imports this module, so naming its class here would point the imports both ways)
 
-        def astype(self, dtype: Any) -> Network: ...  # noqa: D102
+        def astype(self, dtype: Any) -> Any: ...  # noqa: D102
 
     def check_gradient(
         self,
@@ -84,5 +84,5 @@ class NetworkChecks:
         """
         from nablanet.diagnostics import diagnose  # here: a fit or prediction never needs it
 
-        net = cast("Network", self)
+        net = cast(Any, self)
         return diagnose(net, X, Y, feature_names=feature_names, targets_scaled=targets_scaled)

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 
 from nablanet import Network, check_gradient
 
@@ -254,3 +255,32 @@ def test_read_distributed_csv_glob_and_parquet(tmp_path):
     X, y = read_distributed(str(tmp_path / "t.parquet"), target=0)
     np.testing.assert_array_equal(y.compute(), frame["a"].to_numpy())
     assert X.shape == (10, 2)
+
+
+def test_a_warm_start_on_the_cluster_trains_the_fitted_weights_once():
+    # the cluster fit is the estimator's own path: a warm start trains on from the fitted
+    # network, as in memory, instead of throwing it away for fresh restarts
+    from nablanet import MLPClassifier
+
+    X, Y = _iris()
+    y = Y.argmax(axis=1)
+    Xd, yd = da.from_array(X, chunks=50), da.from_array(y, chunks=50)
+    est = MLPClassifier((4,), solver="lbfgs", max_iter=5, restarts=2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        est.fit(Xd, yd)
+    assert len(est.history_.runs) == 2
+    est.set_params(warm_start=True)
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        est.fit(Xd, yd)
+    assert len(est.history_.runs) == 1 and est.history_.runs[0].seed is None
+
+
+def test_partial_fit_on_dask_arrays_is_refused_before_it_reads_a_row():
+    from nablanet import MLPClassifier
+
+    X, Y = _iris()
+    est = MLPClassifier((4,), solver="adam")
+    with pytest.raises(ValueError, match="only 'lbfgs' trains on a cluster through fit"):
+        est.partial_fit(da.from_array(X, chunks=50), da.from_array(Y.argmax(1), chunks=50),
+                        classes=[0, 1, 2])
+    assert not hasattr(est, "net_")

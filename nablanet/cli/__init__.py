@@ -1,9 +1,10 @@
 """The ``nablanet`` command: the whole library for people who never write Python.
 
 Subcommands: ``train``, ``evaluate``, ``predict``, ``gradcheck``, ``diagnose``, ``info``
-and ``demo``, one module each; `nablanet.cli.main` builds the parser from them and turns
-errors into exit statuses; `nablanet.cli.sources` resolves ``--data SOURCE``: ``digits``
-(bundled, the default), ``fashion-mnist``, a folder of MNIST-style IDX files, or a CSV file.
+and ``demo``, one module each (``export`` and ``convert`` share `nablanet.cli.export`);
+`nablanet.cli.main` builds the parser from them and turns errors into exit statuses;
+`nablanet.cli.sources` resolves ``--data SOURCE``: ``digits`` (bundled, the default),
+``fashion-mnist``, a folder of MNIST-style IDX files, or a CSV file.
 
 Nothing heavy is imported at module level: numpy, scikit-learn and matplotlib load inside
 the commands, so ``nablanet --help`` answers at once. The commands hold no logic that

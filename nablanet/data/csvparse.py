@@ -17,10 +17,9 @@ one preallocated array (`_Rows`), so peak memory is about the result.
 
 from __future__ import annotations
 
-import warnings
-
 import csv
 import itertools
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

@@ -24,9 +24,7 @@ def is_dask(obj: Any) -> bool:
 class DaskRows:
     """Rows in dask collections: the cluster loop, fit steps, block-wise prediction, scores."""
 
-    def owns(self, X: Any) -> bool:
-        """Whether X is a dask collection."""
-        return is_dask(X)
+    owns = staticmethod(is_dask)  # on every predict: one call, no more
 
     def train_loop(self, net: Any, X: Any, Y: Any, **options: Any) -> tuple[Any, bool]:
         """`nablanet.train`'s loop over the objective summed per block (`cluster_loop`)."""

@@ -24,7 +24,7 @@ import math
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,37 @@ class LocalSGDResult:
     state: Any = None
 
 
+@dataclass(frozen=True)
+class Job:
+    """A `local_sgd` call's work, narrowed to one round and one block as it is handed out.
+
+    Attributes
+    ----------
+    seed, sync_every, batch_size : int
+        The call's settings: shuffling seed, K local steps per round, rows per minibatch.
+    rounds_per_epoch : int
+        Rounds that take the largest block through its minibatches once.
+    epoch, round, block : int
+        Where this piece of work stands (0 while the call's settings alone are meant).
+    compiled : bool
+        Whether the block's steps use the compiled kernels (the driver's `use_compiled`).
+    """
+
+    seed: int
+    sync_every: int
+    batch_size: int
+    rounds_per_epoch: int
+    epoch: int = 0
+    round: int = 0
+    block: int = 0
+    compiled: bool = False
+
+    @property
+    def first_batch(self) -> int:
+        """The block's first minibatch of this round (each round takes ``sync_every``)."""
+        return self.round * self.sync_every
+
+
 #: Arrays of an optimizer state that are not moments: a scratch buffer (uninitialised
 #: memory, see `nablanet.optim.AdamWState`) and the fixed weight-decay mask.
 _NOT_MOMENTS = frozenset({"work", "decay"})
@@ -86,33 +117,32 @@ def _batches(m: int, batch_size: int, seed: int, epoch: int, block: int) -> list
     return [order[i : i + batch_size] for i in range(0, m, batch_size)]
 
 
-def _local_steps(
-    blob: bytes, X: Array, Y: Array, s: Array | None, job: tuple[int, ...]
-) -> dict[str, Any]:
+def _local_steps(blob: bytes, X: Array, Y: Array, s: Array | None, job: Job) -> dict[str, Any]:
     """One block's K steps from the round's (net, optimizer, state, learning rate).
 
-    ``job`` is (seed, epoch, block, first batch, K, batch size, compiled: whether to use
-    the compiled kernels, the driver's `use_compiled`). Returns the block's
-    weighted sums: ``w θ``, ``w`` times each moment, ``w``, Σ rows·J and rows seen, and
-    each integer counter of the state (combined by max).
+    ``job`` says which block, round and epoch, and whether to use the compiled kernels
+    (the driver's `use_compiled`). Returns the block's weighted sums: ``w θ``, ``w`` times
+    each moment, ``w``, Σ rows·J and rows seen, and each integer counter of the state
+    (combined by max).
     """
     net_blob, opt, state, lr = pickle.loads(blob)
     net = unpickle_network(net_blob)
     for name in _average_fields(state, net.n_params):  # aligned, as θ (see `aligned`)
         setattr(state, name, aligned(getattr(state, name), net.dtype))
-    seed, epoch, block, first, K, batch_size, compiled = job
     X, Y = aligned(X, net.dtype), aligned(Y, net.dtype)  # checked by `checked_block`
     w = None if s is None else np.asarray(s, dtype=np.float64)
-    todo = _batches(X.shape[0], batch_size, seed, epoch, block)[first : first + K]
+    batches = _batches(X.shape[0], job.batch_size, job.seed, job.epoch, job.block)
+    todo = batches[job.first_batch : job.first_batch + job.sync_every]
     theta, grad = net.theta, aligned(np.empty(net.n_params, dtype=net.dtype), net.dtype)
     loss, rows = 0.0, 0
     # the driver checks finiteness
-    with np.errstate(over="ignore", invalid="ignore"), fit_kernels(bool(compiled)):
+    with np.errstate(over="ignore", invalid="ignore"), fit_kernels(job.compiled):
         for idx in todo:
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:
                 continue  # no weight in this batch: nothing to learn from it
-            J = net._loss_and_grad(X[idx], Y[idx], theta, grad, sb)
+            # the unchecked hot-path cost and gradient, which has no public name yet
+            J = net._loss_and_grad(X[idx], Y[idx], theta, grad, sb)  # private: see above
             opt.step(theta, grad, state, lr)
             loss += J * len(idx)
             rows += len(idx)
@@ -197,25 +227,15 @@ def local_sgd(
     rounds_per_epoch = math.ceil(most_batches / sync_every)
     state = opt.init(net.theta)
     result = LocalSGDResult(state=state)
-    job = _Job(seed, sync_every, batch_size, rounds_per_epoch)
-    with net._training():  # one training per network at a time
+    job = Job(seed, sync_every, batch_size, rounds_per_epoch)
+    with net._training():  # private: one training per network at a time (no public name yet)
         for epoch in range(epochs):
             _epoch(net, opt, state, lr, parts, job, epoch, result, progress)
     return result
 
 
-@dataclass(frozen=True)
-class _Job:
-    """The settings every round of a `local_sgd` call shares."""
-
-    seed: int
-    sync_every: int
-    batch_size: int
-    rounds_per_epoch: int
-
-
 def _epoch(
-    net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: _Job, epoch: int,
+    net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: Job, epoch: int,
     result: LocalSGDResult, progress: RoundCallback | None,
 ) -> None:
     """One epoch's rounds; records its loss and time in ``result``.
@@ -230,10 +250,9 @@ def _epoch(
 
     t0 = time.perf_counter()
     loss, rows = 0.0, 0
-    K = job.sync_every
     for r in range(job.rounds_per_epoch):
         kept = net.theta.copy()
-        out = _round(net, opt, state, lr, parts, (job.seed, epoch, r * K, K, job.batch_size))
+        out = _round(net, opt, state, lr, parts, replace(job, epoch=epoch, round=r))
         result.rounds += 1
         loss, rows = loss + out["loss"], rows + out["rows"]
         if not np.isfinite(net.theta).all() or not math.isfinite(out["loss"]):
@@ -250,18 +269,17 @@ def _epoch(
 
 
 def _round(
-    net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: tuple[int, ...]
+    net: Network, opt: Any, state: Any, lr: float, parts: list[Any], job: Job
 ) -> dict[str, Any]:
-    """One synchronisation round; writes the averaged θ into ``net`` and ``state``."""
+    """One synchronisation round (``job``'s); writes the averaged θ into ``net`` and ``state``."""
     with requires_extra("dask"):
         import dask
 
-    seed, epoch, first, K, batch_size = job
     ref = ship((pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL), opt, state, lr))
     task = dask.delayed(_local_steps, pure=False)
     compiled = use_compiled(math.inf)  # rows on a cluster are many, unless forced off
     tasks = [
-        task(ref, xb, yb, sb, (seed, epoch, b, first, K, batch_size, compiled))
+        task(ref, xb, yb, sb, replace(job, block=b, compiled=bool(compiled)))
         for b, (xb, yb, sb) in enumerate(parts)
     ]
     (out,) = dask.compute(tree_sum(tasks, _combine))

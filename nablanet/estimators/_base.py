@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from nablanet._lent import lent
 from nablanet._remote import rowwise
 from nablanet.activations import get_activation
 from nablanet.estimators import _state
@@ -473,23 +474,17 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ValueError
             Naming each setting scikit-learn's MLP cannot express.
         """
-        from nablanet.export.sklearn import to_sklearn
-
-        return to_sklearn(self)
+        return lent("to_sklearn")(self)  # nablanet.export: lent (see nablanet._lent)
 
     def to_torch(self) -> Any:
         """A ``torch.nn.Sequential`` with these weights; see `nablanet.to_torch`."""
-        from nablanet.export.torch import to_torch
-
-        return to_torch(self)
+        return lent("to_torch")(self)  # nablanet.export: lent (see nablanet._lent)
 
     # --- model files (arrays + JSON, never pickle: see nablanet.io) -------------------
 
     def save(self, path: Any) -> None:
         """Write the fitted estimator to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         """Header fields and arrays that rebuild this fitted estimator exactly."""

@@ -92,7 +92,7 @@ def estimator_state(
     est: Any, extra: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Array]]:
     """Header and arrays of an estimator whose fitted state is ``net_`` plus JSON fields."""
-    from nablanet.io import network_state
+    from nablanet.io.network import network_state
 
     spec, arrays = network_state(est.net_)
     params = est.get_params()
@@ -115,29 +115,31 @@ def restore_estimator(
     extra: tuple[str, ...] = (),
 ) -> Any:
     """Rebuild an estimator written by `estimator_state`, checking every field."""
-    from nablanet import io
+    from nablanet.io import fields
+    from nablanet.io import network as network_io
+    from nablanet.io.container import ModelFileError
 
-    io.check_keys(
+    fields.check_keys(
         header, ("format", "format_version", "library_version", "kind", "network", "params",
                  "fitted", "arrays", *extra), ("created",), source=source, where="header")
-    params = io.check_field(header, "params", dict, source=source)
+    params = fields.check_field(header, "params", dict, source=source)
     est = cls(**params)
     est._check_params()
-    fitted = io.check_field(header, "fitted", dict, source=source)
-    io.check_keys(fitted, _FITTED, source=source, where="header field 'fitted'")
+    fitted = fields.check_field(header, "fitted", dict, source=source)
+    fields.check_keys(fitted, _FITTED, source=source, where="header field 'fitted'")
     est.n_features_in_ = integer(
-        io.check_field(fitted, "n_features_in_", int, source=source, where="fitted"),
+        fields.check_field(fitted, "n_features_in_", int, source=source, where="fitted"),
         "n_features_in_")
-    est.n_iter_ = io.check_field(fitted, "n_iter_", int, source=source, where="fitted")
-    curve = io.check_field(fitted, "loss_curve_", list, source=source, where="fitted")
+    est.n_iter_ = fields.check_field(fitted, "n_iter_", int, source=source, where="fitted")
+    curve = fields.check_field(fitted, "loss_curve_", list, source=source, where="fitted")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in curve):
-        raise io.ModelFileError(f"{source}: header field 'fitted.loss_curve_' must hold numbers")
+        raise ModelFileError(f"{source}: header field 'fitted.loss_curve_' must hold numbers")
     est.loss_curve_ = [float(v) for v in curve]
-    est.net_ = io.network_from_state(
+    est.net_ = network_io.network_from_state(
         header["network"], arrays, source=source, format_version=header["format_version"]
     )
     if est.net_.layer_sizes[0] != est.n_features_in_:
-        raise io.ModelFileError(
+        raise ModelFileError(
             f"{source}: the network's {est.net_.layer_sizes[0]} inputs do not match "
             f"n_features_in_={est.n_features_in_}"
         )

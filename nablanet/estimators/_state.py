@@ -52,8 +52,8 @@ RESUME_FIELDS = ("optimizer", "random_state")
 
 def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     """Header fields and arrays that rebuild the fitted ``est`` exactly."""
-    from nablanet.io import network_state
     from nablanet.io.container import jsonable
+    from nablanet.io.network import network_state
 
     check_is_fitted(est, "net_")
     spec, arrays = network_state(est.net_)
@@ -82,23 +82,25 @@ def from_state(
     cls: type[_BaseMLP], header: dict[str, Any], arrays: dict[str, Array], *, source: str
 ) -> _BaseMLP:
     """Rebuild an estimator written by `to_state`, checking every field."""
-    from nablanet import io
+    from nablanet.io import fields
+    from nablanet.io import network as network_io
+    from nablanet.io.container import ModelFileError
 
-    params = dict(io.check_field(header, "params", dict, source=source))
+    params = dict(fields.check_field(header, "params", dict, source=source))
     if params.get("n_iter_no_change") == "inf":
         params["n_iter_no_change"] = math.inf
     if params.get("callbacks") is not None:
-        raise io.ModelFileError(
+        raise ModelFileError(
             f"{source}: params.callbacks must be null (code is never loaded from a file)"
         )
     est = cls(**params)
     hidden = est._check_params()
-    _restore_fitted(est, io.check_field(header, "fitted", dict, source=source), source)
-    net = io.network_from_state(
+    _restore_fitted(est, fields.check_field(header, "fitted", dict, source=source), source)
+    net = network_io.network_from_state(
         header["network"], arrays, source=source, format_version=header["format_version"]
     )
     if list(net.layer_sizes[1:-1]) != hidden or net.layer_sizes[0] != est.n_features_in_:
-        raise io.ModelFileError(
+        raise ModelFileError(
             f"{source}: the network's layers {list(net.layer_sizes)} do not match "
             f"n_features_in_={est.n_features_in_} and hidden_layer_sizes={hidden}"
         )
@@ -140,13 +142,13 @@ def _restore_resume_state(
     est: _BaseMLP, fitted: dict[str, Any], arrays: dict[str, Array], source: str
 ) -> None:
     """Set the kept optimizer and the random state from a file that holds them."""
-    from nablanet import io
+    from nablanet.io import fields
 
     if "optimizer" in fitted:
-        record = io.check_field(fitted, "optimizer", dict, source=source, where="fitted")
+        record = fields.check_field(fitted, "optimizer", dict, source=source, where="fitted")
         est._optimizer = _kept_optimizer(est, record, arrays, source)
     if "random_state" in fitted:
-        record = io.check_field(fitted, "random_state", dict, source=source, where="fitted")
+        record = fields.check_field(fitted, "random_state", dict, source=source, where="fitted")
         est._random_state = _random_state(record, arrays, source)
 
 
@@ -154,26 +156,29 @@ def _kept_optimizer(
     est: _BaseMLP, record: dict[str, Any], arrays: dict[str, Array], source: str
 ) -> KeptOptimizer:
     """The optimizer of header field ``fitted.optimizer`` and its arrays, checked."""
-    from nablanet import io
     from nablanet.estimators._training import new_rule
+    from nablanet.io import fields
+    from nablanet.io.container import ModelFileError
 
     where = "fitted.optimizer"
-    io.check_keys(record, ("t", "learning_rate"), source=source, where=f"header field {where!r}")
-    t = io.check_field(record, "t", int, source=source, where=where)
-    rate = io.check_field(record, "learning_rate", (int, float), source=source, where=where)
+    fields.check_keys(
+        record, ("t", "learning_rate"), source=source, where=f"header field {where!r}"
+    )
+    t = fields.check_field(record, "t", int, source=source, where=where)
+    rate = fields.check_field(record, "learning_rate", (int, float), source=source, where=where)
     if t < 0 or not math.isfinite(rate) or rate <= 0:
-        raise io.ModelFileError(
+        raise ModelFileError(
             f"{source}: header field {where!r} needs t >= 0 and a learning_rate > 0"
         )
     rule = new_rule(est)
     theta = est.net_.theta
     values = {
-        name: io.check_array(arrays, f"optimizer_{name}", source=source, shape=theta.shape,
+        name: fields.check_array(arrays, f"optimizer_{name}", source=source, shape=theta.shape,
                              dtype=theta.dtype, finite=True)
         for name in state_names(rule)
     }
     if "v" in values and (values["v"] < 0).any():  # Adam's second moments
-        raise io.ModelFileError(f"{source}: array 'optimizer_v' must not be negative")
+        raise ModelFileError(f"{source}: array 'optimizer_v' must not be negative")
     return KeptOptimizer(rule, state_from_arrays(rule, theta, values, t), float(rate))
 
 
@@ -181,18 +186,19 @@ def _random_state(
     record: dict[str, Any], arrays: dict[str, Array], source: str
 ) -> np.random.RandomState:
     """The MT19937 generator of header field ``fitted.random_state`` and its key, checked."""
-    from nablanet import io
+    from nablanet.io import fields
+    from nablanet.io.container import ModelFileError
 
     where = "fitted.random_state"
-    io.check_keys(record, ("pos", "has_gauss", "cached_gaussian"), source=source,
+    fields.check_keys(record, ("pos", "has_gauss", "cached_gaussian"), source=source,
                   where=f"header field {where!r}")
-    pos = io.check_field(record, "pos", int, source=source, where=where)
-    has_gauss = io.check_field(record, "has_gauss", int, source=source, where=where)
-    cached = io.check_field(record, "cached_gaussian", (int, float), source=source, where=where)
-    key = io.check_array(arrays, "random_state_key", source=source, shape=(624,),
+    pos = fields.check_field(record, "pos", int, source=source, where=where)
+    has_gauss = fields.check_field(record, "has_gauss", int, source=source, where=where)
+    cached = fields.check_field(record, "cached_gaussian", (int, float), source=source, where=where)
+    key = fields.check_array(arrays, "random_state_key", source=source, shape=(624,),
                          dtype=np.uint32)
     if not 0 <= pos <= 624 or has_gauss not in (0, 1) or not math.isfinite(cached):
-        raise io.ModelFileError(f"{source}: header field {where!r} is not an MT19937 state")
+        raise ModelFileError(f"{source}: header field {where!r} is not an MT19937 state")
     generator = np.random.RandomState()
     generator.set_state(("MT19937", key, pos, has_gauss, float(cached)))
     return generator
@@ -200,17 +206,18 @@ def _random_state(
 
 def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
     """Set the fitted attributes from the header's ``fitted`` object."""
-    from nablanet import io
+    from nablanet.io import fields
+    from nablanet.io.container import ModelFileError
 
-    io.check_keys(fitted, FITTED_FIELDS, ("feature_names_in_", *RESUME_FIELDS), source=source,
+    fields.check_keys(fitted, FITTED_FIELDS, ("feature_names_in_", *RESUME_FIELDS), source=source,
                   where="header field 'fitted'")
     for key in FITTED_FIELDS:
-        value = io.check_field(fitted, key, FITTED_TYPES[key], source=source, where="fitted")
+        value = fields.check_field(fitted, key, FITTED_TYPES[key], source=source, where="fitted")
         if isinstance(value, list):
             # null: a NaN (JSON has none), as the epoch a diverged run ended with
             if not all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
                        for v in value):
-                raise io.ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
+                raise ModelFileError(f"{source}: header field 'fitted.{key}' must hold numbers")
             value = [math.nan if v is None else v for v in value]
         elif key == "loss_" and value is None:
             value = math.nan
@@ -220,11 +227,12 @@ def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
 
 def restore_feature_names(est: Any, fitted: dict[str, Any], source: str) -> None:
     """Set ``feature_names_in_`` from ``fitted`` when the file holds them."""
-    from nablanet import io
+    from nablanet.io import fields
+    from nablanet.io.container import ModelFileError
 
     if "feature_names_in_" in fitted:
-        names = io.check_field(fitted, "feature_names_in_", list, source=source, where="fitted")
+        names = fields.check_field(fitted, "feature_names_in_", list, source=source, where="fitted")
         if len(names) != est.n_features_in_ or not all(isinstance(n, str) for n in names):
-            raise io.ModelFileError(f"{source}: feature names do not match n_features_in_")
+            raise ModelFileError(f"{source}: feature names do not match n_features_in_")
         est.feature_names_in_ = np.asarray(names, dtype=object)
 

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet._lent import lent
 from nablanet.activations import get_activation
 from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
@@ -188,9 +189,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted autoencoder to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         check_is_fitted(self, "net_")
@@ -200,12 +199,12 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     def _from_state(
         cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
     ) -> SparseAutoencoder:
-        from nablanet import io
+        from nablanet.io.container import ModelFileError
 
         est = fitting.restore_estimator(cls, header, arrays, source)
         sizes = est.net_.layer_sizes
         if sizes != (est.n_features_in_, est.hidden_layer_size, est.n_features_in_) or (
             est.net_.sparsity != [Sparsity(est.sparsity_target, est.sparsity_weight)]
         ):
-            raise io.ModelFileError(f"{source}: the network does not match the parameters")
+            raise ModelFileError(f"{source}: the network does not match the parameters")
         return est

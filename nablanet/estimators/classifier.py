@@ -215,24 +215,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
 
     def _target_state(self, arrays: dict[str, Array]) -> dict[str, Any]:
-        from nablanet import io
+        from nablanet.io import fields
 
-        values, dtype = io.label_state(self.classes_)
+        values, dtype = fields.label_state(self.classes_)
         return {"classes": values, "classes_dtype": dtype, "target_kind": self._target_kind}
 
     def _restore_target_state(
         self, header: dict[str, Any], arrays: dict[str, Array], source: str
     ) -> None:
-        from nablanet import io
+        from nablanet.io import fields
+        from nablanet.io.container import ModelFileError
 
-        values = io.check_field(header, "classes", list, source=source)
-        dtype = io.check_field(header, "classes_dtype", str, source=source)
-        kind = io.check_field(header, "target_kind", str, source=source)
+        values = fields.check_field(header, "classes", list, source=source)
+        dtype = fields.check_field(header, "classes_dtype", str, source=source)
+        kind = fields.check_field(header, "target_kind", str, source=source)
         if kind not in ("binary", "multiclass", "multilabel-indicator"):
-            raise io.ModelFileError(f"{source}: unknown target_kind {kind!r}")
+            raise ModelFileError(f"{source}: unknown target_kind {kind!r}")
         # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
         # one class is a fitted problem (as in scikit-learn): `_decide` predicts it
-        self.classes_ = io.check_classes(values, dtype, source=source, minimum=1)
+        self.classes_ = fields.check_classes(values, dtype, source=source, minimum=1)
         self._target_kind = kind
         if kind == "multilabel-indicator":
             self._binarizer = LabelBinarizer().fit(np.eye(len(values), dtype=int))
@@ -241,7 +242,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_out = self.net_.layer_sizes[-1]
         expected = {1, 2} if len(values) <= 2 and kind != "multilabel-indicator" else {len(values)}
         if n_out not in expected or self._output_activation() != self.net_.activations[-1].name:
-            raise io.ModelFileError(
+            raise ModelFileError(
                 f"{source}: the network's output layer ({n_out} "
                 f"{self.net_.activations[-1].name} units) does not fit {len(values)} classes"
             )

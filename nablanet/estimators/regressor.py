@@ -210,15 +210,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _restore_target_state(
         self, header: dict[str, Any], arrays: dict[str, Array], source: str
     ) -> None:
-        from nablanet import io
+        from nablanet.io import fields
+        from nablanet.io.container import ModelFileError
 
         n_out = self.net_.layer_sizes[-1]
-        self._y_offset = io.check_finite_array(arrays, "y_offset", source=source, shape=(n_out,))
-        self._y_scale = io.check_finite_array(arrays, "y_scale", source=source, shape=(n_out,))
+        self._y_offset = fields.check_finite_array(
+            arrays, "y_offset", source=source, shape=(n_out,)
+        )
+        self._y_scale = fields.check_finite_array(arrays, "y_scale", source=source, shape=(n_out,))
         if (self._y_scale <= 0).any():
-            raise io.ModelFileError(f"{source}: array 'y_scale' must be positive")
+            raise ModelFileError(f"{source}: array 'y_scale' must be positive")
         if self._output_activation() != self.net_.activations[-1].name:
-            raise io.ModelFileError(f"{source}: output_activation does not match the network")
+            raise ModelFileError(f"{source}: output_activation does not match the network")
 
     def _validation_score(
         self, net: Network, X: Array, Y: Array, sample_weight: Array | None = None

@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import number
+from nablanet._lent import lent
 from nablanet.activations import get_activation
 from nablanet.estimators import _network_fit as fitting
 from nablanet.network import Network
@@ -155,35 +156,34 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted model to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
-        from nablanet import io
+        from nablanet.io import fields
 
         check_is_fitted(self, "net_")
-        labels, dtype = io.label_state(self.classes_)  # as MLPClassifier saves them
+        labels, dtype = fields.label_state(self.classes_)  # as MLPClassifier saves them
         return fitting.estimator_state(self, {"classes": labels, "classes_dtype": dtype})
 
     @classmethod
     def _from_state(
         cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
     ) -> SoftmaxRegression:
-        from nablanet import io
+        from nablanet.io import fields
+        from nablanet.io.container import ModelFileError
 
         est = fitting.restore_estimator(
             cls, header, arrays, source, extra=("classes", "classes_dtype")
         )
-        labels = io.check_field(header, "classes", list, source=source)
-        dtype = io.check_field(header, "classes_dtype", str, source=source)
+        labels = fields.check_field(header, "classes", list, source=source)
+        dtype = fields.check_field(header, "classes_dtype", str, source=source)
         # Exactly the saved labels: one that its dtype cannot hold is refused, not wrapped.
-        est.classes_ = io.check_classes(labels, dtype, source=source)
+        est.classes_ = fields.check_classes(labels, dtype, source=source)
         sizes = est.net_.layer_sizes
         if len(sizes) != 2 or sizes[1] != len(labels) or len(labels) < 2 or (
             est.net_.activations[-1] is not get_activation("softmax")
         ):
-            raise io.ModelFileError(
+            raise ModelFileError(
                 f"{source}: the network {list(sizes)} does not fit {len(labels)} classes"
             )
         return est

@@ -40,6 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet._lent import lent
 from nablanet.estimators import _network_fit as fitting
 from nablanet.estimators._state import restore_feature_names
 from nablanet.estimators.autoencoder import SparseAutoencoder
@@ -254,9 +255,7 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: Any) -> None:
         """Write the fitted classifier to a safe model file (see `nablanet.io`)."""
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _to_state(self) -> tuple[dict[str, Any], dict[str, Array]]:
         check_is_fitted(self, "mlp_")
@@ -275,24 +274,27 @@ class StackedAutoencoderClassifier(ClassifierMixin, BaseEstimator):
     def _from_state(
         cls, header: dict[str, Any], arrays: dict[str, Array], *, source: str
     ) -> StackedAutoencoderClassifier:
-        from nablanet import io
+        from nablanet.io import fields
+        from nablanet.io.container import ModelFileError
 
-        io.check_keys(header, ("format", "format_version", "library_version", "kind",
+        fields.check_keys(header, ("format", "format_version", "library_version", "kind",
                                "params", "mlp", "arrays"), ("created", "fitted"),
                       source=source, where="header")
-        est = cls(**io.check_field(header, "params", dict, source=source))
+        est = cls(**fields.check_field(header, "params", dict, source=source))
         hidden = est._check_params()
-        sub = dict(io.check_field(header, "mlp", dict, source=source))
+        sub = dict(fields.check_field(header, "mlp", dict, source=source))
         if sub.get("kind") != "MLPClassifier":
-            raise io.ModelFileError(f"{source}: header field 'mlp.kind' must be 'MLPClassifier'")
+            raise ModelFileError(f"{source}: header field 'mlp.kind' must be 'MLPClassifier'")
         sub["format_version"] = header["format_version"]
         est.mlp_ = MLPClassifier._from_state(sub, arrays, source=source)
         if list(est.mlp_.net_.layer_sizes[1:-1]) != hidden:
-            raise io.ModelFileError(f"{source}: the network does not match hidden_layer_sizes")
+            raise ModelFileError(f"{source}: the network does not match hidden_layer_sizes")
         est.classes_, est.n_iter_ = est.mlp_.classes_, est.mlp_.n_iter_
         est.n_features_in_ = est.mlp_.n_features_in_
-        fitted = io.check_field(header, "fitted", dict, source=source) if "fitted" in header else {}
-        io.check_keys(fitted, (), ("feature_names_in_",), source=source,
+        fitted = (
+            fields.check_field(header, "fitted", dict, source=source) if "fitted" in header else {}
+        )
+        fields.check_keys(fitted, (), ("feature_names_in_",), source=source,
                       where="header field 'fitted'")
         restore_feature_names(est, fitted, source)
         return est

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from nablanet._checks import integer, number
+from nablanet._lent import lent
 from nablanet.estimators._network_fit import all_or_nothing
 
 Array = NDArray[Any]
@@ -101,9 +102,7 @@ class _Whitening(TransformerMixin, BaseEstimator):
         Its means, eigenvalues and matrices are arrays, ε and the sizes JSON; it is also
         saved as a step of a scikit-learn pipeline (see `nablanet.io.preprocessors`).
         """
-        from nablanet.io import save
-
-        save(self, path)
+        lent("save")(self, path)  # nablanet.save: lent (see nablanet._lent)
 
     def _prepare(self, X: Any) -> Array:
         check_is_fitted(self, "mean_")

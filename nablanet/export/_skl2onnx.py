@@ -33,9 +33,6 @@ with requires_extra("onnx"):
     )
 
 #: The estimators registered (names in the nablanet namespace).
-_ESTIMATORS = ("MLPClassifier", "MLPRegressor", "SoftmaxRegression",
-               "StackedAutoencoderClassifier", "SparseAutoencoder")
-
 _TYPES: dict[int, Any] = {
     TensorProto.FLOAT: FloatTensorType,
     TensorProto.DOUBLE: DoubleTensorType,
@@ -145,16 +142,21 @@ def register_skl2onnx() -> None:
     harmless. The classifier accepts skl2onnx's options ``zipmap`` (True, False or
     "columns"; True by default, as for skl2onnx's own classifiers).
     """
-    import nablanet
+    from nablanet.estimators import MLPClassifier, MLPRegressor
+    from nablanet.estimators.autoencoder import SparseAutoencoder
+    from nablanet.estimators.softmax_regression import SoftmaxRegression
+    from nablanet.estimators.stacked_autoencoder import StackedAutoencoderClassifier
+    from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening
 
-    for name in ("ZCAWhitening", "PCAWhitening"):
-        update_registered_converter(getattr(nablanet, name), f"Nablanet{name}",
+    for whitening in (ZCAWhitening, PCAWhitening):
+        update_registered_converter(whitening, f"Nablanet{whitening.__name__}",
                                     _whitening_shape, _whitening_converter)
     # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
     # indices); these graphs always hold the classes, so only False is accepted.
     classifier_options = {"zipmap": [True, False, "columns"], "nocl": [False]}
-    for name in _ESTIMATORS:
-        cls = getattr(nablanet, name)
+    for cls in (MLPClassifier, MLPRegressor, SoftmaxRegression, StackedAutoencoderClassifier,
+                SparseAutoencoder):
+        name = cls.__name__
         is_classifier = cls().__sklearn_tags__().estimator_type == "classifier"
         options = classifier_options if is_classifier else None
         update_registered_converter(cls, f"Nablanet{name}", _shape_calculator, _converter,

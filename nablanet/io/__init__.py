@@ -65,8 +65,6 @@ from nablanet.io.fields import (
 from nablanet.io.files import atomic_write
 from nablanet.io.header import read_model
 
-_atomic_write = atomic_write  # the name io.py had: kept for code written before the split
-
 if TYPE_CHECKING:
     from nablanet.io.kinds import known_kinds, load, read_metadata, save
     from nablanet.io.network import network_from_state, network_state

@@ -15,12 +15,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet import _checks
-from nablanet.io.container import ModelFileError, fail, short, type_name
+from nablanet.io.container import fail, short, type_name
 
 Array = NDArray[Any]
 
 __all__ = [
-    "ModelFileError",
     "check_array",
     "check_field",
     "check_finite_array",

@@ -161,7 +161,7 @@ class _Loader:
                MANIFEST: {name: manifest[at.prefix + name] for name in own}}
         where = f"{self.arrays.source}: {at.path}"
         est = estimators.load_estimator(node["kind"], sub, own, where, self.known)
-        _, again = est._to_state()
+        _, again = est._to_state()  # private: the estimators' model-file protocol
         if set(again) != set(own):
             extra = sorted(set(own) ^ set(again))[0]
             raise at.fail(f"array {at.prefix + extra!r} does not belong to a {node['kind']}")

@@ -78,9 +78,9 @@ def _sklearn(module: str, name: str) -> Callable[[], type]:
 
 def _nablanet(name: str) -> Callable[[], type]:
     def find() -> type:
-        import nablanet
+        from nablanet.estimators import whitening  # its transformers: ZCA and PCA whitening
 
-        return getattr(nablanet, name)
+        return getattr(whitening, name)
 
     return find
 

@@ -173,7 +173,8 @@ def train(
         return h
 
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
-    with net._training(), fit_kernels(compiled):
+    # private: the network's one-training-at-a-time lock, which has no public name yet
+    with net._training(), fit_kernels(compiled):  # private: see above
         return _best_of(net, seeds, one_run)
 
 
