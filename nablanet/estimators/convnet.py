@@ -182,6 +182,7 @@ n_features_in_, feature_names_in_, net_, history_
         check_declared(self)
         if self.input_shape is not None:
             _checked_shape(self.input_shape)
+        assert isinstance(self.activation, str)  # the declarations admit one name only
         return parse_layers(self.layers, self.activation)
 
     def _new_network(
@@ -317,7 +318,7 @@ n_features_in_, feature_names_in_, net_, history_
                 views.append(b if which == "b" else W.T if isinstance(layer, Dense) else W)
         return views
 
-    @property  # type: ignore[override]
+    @property
     def coefs_(self) -> list[Array]:
         """Each weighted layer's weights, a view: filters (F, C, kh, kw); dense (n_in, n_out)."""
         check_is_fitted(self, "net_")
@@ -328,7 +329,7 @@ n_features_in_, feature_names_in_, net_, history_
         self._check_settable("coefs_")
         assign_all(self._weight_views("W"), values, "coefs_")
 
-    @property  # type: ignore[override]
+    @property
     def intercepts_(self) -> list[Array]:
         """Each weighted layer's biases, a view (one per filter for a convolution)."""
         check_is_fitted(self, "net_")
