@@ -432,13 +432,11 @@ def _layer(
     g_norm = float(np.linalg.norm(tr.dW[l]))
     feeds_dead = l > 0 and net.activations[l - 1].can_die
     a_in = tr.a[l]
-    zero: tuple[str, ...] = ()
+    zero: tuple[str, ...] = ()  # a pooling layer has no weights to starve
     starved: tuple[str, ...] = ()
-    if not weighted:
-        pass  # no weights to starve
-    elif a.ndim > 2:  # a convolution: its filters are shared, so its inputs are whole maps
+    if weighted and a.ndim > 2:  # a convolution: its filters are shared, so its inputs are whole maps
         zero, starved = _starved_inputs(_per_map(a_in), None, feeds_dead, label="map")
-    else:
+    elif weighted:
         zero, starved = _starved_inputs(_rows(a_in), names, skip_zero=feeds_dead)
     # Per unit, or per feature map: its examples and positions together.
     dead = (a <= 0).all(axis=(0, *range(2, a.ndim))) if act.can_die else np.zeros(1)
