@@ -434,7 +434,7 @@ def _layer(
     a_in = tr.a[l]
     zero: tuple[str, ...] = ()  # a pooling layer has no weights to starve
     starved: tuple[str, ...] = ()
-    if weighted and a.ndim > 2:  # a convolution: its filters are shared, so its inputs are whole maps
+    if weighted and a.ndim > 2:  # a convolution: its shared filters read whole maps
         zero, starved = _starved_inputs(_per_map(a_in), None, feeds_dead, label="map")
     elif weighted:
         zero, starved = _starved_inputs(_rows(a_in), names, skip_zero=feeds_dead)
