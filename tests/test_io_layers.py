@@ -31,7 +31,8 @@ def test_a_conv_network_round_trips_bit_for_bit(tmp_path, dtype):
     assert np.array_equal(back.forward(X), net.forward(X))
     # nablanet.save writes the same file as the method
     nablanet.save(net, tmp_path / "again.nbn")
-    assert header_of(tmp_path / "again.nbn")["network"] == header_of(tmp_path / "net.nbn")["network"]
+    again = header_of(tmp_path / "again.nbn")["network"]
+    assert again == header_of(tmp_path / "net.nbn")["network"]
 
 
 def test_a_dense_network_keeps_its_sizes_form(tmp_path):
@@ -78,10 +79,11 @@ def test_hostile_layer_specs_are_refused(tmp_path, change, match):
 
 def test_an_estimator_whose_network_differs_from_its_layers_is_refused(tmp_path):
     from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
 
     X, y = load_digits(return_X_y=True)
     est = ConvNetClassifier(("conv2x3", "maxpool2", "8"), max_iter=1, random_state=0)
-    with pytest.warns(Warning):
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
         est.fit(X[:40] / 16, y[:40])
     path = tmp_path / "m.nbn"
     est.save(path)

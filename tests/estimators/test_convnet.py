@@ -42,7 +42,9 @@ def fitted(digits):
 
 # A 1×1 convolution and a dense layer read any input: n features are taken for a row of
 # n pixels (1, 1, n), or a square image when n is a square number.
-@parametrize_with_checks([ConvNetClassifier(("conv4x1", "16"), max_iter=100, learning_rate_init=0.01)])
+@parametrize_with_checks(
+    [ConvNetClassifier(("conv4x1", "16"), max_iter=100, learning_rate_init=0.01)]
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -113,7 +115,7 @@ def test_refusals_name_the_layer_and_the_problem(digits):
         import scipy.sparse
 
         ConvNetClassifier(SMALL).fit(scipy.sparse.csr_matrix(Xtr[:20]), ytr[:20])
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         ConvNetClassifier(SMALL).predict(Xtr[:2])
     with pytest.raises(ValueError, match="scikit-learn's MLPClassifier has no convolution"):
         ConvNetClassifier(SMALL).to_sklearn()
