@@ -13,6 +13,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli._common import UsageError
+from nablanet.cli.sources import is_csv
 
 #: What --layers' help says.
 HELP = (
@@ -20,6 +21,12 @@ HELP = (
     "e.g. conv20x5,maxpool2,conv40x5,maxpool2,100: conv<filters>x<size> (options after "
     "colons: same, stride<n>, an activation: conv20x5:same:tanh), maxpool<size>, "
     "meanpool<size>, <units> (dense, e.g. 100 or 100:tanh)"
+)
+
+
+_NO_SHAPE = (
+    "--data {data} holds rows, not images: convolutional --layers need --input-shape C,H,W "
+    "(channels, height, width; C·H·W = the number of features)"
 )
 
 
@@ -85,6 +92,8 @@ def check_flags(args: argparse.Namespace, cluster: bool) -> None:
     if cluster:
         raise UsageError("--workers/--cluster train fully connected networks only; drop "
                          "them to train convolutional --layers here")
+    if args.input_shape is None and is_csv(args.data):
+        raise UsageError(_NO_SHAPE.format(data=args.data))
 
 
 def shape_of(args: argparse.Namespace, data: Any) -> tuple[int, int, int]:
@@ -101,9 +110,6 @@ def shape_of(args: argparse.Namespace, data: Any) -> tuple[int, int, int]:
     if args.input_shape is not None:
         return tuple(args.input_shape)
     if data.image_shape is None:
-        raise UsageError(
-            f"--data {args.data} holds rows, not images: convolutional --layers need "
-            "--input-shape C,H,W (channels, height, width; C·H·W = the number of features)"
-        )
+        raise UsageError(_NO_SHAPE.format(data=args.data))
     height, width = data.image_shape
     return 1, int(height), int(width)
