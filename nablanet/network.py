@@ -298,7 +298,7 @@ class Network:
         AttributeError
             If a layer is not `Dense`: use `views` for any network.
         """
-        if not all(isinstance(layer, Dense) for layer in self.layers):
+        if len(self.input_shape) > 1 or not all(isinstance(l, Dense) for l in self.layers):
             raise AttributeError("layout describes fully connected networks; use views(theta)")
         return Layout(self.layer_sizes)
 
@@ -392,7 +392,7 @@ class Network:
         spec : dict
             ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
             "weight_decay", "init", "dtype"}`` (and ``"sparsity"`` when a hidden layer has
-            a penalty), plain JSON values; for a network with a layer other than `Dense`,
+            a penalty), plain JSON values; for a network that is not fully connected,
             ``{"layers" (each layer's `Layer.to_spec`), "input_shape", "loss",
             "weight_decay", "dtype"}`` (and ``"sparsity"``).
         arrays : dict
@@ -417,7 +417,7 @@ class Network:
             "init": self.init if isinstance(self.init, str) else [str(i) for i in self.init],
             "dtype": self.dtype.name,
         }
-        if not all(isinstance(layer, Dense) for layer in self.layers):
+        if len(self.input_shape) > 1 or not all(isinstance(l, Dense) for l in self.layers):
             # Sizes and activations cannot say what a convolution or a pooling is: the
             # layers' own specs do, and `nablanet.io.network` reads them back.
             spec = {"layers": [layer.to_spec() for layer in self.layers],

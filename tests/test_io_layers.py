@@ -61,10 +61,10 @@ def refused(tmp_path, change, match):
         (lambda s: s["layers"][1].update(size=[0, 2]), r"layers\[1\]': size must be"),
         (lambda s: s["layers"][0].update(filters="2"), r"layers\[0\]'"),
         (lambda s: s["layers"][0].update(evil=1), r"layers\[0\]': invalid Conv2D spec"),
-        (lambda s: s.update(layers=[]), "holds no layer"),
+        (lambda s: s.update(layers=[]), "'network.layers' is empty"),
         (lambda s: s.update(layers="conv2x3"), "'network.layers' must be"),
-        (lambda s: s.update(input_shape=[2, 8]), None),  # rebuilt: Conv2D needs (C, H, W)
-        (lambda s: s.update(input_shape=[2, 0, 8]), "input_shape' must be 1 to 3 integers"),
+        (lambda s: s.update(input_shape=[2, 8]), r"layers\[0\]': Conv2D needs inputs of shape"),
+        (lambda s: s.update(input_shape=[2, 0, 8]), "input_shape' must be a list of integers"),
         (lambda s: s.update(input_shape=[2, 80, 80]), "theta"),  # more weights than stored
         (lambda s: s.update(loss="hinge"), "not a known loss"),
         (lambda s: s.update(dtype="float16"), "dtype"),
@@ -74,7 +74,7 @@ def refused(tmp_path, change, match):
     ],
 )
 def test_hostile_layer_specs_are_refused(tmp_path, change, match):
-    refused(tmp_path, change, match or "invalid")
+    refused(tmp_path, change, match)
 
 
 def test_an_estimator_whose_network_differs_from_its_layers_is_refused(tmp_path):

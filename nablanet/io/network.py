@@ -9,16 +9,14 @@ field, before it builds anything, then copies ``theta`` into the new network's b
      "loss": "cross_entropy", "weight_decay": 0.0001, "init": "auto", "dtype": "float64"}
 
 plus, for a network with a sparsity penalty, ``"sparsity"``: one ``{"target", "weight"}``
-or null per hidden layer. A network with a layer other than `Dense` (a convolution, a
-pooling) is written by its layers instead of its sizes::
+or null per hidden layer. A network that is not fully connected (a convolution, pooling)
+is written as its layers instead (`nablanet.network_state`)::
 
-    {"layers": [{"kind": "Conv2D", "filters": 2, "kernel_size": [3, 3], ...},
-                {"kind": "MaxPool2D", "size": [2, 2]}, {"kind": "Dense", ...}],
-     "input_shape": [1, 8, 8], "loss": "cross_entropy", "weight_decay": 0.0,
-     "dtype": "float64"}
+    {"layers": [{"kind": "Dense", "units": 5, "activation": "tanh", "init": "auto"}, ...],
+     "input_shape": [1, 28, 28], "loss": "cross_entropy", "weight_decay": 0.0,
+     "dtype": "float32"}
 
-Each layer is rebuilt through the layer registry (`nablanet.layers.layer_from_spec`):
-its kind is looked up there, never imported, and its constructor checks every value.
+Each layer's kind is looked up in `nablanet.layers.LAYERS`, never imported by name.
 """
 
 from __future__ import annotations
@@ -48,9 +46,8 @@ SPEC_FIELDS = (
     "init",
     "dtype",
 )
-#: The fields of a network written by its layers (see the module docstring).
-LAYERED_FIELDS = ("layers", "input_shape", "loss", "weight_decay", "dtype")
 FLOAT_DTYPES = ("float32", "float64")
+LAYERS_FIELDS = ("layers", "input_shape", "loss", "weight_decay", "dtype")
 
 
 def network_state(net: Network) -> tuple[dict[str, Any], dict[str, Array]]:
@@ -218,7 +215,7 @@ def network_from_state(
         raise fail(source, f"header field {where!r} must be object, got {type_name(spec)}")
     at = _Spec(source, where)
     if "layers" in spec:
-        return _layered_network(spec, arrays, at, format_version)
+        return _network_of_layers(spec, arrays, at)
     check_keys(spec, SPEC_FIELDS, ("sparsity",), source=source, where=f"header field {where!r}")
     sizes = _layer_sizes(spec, at)
     layout = Layout(sizes)
@@ -245,68 +242,50 @@ def network_from_state(
     return net
 
 
-# --- a network written by its layers --------------------------------------------------
-
-
-def _layers(spec: dict[str, Any], at: _Spec) -> list[Layer]:
-    """The ``layers`` field: each entry rebuilt through the layer registry."""
+def _layers(spec: dict[str, Any], at: _Spec) -> tuple[list[Layer], tuple[int, ...]]:
+    """The ``layers`` and ``input_shape`` fields, each layer built (sized, nothing allocated)."""
     entries = check_field(spec, "layers", list, source=at.source, where=at.where)
-    if not entries:
-        raise fail(at.source, f"header field '{at.field('layers')}' holds no layer")
-    layers = []
-    for i, entry in enumerate(entries):
-        try:
-            layers.append(layer_from_spec(entry))
-        except (ValueError, TypeError) as exc:
-            raise fail(at.source, f"header field '{at.field('layers')}[{i}]': {exc}") from None
-    return layers
-
-
-def _input_shape(spec: dict[str, Any], at: _Spec) -> tuple[int, ...]:
     shape = check_field(spec, "input_shape", list, source=at.source, where=at.where)
-    if not 1 <= len(shape) <= 3 or not all(
+    if not entries:
+        raise fail(at.source, f"header field '{at.field('layers')}' is empty")
+    if not shape or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape
     ):
         raise fail(
             at.source,
-            f"header field '{at.field('input_shape')}' must be 1 to 3 integers >= 1, "
+            f"header field '{at.field('input_shape')}' must be a list of integers >= 1, "
             f"got {shape!r:.60}",
         )
-    return tuple(shape)
+    layers = []
+    size: tuple[int, ...] = tuple(shape)
+    for i, entry in enumerate(entries):
+        try:
+            layer = layer_from_spec(entry)
+            size = layer.build(size)
+        except ValueError as exc:
+            raise fail(at.source, f"header field '{at.field('layers')}[{i}]': {exc}") from None
+        layers.append(layer)
+    return layers, tuple(shape)
 
 
-def _n_params(layers: list[Layer], input_shape: tuple[int, ...], at: _Spec) -> int:
-    """θ's length for ``layers`` on ``input_shape``: sizes only, nothing allocated."""
-    shape = input_shape
-    try:
-        for layer in layers:
-            shape = layer.build(shape)
-    except (ValueError, TypeError) as exc:
-        raise fail(at.source, f"header field '{at.field('layers')}' is invalid: {exc}") from None
-    return sum(layer.n_weights + layer.n_biases for layer in layers)
-
-
-def _layered_network(
-    spec: dict[str, Any], arrays: Mapping[str, Array], at: _Spec, format_version: int
-) -> Network:
-    """`network_from_state` for a network written by its layers (every field checked)."""
-    source = at.source
-    check_keys(spec, LAYERED_FIELDS, ("sparsity",), source=source,
-               where=f"header field {at.where!r}")
-    if format_version == 1:
-        raise fail(source, "a version-1 file holds fully connected networks only, not layers")
-    layers = _layers(spec, at)
-    input_shape = _input_shape(spec, at)
-    loss = name_from(LOSSES, spec["loss"], at.field("loss"), "loss", source)
+def _network_of_layers(spec: dict[str, Any], arrays: Mapping[str, Array], at: _Spec) -> Network:
+    """A network written as its layers (`Layer.to_spec`), checked before anything is allocated."""
+    optional = ("sparsity",)
+    check_keys(spec, LAYERS_FIELDS, optional, source=at.source, where=f"header field {at.where!r}")
+    layers, input_shape = _layers(spec, at)
+    loss = name_from(LOSSES, spec["loss"], at.field("loss"), "loss", at.source)
     decay, dtype = _weight_decay(spec, at), _dtype(spec, at)
-    # Sized before the network allocates anything, as for the sizes form.
-    n_params = _n_params(layers, input_shape, at)
-    theta = check_array(arrays, "theta", source=source, shape=(n_params,), dtype=dtype,
-                        finite=True, context=f"for its {len(layers)} layers")
+    n_params = sum(layer.n_weights + layer.n_biases for layer in layers)
+    theta = check_array(
+        arrays, "theta", source=at.source, shape=(n_params,), dtype=dtype, finite=True,
+        context=f"for its {len(layers)} layers",
+    )
     try:
-        net = Network(layers, loss=loss, weight_decay=decay, seed=0, dtype=dtype,
-                      sparsity=_sparsity(spec, len(layers) - 1, at), input_shape=input_shape)
+        net = Network(
+            layers, input_shape=input_shape, loss=loss, weight_decay=decay, seed=0,
+            dtype=dtype, sparsity=_sparsity(spec, len(layers) - 1, at),
+        )
     except ValueError as exc:
-        raise fail(source, f"header field {at.where!r} is invalid: {exc}") from None
+        raise fail(at.source, f"header field {at.where!r} is invalid: {exc}") from None
     net.theta = theta
     return net
