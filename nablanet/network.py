@@ -298,7 +298,7 @@ class Network:
         AttributeError
             If a layer is not `Dense`: use `views` for any network.
         """
-        if len(self.input_shape) > 1 or not all(isinstance(l, Dense) for l in self.layers):
+        if not all(isinstance(layer, Dense) for layer in self.layers):
             raise AttributeError("layout describes fully connected networks; use views(theta)")
         return Layout(self.layer_sizes)
 
