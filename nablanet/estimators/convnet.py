@@ -255,8 +255,8 @@ n_features_in_, feature_names_in_, net_, history_
         TypeError
             For a scipy.sparse matrix.
         ValueError
-            For a four-dimensional X whose examples are not of the fitted (or given)
-            input shape.
+            For an X of three or more than four dimensions, or a four-dimensional X whose
+            examples are not of the fitted (or given) input shape.
         """
         if sp.issparse(X):
             raise TypeError(
@@ -265,6 +265,10 @@ n_features_in_, feature_names_in_, net_, history_
             )
         if not (isinstance(X, np.ndarray) and X.ndim > 2):
             return X, None
+        if X.ndim != 4:
+            raise ValueError(
+                f"X must be rows (m, C·H·W) or feature maps (m, C, H, W), got shape {X.shape}"
+            )
         shape = tuple(int(n) for n in X.shape[1:])
         net = self.__dict__.get("net_")
         expected = net.input_shape if net is not None else (

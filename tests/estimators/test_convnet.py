@@ -74,6 +74,8 @@ def test_images_as_maps_and_as_rows_give_the_same_model(digits):
     assert np.array_equal(maps.predict_proba(Xte.reshape(-1, 1, 8, 8)), P)
     with pytest.raises(ValueError, match=r"examples of shape \(1, 4, 16\).*reads \(1, 8, 8\)"):
         rows.predict(Xte.reshape(-1, 1, 4, 16))
+    with pytest.raises(ValueError, match=r"rows \(m, C·H·W\) or feature maps \(m, C, H, W\)"):
+        rows.predict(Xte.reshape(-1, 8, 8))
 
 
 def test_input_shape_given_checked_and_inferred(digits):
