@@ -16,8 +16,8 @@ A convolution or pooling layer is read per feature map (docs/math.md §8): a map
 when its z is <= 0 at every position of every example, collapsed when it is the same
 map for every example, and a convolution's input map is starved when it is near 0
 everywhere (its filter weights are shared by every position: one zero pixel does not
-stop them, a zero map does). A pooling layer has no weights: no starved inputs and no
-‖dW‖/‖W‖ (NaN).
+stop them, a zero map does). A pooling layer has no parameters: no starved inputs, and
+NaN for ‖∂J/∂b‖ and ‖dW‖/‖W‖.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class LayerDiagnosis:
     mean_abs_delta : float
         Mean |δ_i| of the layer's units, δ_i = ∂C_i/∂z_i per example (docs/math.md §6).
     bias_gradient_norm : float
-        ‖∂J/∂b[l]‖, Nielsen's measure of how fast a layer learns (chapter 5).
+        ‖∂J/∂b[l]‖, Nielsen's measure of how fast a layer learns (chapter 5); NaN for a
+        layer without parameters (a pooling).
     mean_abs_input : float
         Mean |a_in| of the activations feeding W[l]: small values mean slow weights.
     grad_weight_ratio : float
@@ -450,7 +451,7 @@ def _layer(
         dead_fraction=float(np.mean(dead)),
         collapsed_fraction=_collapsed(act, a),
         mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))),
-        bias_gradient_norm=float(np.linalg.norm(tr.db[l])),
+        bias_gradient_norm=float(np.linalg.norm(tr.db[l])) if weighted else float("nan"),
         mean_abs_input=_mean_abs(a_in),
         grad_weight_ratio=(g_norm / w_norm if w_norm > 0 else float("inf")) if weighted
         else float("nan"),

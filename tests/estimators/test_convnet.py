@@ -253,7 +253,8 @@ def test_diagnose_reads_feature_maps(fitted, digits):
     d = fitted.diagnose(Xte[:60], yte[:60])
     conv, pool, dense, out = d.layers
     assert conv.units == 8 and conv.maps and pool.maps and not dense.maps
-    assert np.isnan(pool.grad_weight_ratio) and pool.zero_inputs == pool.starved_inputs == ()
+    assert np.isnan(pool.grad_weight_ratio) and np.isnan(pool.bias_gradient_norm)
+    assert pool.zero_inputs == pool.starved_inputs == ()
     # digits' corner pixels are 0 in every image, but the shared filters still learn:
     # the convolution's inputs are whole maps, and its one map is not 0
     assert conv.zero_inputs == ()
