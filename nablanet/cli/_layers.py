@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nablanet.cli._common import UsageError
+from nablanet.cli._common import UsageError, hidden_layers
 from nablanet.cli.sources import is_csv
 
 #: What --layers' help says.
@@ -38,18 +38,16 @@ def layers(text: str) -> tuple[int, ...] | list[str]:
     argparse.ArgumentTypeError
         With the grammar's message for the first word it refuses.
     """
-    from nablanet.layers.grammar import is_spatial, parse_layers
-
-    if text.strip() in ("", "none"):
-        return ()
     words = [w.strip() for w in text.split(",")]
+    if text.strip() in ("", "none") or all(w.isdigit() for w in words):
+        return hidden_layers(text)  # sizes: parsed without importing the layers (numpy)
+    from nablanet.layers.grammar import parse_layers
+
     try:
-        parsed = parse_layers(words)
+        parse_layers(words)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    if is_spatial(parsed) or not all(w.isdigit() for w in words):
-        return words
-    return tuple(int(w) for w in words)
+    return words
 
 
 def input_shape(text: str) -> tuple[int, int, int]:
