@@ -112,7 +112,7 @@ def _local_steps(
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:
                 continue  # no weight in this batch: nothing to learn from it
-            J = net._loss_and_grad(X[idx], Y[idx], theta, grad, sb)
+            J = net.loss_and_grad_into(X[idx], Y[idx], theta, grad, sample_weight=sb)
             opt.step(theta, grad, state, lr)
             loss += J * len(idx)
             rows += len(idx)
@@ -198,7 +198,7 @@ def local_sgd(
     state = opt.init(net.theta)
     result = LocalSGDResult(state=state)
     job = _Job(seed, sync_every, batch_size, rounds_per_epoch)
-    with net._training():  # one training per network at a time
+    with net.training_hold():  # one training per network at a time
         for epoch in range(epochs):
             _epoch(net, opt, state, lr, parts, job, epoch, result, progress)
     return result

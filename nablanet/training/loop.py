@@ -173,7 +173,7 @@ def train(
         return h
 
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
-    with net._training(), fit_kernels(compiled):
+    with net.training_hold(), fit_kernels(compiled):
         return _best_of(net, seeds, one_run)
 
 
