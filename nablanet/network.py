@@ -37,6 +37,7 @@ from nablanet.network_checks import NetworkChecks
 from nablanet.network_config import NetworkConfig
 from nablanet.network_display import NetworkDisplay
 from nablanet.network_state import NetworkState
+from nablanet.sparsity import SparsityPass
 from nablanet.trace import Trace, TraceLayer, trace_of
 from nablanet.workspace import ThreadSafety, Workspace, chunks
 
