@@ -22,7 +22,7 @@ it and the modules under it (container, fields, files, npy) import nothing of th
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,7 +72,11 @@ class NetworkState:
 
     def astype(self, dtype: Any) -> Network:
         """A copy of this network whose parameters and computations use ``dtype``."""
-        net = cast("type[Network]", type(self))(
+        # A plain Network, as before the move (a subclass's copy is one too); here, not at
+        # the top: network imports this module, and is loaded whenever a network exists.
+        from nablanet.network import Network
+
+        net = Network(
             self.layers,
             loss=self.loss.name,
             weight_decay=self.weight_decay,
