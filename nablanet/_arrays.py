@@ -197,3 +197,27 @@ def check_sample_weight(sample_weight: Any, m: int, dtype: Any = np.float64) -> 
     if s.sum() <= 0:
         raise ValueError("sample_weight sums to zero: no sample would count")
     return s
+
+
+def optional_sample_weight(sample_weight: Any, m: int) -> NDArray[Any] | None:
+    """`check_sample_weight`, passing None (every example counts the same) through."""
+    return None if sample_weight is None else check_sample_weight(sample_weight, m)
+
+
+def check_theta(values: Any, n_params: int, dtype: Any) -> NDArray[Any]:
+    """``values`` as a parameter vector θ of shape (n_params,) in ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        For another shape, or NaN or infinity (a float64 value too large for float32
+        becomes infinity, and is refused as such).
+    """
+    dtype = check_dtype(dtype)
+    with np.errstate(over="ignore"):  # a float64 value too large for float32 -> inf
+        theta = np.asarray(values, dtype=dtype)
+    if theta.shape != (n_params,):
+        raise ValueError(f"theta must have shape {(n_params,)}, got {theta.shape}")
+    if not np.isfinite(theta).all():
+        raise ValueError(f"theta contains NaN or infinity (in {dtype.name})")
+    return theta

@@ -23,7 +23,6 @@ straight into the flat gradient vector, so that a training step allocates next t
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,37 +30,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet import kernels
-from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample_weight, is_sparse
+from nablanet._arrays import check_dtype, check_theta, optional_sample_weight
 from nablanet._checks import number
-from nablanet.activations import Activation
-from nablanet.layers import Layer, network_layers
-from nablanet.losses import Loss, get_loss
+from nablanet.layers import Layer, theta_views
 from nablanet.network_checks import NetworkChecks
+from nablanet.network_config import NetworkConfig
 from nablanet.network_display import NetworkDisplay
 from nablanet.network_state import NetworkState
-from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
-from nablanet.trace import (
-    Trace,
-    TraceLayer,  # noqa: F401  (its import path before nablanet.trace)
-    as_examples,
-    shaped,
-)
-from nablanet.workspace import ThreadSafety, Workspace
+from nablanet.sparsity import SparsityPass
+from nablanet.trace import Trace, TraceLayer, trace_of  # noqa: F401  (TraceLayer: an old path)
+from nablanet.workspace import ThreadSafety, Workspace, chunks
 
 Array = NDArray[Any]
 
 __all__ = ["Network"]
 
-#: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
-_CHUNK_ROWS = 4096
 
-
-def _chunks(m: int) -> list[slice]:
-    """Row slices of at most `_CHUNK_ROWS` covering ``range(m)``."""
-    return [slice(start, min(start + _CHUNK_ROWS, m)) for start in range(0, m, _CHUNK_ROWS)]
-
-
-class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
+class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
     """A feedforward network: a stack of layers with parameters (W, b) in one flat θ.
 
     Parameters
@@ -131,14 +116,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         *,
         input_shape: Sequence[int] | None = None,
     ) -> None:
-        stack, shape, names = network_layers(
-            layers, activation, output_activation, init, input_shape
-        )
-        self._build(stack, shape)
-        self.init: str | list[str] = self.init_names if names is None else names
-        out = self.activations[-1]
-        self.loss: Loss = get_loss(loss if loss is not None else out.default_loss)
-        self.loss.check_output(out)
+        self._configure(layers, activation, output_activation, init, input_shape, loss)
         self.weight_decay = number(weight_decay, "weight_decay", low=0.0)
         self.dtype = check_dtype(dtype)
         self._theta = np.zeros(self.n_params, dtype=self.dtype)
@@ -146,25 +124,6 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         self._init_threads()
         self.sparsity = sparsity
         self.reset(seed)
-
-    def _build(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None:
-        """Size each layer from the one below and place its block of θ."""
-        if not layers:
-            raise ValueError("a network needs at least one layer")
-        if not all(isinstance(n, int | np.integer) and n >= 1 for n in input_shape):
-            raise ValueError(f"input_shape must be integers >= 1, got {input_shape}")
-        self.input_shape = tuple(int(n) for n in input_shape)
-        shape = self.input_shape
-        for layer in layers:
-            shape = layer.build(shape)
-        for layer in layers[:-1]:
-            if not layer.activation.elementwise:
-                raise ValueError(f"{layer.activation.name} can only be the output activation")
-        self.layers = layers
-        self.layer_sizes = (layers[0].n_in, *(layer.n_out for layer in layers))
-        self.activations: list[Activation] = [layer.activation for layer in layers]
-        self.n_weights = sum(layer.n_weights for layer in layers)
-        self.n_params = self.n_weights + sum(layer.n_biases for layer in layers)
 
     # --- parameters -------------------------------------------------------------------
 
@@ -175,13 +134,8 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
 
     @theta.setter
     def theta(self, values: Any) -> None:
-        with np.errstate(over="ignore"):  # a float64 value too large for float32 -> inf
-            values = np.asarray(values, dtype=self.dtype)
-        if values.shape != self._theta.shape:
-            raise ValueError(f"theta must have shape {self._theta.shape}, got {values.shape}")
-        if not np.isfinite(values).all():
-            raise ValueError(f"theta contains NaN or infinity (in {self.dtype.name})")
-        self._theta[...] = values  # copy in place: the views W, b stay valid
+        # Copied in place: the views W, b stay valid.
+        self._theta[...] = check_theta(values, self.n_params, self.dtype)
 
     def bind_theta(self, buffer: Array) -> None:
         """Make ``buffer`` the network's θ, its values the parameters; W and b view it.
@@ -216,60 +170,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
                 f"theta must have shape ({self.n_params},) for layers {self.layer_sizes}, "
                 f"got {theta.shape}"
             )
-        W, b = [], []
-        w_at, b_at = 0, self.n_weights
-        for layer in self.layers:
-            W.append(layer.weight_view(theta[w_at : w_at + layer.n_weights]))
-            b.append(layer.bias_view(theta[b_at : b_at + layer.n_biases]))
-            w_at += layer.n_weights
-            b_at += layer.n_biases
-        return W, b
-
-    def copy(self) -> Network:
-        """An independent network with the same settings and parameters."""
-        return self.astype(self.dtype)
-
-    def astype(self, dtype: Any) -> Network:
-        """A copy of this network whose parameters and computations use ``dtype``."""
-        net = Network(
-            self.layers,
-            loss=self.loss.name,
-            weight_decay=self.weight_decay,
-            seed=0,
-            dtype=dtype,
-            sparsity=self._sparsity,
-            input_shape=self.input_shape,
-        )
-        net.init = copy.copy(self.init)
-        net._theta[...] = self._theta
-        return net
-
-    @property
-    def sparsity(self) -> list[Sparsity | None]:
-        """The sparsity penalty of each hidden layer (None where there is none)."""
-        return list(self._sparsity)
-
-    @sparsity.setter
-    def sparsity(self, value: Any) -> None:
-        self._sparsity = penalties_for(value, self.activations[:-1])
-        # Checked once here so that a network without a penalty does no extra work.
-        self._penalised = any(p is not None for p in self._sparsity)
-
-    def _penalty(self) -> SparsityPass | None:
-        """Fresh bookkeeping for one evaluation of J, or None without a penalty."""
-        return SparsityPass(self._sparsity, self.activations[:-1]) if self._penalised else None
-
-    @property
-    def init_names(self) -> list[str]:
-        """The initialiser of each layer with weights, with "auto" resolved per layer.
-
-        "auto" is He's for a layer feeding relu-type units and UFLDL's range otherwise.
-        """
-        return [
-            layer.activation.default_init if layer.init == "auto" else layer.init
-            for layer in self.layers
-            if layer.n_weights
-        ]
+        return theta_views(self.layers, theta, self.n_weights)
 
     def reset(self, seed: int | np.random.Generator | None = None) -> None:
         """Draw new random weights (biases back to zero) from ``seed``."""
@@ -281,37 +182,6 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         self._theta[self.n_weights :] = 0.0
 
     # --- forward propagation ----------------------------------------------------------
-
-    def check_inputs(self, X: Any, Y: Any = None) -> Any:
-        """X (or the pair X, Y) checked and converted for the unchecked methods.
-
-        Parameters
-        ----------
-        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or ``(m, *input_shape)``
-        Y : array-like of shape (m, s_{n_l}), optional
-
-        Returns
-        -------
-        X, or (X, Y)
-            X as (m, s_1) rows (CSR/CSC kept sparse) and Y, both in the network's dtype.
-
-        Raises
-        ------
-        ValueError
-            For a wrong shape, non-finite values, or a sparse X the first layer cannot read.
-        """
-        if isinstance(X, np.ndarray) and X.ndim == len(self.input_shape) + 1 > 2:
-            if X.shape[1:] == self.input_shape:  # (m, channels, height, width): one row each
-                X = X.reshape(X.shape[0], -1)
-        if is_sparse(X) and not self.layers[0].accepts_sparse:
-            raise ValueError(
-                f"a {type(self.layers[0]).__name__} first layer cannot read a scipy.sparse "
-                "X; pass X.toarray()"
-            )
-        n_in = self.layer_sizes[0]
-        if Y is None:
-            return check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
-        return check_pair(X, Y, n_inputs=n_in, n_outputs=self.layer_sizes[-1], dtype=self.dtype)
 
     def forward(self, X: Any) -> Array:
         """Compute the outputs ``h_{W,b}(X)``.
@@ -326,12 +196,18 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         """
         X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        for rows in _chunks(X.shape[0]):
+        for rows in chunks(X.shape[0]):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
         return out
 
     def hidden(self, X: Any, layer: int = -1) -> Array:
         """Activations of a hidden layer (default: the last one) for inputs X.
+
+        Parameters
+        ----------
+        X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
+        layer : int, default -1
+            Which hidden layer, counted from 0 (the first); negative from the last.
 
         Returns
         -------
@@ -343,7 +219,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         X = self.check_inputs(X)
         l = range(n_hidden)[layer]
         H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
-        for rows in _chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
+        for rows in chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
             ws = self._workspace(len(H[rows]))
             self._forward(X[rows], self.W, self.b, ws, output=False)
             H[rows] = ws.buffers[l].A
@@ -430,8 +306,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         else:
             theta = np.asarray(theta, dtype=self.dtype)
             self.views(theta)  # validates the shape
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        sample_weight = optional_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
         J = self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
         return J, grad
@@ -439,8 +314,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
     def cost(self, X: Any, Y: Any, *, sample_weight: Any = None) -> float:
         """The cost J (see `loss_and_grad`) without its gradient."""
         X, Y = self.check_inputs(X, Y)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        sample_weight = optional_sample_weight(sample_weight, X.shape[0])
         return self.cost_unchecked(X, Y, sample_weight=sample_weight)
 
     def cost_unchecked(self, X: Any, Y: Array, *, sample_weight: Array | None = None) -> float:
@@ -450,7 +324,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         """
         total = 0.0
         penalty = self._penalty()
-        for rows in _chunks(X.shape[0]):
+        for rows in chunks(X.shape[0]):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
             if sample_weight is None:
@@ -491,18 +365,6 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         shape (n_params,) in the network's dtype, valid ``sample_weight``) and, once the
         buffers for this batch size exist, allocates nothing; see `loss_and_grad`.
         """
-        return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
-
-    def _loss_and_grad(
-        self,
-        X: Any,
-        Y: Array,
-        theta: Array,
-        grad: Array,
-        sample_weight: Array | None = None,
-        dropout_masks: Sequence[Array | None] | None = None,
-    ) -> float:
-        """`loss_and_grad_into` with positional weights, for callers not yet moved to it."""
         return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
 
     def _backpropagate(
@@ -577,19 +439,12 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         else:
             X, Y = self.check_inputs(X, Y)
         ws = Workspace(self.layers, X.shape[0], self.dtype, keep_z=True)
-        z, a = shaped(self.layers, ws, "Z"), [as_examples(X, self.input_shape)]
-        a += shaped(self.layers, ws, "A")
         if Y is None:
             self._forward(X, self.W, self.b, ws)
-            return Trace(z=z, a=a)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+            return trace_of(self.layers, self.input_shape, X, ws)
+        sample_weight = optional_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
         J = self._backpropagate(X, Y, self._theta, grad, sample_weight, None, ws)
-        dW, db = self.views(grad)
-        # The same shares w_i as BP1 weights Δ with; δ_i is Δ's row / w_i.
+        # The same shares w_i as BP1 weights Δ with: δ_i is Δ's row / w_i.
         share = self._shares(ws, sample_weight)
-        Delta = shaped(self.layers, ws, "delta")
-        with np.errstate(divide="ignore", invalid="ignore"):  # w_i = 0: NaN, documented
-            delta = [D / share.reshape(-1, *[1] * (D.ndim - 1)) for D in Delta]
-        return Trace(z=z, a=a, delta=delta, dW=dW, db=db, J=J, Delta=Delta, sample_weight=share)
+        return trace_of(self.layers, self.input_shape, X, ws, share, self.views(grad), J)

@@ -1,7 +1,7 @@
-"""A network's state: what a pickle holds (and how old pickles migrate), and its model file.
+"""A network's state: its copies, what a pickle holds (and how old pickles migrate), its model file.
 
-`NetworkState` gives `nablanet.network.Network` its ``__getstate__``/``__setstate__``,
-``to_state`` and ``save``. A model file's spec has two forms:
+`NetworkState` gives `nablanet.network.Network` its `copy` and `astype`, its
+``__getstate__``/``__setstate__``, ``to_state`` and ``save``. A model file's spec has two forms:
 
 - a fully connected network (every layer `Dense`, a flat input) keeps the form every
   reader of the format knows: ``{"layer_sizes", "activations", "output_activation",
@@ -21,7 +21,8 @@ it and the modules under it (container, fields, files, npy) import nothing of th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import copy
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,7 +42,7 @@ THETA_LAYOUT = 2
 
 
 class NetworkState:
-    """Pickling, the model file's spec and `save`, for `nablanet.network.Network`."""
+    """Copies, pickling, the model file's spec and `save`, for `nablanet.network.Network`."""
 
     if TYPE_CHECKING:  # what the network gives this mixin
         layers: list[Layer]
@@ -61,6 +62,28 @@ class NetworkState:
         def _build(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None: ...
         def _init_threads(self) -> None: ...
         def views(self, theta: Array) -> tuple[list[Array], list[Array]]: ...  # noqa: D102
+
+    def copy(self) -> Self:
+        """An independent network with the same settings and parameters."""
+        return self.astype(self.dtype)
+
+    def astype(self, dtype: Any) -> Self:
+        """A copy of this network whose parameters and computations use ``dtype``."""
+        # A plain Network (a subclass's copy is one too): the class that composed this
+        # mixin, found without importing nablanet.network, which imports this module.
+        plain: Any = next(c for c in type(self).__mro__ if NetworkState in c.__bases__)
+        net = plain(
+            self.layers,
+            loss=self.loss.name,
+            weight_decay=self.weight_decay,
+            seed=0,
+            dtype=dtype,
+            sparsity=self._sparsity,
+            input_shape=self.input_shape,
+        )
+        net.init = copy.copy(self.init)
+        net._theta[...] = self._theta
+        return net
 
     def __getstate__(self) -> dict[str, Any]:
         # Views and work buffers are rebuilt on unpickling: pickled views would lose

@@ -1,7 +1,7 @@
 """What one forward (and backward) pass computed, layer by layer: `Trace` (docs/math.md §6).
 
-`nablanet.network.Network.trace` fills it with the same code as training, for teaching
-and diagnosis.
+`nablanet.network.Network.trace` runs the same code as training, and `trace_of` reads
+what it left in the work buffers: for teaching and diagnosis.
 """
 
 from __future__ import annotations
@@ -138,7 +138,32 @@ class TraceLayer:
     db: Array | None
 
 
-def shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
+def trace_of(
+    layers: list[Layer],
+    input_shape: tuple[int, ...],
+    X: Any,
+    ws: Workspace,
+    share: Array | None = None,
+    grads: tuple[list[Array], list[Array]] | None = None,
+    J: float | None = None,
+) -> Trace:
+    """The `Trace` of the pass whose buffers ``ws`` holds (Z kept: ``keep_z``); no copy.
+
+    Without ``share`` the forward quantities only. With it (each example's share w_i of
+    J, the weights BP1 gave Δ's rows), also Δ and δ_i, Δ's row i divided by w_i, and
+    ``grads``, the views (dW, db) of the gradient, and J.
+    """
+    z, a = _shaped(layers, ws, "Z"), [_as_examples(X, input_shape), *_shaped(layers, ws, "A")]
+    if share is None or grads is None:
+        return Trace(z=z, a=a)
+    Delta = _shaped(layers, ws, "delta")
+    with np.errstate(divide="ignore", invalid="ignore"):  # w_i = 0: NaN, documented
+        delta = [D / share.reshape(-1, *[1] * (D.ndim - 1)) for D in Delta]
+    dW, db = grads
+    return Trace(z=z, a=a, delta=delta, dW=dW, db=db, J=J, Delta=Delta, sample_weight=share)
+
+
+def _shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
     """Each layer's buffer ``name`` ("Z", "A" or "delta") as ``(m, *output_shape)``; no copy."""
     out = []
     for layer, buf in zip(layers, ws.buffers, strict=True):
@@ -148,6 +173,6 @@ def shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
     return out
 
 
-def as_examples(X: Any, input_shape: tuple[int, ...]) -> Any:
+def _as_examples(X: Any, input_shape: tuple[int, ...]) -> Any:
     """X as ``(m, *input_shape)``: itself for flat inputs (dense or sparse)."""
     return X if len(input_shape) == 1 else X.reshape(X.shape[0], *input_shape)

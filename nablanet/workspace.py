@@ -20,6 +20,13 @@ from nablanet.layers.base import Array, Buffers, Layer
 
 #: Batch sizes whose buffers a thread keeps at once; a new one beyond clears them all.
 MAX_WORKSPACES = 4
+#: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
+CHUNK_ROWS = 4096
+
+
+def chunks(m: int) -> list[slice]:
+    """Row slices of at most `CHUNK_ROWS` covering ``range(m)``: one workspace each."""
+    return [slice(start, min(start + CHUNK_ROWS, m)) for start in range(0, m, CHUNK_ROWS)]
 
 
 class Workspace:
@@ -119,9 +126,6 @@ class ThreadSafety:
             yield
         finally:
             self._training_lock.release()
-
-    #: The name `training_hold` had, for callers not yet moved to it.
-    _training = training_hold
 
     def _workspace(self, m: int, keep_z: bool = False) -> Workspace:
         """Buffers of the calling thread for a batch of m rows (made once, then reused)."""

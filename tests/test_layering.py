@@ -50,7 +50,7 @@ ORDER = [
     ["layers", "diagnostics"],
     # the network's rooms: its buffers, its trace, its state, display and checks
     ["workspace"],
-    ["trace", "network_state", "network_display", "network_checks"],
+    ["trace", "network_config", "network_state", "network_display", "network_checks"],
     ["network"],
     ["training", "io.network"],
     ["estimators", "explorer"],

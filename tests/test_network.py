@@ -876,10 +876,10 @@ def test_outputs_finite_for_extreme_inputs(data, hidden, pair, m):
 def test_forward_and_cost_in_chunks_equal_one_pass():
     # More rows than one evaluation chunk: forward/cost run in row blocks with bounded
     # buffers; the result must equal the per-batch path of loss_and_grad on all rows.
-    from nablanet.network import _CHUNK_ROWS
+    from nablanet.workspace import CHUNK_ROWS
 
     rng = np.random.default_rng(11)
-    m = _CHUNK_ROWS + 123
+    m = CHUNK_ROWS + 123
     X = rng.normal(size=(m, 5))
     Y = np.eye(3)[rng.integers(0, 3, m)]
     w = rng.random(m) + 0.1

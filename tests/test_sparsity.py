@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-import nablanet.network as network_module
+import nablanet.workspace as workspace_module
 from nablanet import Network, load, save
 from nablanet.gradcheck import check_gradient
 from nablanet.sparsity import Sparsity
@@ -118,7 +118,7 @@ def test_cost_trace_and_loss_and_grad_agree_and_chunks_do_not_change_rho_hat(mon
     np.testing.assert_allclose(np.concatenate([d.T.ravel() for d in tr.dW]),
                                grad[: net.n_weights], rtol=1e-13)
     assert net.cost(X, X, sample_weight=s) == pytest.approx(J, rel=1e-13)
-    monkeypatch.setattr(network_module, "_CHUNK_ROWS", 5)  # ρ̂ summed over 5 chunks
+    monkeypatch.setattr(workspace_module, "CHUNK_ROWS", 5)  # ρ̂ summed over 5 chunks
     assert net.cost(X, X, sample_weight=s) == pytest.approx(J, rel=1e-13)
     assert net.diagnose(X, X).J == pytest.approx(net.loss_and_grad(X, X)[0], rel=1e-13)
 

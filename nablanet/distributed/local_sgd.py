@@ -141,8 +141,7 @@ def _local_steps(blob: bytes, X: Array, Y: Array, s: Array | None, job: Job) -> 
             sb = None if w is None else w[idx]
             if sb is not None and not sb.sum() > 0:
                 continue  # no weight in this batch: nothing to learn from it
-            # the unchecked hot-path cost and gradient, which has no public name yet
-            J = net._loss_and_grad(X[idx], Y[idx], theta, grad, sb)  # private: see above
+            J = net.loss_and_grad_into(X[idx], Y[idx], theta, grad, sample_weight=sb)
             opt.step(theta, grad, state, lr)
             loss += J * len(idx)
             rows += len(idx)
@@ -228,7 +227,7 @@ def local_sgd(
     state = opt.init(net.theta)
     result = LocalSGDResult(state=state)
     job = Job(seed, sync_every, batch_size, rounds_per_epoch)
-    with net._training():  # private: one training per network at a time (no public name yet)
+    with net.training_hold():  # one training per network at a time
         for epoch in range(epochs):
             _epoch(net, opt, state, lr, parts, job, epoch, result, progress)
     return result

@@ -21,7 +21,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any, cast
 
-from nablanet.layers.base import Buffers, Layer
+from nablanet.layers.base import Array, Buffers, Layer
 from nablanet.layers.conv import Conv2D
 from nablanet.layers.dense import Dense, dense_stack
 from nablanet.layers.pool import MaxPool2D, MeanPool2D
@@ -87,7 +87,24 @@ def network_layers(
     return stack, tuple(input_shape), names.pop() if len(names) == 1 else None
 
 
+def theta_views(
+    layers: Sequence[Layer], theta: Array, n_weights: int
+) -> tuple[list[Array], list[Array]]:
+    """Each layer's ``(W, b)`` seen through ``theta``: all weights first, then all biases.
+
+    ``n_weights`` is where the biases start (the layers' weights together); no copy.
+    """
+    W, b = [], []
+    w_at, b_at = 0, n_weights
+    for layer in layers:
+        W.append(layer.weight_view(theta[w_at : w_at + layer.n_weights]))
+        b.append(layer.bias_view(theta[b_at : b_at + layer.n_biases]))
+        w_at += layer.n_weights
+        b_at += layer.n_biases
+    return W, b
+
+
 __all__ = [
     "LAYERS", "Buffers", "Conv2D", "Dense", "Layer", "MaxPool2D", "MeanPool2D",
-    "layer_from_spec", "network_layers",
+    "layer_from_spec", "network_layers", "theta_views",
 ]

@@ -173,8 +173,7 @@ def train(
         return h
 
     seeds: list[int | None] = [*run_seeds(seed, restarts)] if restarts > 1 else [None]
-    # private: the network's one-training-at-a-time lock, which has no public name yet
-    with net._training(), fit_kernels(compiled):  # private: see above
+    with net.training_hold(), fit_kernels(compiled):
         return _best_of(net, seeds, one_run)
 
 
