@@ -196,7 +196,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """
         X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0]):
+        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
         return out
 
@@ -219,7 +219,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         X = self.check_inputs(X)
         l = range(n_hidden)[layer]
         H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0]):  # chunks, as in forward: bounded buffers per thread
+        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):  # as in forward
             ws = self._workspace(len(H[rows]))
             self._forward(X[rows], self.W, self.b, ws, output=False)
             H[rows] = ws.buffers[l].A
@@ -289,7 +289,8 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         sample_weight : array-like of shape (m,), optional
             Weights of the examples: J becomes the weighted mean cost.
         dropout_masks : sequence of ndarray or None, optional
-            One per hidden layer, of shape (m, s_{l+1}): multiplies that layer's
+            One per hidden layer, of shape (m, s_{l+1}) (None for no mask, and for
+            layers that take none: convolution, pooling): multiplies that layer's
             activations (0 drops a unit; inverted dropout keeps 1/p). Used by training
             and by gradient checks with a fixed mask.
 
@@ -301,14 +302,12 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
             ∂J/∂θ in the layout of theta, same dtype.
         """
         X, Y = self.check_inputs(X, Y)
-        if theta is None:
-            theta = self._theta
-        else:
-            theta = np.asarray(theta, dtype=self.dtype)
-            self.views(theta)  # validates the shape
+        theta = self._theta if theta is None else np.asarray(theta, dtype=self.dtype)
+        self.views(theta)  # validates the shape
         sample_weight = optional_sample_weight(sample_weight, X.shape[0])
         grad = np.empty(self.n_params, dtype=self.dtype)
-        J = self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
+        masks = self.check_masks(dropout_masks, X.shape[0])
+        J = self._backpropagate(X, Y, theta, grad, sample_weight, masks)
         return J, grad
 
     def cost(self, X: Any, Y: Any, *, sample_weight: Any = None) -> float:
@@ -324,7 +323,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """
         total = 0.0
         penalty = self._penalty()
-        for rows in chunks(X.shape[0]):
+        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
             if sample_weight is None:

@@ -18,6 +18,7 @@ import numpy as np
 from nablanet._arrays import check_matrix, check_pair, is_sparse
 from nablanet.activations import Activation
 from nablanet.layers import Layer, network_layers
+from nablanet.layers.base import Array
 from nablanet.losses import Loss, get_loss
 from nablanet.sparsity import Sparsity, SparsityPass, penalties_for
 
@@ -111,9 +112,16 @@ class NetworkConfig:
         ValueError
             For a wrong shape, non-finite values, or a sparse X the first layer cannot read.
         """
-        if isinstance(X, np.ndarray) and X.ndim == len(self.input_shape) + 1 > 2:
-            if X.shape[1:] == self.input_shape:  # (m, channels, height, width): one row each
-                X = X.reshape(X.shape[0], -1)
+        if isinstance(X, list | tuple):  # nested lists of images read as their array does
+            X = np.asarray(X)
+        if isinstance(X, np.ndarray) and X.ndim > 2:
+            if X.shape[1:] != self.input_shape:
+                raise ValueError(
+                    f"X of shape {X.shape} does not fit the network's input_shape "
+                    f"{self.input_shape}: pass (m, {', '.join(map(str, self.input_shape))}) "
+                    f"arrays or (m, {self.layer_sizes[0]}) rows"
+                )
+            X = X.reshape(X.shape[0], -1)  # (m, channels, height, width): one row each
         if is_sparse(X) and not self.layers[0].accepts_sparse:
             raise ValueError(
                 f"a {type(self.layers[0]).__name__} first layer cannot read a scipy.sparse "
@@ -123,3 +131,35 @@ class NetworkConfig:
         if Y is None:
             return check_matrix(X, "X", n_columns=n_in, dtype=self.dtype, accept_sparse=True)
         return check_pair(X, Y, n_inputs=n_in, n_outputs=self.layer_sizes[-1], dtype=self.dtype)
+
+    def check_masks(self, masks: Sequence[Any] | None, m: int) -> list[Array | None] | None:
+        """The dropout masks of `loss_and_grad` checked: one entry per hidden layer.
+
+        Each is None or an array of shape (m, units of that layer) in the network's
+        dtype; only layers that take dropout (dense ones) may have one: a pooling layer
+        has no f'(z) through which its mask would reach δ.
+        """
+        if masks is None:
+            return None
+        hidden = self.layers[:-1]
+        masks = list(masks)
+        if len(masks) != len(hidden):
+            raise ValueError(
+                f"dropout_masks needs one entry (an array or None) per hidden layer "
+                f"({len(hidden)}), got {len(masks)}"
+            )
+        checked: list[Array | None] = []
+        for l, (layer, mask) in enumerate(zip(hidden, masks, strict=True)):
+            if mask is not None:
+                if not layer.takes_dropout:
+                    raise ValueError(
+                        f"dropout_masks[{l}]: a {type(layer).__name__} layer takes no "
+                        "dropout mask (dropout applies to dense layers); pass None"
+                    )
+                mask = np.asarray(mask, dtype=self.dtype)
+                if mask.shape != (m, layer.n_out):
+                    raise ValueError(
+                        f"dropout_masks[{l}] must have shape ({m}, {layer.n_out}), got {mask.shape}"
+                    )
+            checked.append(mask)
+        return checked

@@ -174,5 +174,10 @@ def _shaped(layers: list[Layer], ws: Workspace, name: str) -> list[Array]:
 
 
 def _as_examples(X: Any, input_shape: tuple[int, ...]) -> Any:
-    """X as ``(m, *input_shape)``: itself for flat inputs (dense or sparse)."""
-    return X if len(input_shape) == 1 else X.reshape(X.shape[0], *input_shape)
+    """X as ``(m, *input_shape)``; flat and sparse inputs as they are.
+
+    scipy keeps sparse matrices 2-D; their rows hold the examples' values in that order.
+    """
+    if len(input_shape) == 1 or not isinstance(X, np.ndarray):
+        return X
+    return X.reshape(X.shape[0], *input_shape)

@@ -22,11 +22,20 @@ from nablanet.layers.base import Array, Buffers, Layer
 MAX_WORKSPACES = 4
 #: Rows per chunk when evaluating (not training on) many samples: bounds the buffers.
 CHUNK_ROWS = 4096
+#: Bytes of layers' scratch (a convolution's im2col columns) one chunk may take.
+CHUNK_SCRATCH_BYTES = 16 << 20
 
 
-def chunks(m: int) -> list[slice]:
-    """Row slices of at most `CHUNK_ROWS` covering ``range(m)``: one workspace each."""
-    return [slice(start, min(start + CHUNK_ROWS, m)) for start in range(0, m, CHUNK_ROWS)]
+def chunks(m: int, layers: Sequence[Layer] = (), itemsize: int = 8) -> list[slice]:
+    """Row slices covering ``range(m)``, one workspace each.
+
+    At most `CHUNK_ROWS` rows, and fewer where the layers' scratch would pass
+    `CHUNK_SCRATCH_BYTES` (a convolution keeps its patches: tens of values per output
+    value, per example).
+    """
+    scratch = sum(layer.scratch_values for layer in layers) * itemsize
+    rows = CHUNK_ROWS if not scratch else max(1, min(CHUNK_ROWS, CHUNK_SCRATCH_BYTES // scratch))
+    return [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
 
 
 class Workspace:
@@ -47,9 +56,7 @@ class Workspace:
         1/m each: every example's share of the mean J.
     """
 
-    def __init__(
-        self, layers: Sequence[Layer], m: int, dtype: np.dtype[Any], keep_z: bool
-    ) -> None:
+    def __init__(self, layers: Sequence[Layer], m: int, dtype: np.dtype[Any], keep_z: bool) -> None:
         last = len(layers) - 1
         # Allocated kind by kind (all A, then Z, f', δ), in the order of the first version.
         A = [np.empty((m, layer.n_out), dtype) for layer in layers]

@@ -144,6 +144,14 @@ class Layer(ABC):
     def initialize(self, W: Array, init: str, rng: np.random.Generator) -> None:
         """Fill W with random values from the initialiser named ``init``."""
 
+    @property
+    def scratch_values(self) -> int:
+        """Values per example that `scratch` holds (0 without scratch).
+
+        It bounds how many rows one evaluation chunk takes (`nablanet.workspace.chunks`).
+        """
+        return 0
+
     def scratch(self, m: int, dtype: np.dtype[Any]) -> Any:
         """Extra work arrays for a batch of m rows, made once per batch size (default none)."""
         return None

@@ -226,6 +226,12 @@ class Conv2D(Layer):
         fan_in = self.input_shape[0] * math.prod(self.kernel_size)
         W[...] = get_initializer(name)(fan_in, self.filters, rng, shape=W.shape)
 
+    @property
+    def scratch_values(self) -> int:
+        """Values per example of the im2col columns (with the bias's row of ones)."""
+        K, P = self._cols_shape
+        return (K + 1) * P
+
     def scratch(self, m: int, dtype: np.dtype[Any]) -> ConvScratch:
         """The im2col columns of a batch of m rows, and the rest of `ConvScratch`."""
         K, P = self._cols_shape
