@@ -10,6 +10,8 @@ import pytest
 
 from nablanet import MLPClassifier, MLPRegressor, Network
 from nablanet.estimators import StoppingState
+from nablanet.io import load
+from nablanet.layers import Conv2D, Dense
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -143,9 +145,24 @@ def test_what_is_not_given_is_read_from_the_network(iris):
 
 
 def test_a_network_of_other_layers_than_dense_is_refused():
-    from nablanet.layers import Conv2D, Dense
-
     net = Network([Conv2D(2, 3, activation="relu"), Dense(3, "softmax")], input_shape=(1, 4, 4),
                   seed=0)
     with pytest.raises(ValueError, match="network's layer 0 is a Conv2D"):
         MLPClassifier.from_network(net, [0, 1, 2], hidden_layer_sizes=(8,))
+
+
+def test_an_estimator_from_its_parts_saves_and_loads_before_any_fit(iris, tmp_path):
+    # a file needed loss_, which an estimator that was never fitted has not
+    X, y = iris
+    est = MLPClassifier.from_network(
+        Network([4, 5, 3], activation="relu", output_activation="softmax", seed=0), [0, 1, 2],
+        hidden_layer_sizes=(5,),
+    )
+    est.save(tmp_path / "parts.npz")
+    back = load(tmp_path / "parts.npz")
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert not hasattr(back, "loss_") and back.n_iter_ == 0
+    back.set_params(warm_start=True, max_iter=1)
+    with pytest.warns(Warning, match="Maximum iterations"):
+        back.fit(X, y)
+    assert np.isfinite(back.loss_)
