@@ -237,3 +237,22 @@ def test_a_network_without_hidden_layers_converts_both_ways(activation):
     back = to_sklearn(ours)
     assert back.activation in ("tanh", "relu")  # unused, but one scikit-learn accepts
     same_classifier(back, ours, X)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_an_estimator_from_its_parts_converts_to_scikit_learn(kind):
+    # to_sklearn copied loss_, which an estimator from_network has not (no fit yet)
+    X, _ = load_iris(return_X_y=True)
+    if kind == "classifier":
+        net = Network([4, 5, 3], activation="relu", output_activation="softmax", seed=0)
+        est = MLPClassifier.from_network(net, classes=[0, 1, 2], hidden_layer_sizes=(5,))
+    else:
+        net = Network([4, 5, 1], activation="tanh", output_activation="identity", seed=0)
+        est = MLPRegressor.from_network(net, hidden_layer_sizes=(5,))
+    sk = to_sklearn(est)
+    assert not hasattr(sk, "loss_")
+    assert sk.activation == ("relu" if kind == "classifier" else "tanh")
+    if kind == "classifier":
+        np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=1e-12)
+    else:
+        np.testing.assert_allclose(sk.predict(X), est.predict(X), rtol=1e-12)

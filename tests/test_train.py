@@ -23,7 +23,8 @@ from threadpoolctl import threadpool_limits
 from nablanet import Network, TrainingDiverged
 from nablanet.data import load_digits, one_hot
 from nablanet.gradcheck import check_gradient
-from nablanet.optim import LBFGS, SGD, ConjugateGradient, GradientDescent
+from nablanet.layers import Conv2D, Dense, MaxPool2D
+from nablanet.optim import LBFGS, SGD, AdamW, ConjugateGradient, GradientDescent
 from nablanet.optim.schedules import Cosine, ReduceOnPlateau, StepDecay
 from nablanet.training import (
     Callback,
@@ -857,3 +858,37 @@ def test_accuracy_thresholds_and_argmax():
     soft.W[0][...] = np.eye(3, 2)
     X2 = np.array([[5.0, 0.0], [0.0, 5.0], [0.0, 5.0]])
     assert accuracy(soft, X2, np.eye(3)[[0, 1, 2]]) == pytest.approx(2 / 3)
+
+
+def test_train_reads_images_as_the_network_does(digits):
+    # Network reads X as (m, prod(input_shape)) or (m, *input_shape); train read only the first
+    X_train, Y_train, _, _ = digits
+    X, Y = X_train[:40].reshape(40, 1, 8, 8), Y_train[:40]
+
+    def net():
+        return Network([Conv2D(2, 3, activation="tanh"), MaxPool2D(2), Dense(10, "softmax")],
+                       input_shape=(1, 8, 8), seed=0)
+
+    flat, square = net(), net()
+    h_flat = train(flat, X[:30].reshape(30, -1), Y[:30], epochs=2, batch_size=10, seed=0,
+                   validation_data=(X[30:].reshape(10, -1), Y[30:]))
+    h_square = train(square, X[:30], Y[:30], epochs=2, batch_size=10, seed=0,
+                     validation_data=(X[30:], Y[30:]))
+    np.testing.assert_array_equal(square.theta, flat.theta)
+    assert h_square.best.val_loss == h_flat.best.val_loss
+    assert not np.array_equal(square.theta, net().theta)  # it trained
+
+
+def test_adamw_by_name_leaves_the_biases_undecayed(iris):
+    # nablanet never decays biases (Network's weight_decay); AdamW() alone decays all of θ
+    X, Y = iris
+    by_name = Network([4, 5, 3], activation="tanh", output_activation="softmax", seed=0)
+    masked, everything = by_name.copy(), by_name.copy()
+    kwargs = {"learning_rate": 0.05, "epochs": 3, "batch_size": 50, "seed": 1}
+    train(by_name, X, Y, optimizer="adamw", **kwargs)
+    train(masked, X, Y, optimizer=AdamW(decay_mask=slice(0, masked.n_weights)), **kwargs)
+    train(everything, X, Y, optimizer=AdamW(), **kwargs)
+    np.testing.assert_array_equal(by_name.theta, masked.theta)
+    # the weights' steps are the same either way; only the biases' differ
+    n = by_name.n_weights
+    assert not np.array_equal(by_name.theta[n:], everything.theta[n:])

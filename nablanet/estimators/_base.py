@@ -28,6 +28,8 @@ from nablanet.estimators._rows import TargetCoding, fit_rows
 from nablanet.estimators._stopping import StoppingState
 from nablanet.estimators._training import Fitted, fit_lbfgs, fit_stochastic
 from nablanet.estimators._transaction import all_or_nothing
+from nablanet.layers import Dense
+from nablanet.losses import get_loss
 from nablanet.network import Network
 from nablanet.training import Callback
 
@@ -284,12 +286,14 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ValueError
             Naming both.
         """
+        _check_dense(type(self).__name__, net)
         hidden = self._check_params()
         if list(net.layer_sizes[1:-1]) != hidden:
             raise ValueError(
                 f"the network's hidden layers {list(net.layer_sizes[1:-1])} do not match "
                 f"hidden_layer_sizes={self.hidden_layer_sizes!r}"
             )
+        _check_hidden_activations(self.activation, [a.name for a in net.activations[:-1]])
 
     def _architecture_params(self) -> dict[str, Any]:
         """The parameters that describe the hidden layers, as plain JSON (for model files)."""
@@ -418,16 +422,22 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         stopping: StoppingState | None,
         params: dict[str, Any],
     ) -> Any:
-        """The subclasses' ``from_network``: ``set_targets`` codes the targets on the new one."""
+        """The subclasses' ``from_network``: ``set_targets`` codes the targets on the new one.
+
+        ``activation``, ``output_activation`` and ``loss`` not in ``params`` are read from
+        the network (the last two only where it differs from this estimator's natural
+        choice, which None keeps); given, they must be the network's.
+        """
+        hidden_names = [a.name for a in net.activations[:-1]]
+        dense = all(isinstance(layer, Dense) for layer in net.layers)
+        if hidden_names and dense and "activation" not in params:
+            same = len(set(hidden_names)) == 1
+            params = {**params, "activation": hidden_names[0] if same else hidden_names}
         est = cls(**params)
         est._check_architecture(net)
         set_targets(est)
-        out = est._output_activation()
-        if net.activations[-1].name != out:
-            raise ValueError(
-                f"the network's output activation {net.activations[-1].name!r} is not the one "
-                f"{cls.__name__} gives this problem ({out!r})"
-            )
+        est._adopt_network_output(net, params)
+        est._check_network_output(net)
         est._random_state = check_random_state(est.random_state)
         est.net_ = net
         est.n_iter_, est.t_ = 0, 0
@@ -437,6 +447,38 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         est.n_features_in_ = net.layer_sizes[0]
         est._describe_network()
         return est
+
+    def _adopt_network_output(self, net: Network, params: dict[str, Any]) -> None:
+        """Set ``output_activation`` and ``loss`` not given from the network where it differs."""
+        if "output_activation" not in params:
+            if net.activations[-1].name != self._output_activation():
+                self.output_activation = net.activations[-1].name
+        if "loss" not in params:
+            if net.loss.name != get_loss(self.loss_for(self._output_activation())).name:
+                self.loss = net.loss.name
+        self._check_params()
+
+    def _check_network_output(self, net: Network) -> None:
+        """Refuse an output layer (activation, width, loss) this estimator would not build."""
+        name = type(self).__name__
+        out = self._output_activation()
+        if net.activations[-1].name != out:
+            raise ValueError(
+                f"the network's output activation {net.activations[-1].name!r} is not the one "
+                f"{name} gives this problem ({out!r})"
+            )
+        n_out = self._output_width()
+        if net.layer_sizes[-1] != n_out:
+            raise ValueError(
+                f"the network's output layer has {net.layer_sizes[-1]} units; {name} codes "
+                f"these targets on {n_out} {out} output(s) ({self._output_coding()})"
+            )
+        loss = get_loss(self.loss_for(out)).name
+        if net.loss.name != loss:
+            raise ValueError(
+                f"the network's loss {net.loss.name!r} is not {name}'s (loss={self.loss!r} "
+                f"gives {loss!r} for a {out} output)"
+            )
 
     @property
     def stopping_state_(self) -> StoppingState:
@@ -542,6 +584,14 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _output_activation(self) -> str:
         raise NotImplementedError
 
+    def _output_width(self) -> int:
+        """Output units the coded targets have (after the targets are set)."""
+        raise NotImplementedError
+
+    def _output_coding(self) -> str:
+        """How the targets are coded on the outputs, in words, for messages."""
+        raise NotImplementedError
+
     def _loss_name(self, output_activation: str) -> str | None:
         raise NotImplementedError
 
@@ -554,6 +604,26 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self, net: Network, X: Array, Y: Array, sample_weight: Array | None = None
     ) -> float:
         raise NotImplementedError
+
+
+def _check_dense(estimator: str, net: Network) -> None:
+    """Refuse a network with layers other than `Dense` (a multilayer perceptron has none)."""
+    for index, layer in enumerate(net.layers):
+        if not isinstance(layer, Dense):
+            raise ValueError(
+                f"{estimator} is a multilayer perceptron of Dense layers; the network's "
+                f"layer {index} is a {type(layer).__name__}"
+            )
+
+
+def _check_hidden_activations(activation: str | Sequence[str], net_names: list[str]) -> None:
+    """Refuse an ``activation`` parameter other than the network's hidden activations."""
+    names = [activation] * len(net_names) if isinstance(activation, str) else list(activation)
+    wanted = [get_activation(a).name for a in names]
+    if wanted != net_names:
+        raise ValueError(
+            f"the network's hidden activations {net_names} are not activation={activation!r}"
+        )
 
 
 def stochastic_solver(est: _BaseMLP) -> bool:

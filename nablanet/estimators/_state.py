@@ -66,7 +66,8 @@ def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     if params["n_iter_no_change"] == math.inf:  # scikit-learn's "never": JSON has no inf
         params["n_iter_no_change"] = "inf"
     # non-finite floats have no JSON form: None
-    fitted = {key: jsonable(getattr(est, key)) for key in FITTED_FIELDS}
+    # no loss_ before a fit (an estimator from_network): the file has none either
+    fitted = {key: jsonable(getattr(est, key)) for key in FITTED_FIELDS if hasattr(est, key)}
     if hasattr(est, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(f) for f in est.feature_names_in_]
     fitted.update(_resume_state(est, arrays))
@@ -210,9 +211,12 @@ def _restore_fitted(est: _BaseMLP, fitted: dict[str, Any], source: str) -> None:
     from nablanet.io import fields
     from nablanet.io.container import ModelFileError
 
-    fields.check_keys(fitted, FITTED_FIELDS, ("feature_names_in_", *RESUME_FIELDS), source=source,
-                  where="header field 'fitted'")
+    required = tuple(key for key in FITTED_FIELDS if key != "loss_")
+    fields.check_keys(fitted, required, ("loss_", "feature_names_in_", *RESUME_FIELDS),
+                      source=source, where="header field 'fitted'")
     for key in FITTED_FIELDS:
+        if key not in fitted:
+            continue  # loss_: the estimator was built from its parts and never fitted
         value = fields.check_field(fitted, key, FITTED_TYPES[key], source=source, where="fitted")
         if isinstance(value, list):
             # null: a NaN (JSON has none), as the epoch a diverged run ended with

@@ -84,6 +84,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         return out.name
 
+    def _output_width(self) -> int:
+        n = len(self.classes_)
+        if self._target_kind != "multilabel-indicator" and n <= 2:
+            n = 1  # LabelBinarizer's one column for two classes (or one)
+        if n == 1 and not get_activation(self._output_activation()).elementwise:
+            n = 2  # a coupled layer needs one unit per class (`_encode`)
+        return n
+
+    def _output_coding(self) -> str:
+        if self._target_kind == "multilabel-indicator":
+            return f"one per label of {len(self.classes_)}"
+        return f"{self._output_width()} for the classes {self.classes_.tolist()}"
+
     def _loss_name(self, output_activation: str) -> str | None:
         if self.loss is not None:
             return self.loss
@@ -160,10 +173,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Parameters
         ----------
         net : Network
-            Trained; its hidden layers match ``hidden_layer_sizes`` and its output is the
-            one this classifier gives the problem (softmax for more than two classes,
-            one sigmoid unit for two, one per label for multi-label targets, unless
-            ``output_activation`` says otherwise). It is kept, not copied.
+            Trained, of `Dense` layers; its hidden layers match ``hidden_layer_sizes`` and
+            its output has one unit per class (one unit for two classes with an
+            elementwise output, one per label for multi-label targets). It is kept, not
+            copied.
         classes : array-like of shape (n_classes,)
             The labels, in the order of the output units.
         multilabel : bool, default False
@@ -171,7 +184,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         stopping : StoppingState, optional
             scikit-learn's counters for a later warm start; fresh ones by default.
         **params
-            The constructor's parameters.
+            The constructor's parameters. ``activation`` not given is the network's hidden
+            activation(s); ``output_activation`` and ``loss`` not given are the network's
+            where they differ from this classifier's natural choice (softmax for more than
+            two classes, one sigmoid unit for two, and their cross-entropy), else None.
+            Given, each must be the network's: the parameters describe the model that
+            predicts, so a clone or a cold refit builds the same kind of network.
 
         Returns
         -------
@@ -182,7 +200,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Raises
         ------
         ValueError
-            If the network's hidden layers or output do not fit the parameters.
+            If the network has layers other than `Dense`, or its hidden layers, their
+            activations, its output (activation, width) or its loss do not fit the
+            parameters and the classes.
         """
 
         def set_targets(est: Any) -> None:

@@ -76,6 +76,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             )
         return out.name
 
+    def _output_width(self) -> int:
+        return int(self._y_offset.shape[0])
+
+    def _output_coding(self) -> str:
+        return "one per target, as target_offset and target_scale have"
+
     def _loss_name(self, output_activation: str) -> str | None:
         if self.loss is not None:
             return self.loss
@@ -151,15 +157,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Parameters
         ----------
         net : Network
-            Trained; its hidden layers match ``hidden_layer_sizes`` and its output is the
-            one ``output_activation`` and ``loss`` give. It is kept, not copied.
+            Trained, of `Dense` layers; its hidden layers match ``hidden_layer_sizes``. It
+            is kept, not copied.
         target_offset, target_scale : array-like of shape (n_outputs,), optional
             Predictions are ``target_offset + target_scale · a`` (see `target_scaling_`);
             0 and 1 by default.
         stopping : StoppingState, optional
             scikit-learn's counters for a later warm start; fresh ones by default.
         **params
-            The constructor's parameters.
+            The constructor's parameters. ``activation`` not given is the network's hidden
+            activation(s); ``output_activation`` and ``loss`` not given are the network's
+            where they differ from this regressor's natural choice (identity and squared
+            error), else None. Given, each must be the network's.
 
         Returns
         -------
@@ -170,7 +179,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         Raises
         ------
         ValueError
-            If the network does not fit the parameters, or a scale is not positive.
+            If the network has layers other than `Dense`, or does not fit the parameters
+            (hidden layers, activations, loss), or a scale is not positive.
         """
         n_out = net.layer_sizes[-1]
         offset = np.zeros(n_out) if target_offset is None else np.asarray(target_offset, float)

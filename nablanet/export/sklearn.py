@@ -262,7 +262,8 @@ def to_sklearn(est: Any) -> Any:
         sk.classes_ = np.array(est.classes_, copy=True)
     for key in ("n_iter_", "t_", "loss_", "best_loss_", "validation_scores_",
                 "best_validation_score_", "n_features_in_"):
-        setattr(sk, key, getattr(est, key))
+        if hasattr(est, key):  # no loss_ before a fit: an estimator from_network has none
+            setattr(sk, key, getattr(est, key))
     sk.loss_curve_ = list(est.loss_curve_)
     if hasattr(est, "feature_names_in_"):
         sk.feature_names_in_ = np.array(est.feature_names_in_, dtype=object)

@@ -111,7 +111,9 @@ class AdamW(Adam):
     decay_mask : slice, ndarray of bool of shape (n_params,), or None
         The coordinates of ``theta`` that weight decay shrinks; None means all. With
         nablanet's layout (weights first, then biases) ``slice(0, n_weights)`` skips the
-        biases, and costs one pass over the weights only.
+        biases, and costs one pass over the weights only. ``train(..., optimizer="adamw")``
+        builds AdamW with that mask: by name, as everywhere in nablanet, the biases are
+        never decayed.
 
     Notes
     -----

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nablanet._arrays import check_pair, check_sample_weight
+from nablanet._arrays import check_sample_weight
 from nablanet._checks import integer, number
 from nablanet._remote import handler_for
 from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
-from nablanet.optim import get_optimizer, is_minimizer
+from nablanet.optim import AdamW, get_optimizer, is_minimizer
 from nablanet.training.callbacks import Callback, LearningRateSchedule, ProgressBar
 from nablanet.training.history import History, RunHistory, TrainState
 from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
@@ -80,16 +80,18 @@ def train(
     Parameters
     ----------
     net : Network
-    X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1)
-        Sparse inputs stay sparse: minibatches are sparse row slices. Dask arrays (with
-        Y, the weights and the validation data dask arrays too) train on their cluster
-        with the full-batch methods (see `nablanet.distributed`).
+    X : array-like or scipy.sparse CSR/CSC matrix of shape (m, s_1) or ``(m, *input_shape)``
+        Images as the network reads them (`Network.check_inputs`). Sparse inputs stay
+        sparse: minibatches are sparse row slices. Dask arrays (with Y, the weights and the
+        validation data dask arrays too) train on their cluster with the full-batch methods
+        (see `nablanet.distributed`).
     Y : array-like of shape (m, s_{n_l})
         Targets coded for the output activation (see `Network.loss_and_grad`).
     optimizer : str or optimizer object, default "adam"
-        "gd" (batch gradient descent), "sgd", "adam", "lbfgs", "cg", or an instance from
-        `nablanet.optim`. L-BFGS and CG always use the full batch; ``epochs`` is then
-        their iteration limit.
+        "gd" (batch gradient descent), "sgd", "adam", "adamw", "lbfgs", "cg", or an
+        instance from `nablanet.optim`. "adamw" by name decays the weights only, never the
+        biases (``decay_mask=slice(0, net.n_weights)``). L-BFGS and CG always use the
+        full batch; ``epochs`` is then their iteration limit.
     learning_rate : float or schedule, optional
         A constant, or ``schedule(epoch, loss) -> float`` (`nablanet.optim.schedules`).
         Default: the optimizer's own.
@@ -140,7 +142,7 @@ def train(
     dropout = number(dropout, "dropout", 0.0, 1.0, high_open=True)
     if batch_size is not None:
         batch_size = integer(batch_size, "batch_size")
-    opt = get_optimizer(optimizer) if isinstance(optimizer, str) else optimizer
+    opt = _optimizer_for(net, optimizer) if isinstance(optimizer, str) else optimizer
     rng = np.random.default_rng(seed)
     remote = handler_for(X)
     if remote is not None:  # rows on a cluster: its loop over the objective summed per block
@@ -177,6 +179,19 @@ def train(
         return _best_of(net, seeds, one_run)
 
 
+def _optimizer_for(net: Network, name: str) -> Any:
+    """The optimizer ``name`` builds for ``net``, with its defaults.
+
+    AdamW by name decays the weights only, ``decay_mask=slice(0, net.n_weights)``: biases
+    are never decayed in nablanet (as with `Network`'s ``weight_decay``). An `AdamW`
+    instance passed to `train` decays what its own ``decay_mask`` says.
+    """
+    opt = get_optimizer(name)
+    if isinstance(opt, AdamW):
+        opt.decay_mask = slice(0, net.n_weights)  # nablanet's layout: weights, then biases
+    return opt
+
+
 def kernel_work(net: Network, m: int, batch_size: int | None) -> float:
     """Array entries that the compiled kernels (`nablanet.kernels`) would touch in an epoch.
 
@@ -205,9 +220,7 @@ def _local_loop(
 
     Returns the loop factory, whether there are validation rows, and the training rows.
     """
-    X, Y = check_pair(
-        X, Y, n_inputs=net.layer_sizes[0], n_outputs=net.layer_sizes[-1], dtype=net.dtype
-    )
+    X, Y = net.check_inputs(X, Y)  # images (m, *input_shape) become rows, as in forward
     s = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
     data = _split_validation(net, X, Y, s, validation_data, validation_fraction, rng)
 
@@ -267,12 +280,7 @@ def _split_validation(
     if validation_data is not None and fraction is not None:
         raise ValueError("give validation_data or validation_fraction, not both")
     if validation_data is not None:
-        X_val, Y_val = check_pair(
-            *validation_data,
-            n_inputs=net.layer_sizes[0],
-            n_outputs=net.layer_sizes[-1],
-            dtype=net.dtype,
-        )
+        X_val, Y_val = net.check_inputs(*validation_data)
         return TrainingData(X, Y, s, X_val, Y_val)
     if fraction is None:
         return TrainingData(X, Y, s, None, None)

@@ -10,6 +10,8 @@ import pytest
 
 from nablanet import MLPClassifier, MLPRegressor, Network
 from nablanet.estimators import StoppingState
+from nablanet.io import load
+from nablanet.layers import Conv2D, Dense
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -87,3 +89,80 @@ def test_the_stopping_counters_and_the_loss_are_asked_not_read(iris):
     assert MLPClassifier().loss_for("logistic") == "binary_cross_entropy"
     assert MLPRegressor().loss_for("identity") == "squared_error"
     assert MLPRegressor(loss="poisson").loss_for("exp") == "poisson"
+
+
+@pytest.mark.parametrize("sizes, output, classes, multilabel, match", [
+    ([4, 5, 2], "softmax", [0, 1, 2], False, r"output layer has 2 units; .* on 3 softmax"),
+    ([4, 5, 4], "softmax", [0, 1, 2], False, r"output layer has 4 units; .* on 3 softmax"),
+    ([4, 5, 3], "sigmoid", [0, 1], False, r"output layer has 3 units; .* on 1 sigmoid"),
+    ([4, 5, 1], "softmax", [0, 1], False, r"output layer has 1 units; .* on 2 softmax"),
+    ([4, 5, 2], "sigmoid", ["a", "b", "c"], True,
+     r"has 2 units; .* on 3 sigmoid output\(s\) \(one per label of 3\)"),
+])
+def test_the_output_layer_must_have_a_unit_per_class(sizes, output, classes, multilabel, match):
+    # before: accepted, and predict never told the third class (or failed with an IndexError)
+    net = Network(sizes, activation="relu", output_activation=output, seed=0)
+    with pytest.raises(ValueError, match=match):
+        MLPClassifier.from_network(net, classes=classes, multilabel=multilabel,
+                                   hidden_layer_sizes=(5,), output_activation=output)
+
+
+def test_the_hidden_activation_and_the_loss_must_be_the_parameters():
+    # get_params() would describe another model than the one that predicts: a clone, a
+    # refit or a cold fit() would build that other model
+    tanh = Network([4, 5, 3], activation="tanh", output_activation="softmax", seed=0)
+    with pytest.raises(ValueError, match=r"activations \['tanh'\] are not activation='relu'"):
+        MLPClassifier.from_network(tanh, [0, 1, 2], hidden_layer_sizes=(5,), activation="relu")
+    with pytest.raises(ValueError, match="loss 'cross_entropy' is not MLPClassifier's"):
+        MLPClassifier.from_network(tanh, [0, 1, 2], hidden_layer_sizes=(5,),
+                                   activation="tanh", loss="squared_error")
+    two = Network([4, 5, 5, 1], activation=["tanh", "relu"], output_activation="identity",
+                  seed=0)
+    with pytest.raises(ValueError, match=r"\['tanh', 'relu'\] are not activation='tanh'"):
+        MLPRegressor.from_network(two, hidden_layer_sizes=(5, 5), activation="tanh")
+
+
+def test_what_is_not_given_is_read_from_the_network(iris):
+    X, y = iris
+    net = Network([4, 5, 3], activation="tanh", output_activation="sigmoid",
+                  loss="squared_error", seed=0)
+    est = MLPClassifier.from_network(net, [0, 1, 2], hidden_layer_sizes=(5,))
+    params = est.get_params()
+    assert (params["activation"], params["output_activation"], params["loss"]) == (
+        "tanh", "sigmoid", "squared_error")
+    # a cold fit from the parameters builds the same kind of network
+    cold = MLPClassifier(**params).set_params(max_iter=1, random_state=0)
+    with pytest.warns(Warning, match="Maximum iterations"):
+        cold.fit(X, y)
+    assert [a.name for a in cold.net_.activations] == ["tanh", "sigmoid"]
+    assert cold.net_.loss.name == "squared_error"
+    # the natural choices stay None, as scikit-learn's parameters say
+    plain = MLPClassifier.from_network(
+        Network([4, 5, 3], activation="relu", output_activation="softmax", seed=0), [0, 1, 2],
+        hidden_layer_sizes=(5,),
+    )
+    assert (plain.output_activation, plain.loss) == (None, None)
+
+
+def test_a_network_of_other_layers_than_dense_is_refused():
+    net = Network([Conv2D(2, 3, activation="relu"), Dense(3, "softmax")], input_shape=(1, 4, 4),
+                  seed=0)
+    with pytest.raises(ValueError, match="network's layer 0 is a Conv2D"):
+        MLPClassifier.from_network(net, [0, 1, 2], hidden_layer_sizes=(8,))
+
+
+def test_an_estimator_from_its_parts_saves_and_loads_before_any_fit(iris, tmp_path):
+    # a file needed loss_, which an estimator that was never fitted has not
+    X, y = iris
+    est = MLPClassifier.from_network(
+        Network([4, 5, 3], activation="relu", output_activation="softmax", seed=0), [0, 1, 2],
+        hidden_layer_sizes=(5,),
+    )
+    est.save(tmp_path / "parts.npz")
+    back = load(tmp_path / "parts.npz")
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    assert not hasattr(back, "loss_") and back.n_iter_ == 0
+    back.set_params(warm_start=True, max_iter=1)
+    with pytest.warns(Warning, match="Maximum iterations"):
+        back.fit(X, y)
+    assert np.isfinite(back.loss_)
