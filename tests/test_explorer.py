@@ -106,6 +106,14 @@ def test_a_sparsity_penalty_and_a_bad_row_count_are_refused():
         explore(net, X, Y)
     with pytest.raises(ValueError, match="rows must be a positive integer, got 0"):
         explore(Network([4, 3, 3], seed=0), X, Y, rows=0)
+    from nablanet.layers import Dense
+
+    class Scaled(Dense):  # a layer of the user's own, whose passes the page cannot know
+        pass
+
+    with pytest.raises(ValueError, match="the explorer draws Dense, Conv2D, MeanPool2D, "
+                                         "MaxPool2D layers; Scaled is not one of them"):
+        explore(Network([Scaled(3), Dense(3, "softmax")], input_shape=(4,), seed=0), X, Y)
 
 
 def test_a_script_end_tag_in_the_data_cannot_end_the_script():

@@ -121,9 +121,9 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     ------
     ValueError
         For a layer the explorer cannot draw (not Dense, Conv2D, MeanPool2D or
-        MaxPool2D), a network with a sparsity penalty (its cost depends on the whole batch, not
-        on one sample), a ``rows`` that is not a positive integer or an ``image_shape``
-        whose pixels are not the inputs.
+        MaxPool2D), a network with a sparsity penalty (its cost depends on the whole
+        batch, not on one sample), a ``rows`` that is not a positive integer or an ``image_shape``
+        whose pixels are not the inputs (for input maps (C, H, W), one that is not (H, W)).
     """
     net, X, Y = _network_and_targets(model, X, Y)
     if not (isinstance(rows, int | np.integer) and rows >= 1):
@@ -164,6 +164,10 @@ def unsupported(net: Network) -> str | None:
     -------
     str or None
     """
+    for layer in net.layers:
+        if type(layer).__name__ not in LAYER_KINDS:
+            return (f"the explorer draws {', '.join(LAYER_KINDS)} layers; "
+                    f"{type(layer).__name__} is not one of them")
     if any(p is not None for p in net.sparsity):
         return ("the explorer shows one sample's cost and gradient; a sparsity penalty "
                 "depends on the mean activation of a whole batch, so a network with one is "
