@@ -147,7 +147,10 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     X, Y = X[:rows], Y[:rows]
     if hasattr(X, "toarray"):  # scipy.sparse: the page holds a few dense rows
         X = X.toarray()
-    payload = _payload(net, np.asarray(X, np.float64), np.asarray(Y, np.float64))
+    # One row per sample, feature maps flattened channel first (math.md §8), as the page's
+    # engine reads them (an estimator may hand them back as (m, C, H, W)).
+    X = np.asarray(X, np.float64).reshape(len(X), -1)
+    payload = _payload(net, X, np.asarray(Y, np.float64))
     payload["image_shape"] = None if image_shape is None else list(image_shape)
     payload["curves"] = _curves(model, history)
     return Explorer(_page(payload, title or repr(net)), payload)

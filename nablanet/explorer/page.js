@@ -66,10 +66,12 @@ function layout() {
   sizes.forEach((n, l) => {
     const maps = mapShape(l);
     if (maps) {
-      // Feature maps (math.md §8): one small image per channel, stacked in a column.
-      const [C, H, Wd] = maps, cell = Math.max(3, Math.min(14, Math.floor(Math.min(440 / (C * (H + 2)), 140 / Wd))));
-      cols.push({x, maps, cell, rows: 0, circles: false, image: false, expanded: false, height: C * (H * cell + MAP_GAP)});
-      x += Math.max(Wd * cell, 60) + 120;
+      // Feature maps (math.md §8): one small image per channel, in columns of perColumn.
+      const [C, H, Wd] = maps, cell = Math.max(4, Math.min(14, Math.floor(120 / Math.max(H, Wd))));
+      const perColumn = Math.max(1, Math.min(C, Math.floor(560 / (H * cell + MAP_GAP)))), step = Wd * cell + 12;
+      const width = Math.ceil(C / perColumn) * step;
+      cols.push({x, maps, cell, perColumn, step, rows: 0, circles: false, image: false, expanded: false, height: perColumn * (H * cell + MAP_GAP)});
+      x += Math.max(width, 60) + 110;
       return;
     }
     const side = Math.round(Math.sqrt(n)), image = l === 0 && MODEL.image_shape;
@@ -84,10 +86,17 @@ function layout() {
   return {cols, width: x, height: 40 + Math.max(expandedRows, ...cols.map((c) => c.height || c.rows * c.cell))};
 }
 
+function mapOrigin(col, k) {
+  // The top left corner of map k: maps fill a column of perColumn, then the next.
+  const H = col.maps[1];
+  return {x: col.x + Math.floor(k / col.perColumn) * col.step, y: 30 + (k % col.perColumn) * (H * col.cell + MAP_GAP)};
+}
+
 function position(col, i) {
   if (col.maps) {  // map k, row r, column c: entry (k·H + r)·W + c, channel first (§8)
     const [, H, Wd] = col.maps, k = Math.floor(i / (H * Wd)), r = Math.floor((i % (H * Wd)) / Wd), c = i % Wd;
-    return {x: col.x + c * col.cell + col.cell / 2, y: 30 + k * (H * col.cell + MAP_GAP) + r * col.cell + col.cell / 2};
+    const o = mapOrigin(col, k);
+    return {x: o.x + c * col.cell + col.cell / 2, y: o.y + r * col.cell + col.cell / 2};
   }
   // Circles and strips fill column by column; an image row by row (pixel i = (i / w, i % w)).
   const [r, c] = col.image ? [Math.floor(i / MODEL.image_shape[1]), i % MODEL.image_shape[1]]
@@ -157,17 +166,21 @@ function drawEdges(visible) {
 
 function mapsTitle(l) {
   const shape = mapShape(l).join("×");
-  if (l === 0) return `input maps (${shape})`;
+  if (l === 0) return `input maps: (${shape})`;
   const s = SPECS[l - 1];
   if (s.kind === "Conv2D") {
     return `conv ${s.kernel_size.join("×")}, stride ${s.stride[0] === s.stride[1] ? s.stride[0] : s.stride.join("×")}, ${s.padding}: ${MODEL.activations[l - 1]} (${shape})`;
   }
-  return `${s.kind === "MaxPool2D" ? "max" : "mean"} pool ${s.size.join("×")} (${shape})`;
+  return `${s.kind === "MaxPool2D" ? "max" : "mean"} pool ${s.size.join("×")}: (${shape})`;
 }
 
 function heading(col, l, last) {
   const n = MODEL.layer_sizes[l];
-  if (col.maps) return node("text", {x: col.x, y: 16, "font-size": 11}, escapeText(mapsTitle(l)));
+  if (col.maps) {  // two short lines: what the layer does, then its activation and shape
+    const [what, shape] = mapsTitle(l).split(": ");
+    return node("text", {x: col.x, y: shape ? 11 : 16, "font-size": 10}, escapeText(what)) +
+      (shape ? node("text", {x: col.x, y: 23, "font-size": 10}, escapeText(shape)) : "");
+  }
   let text = l === 0 ? (col.image ? `input image (${MODEL.image_shape.join("×")})` : `input (${n})`)
     : `${l === last ? "output" : "hidden " + l}: ${MODEL.activations[l - 1]} (${n})`;
   const strip = !col.circles && l > 0;
@@ -218,7 +231,7 @@ function drawMaps(col, l, v, tr, scale, grey) {
   const [C, H, Wd] = col.maps, cell = col.cell;
   let h = "";
   for (let k = 0; k < C; k++) {
-    const top = 30 + k * (H * cell + MAP_GAP), share = saturatedShare(l, k, tr);
+    const {x: left, y: top} = mapOrigin(col, k), share = saturatedShare(l, k, tr);
     const dead = l > 0 && state.dead[l - 1].slice(k * H * Wd, (k + 1) * H * Wd).every(Boolean);
     for (let i = k * H * Wd; i < (k + 1) * H * Wd; i++) {
       const p = position(col, i), chosen = state.unit && state.unit.l === l && state.unit.i === i;
@@ -226,11 +239,12 @@ function drawMaps(col, l, v, tr, scale, grey) {
         class: "unit" + (chosen ? " chosen" : ""), "data-l": l, "data-i": i, "data-map": k});
     }
     const marked = share > 0.5;
-    h += node("rect", {x: col.x - 1, y: top - 1, width: Wd * cell + 2, height: H * cell + 2, fill: "none", class: "map-frame" + (marked ? " saturated" : ""),
+    h += node("rect", {x: left - 1, y: top - 1, width: Wd * cell + 2, height: H * cell + 2, fill: "none", class: "map-frame" + (marked ? " saturated" : ""),
       stroke: marked ? "#e67e00" : "#999", "stroke-width": marked ? 2.5 : 0.7, "pointer-events": "none"});
-    if (dead) h += node("path", {d: `M${col.x},${top}l${Wd * cell},${H * cell}m0,${-H * cell}l${-Wd * cell},${H * cell}`, stroke: "#777", "stroke-width": 1.5, "pointer-events": "none"});
-    const label = `map ${k}` + (share > 0 ? `, ${Math.round(100 * share)}% saturated` : "") + (dead ? ", dead" : "");
-    h += node("text", {x: col.x, y: top + H * cell + 10, "font-size": 9, fill: marked ? "#b35c00" : "#555"}, escapeText(label));
+    if (dead) h += node("path", {d: `M${left},${top}l${Wd * cell},${H * cell}m0,${-H * cell}l${-Wd * cell},${H * cell}`, stroke: "#777", "stroke-width": 1.5, "pointer-events": "none"});
+    // Its index, and the share of its positions saturated where there are any.
+    const label = `${k}` + (share > 0 ? ` ${Math.round(100 * share)}%` : "") + (dead ? " dead" : "");
+    h += node("text", {x: left, y: top + H * cell + 10, "font-size": 9, fill: marked ? "#b35c00" : "#555"}, escapeText(label));
   }
   return h;
 }
