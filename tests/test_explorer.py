@@ -490,6 +490,11 @@ def test_the_engine_on_a_conv_network_equals_network_trace(browser, case):
     assert "BP4 (math.md §8): ∂C/∂w = Σ_{r,c} a_in[0, " in got["panel"]
     assert "ΔC" in got["panel"]
     assert got["saturated"] == _saturated_maps(net, X[0])
+    if case == "max":  # the clicked unit, map 0 (1, 1), under a 2x2 max pooling
+        block = net.trace(X[:1]).a[1][0, 0, :2, :2].ravel()
+        won = int(np.argmax(block)) == 3  # the first maximum in row-major order (§8)
+        assert ("The maximum of its 2×2 block" if won else "Not the maximum of its 2×2 "
+                "block (that is row ") in got["panel"]
     print(f"\n{case} conv page's maps: {got['frames']}, saturated {got['saturated']}")
 
 

@@ -385,7 +385,8 @@ function mapPanel(l, i, tr) {
   // filter entry BP4's sum over positions (§8); for a pooling, where its δ goes.
   const s = SPECS[l - 1], [, Ho, Wo] = s.output_shape, f = Math.floor(i / (Ho * Wo));
   const share = saturatedShare(l, f, tr);
-  let h = share > 0 ? `<p class="why">${Math.round(100 * share)}% of map ${f}'s positions are saturated (f′(z) near 0) on this sample. The filter is shared: it learns from the positions that are not (math.md §8), and stops only where the whole map saturates on every sample.</p>` : "";
+  let h = belowMaxPool(l, i, tr);
+  h += share > 0 ? `<p class="why">${Math.round(100 * share)}% of map ${f}'s positions are saturated (f′(z) near 0) on this sample. The filter is shared: it learns from the positions that are not (math.md §8), and stops only where the whole map saturates on every sample.</p>` : "";
   if (s.kind !== "Conv2D") {
     return h + (s.kind === "MaxPool2D"
       ? "<p>Max pooling learns nothing. Its δ goes back whole to the largest input of its block; the others of the block get 0 (math.md §8), so only the winners learn from this sample.</p>"
@@ -409,6 +410,24 @@ function mapPanel(l, i, tr) {
   h += "</p>";
   if (state.weight && state.weight.conv && state.weight.l === wl) h += convWeightPanel(tr);
   return h;
+}
+
+function belowMaxPool(l, i, tr) {
+  // A unit under a max pooling gets an error only where it is its block's maximum (§8).
+  const above = SPECS[l];
+  if (!above || above.kind !== "MaxPool2D") return "";
+  const [, H, Wd] = above.input_shape, [, Ho, Wo] = above.output_shape, [p, q] = above.size;
+  const k = Math.floor(i / (H * Wd)), r = Math.floor((i % (H * Wd)) / Wd), c = i % Wd;
+  if (Math.floor(r / p) >= Ho || Math.floor(c / q) >= Wo) {
+    return "<p class=\"why\">Left out by the max pooling above (its row or column does not fill a block): it never receives an error (§8).</p>";
+  }
+  let at = -1;  // the block's first maximum in row-major order, as the engine and pool.py
+  for (let u = 0; u < p; u++) for (let v = 0; v < q; v++) {
+    const j = (k * H + Math.floor(r / p) * p + u) * Wd + Math.floor(c / q) * q + v;
+    if (at < 0 || tr.a[l][j] > tr.a[l][at] || tr.a[l][j] !== tr.a[l][j]) at = j;
+  }
+  if (at === i) return `<p>The maximum of its ${p}×${q} block: the max pooling above passes it the block's whole error (§8).</p>`;
+  return `<p class="why">Not the maximum of its ${p}×${q} block (that is row ${Math.floor((at % (H * Wd)) / Wd)}, column ${at % Wd}): the max pooling above passes it no error on this sample, δ = 0, as if it were dead; the weights into it learn nothing from it here (§8).</p>`;
 }
 
 function convTerms(l, f, k, u, v, tr) {
