@@ -236,7 +236,7 @@ function drawMaps(col, l, v, tr, scale, grey) {
     for (let i = k * H * Wd; i < (k + 1) * H * Wd; i++) {
       const p = position(col, i), chosen = state.unit && state.unit.l === l && state.unit.i === i;
       h += node("rect", {x: p.x - cell / 2, y: p.y - cell / 2, width: cell, height: cell, fill: grey ? grey(v[i]) : colour(v[i], scale),
-        class: "unit" + (chosen ? " chosen" : ""), "data-l": l, "data-i": i, "data-map": k});
+        class: "unit" + (chosen ? " chosen" : ""), "data-l": l, "data-i": i});
     }
     const marked = share > 0.5;
     h += node("rect", {x: left - 1, y: top - 1, width: Wd * cell + 2, height: H * cell + 2, fill: "none", class: "map-frame" + (marked ? " saturated" : ""),
