@@ -106,6 +106,14 @@ def test_a_sparsity_penalty_and_a_bad_row_count_are_refused():
         explore(net, X, Y)
     with pytest.raises(ValueError, match="rows must be a positive integer, got 0"):
         explore(Network([4, 3, 3], seed=0), X, Y, rows=0)
+    from nablanet.layers import Dense
+
+    class Scaled(Dense):  # a layer of the user's own, whose passes the page cannot know
+        pass
+
+    with pytest.raises(ValueError, match="the explorer draws Dense, Conv2D, MeanPool2D, "
+                                         "MaxPool2D layers; Scaled is not one of them"):
+        explore(Network([Scaled(3), Dense(3, "softmax")], input_shape=(4,), seed=0), X, Y)
 
 
 def test_a_script_end_tag_in_the_data_cannot_end_the_script():
@@ -320,6 +328,82 @@ ENGINE_CASES = [*((*arch, (4, 5, 4, 3)) for arch in ARCHITECTURES),
                 ("sigmoid", "softmax", "cross_entropy", (4, 3))]  # softmax regression
 
 
+def _conv_network(case):
+    """A small convolutional network on 8x8 digits (math.md §8), random biases too."""
+    from sklearn.datasets import load_digits
+
+    from nablanet.layers import Conv2D, Dense, MaxPool2D, MeanPool2D
+
+    X, y = load_digits(return_X_y=True)
+    X, Y = X[:6] / 16.0, np.eye(10)[y[:6]]
+    layers = {
+        "max": [Conv2D(3, 3, padding="same", activation="tanh"), MaxPool2D(2),
+                Dense(10, "softmax")],
+        # stride 2 with "same" (the odd zero below and right), a mean pool that leaves
+        # a column out (5 // 2), sigmoid with squared error (BP1 through f')
+        "mean": [Conv2D(2, 3, stride=2, padding="same", activation="relu"),
+                 Conv2D(3, 2, padding="valid", activation="sigmoid"),
+                 MeanPool2D((1, 2)), Dense(10, "sigmoid")],
+    }[case]
+    net = Network(layers, input_shape=(1, 8, 8), weight_decay=0.01, seed=3)
+    net.theta = net.theta + np.random.default_rng(4).normal(0.0, 0.3, net.n_params)
+    if case == "max":
+        net.b[0][0] = 3.0  # map 0 saturates (tanh′(3) ≈ 0.01) where its inputs are blank
+    return net, X, Y
+
+
+def _saturated_maps(net, x):
+    """How many maps of the network's conv layers have most positions with f′(z) < 10% of
+    its maximum on one example (the page's orange frame)."""
+    a = net.trace(x[None]).a
+    count = 0
+    for l, layer in enumerate(net.layers[:-1]):
+        f = layer.activation
+        if f.saturating:
+            fp = np.empty_like(a[l + 1][0])
+            f.derivative(a[l + 1][0], fp)
+            share = (fp < 0.1 * f.max_derivative).mean(axis=(1, 2))
+            count += int((share > 0.5).sum())
+    return count
+
+
+#: Conv networks, and the conv weight each one's probe nudges: (layer, f, c, u, v).
+CONV_CASES = {"max": (0, 1, 0, 1, 2), "mean": (1, 2, 1, 0, 1)}
+
+#: The engine on a conv network: its numbers, and a nudge of one filter entry.
+_CONV_PROBE = """
+<script>
+(function () {
+  const out = {errors: window.__errors};
+  try {
+    const n = window.nablanet, ks = n.samples.X.map((_, k) => k);
+    out.traces = ks.map((k) => n.trace(k));
+    out.costs = ks.map((k) => n.cost(k));
+    out.gradients = ks.map((k) => n.gradient(k));
+    const [l, f, c, u, v] = WEIGHT, eps = 1e-5, w = n.getWeight(l, f, c, u, v);
+    const before = n.cost(1), g = n.gradient(1).dW[l][f][c][u][v];
+    n.setWeight(l, f, c, u, v, w + eps);
+    out.nudge = {dC: n.cost(1) - before, predicted: eps * g, after: n.getWeight(l, f, c, u, v) - w};
+    n.setWeight(l, f, c, u, v, w);
+    try { n.setWeight(l, f, c, u, 1.0); } catch (e) { out.refused = String(e.message); }
+    // as a student: a unit of the first map layer, a filter entry, a nudge, δ colours
+    const click = (e) => e.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+    click(document.querySelector('#net rect.unit[data-l="1"][data-i="9"]'));
+    click(document.querySelectorAll("#panel .filt")[4]);
+    document.getElementById("eps").value = "1e-6";
+    click(document.getElementById("nudge"));
+    out.panel = document.getElementById("panel").textContent;
+    document.querySelector("input[value=delta]").click();
+    out.frames = document.querySelectorAll("#net .map-frame").length;
+    out.saturated = document.querySelectorAll("#net .map-frame.saturated").length;
+    out.cells = document.querySelectorAll('#net rect.unit[data-l="1"]').length;
+  } catch (e) { out.errors.push(String(e && e.stack || e)); }
+  window.__report(out);
+})();
+</script>
+"""
+
+
 def _large_network():
     """784-100-10 with 50 samples: the issue's size, a sigmoid strip to open."""
     rng = np.random.default_rng(0)
@@ -344,6 +428,10 @@ def browser(tmp_path_factory):
     # a fake remote image: the page's policy must refuse it, and the probe must see that
     pages["refused"] = (page.replace("</body>", '<img src="https://example.invalid/x.png">'
                                      "</body>"), _CLICKS)
+    for case, weight in CONV_CASES.items():
+        net, X, Y = _conv_network(case)
+        pages[f"conv-{case}"] = (explore(net, X, Y, rows=6).html,
+                                 _CONV_PROBE.replace("WEIGHT", json.dumps(list(weight))))
     net, X, Y = _large_network()
     history = RunHistory(train_loss=[2.3, 1.2, 0.8], val_loss=[2.4, 1.4, 1.1],
                          val_score=[0.3, 0.6, 0.7])
@@ -372,6 +460,64 @@ def test_the_engine_in_the_browser_equals_network_trace(browser, case):
     nudge = got["nudge"]
     assert nudge["after"] == pytest.approx(1e-5, rel=1e-6)
     assert nudge["dC"] == pytest.approx(nudge["predicted"], rel=1e-4)
+
+
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_the_engine_on_a_conv_network_equals_network_trace(browser, case):
+    net, X, Y = _conv_network(case)
+    got = browser[f"conv-{case}"]
+    assert got["errors"] == [] and got["resources"] == []
+    for k in range(6):
+        tr = net.trace(X[k:k + 1], Y[k:k + 1])
+        for l in range(len(net.layers)):  # every array flat, channel first (math.md §8)
+            assert _relative(got["traces"][k]["z"][l], tr.z[l][0].ravel()) < 1e-6
+            assert _relative(got["traces"][k]["a"][l + 1], tr.a[l + 1][0].ravel()) < 1e-6
+            assert _relative(got["traces"][k]["delta"][l], tr.delta[l][0].ravel()) < 1e-6
+            # dW shaped as net.W[l]: (F, C, kh, kw) for a convolution, [] for a pooling
+            assert np.shape(got["gradients"][k]["dW"][l]) == np.shape(tr.dW[l])
+            if tr.dW[l].size:
+                assert _relative(got["gradients"][k]["dW"][l], tr.dW[l]) < 1e-6
+                assert _relative(got["gradients"][k]["db"][l], tr.db[l]) < 1e-6
+        assert got["costs"][k] == pytest.approx(tr.J, rel=1e-6)
+    nudge = got["nudge"]
+    assert nudge["after"] == pytest.approx(1e-5, rel=1e-6)
+    assert nudge["dC"] == pytest.approx(nudge["predicted"], rel=1e-4)
+    assert re.match(r"W\[\d\] has shape \(\d, \d, \d, \d\), got index \(", got["refused"])
+    # the page: one frame per map of every map layer, the BP4 sum of a filter entry, a nudge
+    shapes = [layer.output_shape for layer in net.layers[:-1]]
+    assert got["frames"] == 1 + sum(shape[0] for shape in shapes)  # the input is one map
+    assert got["cells"] == np.prod(shapes[0])
+    assert "BP4 (math.md §8): ∂C/∂w = Σ_{r,c} a_in[0, " in got["panel"]
+    assert "ΔC" in got["panel"]
+    assert got["saturated"] == _saturated_maps(net, X[0])
+    if case == "max":  # the clicked unit, map 0 (1, 1), under a 2x2 max pooling
+        block = net.trace(X[:1]).a[1][0, 0, :2, :2].ravel()
+        won = int(np.argmax(block)) == 3  # the first maximum in row-major order (§8)
+        assert ("The maximum of its 2×2 block" if won else "Not the maximum of its 2×2 "
+                "block (that is row ") in got["panel"]
+    print(f"\n{case} conv page's maps: {got['frames']}, saturated {got['saturated']}")
+
+
+def test_a_conv_page_says_its_layers_geometry_and_refuses_a_wrong_image_shape():
+    net, X, Y = _conv_network("mean")
+    page = explore(net, X.reshape(-1, 1, 8, 8), Y, rows=3)  # (m, C, H, W) taken as rows
+    layers = page.data["layers"]
+    assert [layer["kind"] for layer in layers] == ["Conv2D", "Conv2D", "MeanPool2D", "Dense"]
+    assert layers[0] == {"kind": "Conv2D", "input_shape": [1, 8, 8], "output_shape": [2, 4, 4],
+                         "kernel_size": [3, 3], "stride": [2, 2], "padding": "same",
+                         "pad": [0, 0]}
+    assert layers[2]["size"] == [1, 2] and layers[2]["output_shape"] == [3, 3, 1]
+    assert page.data["input_shape"] == [1, 8, 8]
+    np.testing.assert_array_equal(np.array(page.data["W"][0]), net.W[0])  # (F, C, kh, kw)
+    assert page.data["W"][2] == [] and page.data["samples"]["X"] == X[:3].tolist()
+    assert explore(net, X, Y, rows=1, image_shape=(8, 8)).data["image_shape"] is None
+    with pytest.raises(ValueError, match=r"image_shape \(4, 16\) is not the 8x8 of the "
+                                         r"network's input maps \(1, 8, 8\)"):
+        explore(net, X, Y, image_shape=(4, 16))
+    size = len(explore(*_conv_network("max"), rows=20).html.encode("utf-8"))
+    print(f"\nconv 3x3 same (3 maps) - max pool 2 - dense 10, 8x8 digits, 20 samples: "
+          f"the page is {size / 1e3:.0f} kB")
+    assert size < 300_000
 
 
 def test_a_student_can_pick_a_weight_and_nudge_it_without_errors(browser):

@@ -3,10 +3,11 @@
 `explore(model, X, Y)` returns an `Explorer`, whose ``html`` is a self-contained page
 (no script, style, font or image from the network) holding the network's weights,
 biases, activations and loss and the chosen samples as JSON, and a small JavaScript
-engine written from docs/math.md (§3 forward, §4 cost, §6 BP1–BP4) that computes z, a,
-δ and the gradient of one sample itself, so that nudging a weight is live. The page
-exposes that engine as ``window.nablanet`` (``samples``, ``trace(k)``, ``cost(k)``,
-``gradient(k)``, ``setWeight(l, i, j, value)``; see docs/guide.md).
+engine written from docs/math.md (§3 forward, §4 cost, §6 BP1–BP4, §8 convolution and
+pooling) that computes z, a, δ and the gradient of one sample itself, so that nudging a
+weight is live. The page exposes that engine as ``window.nablanet`` (``samples``,
+``trace(k)``, ``cost(k)``, ``gradient(k)``, ``setWeight(l, i, j, value)``, and for a
+convolution ``setWeight(l, f, c, u, v, value)``; see docs/guide.md).
 
 This is a function of the model, not a method of `Network` or of the estimators: those
 sit below the explorer and do not import it (tests/test_layering.py).
@@ -33,6 +34,9 @@ Array = NDArray[Any]
 #: Samples a page holds by default: enough to compare, small enough to stay light.
 DEFAULT_ROWS = 20
 
+#: The layers the page's engine computes (engine.js), by class name.
+LAYER_KINDS = ("Dense", "Conv2D", "MeanPool2D", "MaxPool2D")
+
 
 @dataclass(frozen=True)
 class Explorer:
@@ -43,10 +47,12 @@ class Explorer:
     html : str
         The whole page, one self-contained HTML document.
     data : dict
-        What the page holds, as the JSON inside it: ``layer_sizes``, ``activations``,
-        ``loss``, ``W``, ``b`` (nested lists, ``W[l][i][j]`` is ``net.W[l][i, j]``),
-        ``samples`` (``{"X", "Y"}``, the targets coded for the output), ``image_shape``
-        and ``curves`` (the training curves, or None).
+        What the page holds, as the JSON inside it: ``layer_sizes``, ``input_shape``,
+        ``layers`` (each layer's kind and geometry), ``activations``, ``loss``, ``W``,
+        ``b`` (nested lists shaped as ``net.W[l]``: ``W[l][i][j]`` is ``net.W[l][i, j]``
+        for a dense layer, ``W[l][f][c][u][v]`` for a convolution, ``[]`` for a pooling),
+        ``samples`` (``{"X", "Y"}``, the inputs flattened channel first, the targets coded
+        for the output), ``image_shape`` and ``curves`` (the training curves, or None).
     """
 
     html: str = field(repr=False)
@@ -87,7 +93,7 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     ----------
     model : Network or fitted nablanet estimator
         A bare `Network`, or an estimator with a fitted network (``net_``).
-    X : array-like or scipy.sparse matrix of shape (m, s_1)
+    X : array-like or scipy.sparse matrix of shape (m, s_1), or (m, C, H, W)
         Inputs, as the model takes them.
     Y : array-like
         Targets: coded for the output activation for a `Network` (one-hot for softmax,
@@ -98,7 +104,9 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
         The page's heading; default the network's description.
     image_shape : (int, int), optional
         ``(height, width)`` when the inputs are images (pixels row by row): the page draws
-        the chosen sample's input as that grey image.
+        the chosen sample's input as that grey image. A network whose input is feature
+        maps (``input_shape=(C, H, W)``) draws them as C images without it (given, it
+        must be (H, W)).
     history : History or RunHistory, optional
         The training record of a bare `Network` (what `nablanet.train` returns), drawn as
         training curves. An estimator's own curves (``loss_curve_``,
@@ -112,9 +120,10 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     Raises
     ------
     ValueError
-        For a network with a sparsity penalty (its cost depends on the whole batch, not
-        on one sample), a ``rows`` that is not a positive integer or an ``image_shape``
-        whose pixels are not the inputs.
+        For a layer the explorer cannot draw (not Dense, Conv2D, MeanPool2D or
+        MaxPool2D), a network with a sparsity penalty (its cost depends on the whole
+        batch, not on one sample), a ``rows`` that is not a positive integer or an ``image_shape``
+        whose pixels are not the inputs (for input maps (C, H, W), one that is not (H, W)).
     """
     net, X, Y = _network_and_targets(model, X, Y)
     if not (isinstance(rows, int | np.integer) and rows >= 1):
@@ -122,6 +131,13 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     reason = unsupported(net)
     if reason is not None:
         raise ValueError(reason)
+    if image_shape is not None and len(net.input_shape) == 3:
+        # Feature maps are drawn as images from the network's own shape.
+        if tuple(int(v) for v in image_shape) != net.input_shape[1:]:
+            raise ValueError(f"image_shape {tuple(image_shape)} is not the {net.input_shape[1]}"
+                             f"x{net.input_shape[2]} of the network's input maps "
+                             f"{net.input_shape}")
+        image_shape = None
     if image_shape is not None:
         h, w = (int(v) for v in image_shape)
         if h < 1 or w < 1 or h * w != net.layer_sizes[0]:
@@ -131,7 +147,10 @@ def explore(model: Any, X: Any, Y: Any, *, rows: int = DEFAULT_ROWS,
     X, Y = X[:rows], Y[:rows]
     if hasattr(X, "toarray"):  # scipy.sparse: the page holds a few dense rows
         X = X.toarray()
-    payload = _payload(net, np.asarray(X, np.float64), np.asarray(Y, np.float64))
+    # One row per sample, feature maps flattened channel first (math.md §8), as the page's
+    # engine reads them (an estimator may hand them back as (m, C, H, W)).
+    X = np.asarray(X, np.float64).reshape(len(X), -1)
+    payload = _payload(net, X, np.asarray(Y, np.float64))
     payload["image_shape"] = None if image_shape is None else list(image_shape)
     payload["curves"] = _curves(model, history)
     return Explorer(_page(payload, title or repr(net)), payload)
@@ -148,6 +167,10 @@ def unsupported(net: Network) -> str | None:
     -------
     str or None
     """
+    for layer in net.layers:
+        if type(layer).__name__ not in LAYER_KINDS:
+            return (f"the explorer draws {', '.join(LAYER_KINDS)} layers; "
+                    f"{type(layer).__name__} is not one of them")
     if any(p is not None for p in net.sparsity):
         return ("the explorer shows one sample's cost and gradient; a sparsity penalty "
                 "depends on the mean activation of a whole batch, so a network with one is "
@@ -159,6 +182,9 @@ def _network_and_targets(model: Any, X: Any, Y: Any) -> tuple[Network, Any, Arra
     """The network and (X, Y) as it computes with them (targets coded for its output)."""
     if isinstance(model, Network):
         from nablanet._arrays import check_pair
+
+        if np.ndim(X) > 2 and not hasattr(X, "toarray"):  # feature maps: one row each
+            X = np.asarray(X).reshape(np.shape(X)[0], -1)
 
         X, Y = check_pair(X, Y, n_inputs=model.layer_sizes[0],
                           n_outputs=model.layer_sizes[-1], dtype=np.float64)
@@ -178,6 +204,8 @@ def _payload(net: Network, X: Array, Y: Array) -> dict[str, Any]:
     out = net.activations[-1]
     return {
         "layer_sizes": list(net.layer_sizes),
+        "input_shape": list(net.input_shape),
+        "layers": [_geometry(layer) for layer in net.layers],
         "activations": [a.name for a in net.activations],
         # Infinite for exp (JSON has no infinity): only saturating units consult it.
         "max_derivative": [a.max_derivative if a.saturating else None for a in net.activations],
@@ -193,6 +221,19 @@ def _payload(net: Network, X: Array, Y: Array) -> dict[str, Any]:
         "b": [np.asarray(b, np.float64).tolist() for b in net.b],
         "samples": {"X": X.tolist(), "Y": Y.tolist()},
     }
+
+
+def _geometry(layer: Any) -> dict[str, Any]:
+    """A layer's kind and shapes, and a convolution's kernel, stride and padding."""
+    out: dict[str, Any] = {"kind": type(layer).__name__,
+                           "input_shape": list(layer.input_shape),
+                           "output_shape": list(layer.output_shape)}
+    if out["kind"] == "Conv2D":
+        out.update(kernel_size=list(layer.kernel_size), stride=list(layer.stride),
+                   padding=layer.padding, pad=[layer.pad_top, layer.pad_left])
+    elif out["kind"] != "Dense":
+        out["size"] = list(layer.size)
+    return out
 
 
 def _curves(model: Any, history: Any) -> dict[str, Any] | None:

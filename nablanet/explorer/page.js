@@ -13,6 +13,14 @@ const EXPAND_K = 8;  // units an expanded strip shows as circles
 const state = {inputKey: undefined, k: 0, qty: "a", unit: null, weight: null, nudged: new Map(), expanded: new Set(), rankBy: "delta"};
 const fmt = (v) => (v === 0 ? "0" : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e4 ? v.toFixed(4) : v.toExponential(3));
 const el = (id) => document.getElementById(id);
+const SPECS = MODEL.layers;
+const MAP_GAP = 14;  // room between two feature maps for a map's label
+
+function mapShape(l) {
+  // (C, H, W) when the values into layer l (l = 0 the input) are feature maps, else null.
+  if (l === 0) return MODEL.input_shape.length === 3 ? MODEL.input_shape : null;
+  return SPECS[l - 1].kind === "Dense" ? null : SPECS[l - 1].output_shape;
+}
 
 function isSaturated(l, a, fp) {
   // diagnostics._saturated: f'(z) below 10% of its maximum, for units that can saturate.
@@ -56,6 +64,16 @@ function layout() {
   const sizes = MODEL.layer_sizes, cols = [];
   let x = 20;
   sizes.forEach((n, l) => {
+    const maps = mapShape(l);
+    if (maps) {
+      // Feature maps (math.md §8): one small image per channel, in columns of perColumn.
+      const [C, H, Wd] = maps, cell = Math.max(4, Math.min(14, Math.floor(120 / Math.max(H, Wd))));
+      const perColumn = Math.max(1, Math.min(C, Math.floor(560 / (H * cell + MAP_GAP)))), step = Wd * cell + 12;
+      const width = Math.ceil(C / perColumn) * step;
+      cols.push({x, maps, cell, perColumn, step, rows: 0, circles: false, image: false, expanded: false, height: perColumn * (H * cell + MAP_GAP)});
+      x += Math.max(width, 60) + 110;
+      return;
+    }
     const side = Math.round(Math.sqrt(n)), image = l === 0 && MODEL.image_shape;
     let rows, cell;
     if (image) { rows = image[0]; cell = Math.max(3, Math.min(18, Math.floor(280 / Math.max(...image)))); } else if (n <= COLUMN_ROWS) { rows = n; cell = Math.min(26, Math.floor(480 / n)); } else if (l === 0 && side * side === n) { rows = side; cell = Math.max(4, Math.min(18, Math.floor(400 / side))); } else { rows = Math.min(n, 40); cell = 10; }
@@ -65,10 +83,21 @@ function layout() {
     x += Math.max(ncol * cell, 60) + (expanded ? 90 : 0) + 120;
   });
   const expandedRows = state.expanded.size ? EXPAND_K * 26 : 0;
-  return {cols, width: x, height: 40 + Math.max(expandedRows, ...cols.map((c) => c.rows * c.cell))};
+  return {cols, width: x, height: 40 + Math.max(expandedRows, ...cols.map((c) => c.height || c.rows * c.cell))};
+}
+
+function mapOrigin(col, k) {
+  // The top left corner of map k: maps fill a column of perColumn, then the next.
+  const H = col.maps[1];
+  return {x: col.x + Math.floor(k / col.perColumn) * col.step, y: 30 + (k % col.perColumn) * (H * col.cell + MAP_GAP)};
 }
 
 function position(col, i) {
+  if (col.maps) {  // map k, row r, column c: entry (k·H + r)·W + c, channel first (§8)
+    const [, H, Wd] = col.maps, k = Math.floor(i / (H * Wd)), r = Math.floor((i % (H * Wd)) / Wd), c = i % Wd;
+    const o = mapOrigin(col, k);
+    return {x: o.x + c * col.cell + col.cell / 2, y: o.y + r * col.cell + col.cell / 2};
+  }
   // Circles and strips fill column by column; an image row by row (pixel i = (i / w, i % w)).
   const [r, c] = col.image ? [Math.floor(i / MODEL.image_shape[1]), i % MODEL.image_shape[1]]
     : [i % col.rows, Math.floor(i / col.rows)];
@@ -135,8 +164,23 @@ function drawEdges(visible) {
   return h;
 }
 
+function mapsTitle(l) {
+  const shape = mapShape(l).join("×");
+  if (l === 0) return `input maps: (${shape})`;
+  const s = SPECS[l - 1];
+  if (s.kind === "Conv2D") {
+    return `conv ${s.kernel_size.join("×")}, stride ${s.stride[0] === s.stride[1] ? s.stride[0] : s.stride.join("×")}, ${s.padding}: ${MODEL.activations[l - 1]} (${shape})`;
+  }
+  return `${s.kind === "MaxPool2D" ? "max" : "mean"} pool ${s.size.join("×")}: (${shape})`;
+}
+
 function heading(col, l, last) {
   const n = MODEL.layer_sizes[l];
+  if (col.maps) {  // two short lines: what the layer does, then its activation and shape
+    const [what, shape] = mapsTitle(l).split(": ");
+    return node("text", {x: col.x, y: shape ? 11 : 16, "font-size": 10}, escapeText(what)) +
+      (shape ? node("text", {x: col.x, y: 23, "font-size": 10}, escapeText(shape)) : "");
+  }
   let text = l === 0 ? (col.image ? `input image (${MODEL.image_shape.join("×")})` : `input (${n})`)
     : `${l === last ? "output" : "hidden " + l}: ${MODEL.activations[l - 1]} (${n})`;
   const strip = !col.circles && l > 0;
@@ -160,7 +204,7 @@ function onClick(e) {
   } else {
     const l = Number(d.l);
     state.unit = {l, i: Number(d.i)}; state.weight = null;
-    if (t.tagName === "rect" && l > 0) state.expanded.add(l);  // a strip's cell opens the strip
+    if (t.tagName === "rect" && l > 0 && !mapShape(l)) state.expanded.add(l);  // a strip's cell opens the strip
   }
   render();
 }
@@ -172,10 +216,44 @@ function greyScale(x) {
   return (v) => { const c = Math.round(255 * (hi > lo ? 1 - (v - lo) / (hi - lo) : 1)); return `rgb(${c},${c},${c})`; };
 }
 
+function saturatedShare(l, k, tr) {
+  // The share of map k's positions whose f'(z) is near 0 (math.md §8: a shared filter
+  // learns while some of its positions do not saturate, so saturation is read per map).
+  if (l === 0 || !MODEL.saturating[l - 1]) return 0;
+  const [, H, Wd] = mapShape(l), n = H * Wd, fp = net.fprime(MODEL.activations[l - 1], tr.a[l].slice(k * n, (k + 1) * n));
+  return fp.filter((d, i) => isSaturated(l - 1, tr.a[l][k * n + i], d)).length / n;
+}
+
+function drawMaps(col, l, v, tr, scale, grey) {
+  // Each feature map as a small image: its cells coloured as the dense units are (grey
+  // for an input image), a frame around it, orange when most of its positions saturate,
+  // a grey cross when it is dead on every sample of the page.
+  const [C, H, Wd] = col.maps, cell = col.cell;
+  let h = "";
+  for (let k = 0; k < C; k++) {
+    const {x: left, y: top} = mapOrigin(col, k), share = saturatedShare(l, k, tr);
+    const dead = l > 0 && state.dead[l - 1].slice(k * H * Wd, (k + 1) * H * Wd).every(Boolean);
+    for (let i = k * H * Wd; i < (k + 1) * H * Wd; i++) {
+      const p = position(col, i), chosen = state.unit && state.unit.l === l && state.unit.i === i;
+      h += node("rect", {x: p.x - cell / 2, y: p.y - cell / 2, width: cell, height: cell, fill: grey ? grey(v[i]) : colour(v[i], scale),
+        class: "unit" + (chosen ? " chosen" : ""), "data-l": l, "data-i": i});
+    }
+    const marked = share > 0.5;
+    h += node("rect", {x: left - 1, y: top - 1, width: Wd * cell + 2, height: H * cell + 2, fill: "none", class: "map-frame" + (marked ? " saturated" : ""),
+      stroke: marked ? "#e67e00" : "#999", "stroke-width": marked ? 2.5 : 0.7, "pointer-events": "none"});
+    if (dead) h += node("path", {d: `M${left},${top}l${Wd * cell},${H * cell}m0,${-H * cell}l${-Wd * cell},${H * cell}`, stroke: "#777", "stroke-width": 1.5, "pointer-events": "none"});
+    // Its index, and the share of its positions saturated where there are any.
+    const label = `${k}` + (share > 0 ? ` ${Math.round(100 * share)}%` : "") + (dead ? " dead" : "");
+    h += node("text", {x: left, y: top + H * cell + 10, "font-size": 9, fill: marked ? "#b35c00" : "#555"}, escapeText(label));
+  }
+  return h;
+}
+
 function drawLayer(col, l, v, tr, last, circles) {
   // Layer l's units as markup: a strip's cells, then the units drawn as circles.
   let scale = 0, h = "";
   for (const x of v) scale = Math.max(scale, Math.abs(x));
+  if (col.maps) return drawMaps(col, l, v, tr, scale, l === 0 ? greyScale(v) : null);
   const ctx = {tr, last, cell: col.cell, fp: l > 0 ? net.fprime(MODEL.activations[l - 1], tr.a[l]) : null,
     grey: col.image ? greyScale(v) : null};
   if (!col.circles) {
@@ -251,7 +329,10 @@ function renderPanel(tr) {
   const panel = el("panel");
   if (!state.unit) { panel.innerHTML = "<p>Pick a unit.</p>"; return; }
   const {l, i} = state.unit;
-  let h = `<h3>${l === 0 ? "input" : "layer " + (l + 1) + " (math.md numbering)"}, unit ${i}</h3>`;
+  const maps = mapShape(l);
+  let where = `unit ${i}`;
+  if (maps) { const [, H, Wd] = maps; where = `map ${Math.floor(i / (H * Wd))}, row ${Math.floor((i % (H * Wd)) / Wd)}, column ${i % Wd} (unit ${i})`; }
+  let h = `<h3>${l === 0 ? "input" : "layer " + (l + 1) + " (math.md numbering)"}, ${where}</h3>`;
   if (l === 0) {
     h += `<p class="num">a = x = ${fmt(tr.a[0][i])}</p>`;
     panel.innerHTML = h;
@@ -261,8 +342,9 @@ function renderPanel(tr) {
   const fp = net.fprime(act, tr.a[l])[i];
   h += `<p class="num">z = ${fmt(tr.z[l - 1][i])}<br>a = ${act}(z) = ${fmt(tr.a[l][i])}<br>` +
     `f′(z) = ${act === "softmax" ? "a(1 − a), the Jacobian's diagonal, " : ""}${fmt(fp)}<br>δ = ∂C/∂z = ${fmt(tr.delta[l - 1][i])} ` +
-    `(${l === MODEL.layer_sizes.length - 1 ? "BP1" : "BP2: (Wᵀδ) ⊙ f′(z)"})</p>`;
+    `(${l === MODEL.layer_sizes.length - 1 ? "BP1" : SPECS[l].kind === "Dense" ? "BP2: (Wᵀδ) ⊙ f′(z)" : "BP2 through the " + SPECS[l].kind + " above it, math.md §8"})</p>`;
   for (const w of unitWords(l, i, tr)) h += `<p class="why">${w}</p>`;
+  if (SPECS[l - 1].kind !== "Dense") { panel.innerHTML = h + mapPanel(l, i, tr); bindPanel(panel); return; }
   // The weights into the unit, largest |∂C/∂w| first (BP4).
   const wl = l - 1, nIn = MODEL.layer_sizes[wl], d = tr.delta[wl][i];
   const rows = [];
@@ -284,10 +366,117 @@ function renderPanel(tr) {
   panel.querySelectorAll("tr.pick").forEach((row) => row.addEventListener("click", () => {
     state.weight = {l: wl, i, j: Number(row.dataset.j)}; render();
   }));
+  bindPanel(panel);
+}
+
+function bindPanel(panel) {
+  panel.querySelectorAll(".filt").forEach((c) => c.addEventListener("click", () => {
+    const d = c.dataset;
+    state.weight = {l: state.unit.l - 1, conv: [d.f, d.k, d.u, d.v].map(Number)}; render();
+  }));
   const nudge = el("nudge");
   if (nudge) nudge.addEventListener("click", doNudge);
   const undo = el("undo");
   if (undo) undo.addEventListener("click", undoNudges);
+}
+
+function mapPanel(l, i, tr) {
+  // A feature map's unit: for a convolution its filter, drawn as images, and for a chosen
+  // filter entry BP4's sum over positions (§8); for a pooling, where its δ goes.
+  const s = SPECS[l - 1], [, Ho, Wo] = s.output_shape, f = Math.floor(i / (Ho * Wo));
+  const share = saturatedShare(l, f, tr);
+  let h = belowMaxPool(l, i, tr);
+  h += share > 0 ? `<p class="why">${Math.round(100 * share)}% of map ${f}'s positions are saturated (f′(z) near 0) on this sample. The filter is shared: it learns from the positions that are not (math.md §8), and stops only where the whole map saturates on every sample.</p>` : "";
+  if (s.kind !== "Conv2D") {
+    return h + (s.kind === "MaxPool2D"
+      ? "<p>Max pooling learns nothing. Its δ goes back whole to the largest input of its block; the others of the block get 0 (math.md §8), so only the winners learn from this sample.</p>"
+      : `<p>Mean pooling learns nothing. Its δ is spread evenly back over its ${s.size.join("×")} block, δ/${s.size[0] * s.size[1]} on each input (math.md §8).</p>`);
+  }
+  const [C, kh, kw] = [s.input_shape[0], ...s.kernel_size], wl = l - 1;
+  let wmax = 0;
+  for (let k = 0; k < C; k++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) wmax = Math.max(wmax, Math.abs(net.getWeight(wl, f, k, u, v)));
+  h += `<p>Filter ${f}, W[${wl}][${f}] (${C}×${kh}×${kw}), one image per input map (red positive, blue negative; click an entry), and its bias b = ${fmt(MODEL.b[wl][f])}:</p><p>`;
+  const cell = Math.max(10, Math.min(28, Math.floor(160 / Math.max(kh, kw))));
+  for (let k = 0; k < C; k++) {
+    let g = "";
+    for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
+      const w = net.getWeight(wl, f, k, u, v), cw = state.weight && state.weight.conv;
+      const chosen = cw && cw[0] === f && cw[1] === k && cw[2] === u && cw[3] === v;
+      g += node("rect", {x: v * cell, y: u * cell, width: cell, height: cell, fill: colour(w, wmax), stroke: chosen ? "#000" : "#999", "stroke-width": chosen ? 2.5 : 0.5,
+        class: "filt", "data-f": f, "data-k": k, "data-u": u, "data-v": v}, node("title", {}, `W[${f}, ${k}, ${u}, ${v}] = ${fmt(w)}`));
+    }
+    h += `<svg class="filter" width="${kw * cell + 2}" height="${kh * cell + 2}" viewBox="-1 -1 ${kw * cell + 2} ${kh * cell + 2}">${g}</svg> `;
+  }
+  h += "</p>";
+  if (state.weight && state.weight.conv && state.weight.l === wl) h += convWeightPanel(tr);
+  return h;
+}
+
+function belowMaxPool(l, i, tr) {
+  // A unit under a max pooling gets an error only where it is its block's maximum (§8).
+  const above = SPECS[l];
+  if (!above || above.kind !== "MaxPool2D") return "";
+  const [, H, Wd] = above.input_shape, [, Ho, Wo] = above.output_shape, [p, q] = above.size;
+  const k = Math.floor(i / (H * Wd)), r = Math.floor((i % (H * Wd)) / Wd), c = i % Wd;
+  if (Math.floor(r / p) >= Ho || Math.floor(c / q) >= Wo) {
+    return "<p class=\"why\">Left out by the max pooling above (its row or column does not fill a block): it never receives an error (§8).</p>";
+  }
+  let at = -1;  // the block's first maximum in row-major order, as the engine and pool.py
+  for (let u = 0; u < p; u++) for (let v = 0; v < q; v++) {
+    const j = (k * H + Math.floor(r / p) * p + u) * Wd + Math.floor(c / q) * q + v;
+    if (at < 0 || tr.a[l][j] > tr.a[l][at] || tr.a[l][j] !== tr.a[l][j]) at = j;
+  }
+  if (at === i) return `<p>The maximum of its ${p}×${q} block: the max pooling above passes it the block's whole error (§8).</p>`;
+  return `<p class="why">Not the maximum of its ${p}×${q} block (that is row ${Math.floor((at % (H * Wd)) / Wd)}, column ${at % Wd}): the max pooling above passes it no error on this sample, δ = 0, as if it were dead; the weights into it learn nothing from it here (§8).</p>`;
+}
+
+function convTerms(l, f, k, u, v, tr) {
+  // BP4 for a filter entry (§8): one term a_in[k, r·s + u, c·s + v] · δ[f, r, c] for
+  // each output position whose input lies inside the map (the padding adds nothing).
+  const s = SPECS[l], [, H, Wd] = s.input_shape, [, Ho, Wo] = s.output_shape, terms = [];
+  for (let r = 0; r < Ho; r++) for (let c = 0; c < Wo; c++) {
+    const hh = r * s.stride[0] + u - s.pad[0], ww = c * s.stride[1] + v - s.pad[1];
+    if (hh < 0 || hh >= H || ww < 0 || ww >= Wd) continue;
+    const a = tr.a[l][(k * H + hh) * Wd + ww], d = tr.delta[l][(f * Ho + r) * Wo + c];
+    terms.push({r, c, a, d, t: a * d});
+  }
+  return terms;
+}
+
+function gradientOf(weight, tr) {
+  // ∂C/∂w of the chosen weight by BP4: a_j δ_i (dense) or its sum over positions (conv), + λw.
+  const {l} = weight, lam = MODEL.weight_decay;
+  if (weight.conv) {
+    const w = net.getWeight(l, ...weight.conv);
+    return convTerms(l, ...weight.conv, tr).reduce((p, q) => p + q.t, 0) + lam * w;
+  }
+  return tr.a[l][weight.j] * tr.delta[l][weight.i] + lam * net.getWeight(l, weight.i, weight.j);
+}
+
+function nudgeControls() {
+  let h = `<p>Nudge it: ε <input id="eps" value="${state.eps || "0.001"}" size="8"> <button id="nudge">w ← w + ε</button> <button id="undo">undo nudges</button></p>`;
+  if (state.lastNudge) {
+    const r = state.lastNudge;
+    h += `<p class="num">ΔC = ${fmt(r.dC)}<br>ε·∂C/∂w = ${fmt(r.predicted)}<br>relative difference ${fmt(Math.abs(r.dC - r.predicted) / Math.max(Math.abs(r.dC), Math.abs(r.predicted), 1e-300))}</p>` +
+      "<p>The gradient check made tangible (math.md §7): for a small ε the cost moves by ε times the gradient.</p>";
+  }
+  return h;
+}
+
+function convWeightPanel(tr) {
+  // BP4 for a shared weight (§8): ∂C/∂W[f, k, u, v] = Σ_{r,c} a_in[k, r·s + u, c·s + v] · δ[f, r, c] (+ λW).
+  const {l, conv} = state.weight, [f, k, u, v] = conv, w = net.getWeight(l, ...conv), lam = MODEL.weight_decay;
+  const terms = convTerms(l, f, k, u, v, tr), total = terms.reduce((p, q) => p + q.t, 0);
+  // the input row and column a filter entry reads at output (r, c): r·s + u − pad
+  const s = SPECS[l], at = (x, st, off) => `${st === 1 ? x : st + "·" + x}${off > 0 ? " + " + off : off < 0 ? " − " + -off : ""}`;
+  let h = `<h3>W[${l}][${f}, ${k}, ${u}, ${v}] = ${fmt(w)}</h3><p class="num">BP4 (math.md §8): ∂C/∂w = Σ_{r,c} a_in[${k}, ${at("r", s.stride[0], u - s.pad[0])}, ${at("c", s.stride[1], v - s.pad[1])}] · δ[${f}, r, c]${lam ? " + λw" : ""}<br>` +
+    `= (sum of the ${terms.length} terms below) ${fmt(total)}${lam ? ` + ${lam} × ${fmt(w)}` : ""}<br>= ${fmt(total + lam * w)}</p>`;
+  terms.sort((p, q) => Math.abs(q.t) - Math.abs(p.t));
+  h += "<table><tr><th>(r, c)</th><th>a_in</th><th>δ</th><th>a_in·δ</th></tr>";
+  for (const t of terms.slice(0, 12)) h += `<tr><td>(${t.r}, ${t.c})</td><td>${fmt(t.a)}</td><td>${fmt(t.d)}</td><td>${fmt(t.t)}</td></tr>`;
+  if (terms.length > 12) h += `<tr><td colspan="4">… and ${terms.length - 12} smaller terms</td></tr>`;
+  h += "</table><p>The filter is shared: this one weight sums a_in · δ over every position it visits, so a blank input at one position starves it only there.</p>";
+  return h + nudgeControls();
 }
 
 function weightPanel(tr) {
@@ -302,32 +491,27 @@ function weightPanel(tr) {
     h += `<p class="why">Low input activation: a_j = ${fmt(ak)} is near 0 (below 1% of the layer's mean |a| ${fmt(meanA)}), so by BP4, ∂C/∂w = a_in δ_out, this weight learns slowly.</p>`;
   }
   for (const words of unitWords(l + 1, i, tr)) h += `<p class="why">The unit it feeds: ${words}</p>`;
-  h += `<p>Nudge it: ε <input id="eps" value="${state.eps || "0.001"}" size="8"> <button id="nudge">w ← w + ε</button> <button id="undo">undo nudges</button></p>`;
-  if (state.lastNudge) {
-    const r = state.lastNudge;
-    h += `<p class="num">ΔC = ${fmt(r.dC)}<br>ε·∂C/∂w = ${fmt(r.predicted)}<br>relative difference ${fmt(Math.abs(r.dC - r.predicted) / Math.max(Math.abs(r.dC), Math.abs(r.predicted), 1e-300))}</p>` +
-      "<p>The gradient check made tangible (math.md §7): for a small ε the cost moves by ε times the gradient.</p>";
-  }
-  return h;
+  return h + nudgeControls();
 }
 
 function doNudge() {
   const eps = Number(el("eps").value);
   if (!Number.isFinite(eps)) { alert("ε must be a number"); return; }
   state.eps = el("eps").value;
-  const {l, i, j} = state.weight, key = `${l},${i},${j}`;
+  const {l} = state.weight, index = state.weight.conv || [state.weight.i, state.weight.j];
+  const key = [l, ...index].join(",");
   // BP4 for this one weight (gradient(k) would build every layer's dW).
-  const tr = net.trace(state.k), w = net.getWeight(l, i, j);
-  const g = tr.a[l][j] * tr.delta[l][i] + MODEL.weight_decay * w, before = net.cost(state.k);
+  const tr = net.trace(state.k), w = net.getWeight(l, ...index);
+  const g = gradientOf(state.weight, tr), before = net.cost(state.k);
   if (!state.nudged.has(key)) state.nudged.set(key, w);
-  net.setWeight(l, i, j, w + eps);
+  net.setWeight(l, ...index, w + eps);
   state.lastNudge = {dC: net.cost(state.k) - before, predicted: eps * g};
   state.dead = deadUnits();
   render();
 }
 
 function undoNudges() {
-  for (const [key, w] of state.nudged) { const [l, i, j] = key.split(",").map(Number); net.setWeight(l, i, j, w); }
+  for (const [key, w] of state.nudged) { const [l, ...index] = key.split(",").map(Number); net.setWeight(l, ...index, w); }
   state.nudged.clear();
   state.lastNudge = null;
   state.dead = deadUnits();
