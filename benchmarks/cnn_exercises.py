@@ -321,11 +321,16 @@ def dense_dropout_train(net: Network, X: Array, Y: Array, opt: Any, args: argpar
                 u = rng.random((len(rows), net.layers[l].units), dtype=np.float32)
                 masks[l] = (u < keep).astype(np.float32) / np.float32(keep)
             J, grad = net.loss_and_grad(X[rows], Y[rows], dropout_masks=masks)
-            opt.step(net.theta, grad, state, args.learning_rate)
+            opt.step(net.theta, grad, state, schedule_rate(args, e))
             total += J * len(rows)
         grad_seconds.append(time.perf_counter() - t0)
         on_epoch(e, total / X.shape[0], grad_seconds[-1])
     return grad_seconds
+
+
+def schedule_rate(args: argparse.Namespace, epoch: int) -> float:
+    """η of ``epoch`` (from 0): ``--learning-rate`` × ``--lr-decay`` ** epoch."""
+    return float(args.learning_rate * args.lr_decay**epoch)
 
 
 def nielsen(args: argparse.Namespace) -> None:
@@ -341,17 +346,19 @@ def nielsen(args: argparse.Namespace) -> None:
     opt = Adam(learning_rate=args.learning_rate) if args.optimizer == "adam" else \
         SGD(learning_rate=args.learning_rate, momentum=args.momentum)
     print(f"network {v}: {' → '.join(map(repr, net.layers))}; {args.optimizer}, "
-          f"η {args.learning_rate:g}, batch {args.batch}, {args.epochs} epochs"
+          f"η {args.learning_rate:g} × {args.lr_decay:g} per epoch, batch {args.batch}, "
+          f"{args.epochs} epochs"
           + (f", dropout {args.dropout} on the dense layers" if v == 4 else ""))
     if v == 4:
         def on_epoch(e: int, J: float, seconds: float) -> None:
-            print(f"  epoch {e + 1}: cost {J:.4f}, {seconds:.1f} s, test accuracy "
-                  f"{test_accuracy(net, X_test, y_test):.4f}", flush=True)
+            print(f"  epoch {e + 1}: cost {J:.4f}, η {schedule_rate(args, e):g}, {seconds:.1f} s, "
+                  f"test accuracy {test_accuracy(net, X_test, y_test):.4f}", flush=True)
 
         seconds = dense_dropout_train(net, X, one_hot(y), opt, args, on_epoch)
     else:
+        schedule = StepDecay(args.learning_rate, step_size=1, gamma=args.lr_decay)
         history = nablanet.train(net, X, one_hot(y), optimizer=opt,
-                                 learning_rate=args.learning_rate, epochs=args.epochs,
+                                 learning_rate=schedule, epochs=args.epochs,
                                  batch_size=args.batch, seed=args.seed,
                                  callbacks=[EpochPrinter(X_test, y_test)])
         seconds = history.best.epoch_time
@@ -382,6 +389,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam")
     p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="η is multiplied by this after each epoch (default 1: constant)")
     p.add_argument("--momentum", type=float, default=0.9, help="sgd's μ (default 0.9)")
     p.add_argument("--dense", type=int, default=100, help="units per dense layer (100)")
     p.add_argument("--dense-layers", type=int, default=1,
