@@ -15,9 +15,9 @@ Usage: ``python benchmarks/cnn_exercises.py EXPERIMENT [flags]``, one experiment
   whitening (ε 0.1), a sparse autoencoder with a linear decoder (``--features`` hidden
   sigmoid units, ρ 0.035, β 5, λ 3e-3, L-BFGS); its features, folded with the whitening
   into one filter bank, are convolved over whole images (a `Conv2D` holding them, fixed)
-  and mean-pooled (7×7 over the 21×21 maps: a 3×3 grid, as UFLDL's 19×19 pools over 57×57
-  maps); softmax regression (λ 1e-4, L-BFGS) classifies the pooled features, against
-  softmax regression on the raw pixels.
+  and mean-pooled (``--pool``, 7: 7×7 over the 21×21 maps, a 3×3 grid, as UFLDL's 19×19
+  pools over 57×57 maps); softmax regression (λ 1e-4, L-BFGS) classifies the pooled
+  features, against softmax regression on the raw pixels.
 - ``nielsen``: chapter 6's networks (``--variant``): 1 one conv-pool layer (20 filters
   5×5, max pool 2) + dense 100 + softmax, sigmoid; 2 two conv-pool layers (20 then 40
   filters); 3 as 2 with ReLU; 4 as 3 with dropout (``--dropout``, 0.5) on the dense layer
@@ -274,7 +274,7 @@ def features(args: argparse.Namespace) -> None:
     print(f"sparse autoencoder 64-{args.features}-64 (linear decoder) on {args.patches} "
           f"ZCA-whitened patches: {ae.n_iter_} L-BFGS iterations, J {ae.loss_curve_[-1]:.4f}, "
           f"{t_ae:.1f} s")
-    net = feature_network(ae, zca, pool=7)
+    net = feature_network(ae, zca, pool=args.pool)
     print(f"feature network: {' → '.join(map(repr, net.layers))}: "
           f"{net.layer_sizes[-1]} pooled features an image")
     t0 = time.perf_counter()
@@ -381,6 +381,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = sub.add_parser("features", help="convolution and pooling of learnt features")
     p.add_argument("--features", type=int, default=64, help="hidden units (UFLDL: 400)")
     p.add_argument("--patches", type=int, default=20000, help="patches (UFLDL: 100000)")
+    p.add_argument("--pool", type=int, choices=(3, 7, 21), default=7,
+                   help="mean pooling size over the 21×21 maps (7: a 3×3 grid, UFLDL's)")
     p.add_argument("--ae-iter", type=int, default=400, help="autoencoder L-BFGS iterations")
     p.add_argument("--softmax-iter", type=int, default=200, help="softmax L-BFGS iterations")
     p = sub.add_parser("nielsen", help="chapter 6's networks")
