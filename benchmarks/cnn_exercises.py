@@ -300,11 +300,11 @@ def features(args: argparse.Namespace) -> None:
 
 def dense_dropout_train(net: Network, X: Array, Y: Array, opt: Any, args: argparse.Namespace,
                         on_epoch: Callable[[int, float, float], None]) -> list[float]:
-    """Minibatch training with dropout on the dense hidden layers only.
+    """Minibatch training with dropout on the dense hidden layers only (chapter 6's).
 
-    ``nablanet.train(dropout=p)`` drops units of every hidden layer, feature maps and
-    pooled maps included; chapter 6 drops only the dense layers' units, so this loop draws
-    its own masks and calls ``Network.loss_and_grad`` with them.
+    The masks are drawn here, one per dense hidden layer (None for the convolution and
+    pooling layers), and passed to ``Network.loss_and_grad``, so that what is dropped is
+    explicit in the benchmark.
     """
     rng = np.random.default_rng(args.seed)
     keep = 1.0 - args.dropout
