@@ -1,0 +1,94 @@
+"""Convolution and pooling on several threads: the same bits whatever the thread count.
+
+`nablanet.layers.chunks` splits a batch into fixed chunks of examples and runs them on as
+many threads as BLAS may use; what is summed over examples (∂J/∂W) is summed chunk by
+chunk in order, so 1, 2 or 3 threads give identical costs and gradients.
+"""
+
+import threading
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from nablanet import Network, compiled_kernels, kernels
+from nablanet.layers import Conv2D, Dense, MaxPool2D, MeanPool2D, chunks
+
+# Blas threads as each test sees them: numpy's OpenBLAS, whatever the environment set.
+SEVERAL = 3
+
+
+def _net(dtype):
+    layers = [Conv2D(3, 3, activation="relu"), MaxPool2D(2),
+              Conv2D(4, 2, stride=2, padding="same", activation="tanh"), MeanPool2D(1),
+              Dense(5), Dense(3, "softmax")]
+    return Network(layers, input_shape=(2, 9, 9), dtype=dtype, seed=3)
+
+
+def _threads_available():
+    with threadpool_limits(limits=SEVERAL):
+        return chunks.threads()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cost_and_gradient_are_the_same_bits_on_one_and_several_threads(dtype):
+    if _threads_available() < 2:
+        pytest.skip("numpy's BLAS reports a single thread here")
+    rng = np.random.default_rng(0)
+    m = 2 * chunks.CHUNK + 7  # three chunks, the last one short
+    X = rng.normal(size=(m, 2 * 9 * 9)).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.integers(0, 3, m)]
+    net = _net(dtype)
+    results = []
+    for n in (1, 2, SEVERAL):
+        with threadpool_limits(limits=n):
+            results.append(net.loss_and_grad(X, Y))
+            results.append((0.0, net.forward(X).ravel()))
+    J1, g1 = results[0]
+    assert np.isfinite(J1) and np.abs(g1).max() > 0
+    for J, g in results[2::2]:
+        assert J == J1
+        np.testing.assert_array_equal(g, g1)
+    for _, p in results[3::2]:
+        np.testing.assert_array_equal(p, results[1][1])
+
+
+def test_chunks_are_fixed_by_the_batch_size_alone():
+    assert chunks.chunks(70) == [slice(0, 32), slice(32, 64), slice(64, 70)]
+    assert chunks.chunks(32) == [slice(0, 32)]
+    assert chunks.chunks(0) == []
+
+
+def test_several_threads_run_chunks_at_once_and_blas_gets_its_count_back():
+    if _threads_available() < 2:
+        pytest.skip("numpy's BLAS reports a single thread here")
+    meeting = threading.Barrier(2, timeout=10)  # broken unless two chunks run at once
+    seen = []
+
+    def work(j, s):
+        if j < 2:
+            meeting.wait()
+        seen.append((j, s, chunks.threads()))
+
+    with threadpool_limits(limits=2):
+        chunks.run_chunks(work, 4 * chunks.CHUNK)
+        assert chunks.threads() == 2
+    assert sorted(j for j, _, _ in seen) == [0, 1, 2, 3]
+    assert {n for _, _, n in seen} == {1}  # one BLAS thread inside each chunk
+
+
+def test_workers_see_the_callers_kernel_choice_and_pass_exceptions_back():
+    if _threads_available() < 2:
+        pytest.skip("numpy's BLAS reports a single thread here")
+    choices = []
+
+    def work(j, s):
+        choices.append(kernels.current().compiled)
+        if j == 3:
+            raise ValueError("chunk 3 failed")
+
+    with threadpool_limits(limits=2), compiled_kernels():
+        with pytest.raises(ValueError, match="chunk 3 failed"):
+            chunks.run_chunks(work, 4 * chunks.CHUNK)
+        assert chunks.threads() == 2
+    assert choices == [True] * 4
