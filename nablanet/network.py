@@ -35,6 +35,7 @@ from nablanet._arrays import check_dtype, check_matrix, check_pair, check_sample
 from nablanet._checks import number
 from nablanet.activations import Activation
 from nablanet.layers import Layer, network_layers
+from nablanet.layers.chunks import held
 from nablanet.losses import Loss, get_loss
 from nablanet.network_checks import NetworkChecks
 from nablanet.network_display import NetworkDisplay
@@ -346,6 +347,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
             H[rows] = ws.buffers[l].A
         return H
 
+    @held  # convolutions: BLAS on one thread, the batch split over the threads instead
     def _forward(
         self,
         X: Any,
@@ -502,6 +504,7 @@ class Network(NetworkState, ThreadSafety, NetworkDisplay, NetworkChecks):
         """`loss_and_grad_into` with positional weights, for callers not yet moved to it."""
         return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
 
+    @held
     def _backpropagate(
         self,
         X: Any,

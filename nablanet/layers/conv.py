@@ -151,6 +151,8 @@ class Conv2D(Layer):
     (rows already weighted, §6).
     """
 
+    splits_batch = True  # its passes run in chunks of examples (`nablanet.layers.chunks`)
+
     def __init__(
         self,
         filters: int,

@@ -28,6 +28,7 @@ class _Pool2D(Layer):
     """What both poolings share: shapes, no parameters, the identity as activation."""
 
     has_derivative = False  # f is the identity: δ is ∂J/∂a itself, no f'(z) factor
+    splits_batch = True  # its passes run in chunks of examples (`nablanet.layers.chunks`)
 
     def __init__(self, size: int | tuple[int, int]) -> None:
         self.size = pair(size, "size")
