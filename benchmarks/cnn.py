@@ -298,7 +298,9 @@ def child(args: argparse.Namespace) -> None:
     predicted = np.concatenate([predict(X_test[k : k + m]) for k in range(0, len(X_test), m)])
     print(json.dumps({"peer": peer, "model": args.model, "wall": wall, "cpu": cpu,
                       "accuracy": float(np.mean(predicted == y_test)),
-                      "peak_mb": peak[0] / 1024, "added_mb": (peak[0] - setup) / 1024}))
+                      "peak_mb": peak[0] / 1024, "added_mb": (peak[0] - setup) / 1024,
+                      "steps_wall": STEPS.get("wall"), "steps_cpu": STEPS.get("cpu"),
+                      "total_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 Epoch = tuple[float, float, Callable[[Array], Array]]
@@ -306,17 +308,32 @@ Epoch = tuple[float, float, Callable[[Array], Array]]
 
 def epoch_nablanet(net: Network, X: Array, y: Array, m: int, threads: int,
                    trained: Callable[[], None]) -> Epoch:
-    from nablanet import train
+    """``nablanet.train``, all of it timed; its epoch's steps alone go to `STEPS`."""
+    from nablanet import Callback, train
     from nablanet.optim import SGD
+
+    class Clock(Callback):  # the epoch's steps alone, and the memory they reached
+        def on_epoch_begin(self, state: Any) -> None:
+            self.start = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, state: Any) -> bool:
+            STEPS.update(wall=time.perf_counter() - self.start[0],
+                         cpu=time.process_time() - self.start[1])
+            trained()
+            return False
 
     Y = np.eye(10, dtype=np.float32)[y]
     with threadpool_limits(limits=threads):
         start, start_cpu = time.perf_counter(), time.process_time()
         train(net, X, Y, optimizer=SGD(0.1, momentum=0.9), epochs=1, batch_size=m,
-              shuffle=False)
+              shuffle=False, callbacks=[Clock()])
         wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
-    trained()
     return wall, cpu, lambda X: net.forward(X).argmax(axis=1)
+
+
+#: nablanet's epoch without what `train` does around it (its final cost over all the
+#: training rows, its setup): wall and CPU seconds.
+STEPS: dict[str, float] = {}
 
 
 def epoch_torch(net: Network, X: Array, y: Array, m: int, threads: int,
@@ -371,12 +388,12 @@ def epoch_jax(net: Network, X: Array, y: Array, m: int, threads: int,
 
 def epochs(args: argparse.Namespace) -> None:
     """Every peer and model for --rounds rounds, alternating, each in a fresh process."""
-    models = args.models.split(",")
+    models, peers = args.models.split(","), args.peers.split(",")
     load = os.getloadavg()
     runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for _ in range(args.rounds):
         for model in models:
-            for peer in PEERS:
+            for peer in peers:
                 cmd = [sys.executable, __file__, "--child", peer, "--model", model,
                        "--threads", str(args.threads), "--batch", str(args.batch),
                        "--rows", str(args.rows)]
@@ -392,7 +409,7 @@ def epochs(args: argparse.Namespace) -> None:
         flops = step_flops(net, args.batch) * args.rows / args.batch
         print(f"model {model}: {' → '.join(map(repr, net.layers))}; batch {args.batch}, "
               f"{steps} steps, {flops / 1e12:.2f} TFLOP per epoch")
-        for peer in PEERS:
+        for peer in peers:
             rs = runs[(model, peer)]
             wall, cpu = min(r["wall"] for r in rs), min(r["cpu"] for r in rs)
             rate = flops / cpu / 1e9
@@ -401,6 +418,12 @@ def epochs(args: argparse.Namespace) -> None:
                   f"of the GEMM's), test accuracy {rs[-1]['accuracy']:.4f}, peak memory "
                   f"{max(r['peak_mb'] for r in rs):5.0f} MB (training +"
                   f"{max(r['added_mb'] for r in rs):4.0f} MB)")
+            if rs[0].get("steps_cpu") is not None:
+                steps_wall = min(r["steps_wall"] for r in rs)
+                print(f"  {'':9s} of which the epoch's steps {steps_wall:6.1f} s "
+                      f"wall, {min(r['steps_cpu'] for r in rs):6.1f} s CPU (the rest: train's "
+                      f"setup and its final cost over all rows, peak memory "
+                      f"{max(r['total_peak_mb'] for r in rs):5.0f} MB)")
 
 
 def main() -> None:
@@ -414,6 +437,7 @@ def main() -> None:
     parser.add_argument("--epoch", action="store_true",
                         help="train each peer one epoch in a fresh process (both models)")
     parser.add_argument("--models", default="ufldl,nielsen", help="--epoch's models")
+    parser.add_argument("--peers", default=",".join(PEERS), help="--epoch's peers")
     parser.add_argument("--rows", type=int, default=ROWS,
                         help="--epoch's training rows (default 60000, the whole set)")
     parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
