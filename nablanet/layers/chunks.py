@@ -39,6 +39,7 @@ T = TypeVar("T")
 CHUNK = 32
 
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 
 #: The chunk threads of the pass running in this context, while BLAS is held to one thread
 #: (`holding_blas`); None outside.
@@ -174,9 +175,12 @@ def _share(work: Callable[[int, slice], None], parts: list[slice], n: int) -> No
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_pid
     with _lock:
-        if _pool is None:
+        # A process forked from one with a pool inherits the pool without its threads
+        # (tasks would wait forever): it makes its own.
+        if _pool is None or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
                                        thread_name_prefix="nablanet-chunks")
+            _pool_pid = os.getpid()
         return _pool

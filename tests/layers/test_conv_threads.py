@@ -5,6 +5,8 @@ many threads as BLAS may use; what is summed over examples (∂J/∂W) is summed
 chunk in order, so 1, 2 or 3 threads give identical costs and gradients.
 """
 
+import multiprocessing
+import os
 import threading
 
 import numpy as np
@@ -127,3 +129,25 @@ def test_a_convolutional_network_holds_blas_to_one_thread_through_its_whole_pass
         assert seen == [1] * 4 and _blas_threads() == 2
         dense.loss_and_grad(X, Y)
         assert seen[4:] == [2] * 2  # a network without convolutions keeps its BLAS threads
+
+
+def test_a_forked_process_runs_chunks_on_a_pool_of_its_own():
+    if _threads_available() < 2 or not hasattr(os, "fork"):
+        pytest.skip("needs two BLAS threads and os.fork")
+    with threadpool_limits(limits=2):
+        chunks.run_chunks(lambda j, s: None, 4 * chunks.CHUNK)  # the parent's pool exists
+        seen = multiprocessing.get_context("fork").Queue()
+        child = multiprocessing.get_context("fork").Process(
+            target=_run_in_child, args=(seen,))
+        child.start()
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+        assert child.exitcode == 0 and seen.get(timeout=5) == [0, 1, 2, 3]
+
+
+def _run_in_child(seen):
+    done = []
+    with threadpool_limits(limits=2):
+        chunks.run_chunks(lambda j, s: done.append(j), 4 * chunks.CHUNK)
+    seen.put(sorted(done))
