@@ -1,4 +1,4 @@
-"""Forward + backward per batch: UFLDL's CNN exercise network, nablanet against PyTorch CPU.
+"""Convolutional networks: nablanet against PyTorch CPU and JAX, per step and per epoch.
 
 The network of UFLDL's "Convolutional Neural Network" exercise: 20 filters of 9×9 with
 sigmoid units over 28×28 images, 2×2 mean pooling, a softmax layer of 10 (cross-entropy),
@@ -9,27 +9,43 @@ the optimizer: the cost and its gradient with respect to every parameter.
   input_shape=(1, 28, 28), dtype=np.float32)`` and its ``loss_and_grad`` (cross-entropy),
   the work buffers made at the first step and reused;
 - PyTorch: the same model as ``nn.Sequential(Conv2d, Sigmoid, AvgPool2d, Flatten,
-  Linear)`` with ``F.cross_entropy``, ``loss.backward()`` after ``zero_grad``.
+  Linear)`` with ``F.cross_entropy``, ``loss.backward()`` after ``zero_grad``;
+- JAX: the same model with ``lax.conv_general_dilated`` and ``lax.reduce_window``, its
+  cost and gradient one ``jax.jit`` function.
 
-Both start from the same weights and their costs and gradients are compared before any
-timing. Then --rounds rounds alternate the two, each timing --steps steps; the figures
+All start from the same weights and their costs and gradients are compared before any
+timing. Then --rounds rounds alternate the three, each timing --steps steps; the figures
 are medians over rounds of the wall time and of the process's CPU time per batch (with
 one thread the CPU time is what the step takes on an idle core, steady when other
-processes share the machine; the wall time is not). Both are held to --threads threads
-(BLAS through threadpoolctl, ``torch.set_num_threads``). --profile adds the time of each
-of nablanet's passes, the layers run one by one as the network runs them.
+processes share the machine; the wall time is not). All are held to --threads threads
+(BLAS through threadpoolctl, ``torch.set_num_threads``, XLA's flags). --profile adds the
+time of each of nablanet's passes, the layers run one by one as the network runs them.
+
+--epoch trains each peer for one epoch of Fashion-MNIST's 60,000 training images (SGD,
+α 0.1, momentum 0.9, batch --batch, the rows in one fixed shuffled order for all), each
+in a fresh subprocess, alternating peers and models over --rounds rounds, and prints per
+peer the seconds per epoch (wall and CPU, the best round), the test accuracy on the
+10,000 test images, the peak resident memory of the process (``ru_maxrss``) and how much
+of it the training added, the FLOPs per epoch and the share of the GEMM throughput.
+nablanet trains through ``nablanet.train`` (its own choice of threads included, issue 25).
 
 Data: Fashion-MNIST's training images from /usr/share/datasets/fashion-mnist (Debian's
 dataset-fashion-mnist, ``make fashion-mnist``) where present, else random images.
 
-Run: ``python benchmarks/cnn.py [--threads 1] [--batch 256] [--rounds 7] [--profile]``.
+Run: ``python benchmarks/cnn.py [--threads 1] [--batch 256] [--rounds 7] [--profile]``;
+``python benchmarks/cnn.py --epoch [--threads 1] [--rounds 2]`` (both models).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +59,10 @@ from nablanet import Network
 from nablanet.data.idx import read_idx
 from nablanet.layers import Buffers, Conv2D, Dense, MaxPool2D, MeanPool2D
 
-FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+DATA = Path("/usr/share/datasets/fashion-mnist")
+FASHION = DATA / "train-images-idx3-ubyte.gz"
+PEERS = ("nablanet", "PyTorch", "JAX")
+ROWS = 60_000  # an epoch: Fashion-MNIST's training set
 Array = np.ndarray
 
 
@@ -108,6 +127,61 @@ def torch_model(net: Network) -> Any:
         if layer.activation.name in act:
             modules.append(act[layer.activation.name]())
     return torch.nn.Sequential(*modules)  # softmax: inside F.cross_entropy
+
+
+def jax_model(net: Network) -> tuple[Any, list[tuple[Any, Any]]]:
+    """The same layers as a JAX function ``logits(params, X)``, and the network's weights.
+
+    X has shape (m, C, H, W); convolutions are ``lax.conv_general_dilated`` in NCHW/OIHW
+    (cross-correlation, as nablanet and PyTorch), poolings ``lax.reduce_window``.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.W, net.b, strict=True)]
+    layers = net.layers
+
+    def logits(params: Any, x: Any) -> Any:
+        for layer, (W, b) in zip(layers, params, strict=True):
+            if isinstance(layer, Conv2D):
+                x = jax.lax.conv_general_dilated(
+                    x, W, layer.stride, "VALID", dimension_numbers=("NCHW", "OIHW", "NCHW")
+                ) + b[None, :, None, None]
+            elif isinstance(layer, MeanPool2D | MaxPool2D):
+                window = (1, 1, *layer.size)
+                if isinstance(layer, MaxPool2D):
+                    x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
+                else:
+                    x = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, window, "VALID")
+                    x = x / math.prod(layer.size)
+                continue
+            else:
+                x = x.reshape(x.shape[0], -1) @ W.T + b
+            name = layer.activation.name
+            if name != "softmax":  # softmax: inside the cost
+                x = {"sigmoid": jax.nn.sigmoid, "relu": jax.nn.relu, "tanh": jnp.tanh}[name](x)
+        return x
+
+    return logits, params
+
+
+def jax_cost(logits: Any) -> Any:
+    """Mean cross-entropy ``cost(params, X, y)`` of a `jax_model`'s logits."""
+    import jax
+    import jax.numpy as jnp
+
+    def cost(params: Any, x: Any, y: Any) -> Any:
+        z = jax.nn.log_softmax(logits(params, x))
+        return -jnp.mean(jnp.take_along_axis(z, y[:, None], axis=1))
+
+    return cost
+
+
+def set_xla_threads(threads: int) -> None:
+    """XLA's CPU threads, before JAX is imported (its flags are read once)."""
+    flags = f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
 def profile(net: Network, X: Array, steps: int) -> dict[str, float]:
@@ -193,6 +267,165 @@ def timed(call: Callable[[], Any], steps: int) -> tuple[float, float]:
     return (time.perf_counter() - start) / steps, (time.process_time() - start_cpu) / steps
 
 
+def fashion(split: str) -> tuple[Array, Array]:
+    """Fashion-MNIST's ``train`` or ``t10k`` images (float32 rows in [0, 1]) and labels."""
+    X = read_idx(DATA / f"{split}-images-idx3-ubyte.gz")
+    y = read_idx(DATA / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
+    return X.reshape(len(X), 784).astype(np.float32) / 255.0, y
+
+
+def child(args: argparse.Namespace) -> None:
+    """One peer, one model, one epoch in this (fresh) process; prints one JSON line."""
+    set_xla_threads(args.threads)
+    peer, m = args.child, args.batch
+    X, y = fashion("train")
+    order = np.random.default_rng(0).permutation(len(X))  # the same order for every peer
+    X, y = X[order][: args.rows], y[order][: args.rows]
+    X_test, y_test = fashion("t10k")
+    net = Network(MODELS[args.model](), input_shape=(1, 28, 28), dtype=np.float32, seed=0)
+    if args.model == "ufldl":
+        net.W[0][...] = np.random.default_rng(0).normal(0, 0.1, net.W[0].shape)
+    run = {"nablanet": epoch_nablanet, "PyTorch": epoch_torch, "JAX": epoch_jax}[peer]
+    setup = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = [0]
+
+    def trained() -> None:  # the high-water mark of training, before any prediction
+        peak[0] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    wall, cpu, predict = run(net, X, y, m, args.threads, trained)
+    # Predictions batch by batch, for every peer alike (a prediction's memory is not the
+    # training's; nablanet's `forward` takes up to 4096 rows at once).
+    predicted = np.concatenate([predict(X_test[k : k + m]) for k in range(0, len(X_test), m)])
+    print(json.dumps({"peer": peer, "model": args.model, "wall": wall, "cpu": cpu,
+                      "accuracy": float(np.mean(predicted == y_test)),
+                      "peak_mb": peak[0] / 1024, "added_mb": (peak[0] - setup) / 1024,
+                      "steps_wall": STEPS.get("wall"), "steps_cpu": STEPS.get("cpu"),
+                      "total_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+Epoch = tuple[float, float, Callable[[Array], Array]]
+
+
+def epoch_nablanet(net: Network, X: Array, y: Array, m: int, threads: int,
+                   trained: Callable[[], None]) -> Epoch:
+    """``nablanet.train``, all of it timed; its epoch's steps alone go to `STEPS`."""
+    from nablanet import Callback, train
+    from nablanet.optim import SGD
+
+    class Clock(Callback):  # the epoch's steps alone, and the memory they reached
+        def on_epoch_begin(self, state: Any) -> None:
+            self.start = time.perf_counter(), time.process_time()
+
+        def on_epoch_end(self, state: Any) -> bool:
+            STEPS.update(wall=time.perf_counter() - self.start[0],
+                         cpu=time.process_time() - self.start[1])
+            trained()
+            return False
+
+    Y = np.eye(10, dtype=np.float32)[y]
+    with threadpool_limits(limits=threads):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        train(net, X, Y, optimizer=SGD(0.1, momentum=0.9), epochs=1, batch_size=m,
+              shuffle=False, callbacks=[Clock()])
+        wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    return wall, cpu, lambda X: net.forward(X).argmax(axis=1)
+
+
+#: nablanet's epoch without what `train` does around it (its final cost over all the
+#: training rows, its setup): wall and CPU seconds.
+STEPS: dict[str, float] = {}
+
+
+def epoch_torch(net: Network, X: Array, y: Array, m: int, threads: int,
+                trained: Callable[[], None]) -> Epoch:
+    import torch
+
+    torch.set_num_threads(threads)
+    model = torch_model(net)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    tX, ty = torch.from_numpy(X.reshape(-1, 1, 28, 28)), torch.from_numpy(y)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for k in range(0, len(X), m):
+        opt.zero_grad(set_to_none=False)
+        torch.nn.functional.cross_entropy(model(tX[k : k + m]), ty[k : k + m]).backward()
+        opt.step()
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    trained()
+
+    def predict(X: Array) -> Array:
+        with torch.no_grad():
+            return model(torch.from_numpy(X.reshape(-1, 1, 28, 28))).argmax(1).numpy()
+
+    return wall, cpu, predict
+
+
+def epoch_jax(net: Network, X: Array, y: Array, m: int, threads: int,
+              trained: Callable[[], None]) -> Epoch:
+    """One jitted step (cost, gradient, momentum update), compiled before the clock starts."""
+    import jax
+
+    logits, params = jax_model(net)
+    grad = jax.grad(jax_cost(logits))
+
+    @jax.jit
+    def step(params: Any, v: Any, x: Any, y: Any) -> Any:
+        v = jax.tree.map(lambda v, g: 0.9 * v - 0.1 * g, v, grad(params, x, y))
+        return jax.tree.map(lambda p, v: p + v, params, v), v
+
+    v = jax.tree.map(lambda p: p * 0, params)
+    X4, y32 = X.reshape(-1, 1, 28, 28), y.astype(np.int32)
+    for rows in {m, len(X) % m} - {0}:  # compile both batch shapes, untimed
+        jax.block_until_ready(step(params, v, X4[:rows], y32[:rows]))
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for k in range(0, len(X), m):
+        params, v = step(params, v, X4[k : k + m], y32[k : k + m])
+    jax.block_until_ready(params)
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    trained()
+    forward = jax.jit(logits)
+    return wall, cpu, lambda X: np.asarray(forward(params, X.reshape(-1, 1, 28, 28)).argmax(1))
+
+
+def epochs(args: argparse.Namespace) -> None:
+    """Every peer and model for --rounds rounds, alternating, each in a fresh process."""
+    models, peers = args.models.split(","), args.peers.split(",")
+    load = os.getloadavg()
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):
+        for model in models:
+            for peer in peers:
+                cmd = [sys.executable, __file__, "--child", peer, "--model", model,
+                       "--threads", str(args.threads), "--batch", str(args.batch),
+                       "--rows", str(args.rows)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                runs.setdefault((model, peer), []).append(json.loads(out.splitlines()[-1]))
+    peak = gemm_peak(args.threads)
+    steps = -(-args.rows // args.batch)
+    print(f"CPU: {cpu_model()}; {args.threads} thread(s); load average "
+          f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; best of {args.rounds} "
+          f"round(s); a 2048³ float32 GEMM: {peak:.1f} GFLOP/s of CPU time")
+    for model in models:
+        net = Network(MODELS[model](), input_shape=(1, 28, 28), dtype=np.float32, seed=0)
+        flops = step_flops(net, args.batch) * args.rows / args.batch
+        print(f"model {model}: {' → '.join(map(repr, net.layers))}; batch {args.batch}, "
+              f"{steps} steps, {flops / 1e12:.2f} TFLOP per epoch")
+        for peer in peers:
+            rs = runs[(model, peer)]
+            wall, cpu = min(r["wall"] for r in rs), min(r["cpu"] for r in rs)
+            rate = flops / cpu / 1e9
+            print(f"  {peer:9s} {wall:6.1f} s/epoch wall, {cpu:6.1f} s CPU "
+                  f"({cpu / steps * 1e3:5.1f} ms a step; {rate:5.1f} GFLOP/s, {rate / peak:4.0%} "
+                  f"of the GEMM's), test accuracy {rs[-1]['accuracy']:.4f}, peak memory "
+                  f"{max(r['peak_mb'] for r in rs):5.0f} MB (training +"
+                  f"{max(r['added_mb'] for r in rs):4.0f} MB)")
+            if rs[0].get("steps_cpu") is not None:
+                steps_wall = min(r["steps_wall"] for r in rs)
+                print(f"  {'':9s} of which the epoch's steps {steps_wall:6.1f} s "
+                      f"wall, {min(r['steps_cpu'] for r in rs):6.1f} s CPU (the rest: train's "
+                      f"setup and its final cost over all rows, peak memory "
+                      f"{max(r['total_peak_mb'] for r in rs):5.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="ufldl")
@@ -201,8 +434,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds (default 7)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="time each of nablanet's passes")
+    parser.add_argument("--epoch", action="store_true",
+                        help="train each peer one epoch in a fresh process (both models)")
+    parser.add_argument("--models", default="ufldl,nielsen", help="--epoch's models")
+    parser.add_argument("--peers", default=",".join(PEERS), help="--epoch's peers")
+    parser.add_argument("--rows", type=int, default=ROWS,
+                        help="--epoch's training rows (default 60000, the whole set)")
+    parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.child:
+        child(args)
+        return
+    if args.epoch:
+        epochs(args)
+        return
+    set_xla_threads(args.threads)
+    import jax
     import torch
 
     torch.set_num_threads(args.threads)
@@ -228,6 +476,14 @@ def main() -> None:
         gap = float(np.abs(dW1 - model[0].weight.grad.numpy()).max() / np.abs(dW1).max())
         print(f"cost nablanet {J:.6f}, PyTorch {J_t:.6f}; filter gradients differ by "
               f"{gap:.1e} of their largest entry")
+        logits, params = jax_model(net)
+        jax_grad = jax.jit(jax.value_and_grad(jax_cost(logits)))
+        jX = [jax.device_put(Xb.reshape(m, 1, 28, 28)) for Xb, _ in batches]
+        jy = [jax.device_put(labels[k * m : (k + 1) * m].astype(np.int32)) for k in range(4)]
+        J_j, g_j = jax.block_until_ready(jax_grad(params, jX[0], jy[0]))
+        gap_j = float(np.abs(dW1 - np.asarray(g_j[0][0])).max() / np.abs(dW1).max())
+        print(f"cost JAX {float(J_j):.6f}; its filter gradients differ from nablanet's by "
+              f"{gap_j:.1e} of their largest entry")
 
         k = [0]
 
@@ -239,10 +495,15 @@ def main() -> None:
             k[0] = (k[0] + 1) % 4
             torch_step(model, tX[k[0]], ty[k[0]])
 
-        results: dict[str, list[tuple[float, float]]] = {"nablanet": [], "PyTorch": []}
+        def jaxs() -> None:
+            k[0] = (k[0] + 1) % 4
+            jax.block_until_ready(jax_grad(params, jX[k[0]], jy[k[0]]))
+
+        results: dict[str, list[tuple[float, float]]] = {p: [] for p in PEERS}
         for _ in range(args.rounds):
             results["nablanet"].append(timed(ours, args.steps))
             results["PyTorch"].append(timed(theirs, args.steps))
+            results["JAX"].append(timed(jaxs, args.steps))
 
         passes = profile(net, batches[0][0], args.steps) if args.profile else {}
 
@@ -252,7 +513,7 @@ def main() -> None:
     for info in threadpool_info():
         print(f"BLAS: {info.get('internal_api')} {info.get('version')} "
               f"({info.get('architecture', '-')}): {info.get('filepath')}")
-    print(f"torch {torch.__version__}; data: {source}")
+    print(f"torch {torch.__version__}, jax {jax.__version__}; data: {source}")
     print(f"model {args.model}: {' → '.join(map(repr, net.layers))}")
     print(f"float32, batch {m}: {flops / 1e9:.2f} GFLOP per step (forward + backward); a "
           f"2048³ float32 GEMM runs at {peak:.1f} GFLOP/s of CPU time here")
@@ -264,9 +525,10 @@ def main() -> None:
         rate = flops / cpu / 1e9
         print(f"  {name:9s} {wall * 1e3:7.2f} ms/batch wall, {cpu * 1e3:7.2f} ms CPU "
               f"({rate:5.1f} GFLOP/s of CPU time, {rate / peak:.0%} of the GEMM's)")
-    ratio_wall = med["nablanet"][0] / med["PyTorch"][0]
-    ratio_cpu = med["nablanet"][1] / med["PyTorch"][1]
-    print(f"  nablanet / PyTorch: {ratio_wall:.2f} (wall), {ratio_cpu:.2f} (CPU)")
+    for peer in PEERS[1:]:
+        ratio_wall = med["nablanet"][0] / med[peer][0]
+        ratio_cpu = med["nablanet"][1] / med[peer][1]
+        print(f"  nablanet / {peer}: {ratio_wall:.2f} (wall), {ratio_cpu:.2f} (CPU)")
     if passes:
         print("nablanet per pass (ms CPU):")
         for name, seconds in passes.items():

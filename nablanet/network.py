@@ -33,6 +33,7 @@ from nablanet import kernels
 from nablanet._arrays import check_dtype, check_theta, optional_sample_weight
 from nablanet._checks import number
 from nablanet.layers import Layer, theta_views
+from nablanet.layers.chunks import held
 from nablanet.network_checks import NetworkChecks
 from nablanet.network_config import NetworkConfig
 from nablanet.network_display import NetworkDisplay
@@ -225,6 +226,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
             H[rows] = ws.buffers[l].A
         return H
 
+    @held  # convolutions: BLAS on one thread, the batch split over threads instead
     def _forward(
         self,
         X: Any,
@@ -366,6 +368,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """
         return self._backpropagate(X, Y, theta, grad, sample_weight, dropout_masks)
 
+    @held
     def _backpropagate(
         self,
         X: Any,

@@ -66,6 +66,9 @@ class NetworkConfig:
         self.activations: list[Activation] = [layer.activation for layer in layers]
         self.n_weights = sum(layer.n_weights for layer in layers)
         self.n_params = self.n_weights + sum(layer.n_biases for layer in layers)
+        # Whether a pass holds BLAS to one thread and splits the batch (`layers.chunks.held`):
+        # asked on every pass, so answered once here.
+        self.splits_batch = any(getattr(layer, "splits_batch", False) for layer in layers)
 
     @property
     def init_names(self) -> list[str]:

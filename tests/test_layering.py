@@ -43,7 +43,7 @@ UNITS = {
 
 #: The package order, lowest first: a unit imports only units of lower tiers.
 ORDER = [
-    ["_version", "_html", "_checks", "_arrays", "_optional", "_remote", "_lent", "layout",
+    ["_version", "_html", "_checks", "_arrays", "_blas", "_optional", "_remote", "_lent", "layout",
      "gradcheck", "kernels"],
     ["_fused", "activations", "optim", "io.format"],
     ["losses", "sparsity", "data", "plots"],

@@ -13,7 +13,10 @@ By kind:
 - `activations`: `rectifier` (a relu / leaky relu layer's bias, activation and derivative)
   and `softmax`;
 - `losses`: `softmax_cross_entropy` and `sigmoid_cross_entropy`, a classifier's output
-  layer, cost and weighted δ.
+  layer, cost and weighted δ;
+- `conv`: the copies of convolution and pooling layers (`im2col`, `col2im`, `mean_pool`,
+  `max_pool`, and their transposes): compiled loops with no twin (`Loop`), run whatever
+  the choice, as NumPy has no fast equivalent.
 
 The twins of the kernels without transcendental functions (Adam, momentum, rectifier,
 axpy) round exactly as the loops do; those with exp and log agree to rounding (NumPy's exp
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nablanet.kernels import conv
 from nablanet.kernels.activations import rectifier, softmax
 from nablanet.kernels.choice import (
     Choice,
@@ -34,6 +38,18 @@ from nablanet.kernels.choice import (
     current,
     fit_kernels,
     use_compiled,
+)
+from nablanet.kernels.conv import (
+    LOOPS,
+    Loop,
+    col2im,
+    im2col,
+    max_pool,
+    max_unpool,
+    mean_pool,
+    mean_unpool,
+    unit_stride_col2im,
+    unit_stride_im2col,
 )
 from nablanet.kernels.losses import sigmoid_cross_entropy, softmax_cross_entropy
 from nablanet.kernels.updates import adam, axpy, momentum
@@ -47,10 +63,11 @@ KERNELS: dict[str, Kernel] = {
 
 
 def warm_cache() -> None:
-    """Compile every kernel for float32 and float64 into numba's on-disk cache.
+    """Compile every kernel and every `Loop` for float32 and float64 into numba's disk cache.
 
     Run once at install (the Makefile does), so that the first fit large enough to use
-    the kernels loads them (about 0.5 s) instead of compiling them (a few seconds).
+    the kernels loads them (about 0.5 s) instead of compiling them (a few seconds), and a
+    convolutional network's first step does not pay ~25 s compiling its loops.
     """
     for dtype in (np.float32, np.float64):
         r, one = dtype, np.ones(1, dtype)
@@ -63,22 +80,33 @@ def warm_cache() -> None:
         softmax.compiled(mat, mat.copy())
         for fused in (softmax_cross_entropy, sigmoid_cross_entropy):
             fused.compiled(mat, mat.copy(), mat, one.repeat(2), mat.copy())
+    conv.warm_cache()
 
 
 __all__ = [
     "KERNELS",
+    "LOOPS",
     "Choice",
     "Kernel",
+    "Loop",
     "adam",
     "axpy",
+    "col2im",
     "compiled_kernels",
     "current",
     "fit_kernels",
+    "im2col",
+    "max_pool",
+    "max_unpool",
+    "mean_pool",
+    "mean_unpool",
     "momentum",
     "rectifier",
     "sigmoid_cross_entropy",
     "softmax",
     "softmax_cross_entropy",
+    "unit_stride_col2im",
+    "unit_stride_im2col",
     "use_compiled",
     "warm_cache",
 ]

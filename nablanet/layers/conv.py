@@ -14,23 +14,26 @@ once into a column array ("im2col") of shape (m, C·kh·kw + 1, Ho·Wo) whose la
 ones, so that the forward pass is one matrix product per example, [W b] (F, C·kh·kw + 1)
 times the columns, written straight into z's (F, Ho·Wo) block of the row; [∂J/∂W ∂J/∂b]
 is the same product transposed, and ∂J/∂a_in scatters Wᵀ Δ back over the patches
-("col2im"). The copies are compiled loops (numba); the column arrays are made once per
-batch size (`Conv2D.scratch`) and reused at every step.
+("col2im"). The copies are compiled loops (`nablanet.kernels.conv`); the column arrays
+are made once per batch size (`Conv2D.scratch`) and reused at every step. Both passes run
+in fixed chunks of examples, on as many threads as BLAS may use (`nablanet.layers.chunks`:
+the same bits whatever that number).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 import scipy.sparse
 
+from nablanet import kernels
 from nablanet._checks import integer, one_of
 from nablanet.activations import Activation, get_activation
 from nablanet.layers.base import Array, Buffers, Layer, Shape
+from nablanet.layers.chunks import chunks, run_chunks
 from nablanet.layout import get_initializer
 
 PADDINGS = ("valid", "same")
@@ -97,8 +100,11 @@ class ConvScratch:
         with Δ is ∂J/∂b).
     Wb : ndarray of shape (F, C·kh·kw + 1)
         [W b], the filters unrolled with the biases beside them.
-    gradT, term : ndarray of shape (C·kh·kw + 1, F)
-        [∂J/∂W ∂J/∂b]ᵀ, summed over the examples, and one example's term.
+    gradT : ndarray of shape (C·kh·kw + 1, F)
+        [∂J/∂W ∂J/∂b]ᵀ, summed over the examples.
+    partials, terms : ndarray of shape (chunks, C·kh·kw + 1, F)
+        Each chunk's part of gradT (`nablanet.layers.chunks`), and the term of the
+        example it is adding.
     dcols : ndarray of shape (m, C·kh·kw, Ho·Wo) or None
         ∂J/∂cols, made at the first backward pass that needs ∂J/∂a_in.
     """
@@ -106,7 +112,8 @@ class ConvScratch:
     cols: Array
     Wb: Array
     gradT: Array
-    term: Array
+    partials: Array
+    terms: Array
     dcols: Array | None = None
 
 
@@ -143,6 +150,8 @@ class Conv2D(Layer):
     derived in docs/math.md §8; the backward pass reads Δ = ∂J/∂z from ``buf.delta``
     (rows already weighted, §6).
     """
+
+    splits_batch = True  # its passes run in chunks of examples (`nablanet.layers.chunks`)
 
     def __init__(
         self,
@@ -237,9 +246,9 @@ class Conv2D(Layer):
         K, P = self._cols_shape
         cols = np.empty((m, K + 1, P), dtype=dtype)
         cols[:, K, :] = 1.0  # the bias's row; im2col never writes it
-        F = self.filters
+        F, n = self.filters, len(chunks(m))
         return ConvScratch(cols, np.empty((F, K + 1), dtype), np.empty((K + 1, F), dtype),
-                           np.empty((K + 1, F), dtype))
+                           np.empty((n, K + 1, F), dtype), np.empty((n, K + 1, F), dtype))
 
     @property
     def _unit_stride_unpadded(self) -> bool:
@@ -252,15 +261,15 @@ class Conv2D(Layer):
 
     def _im2col(self, x: Array, cols: Array) -> None:
         if self._unit_stride_unpadded:
-            unit_stride_im2col_kernel()(x, cols, *self.kernel_size, *self.output_shape[1:])
+            kernels.unit_stride_im2col(x, cols, *self.kernel_size, *self.output_shape[1:])
         else:
-            im2col_kernel()(x, cols, *self._geometry)
+            kernels.im2col(x, cols, *self._geometry)
 
     def _col2im(self, dcols: Array, g: Array) -> None:
         if self._unit_stride_unpadded:
-            unit_stride_col2im_kernel()(dcols, g, *self.kernel_size, *self.output_shape[1:])
+            kernels.unit_stride_col2im(dcols, g, *self.kernel_size, *self.output_shape[1:])
         else:
-            col2im_kernel()(dcols, g, *self._geometry)
+            kernels.col2im(dcols, g, *self._geometry)
 
     @property
     def _geometry(self) -> tuple[int, ...]:
@@ -282,44 +291,63 @@ class Conv2D(Layer):
         x = feature_maps(a_in, self.input_shape, "Conv2D")
         m = x.shape[0]
         scratch = self._scratch(buf, m, x.dtype)
-        self._im2col(x, scratch.cols)
         F = self.filters
         scratch.Wb[:, :-1] = W.reshape(F, -1)
         scratch.Wb[:, -1] = b
-        # One product per example, [W b] (F, C·kh·kw + 1) @ [cols; 1] (…, Ho·Wo), written
-        # straight into z's channel-first block: no pass ever transposes, and faster
-        # here than one large product whose output would need one.
-        np.matmul(scratch.Wb, scratch.cols, out=buf.Z.reshape(m, F, -1))
-        if activate:
-            apply_activation(self.activation, buf, derivative)
+        cols, Z = scratch.cols, buf.Z.reshape(m, F, -1)
+        f = self.activation if activate else None
+        D = buf.D if derivative else None
+
+        def chunk(j: int, s: slice) -> None:
+            self._im2col(x[s], cols[s])
+            # One product per example, [W b] (F, C·kh·kw + 1) @ [cols; 1] (…, Ho·Wo),
+            # written straight into z's channel-first block: no pass ever transposes, and
+            # faster here than one large product whose output would need one.
+            np.matmul(scratch.Wb, cols[s], out=Z[s])
+            if f is not None:
+                apply_activation(f, buf.Z[s], buf.A[s], None if D is None else D[s])
+
+        run_chunks(chunk, m)
 
     def backward(
         self, a_in: Any, W: Array, buf: Buffers, dW: Array, db: Array, grad_in: Array | None
     ) -> None:
         """BP3/BP4 for a convolution (§8): ∂J/∂b, ∂J/∂W and, unless None, ∂J/∂a_in."""
         scratch: ConvScratch = buf.scratch
-        cols, gradT, term = scratch.cols, scratch.gradT, scratch.term
+        cols, gradT, partials, terms = scratch.cols, scratch.gradT, scratch.partials, scratch.terms
         m, F = cols.shape[0], self.filters
         Delta = buf.delta.reshape(m, F, -1)
-        # [∂J/∂W ∂J/∂b]ᵀ = Σ_i [cols_i; 1] Δ_iᵀ (§8): one product per example, its last
-        # row the sum of the map's Δ (every position of map f shares b_f). This order of
-        # the factors is the fastest of those measured (the other, or one large product
-        # after transposing Δ, are 10-20% slower).
-        np.matmul(cols[0], Delta[0].T, out=gradT)
-        for i in range(1, m):
-            np.matmul(cols[i], Delta[i].T, out=term)
-            gradT += term
-        dW[...] = gradT[:-1].T.reshape(dW.shape)
-        db[...] = gradT[-1].reshape(db.shape)
+        Wt = W.reshape(F, -1).T
+        dcols, g = None, None
         if grad_in is not None:
             dcols = scratch.dcols
             if dcols is None or dcols.shape[0] != m:
                 dcols = scratch.dcols = np.empty((m, *self._cols_shape), dtype=cols.dtype)
-            # ∂J/∂cols = Wᵀ Δ, then each column's entries are added back where they came
-            # from: the full correlation of Δ with the flipped filters (§8).
-            np.matmul(W.reshape(F, -1).T, Delta, out=dcols)
             g = grad_in.reshape(m, *self.input_shape)
-            self._col2im(dcols, g)
+
+        def chunk(j: int, s: slice) -> None:
+            # [∂J/∂W ∂J/∂b]ᵀ = Σ_i [cols_i; 1] Δ_iᵀ (§8): one product per example, its
+            # last row the sum of the map's Δ (every position of map f shares b_f), summed
+            # here over the chunk's examples in order. This order of the factors is the
+            # fastest of those measured (the other, or one large product after
+            # transposing Δ, are 10-20% slower).
+            np.matmul(cols[s.start], Delta[s.start].T, out=partials[j])
+            for i in range(s.start + 1, s.stop):
+                np.matmul(cols[i], Delta[i].T, out=terms[j])
+                partials[j] += terms[j]
+            if dcols is not None and g is not None:
+                # ∂J/∂cols = Wᵀ Δ, then each column's entries are added back where they
+                # came from: the full correlation of Δ with the flipped filters (§8).
+                np.matmul(Wt, Delta[s], out=dcols[s])
+                self._col2im(dcols[s], g[s])
+
+        run_chunks(chunk, m)
+        # The chunks' parts in chunk order: the same sum whatever the thread count.
+        np.copyto(gradT, partials[0])
+        for part in partials[1:]:
+            gradT += part
+        dW[...] = gradT[:-1].T.reshape(dW.shape)
+        db[...] = gradT[-1].reshape(db.shape)
 
     def _scratch(self, buf: Buffers, m: int, dtype: np.dtype[Any]) -> ConvScratch:
         # The network's scratch where it fits; a fresh one for a one-off call.
@@ -345,139 +373,8 @@ class Conv2D(Layer):
         }
 
 
-def apply_activation(f: Activation, buf: Buffers, derivative: bool) -> None:
-    """Apply f: a = f(z) into ``buf.A`` (which may be ``buf.Z``), f'(z) into ``buf.D`` if asked."""
-    f.f(buf.Z, buf.A)
-    if derivative and buf.D is not None and f.derivative is not None:
-        f.derivative(buf.A, buf.D)
-
-
-# --- compiled copies: im2col and its transpose ------------------------------------
-
-
-@cache
-def im2col_kernel() -> Any:
-    """``im2col(x, cols, kh, kw, sh, sw, pad_top, pad_left, Ho, Wo)``: patches into columns.
-
-    ``cols[i, (k·kh + u)·kw + v, r·Wo + c] = x_pad[i, k, r·sh + u, c·sw + v]``, zero where
-    the position falls in the padding. Row (k, u, v) of the columns is contiguous, so the
-    copy writes memory in order.
-    """
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def im2col(x, cols, kh, kw, sh, sw, pt, pl, Ho, Wo):
-        m, C, H, W = x.shape
-        zero = cols.dtype.type(0)
-        for i in range(m):
-            for k in range(C):
-                for u in range(kh):
-                    for v in range(kw):
-                        row = (k * kh + u) * kw + v
-                        for r in range(Ho):
-                            h = r * sh + u - pt
-                            base = r * Wo
-                            if h < 0 or h >= H:
-                                for c in range(Wo):
-                                    cols[i, row, base + c] = zero
-                            else:
-                                for c in range(Wo):
-                                    w = c * sw + v - pl
-                                    if 0 <= w < W:
-                                        cols[i, row, base + c] = x[i, k, h, w]
-                                    else:
-                                        cols[i, row, base + c] = zero
-
-    return im2col
-
-
-@cache
-def col2im_kernel() -> Any:
-    """``col2im(dcols, g, kh, kw, sh, sw, pad_top, pad_left, Ho, Wo)``: the transpose of im2col.
-
-    ``g`` (m, C, H, W) is overwritten with the sum, over every column entry, of the entry
-    added at the input position it was copied from (entries from the padding are dropped).
-    """
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def col2im(dcols, g, kh, kw, sh, sw, pt, pl, Ho, Wo):
-        m, C, H, W = g.shape
-        g[...] = 0
-        for i in range(m):
-            for k in range(C):
-                for u in range(kh):
-                    for v in range(kw):
-                        row = (k * kh + u) * kw + v
-                        for r in range(Ho):
-                            h = r * sh + u - pt
-                            if 0 <= h < H:
-                                base = r * Wo
-                                for c in range(Wo):
-                                    w = c * sw + v - pl
-                                    if 0 <= w < W:
-                                        g[i, k, h, w] += dcols[i, row, base + c]
-
-    return col2im
-
-
-@cache
-def unit_stride_im2col_kernel() -> Any:
-    """``im2col(x, cols, kh, kw, Ho, Wo)`` for stride 1 without padding (no bounds tests)."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def im2col(x, cols, kh, kw, Ho, Wo):
-        m, C = x.shape[:2]
-        for i in range(m):
-            for k in range(C):
-                for u in range(kh):
-                    for v in range(kw):
-                        row = (k * kh + u) * kw + v
-                        for r in range(Ho):
-                            base = r * Wo
-                            for c in range(Wo):
-                                cols[i, row, base + c] = x[i, k, r + u, c + v]
-
-    return im2col
-
-
-@cache
-def unit_stride_col2im_kernel() -> Any:
-    """``col2im(dcols, g, kh, kw, Ho, Wo)`` for stride 1 without padding (no bounds tests)."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def col2im(dcols, g, kh, kw, Ho, Wo):
-        m, C = g.shape[:2]
-        g[...] = 0
-        for i in range(m):
-            for k in range(C):
-                for u in range(kh):
-                    for v in range(kw):
-                        row = (k * kh + u) * kw + v
-                        for r in range(Ho):
-                            base = r * Wo
-                            for c in range(Wo):
-                                g[i, k, r + u, c + v] += dcols[i, row, base + c]
-
-    return col2im
-
-
-def warm_cache() -> None:
-    """Compile the convolution's loops for float32 and float64 into numba's on-disk cache.
-
-    For an install step (as `nablanet._fused.warm_cache` for the other kernels): compiled
-    cold, they take tens of seconds at a convolutional network's first step; loaded from
-    the cache, a fraction of a second.
-    """
-    layers = [Conv2D(1, 2), Conv2D(1, 2, stride=2, padding="same")]
-    for layer in layers:
-        layer.build((1, 3, 3))
-    for dtype in (np.float32, np.float64):
-        x = np.zeros((1, 1, 3, 3), dtype)
-        for layer in layers:
-            K, P = layer._cols_shape
-            cols = np.zeros((1, K + 1, P), dtype)
-            layer._im2col(x, cols)
-            layer._col2im(np.zeros((1, K, P), dtype), x)
+def apply_activation(f: Activation, Z: Array, A: Array, D: Array | None) -> None:
+    """Apply f: a = f(z) into A (which may be Z), and f'(z) into D unless None."""
+    f.f(Z, A)
+    if D is not None and f.derivative is not None:
+        f.derivative(A, D)

@@ -6,17 +6,21 @@ height or width is not a multiple of the window, the last rows or columns that d
 fill a window are left out, as PyTorch's ``avg_pool2d`` and ``max_pool2d`` do by
 default (``ceil_mode=False``): they take no part in the output and receive a zero
 gradient.
+
+The passes are compiled loops (`nablanet.kernels.conv`), run in chunks of examples on as
+many threads as BLAS may use (`nablanet.layers.chunks`).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import numpy as np
 
+from nablanet import kernels
 from nablanet.activations import get_activation
 from nablanet.layers.base import Array, Buffers, Layer, Shape
+from nablanet.layers.chunks import run_chunks
 from nablanet.layers.conv import feature_maps, pair
 
 
@@ -24,6 +28,7 @@ class _Pool2D(Layer):
     """What both poolings share: shapes, no parameters, the identity as activation."""
 
     has_derivative = False  # f is the identity: δ is ∂J/∂a itself, no f'(z) factor
+    splits_batch = True  # its passes run in chunks of examples (`nablanet.layers.chunks`)
 
     def __init__(self, size: int | tuple[int, int]) -> None:
         self.size = pair(size, "size")
@@ -111,7 +116,8 @@ class MeanPool2D(_Pool2D):
     ) -> None:
         """Forward (§8): z = the block means (a = z)."""
         x = self._maps(a_in)
-        mean_pool_kernel()(x, self._out(buf, x.shape[0]), *self.size)
+        out, (p, q) = self._out(buf, x.shape[0]), self.size
+        run_chunks(lambda j, s: kernels.mean_pool(x[s], out[s], p, q), x.shape[0])
         self._activate(buf, activate)
 
     def backward(
@@ -122,7 +128,8 @@ class MeanPool2D(_Pool2D):
             return
         m = buf.delta.shape[0]
         Delta = buf.delta.reshape(m, *self.output_shape)
-        mean_unpool_kernel()(Delta, grad_in.reshape(m, *self.input_shape), *self.size)
+        g, (p, q) = grad_in.reshape(m, *self.input_shape), self.size
+        run_chunks(lambda j, s: kernels.mean_unpool(Delta[s], g[s], p, q), m)
 
 
 class MaxPool2D(_Pool2D):
@@ -155,7 +162,8 @@ class MaxPool2D(_Pool2D):
         m = x.shape[0]
         if not isinstance(buf.scratch, np.ndarray) or buf.scratch.shape[0] != m:
             buf.scratch = self.scratch(m, x.dtype)
-        max_pool_kernel()(x, self._out(buf, m), buf.scratch, *self.size)
+        out, where, (p, q) = self._out(buf, m), buf.scratch, self.size
+        run_chunks(lambda j, s: kernels.max_pool(x[s], out[s], where[s], p, q), m)
         self._activate(buf, activate)
 
     def backward(
@@ -167,130 +175,5 @@ class MaxPool2D(_Pool2D):
         m = buf.delta.shape[0]
         Delta = buf.delta.reshape(m, *self.output_shape)
         g = grad_in.reshape(m, *self.input_shape)
-        max_unpool_kernel()(Delta, buf.scratch, g, *self.size)
-
-
-# --- compiled passes: one loop over memory each --------------------------------------
-
-
-@cache
-def mean_pool_kernel() -> Any:
-    """``mean_pool(x, out, p, q)``: out[i, k, r, c] = mean of x[i, k, rp:rp+p, cq:cq+q]."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def mean_pool(x, out, p, q):
-        m, C, Ho, Wo = out.shape
-        scale = out.dtype.type(1.0 / (p * q))
-        for i in range(m):
-            for k in range(C):
-                for r in range(Ho):
-                    for c in range(Wo):
-                        out[i, k, r, c] = 0
-                    for u in range(p):
-                        h = r * p + u
-                        for c in range(Wo):
-                            s = out[i, k, r, c]
-                            for v in range(q):
-                                s += x[i, k, h, c * q + v]
-                            out[i, k, r, c] = s
-                    for c in range(Wo):
-                        out[i, k, r, c] *= scale
-
-    return mean_pool
-
-
-@cache
-def mean_unpool_kernel() -> Any:
-    """``mean_unpool(delta, g, p, q)``: g[i, k, h, w] = delta[i, k, h//p, w//q] / (pq)."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def mean_unpool(delta, g, p, q):
-        m, C, H, W = g.shape
-        Ho, Wo = delta.shape[2], delta.shape[3]
-        scale = g.dtype.type(1.0 / (p * q))
-        for i in range(m):
-            for k in range(C):
-                for h in range(H):
-                    r = h // p
-                    if r >= Ho:
-                        for w in range(W):
-                            g[i, k, h, w] = 0
-                        continue
-                    for c in range(Wo):
-                        d = delta[i, k, r, c] * scale
-                        for v in range(q):
-                            g[i, k, h, c * q + v] = d
-                    for w in range(Wo * q, W):
-                        g[i, k, h, w] = 0
-
-    return mean_unpool
-
-
-@cache
-def max_pool_kernel() -> Any:
-    """``max_pool(x, out, where, p, q)``: block maxima, and where each lies (u·q + v)."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def max_pool(x, out, where, p, q):
-        m, C, Ho, Wo = out.shape
-        for i in range(m):
-            for k in range(C):
-                for r in range(Ho):
-                    # Row by row of the blocks (memory in order), the running maxima in
-                    # `out` and their positions in `where`: twice as fast as block by block.
-                    for c in range(Wo):
-                        out[i, k, r, c] = x[i, k, r * p, c * q]
-                        where[i, k, r, c] = 0
-                    for u in range(p):
-                        h = r * p + u
-                        for c in range(Wo):
-                            best = out[i, k, r, c]
-                            at = where[i, k, r, c]
-                            for v in range(q):
-                                val = x[i, k, h, c * q + v]
-                                # PyTorch's test: strictly greater, so the first maximum
-                                # wins a tie; a NaN always wins, and so propagates.
-                                if val > best or val != val:
-                                    best = val
-                                    at = u * q + v
-                            out[i, k, r, c] = best
-                            where[i, k, r, c] = at
-
-    return max_pool
-
-
-@cache
-def max_unpool_kernel() -> Any:
-    """``max_unpool(delta, where, g, p, q)``: each delta entry to its block's maximum."""
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def max_unpool(delta, where, g, p, q):
-        m, C, Ho, Wo = delta.shape
-        g[...] = 0
-        for i in range(m):
-            for k in range(C):
-                for r in range(Ho):
-                    for c in range(Wo):
-                        at = where[i, k, r, c]
-                        g[i, k, r * p + at // q, c * q + at % q] = delta[i, k, r, c]
-
-    return max_unpool
-
-
-def warm_cache() -> None:
-    """Compile the poolings' loops for float32 and float64 into numba's on-disk cache.
-
-    For an install step, as `nablanet.layers.conv.warm_cache`.
-    """
-    for dtype in (np.float32, np.float64):
-        x = np.zeros((1, 1, 2, 2), dtype)
-        out = np.zeros((1, 1, 1, 1), dtype)
-        where = np.zeros((1, 1, 1, 1), np.int32)
-        mean_pool_kernel()(x, out, 2, 2)
-        mean_unpool_kernel()(out, x, 2, 2)
-        max_pool_kernel()(x, out, where, 2, 2)
-        max_unpool_kernel()(out, where, x, 2, 2)
+        where, (p, q) = buf.scratch, self.size
+        run_chunks(lambda j, s: kernels.max_unpool(Delta[s], where[s], g[s], p, q), m)

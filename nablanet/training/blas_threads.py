@@ -34,10 +34,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
 from typing import Any
 
-from threadpoolctl import ThreadpoolController
+from nablanet._blas import numpy_blas as _numpy_blas
 
 #: Steps timed with each setting in one probe; their median is compared (robust to the
 #: single step that another process's burst slows or a quiet moment speeds up).
@@ -181,19 +180,6 @@ class ThreadChoice:
         self.limiter = self.blas.limit(limits=threads)
         self.threads = threads
 
-
-@cache
-def _numpy_blas() -> Any:
-    """The threadpoolctl handle on NumPy's BLAS (the one nablanet's products call), or None.
-
-    Cached: finding the loaded libraries takes milliseconds, more than a small fit; the
-    thread count itself is read afresh from the library each time.
-    """
-    blas = ThreadpoolController().select(user_api="blas")
-    numpy_libs = [lib for lib in blas.lib_controllers if "numpy" in lib.filepath]
-    if numpy_libs:
-        return ThreadpoolController().select(filepath=numpy_libs[0].filepath)
-    return blas if blas.lib_controllers else None
 
 
 def _median(values: list[float]) -> float:

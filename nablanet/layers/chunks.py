@@ -1,0 +1,182 @@
+"""A batch in fixed chunks of examples, spread over a small pool of threads that block.
+
+A convolution's work is one small matrix product per example (docs/math.md §8), too small
+for OpenBLAS to split well among its threads: it runs them at one core's speed whatever
+its thread count. So `run_chunks` splits the batch instead: each thread takes whole
+chunks of `CHUNK` examples and runs their copies (numba loops compiled ``nogil``) and
+products (NumPy's ``matmul`` releases the GIL) on one BLAS thread.
+
+The number of threads is the BLAS thread count in force, so one setting governs every
+product of a fit: ``OPENBLAS_NUM_THREADS``, ``threadpoolctl.threadpool_limits``, or the
+fit's own measured choice (`nablanet.training.blas_threads`, issue 25), which falls back
+to one thread when another process shares the cores. The pool's workers wait on a queue
+(``concurrent.futures``): they sleep between passes, they never spin.
+
+The numbers do not depend on the thread count. The chunks are the same whatever the
+count (examples 0-31, 32-63, …), each chunk's work is the same sequence of operations
+on one BLAS thread, and what is summed over the examples (∂J/∂W) is summed within each
+chunk, then chunk after chunk in order: the same bits on 1 thread or 16, as long as no
+other Python thread changes BLAS's thread count while a pass runs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from nablanet._blas import numpy_blas
+
+T = TypeVar("T")
+
+#: Examples per chunk. Fixed, so that the arithmetic does not depend on the thread count;
+#: small enough that a batch of 256 gives 8 chunks to share among threads, large enough
+#: that a chunk's work (~1 ms) dwarfs handing it to a thread (~20 µs).
+CHUNK = 32
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+#: The chunk threads of the pass running in this context, while BLAS is held to one thread
+#: (`holding_blas`); None outside.
+_held: ContextVar[int | None] = ContextVar("nablanet_chunk_threads", default=None)
+#: Python threads inside `holding_blas` now, and the BLAS thread counts the first found.
+_lock = threading.Lock()
+_holders = 0
+_saved: list[int] = []
+
+
+def chunks(m: int) -> list[slice]:
+    """The chunks of a batch of m examples: ``slice(0, 32), slice(32, 64), …``."""
+    return [slice(start, min(start + CHUNK, m)) for start in range(0, m, CHUNK)]
+
+
+def threads() -> int:
+    """How many threads a pass may use now: BLAS's thread count (1 without OpenBLAS).
+
+    Inside `holding_blas`, the count BLAS had when it was held.
+    """
+    held = _held.get()
+    if held is not None:
+        return held
+    blas = numpy_blas()
+    if blas is None:
+        return 1
+    return max((lib.num_threads for lib in blas.lib_controllers), default=1)
+
+
+@contextmanager
+def holding_blas() -> Iterator[None]:
+    """BLAS on one thread inside; the chunks (`run_chunks`) on the threads it had.
+
+    A network with layers that split the batch holds BLAS around a whole pass (`held`),
+    not only around each layer: OpenBLAS's idle threads spin for a while after each
+    product they share, so a dense layer's product on two threads left a thread spinning
+    through the convolution that followed, as much CPU again as the work (measured on
+    UFLDL's network: 54 ms of CPU a step against 25). With every product of the pass on
+    one thread the pass's numbers are also the same whatever the thread count.
+
+    Nested and concurrent holds share one setting: the first saves BLAS's count and sets
+    one thread, the last out restores it.
+    """
+    global _holders, _saved
+    if _held.get() is not None:
+        yield
+        return
+    blas = numpy_blas()
+    with _lock:
+        if _holders == 0:
+            _saved = [] if blas is None else [lib.num_threads for lib in blas.lib_controllers]
+            for lib in [] if blas is None else blas.lib_controllers:
+                lib.set_num_threads(1)
+        _holders += 1
+        n = max(_saved, default=1)
+    token = _held.set(n)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        with _lock:
+            _holders -= 1
+            if _holders == 0 and blas is not None:
+                for lib, count in zip(blas.lib_controllers, _saved, strict=True):
+                    lib.set_num_threads(count)
+
+
+def held(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a network's pass inside `holding_blas` when one of its layers splits the batch.
+
+    For methods of a network, which says ``splits_batch`` when one of its layers does
+    (convolution and pooling: their class says ``splits_batch = True``). Other networks
+    run as before, at the cost of one attribute read.
+    """
+
+    @functools.wraps(method)
+    def pass_(net: Any, *args: Any, **kwargs: Any) -> T:
+        if getattr(net, "splits_batch", False) and _held.get() is None:
+            with holding_blas():
+                return method(net, *args, **kwargs)
+        return method(net, *args, **kwargs)
+
+    return pass_
+
+
+def run_chunks(work: Callable[[int, slice], None], m: int) -> None:
+    """Call ``work(j, s)`` for each chunk s (the j-th) of a batch of m examples.
+
+    On one thread, in order; on n > 1 (`threads`), the chunks go to n threads of the pool
+    as each becomes free, with BLAS held to one thread meanwhile (`holding_blas`). Each
+    call must write only what belongs to its chunk. The caller's context
+    (`nablanet.kernels`' choice of loops or twins) holds in every thread.
+    """
+    parts = chunks(m)
+    n = min(threads(), len(parts))
+    if n <= 1:
+        for j, s in enumerate(parts):
+            work(j, s)
+        return
+    with holding_blas():
+        _share(work, parts, n)
+
+
+def _share(work: Callable[[int, slice], None], parts: list[slice], n: int) -> None:
+    """Run the chunks on n threads of the pool, each taking the next chunk when free."""
+    lock = threading.Lock()
+    queue = iter(enumerate(parts))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                item = next(queue, None)
+            if item is None:
+                return
+            work(*item)
+
+    # n − 1 pool threads and the caller itself, which would otherwise only wait.
+    futures: list[Future[None]] = [
+        _executor().submit(contextvars.copy_context().run, worker) for _ in range(n - 1)
+    ]
+    try:
+        worker()
+    finally:
+        wait(futures)  # every thread done before BLAS's setting is restored
+    for future in futures:
+        future.result()  # re-raises a worker's exception here
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    with _lock:
+        # A process forked from one with a pool inherits the pool without its threads
+        # (tasks would wait forever): it makes its own.
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                       thread_name_prefix="nablanet-chunks")
+            _pool_pid = os.getpid()
+        return _pool
