@@ -39,7 +39,7 @@ def unpickle_network(blob: bytes) -> Network:
     """
     net: Network = pickle.loads(blob)
     net._theta = aligned(net._theta, net.dtype)
-    net.W, net.b = net.layout.views(net._theta)
+    net.W, net.b = net.views(net._theta)
     return net
 
 
