@@ -13,11 +13,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from export_helpers import CONV_NETWORKS, digit_maps, random_network
 from sklearn.datasets import load_digits
 
 from nablanet import Network
 from nablanet.export import to_onnx
-from nablanet.layers import Conv2D, Dense, Layer, MaxPool2D, MeanPool2D
+from nablanet.layers import Conv2D, Dense, Layer, MaxPool2D
 
 F32_TOL = 1e-5
 F64_TOL = 1e-10
@@ -33,67 +34,15 @@ def run(model: onnx.ModelProto, X: np.ndarray) -> list[np.ndarray]:
     return session.run(None, {session.get_inputs()[0].name: X})
 
 
-def digits(channels: int = 1, n: int = 40) -> np.ndarray:
-    """n digits as rows of channels·8·8 values: the image, then (channel 2) its mirror."""
-    images = load_digits().images[:n] / 16.0
-    maps = [images, images[:, :, ::-1]][:channels]
-    return np.stack(maps, axis=1).reshape(n, -1)
-
-
-def network(layers, input_shape, seed=0, scale=0.5):
-    """A network with random weights of standard deviation ``scale`` and random biases."""
-    net = Network(layers, input_shape=input_shape, seed=seed)
-    net.theta = np.random.default_rng(seed).normal(scale=scale, size=net.n_params)
-    return net
-
-
 def ops(model: onnx.ModelProto) -> list[str]:
     return [node.op_type for node in model.graph.node]
 
 
-#: Each layer kind, stride and padding, both poolings (dividing their input and not),
-#: and the activations, in networks that end with Dense layers read in (channel, row,
-#: column) order.
-NETWORKS = {
-    "conv valid, sigmoid": (
-        [Conv2D(3, 3, activation="sigmoid"), Dense(5, "softmax")], (1, 8, 8)),
-    "conv same, odd kernel, tanh": (
-        [Conv2D(2, 3, padding="same", activation="tanh"), Dense(4, "sigmoid")], (1, 8, 8)),
-    "conv same, even kernel (uneven pads), relu": (
-        [Conv2D(2, (2, 4), padding="same", activation="relu"), Dense(3, "identity")],
-        (2, 8, 8)),
-    "conv stride 2 valid (a row left over), leaky relu": (
-        [Conv2D(3, 3, stride=2, activation="leaky_relu"), Dense(4, "tanh")], (2, 8, 8)),
-    "conv stride (2, 3) same, identity": (
-        [Conv2D(2, (3, 2), stride=(2, 3), padding="same", activation="identity"),
-         Dense(3, "softmax")], (1, 8, 8)),
-    "mean pool 2": ([Conv2D(2, 3, activation="sigmoid"), MeanPool2D(2), Dense(3, "softmax")],
-                    (1, 8, 8)),
-    "mean pool 4x3 (rows and columns left over)": (
-        [MeanPool2D((4, 3)), Dense(3, "sigmoid")], (2, 8, 8)),
-    "max pool 2": ([Conv2D(2, 3, activation="relu"), MaxPool2D(2), Dense(3, "softmax")],
-                   (1, 8, 8)),
-    "max pool 3 (rows and columns left over)": (
-        [Conv2D(2, 2, padding="same", activation="tanh"), MaxPool2D(3), Dense(4, "identity")],
-        (2, 8, 8)),
-    "UFLDL: conv, mean pool, softmax": (
-        [Conv2D(4, 5, activation="sigmoid"), MeanPool2D(2), Dense(10, "softmax")], (1, 8, 8)),
-    "Nielsen: two conv-pools, dense, softmax": (
-        [Conv2D(3, 3, padding="same", activation="relu"), MaxPool2D(2),
-         Conv2D(4, 2, activation="relu"), MaxPool2D(1), Dense(6, "relu"), Dense(10, "softmax")],
-        (1, 8, 8)),
-    "ends with a convolution (output flattened)": (
-        [Conv2D(2, 3, activation="relu"), Conv2D(2, 3, stride=2, activation="sigmoid")],
-        (1, 8, 8)),
-    "ends with a pooling layer": ([Conv2D(2, 3, activation="exp"), MaxPool2D(2)], (2, 8, 8)),
-}
-
-
-@pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.parametrize("name", CONV_NETWORKS)
 def test_onnxruntime_equals_forward_in_float32_and_float64(name):
-    layers, shape = NETWORKS[name]
-    net = network(layers, shape)
-    X = digits(shape[0])
+    layers, shape = CONV_NETWORKS[name]
+    net = random_network(layers, shape)
+    X = digit_maps(shape[0])
     expected = net.forward(X)
     assert expected.std() > 1e-3  # outputs that differ from row to row
 
@@ -107,31 +56,31 @@ def test_onnxruntime_equals_forward_in_float32_and_float64(name):
 
 
 def test_float32_graph_uses_the_onnx_operators_of_each_layer():
-    layers, shape = NETWORKS["Nielsen: two conv-pools, dense, softmax"]
-    model = to_onnx(network(layers, shape))
+    layers, shape = CONV_NETWORKS["Nielsen: two conv-pools, dense, softmax"]
+    model = to_onnx(random_network(layers, shape))
     assert ops(model) == ["Reshape", "Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool",
                           "Flatten", "Gemm", "Relu", "Gemm", "Softmax", "Identity"]
     conv = model.graph.node[1]
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in conv.attribute}
     assert attrs == {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]}
-    mean = to_onnx(network(*NETWORKS["mean pool 2"]))
+    mean = to_onnx(random_network(*CONV_NETWORKS["mean pool 2"]))
     assert "AveragePool" in ops(mean)
 
 
 def test_same_padding_puts_the_odd_zero_below_and_right_as_the_layer_does():
-    net = network([Conv2D(1, (2, 4), padding="same", activation="identity")], (1, 8, 8))
+    net = random_network([Conv2D(1, (2, 4), padding="same", activation="identity")], (1, 8, 8))
     conv = next(n for n in to_onnx(net).graph.node if n.op_type == "Conv")
     pads = next(a for a in conv.attribute if a.name == "pads")
     assert list(pads.ints) == [0, 1, 1, 2]  # top, left, bottom, right
 
 
 def test_float64_graph_writes_out_what_onnxruntime_has_only_in_float32():
-    layers, shape = NETWORKS["mean pool 2"]
-    X = digits(shape[0])
-    used = ops(to_onnx(network(layers, shape), X_sample=X[:1]))
+    layers, shape = CONV_NETWORKS["mean pool 2"]
+    X = digit_maps(shape[0])
+    used = ops(to_onnx(random_network(layers, shape), X_sample=X[:1]))
     assert "Conv" not in used and "AveragePool" not in used
     assert {"Gather", "MatMul", "ReduceSum"} <= set(used)
-    assert "MaxPool" in ops(to_onnx(network(*NETWORKS["max pool 2"]), X_sample=X[:1]))
+    assert "MaxPool" in ops(to_onnx(random_network(*CONV_NETWORKS["max pool 2"]), X_sample=X[:1]))
 
 
 def test_a_trained_network_on_digits_agrees_label_for_label():
@@ -150,12 +99,12 @@ def test_a_trained_network_on_digits_agrees_label_for_label():
 
 
 def test_input_is_rows_and_a_sample_of_images_is_refused_with_the_reshape_to_use():
-    net = network(*NETWORKS["max pool 2"])
+    net = random_network(*CONV_NETWORKS["max pool 2"])
     model = to_onnx(net)
     (x,) = model.graph.input
     dims = [d.dim_value or d.dim_param or None for d in x.type.tensor_type.shape.dim]
     assert dims[1] == 64
-    images = digits(1).reshape(-1, 1, 8, 8)
+    images = digit_maps(1).reshape(-1, 1, 8, 8)
     with pytest.raises(ValueError, match=r"shape \(n_samples, 64\) \(images of shape "
                                          r"\(1, 8, 8\) as rows .*X.reshape\(len\(X\), -1\)"):
         to_onnx(net, X_sample=images)

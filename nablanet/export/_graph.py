@@ -260,7 +260,7 @@ def _dense_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtyp
 
 def _conv_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
                 l: int) -> str:
-    """z = Conv(a, W, b): ONNX's Conv is the cross-correlation `Conv2D` computes.
+    """The convolution z = Conv(a, W, b): the cross-correlation `Conv2D` computes.
 
     W (F, C, kh, kw) is ONNX's (and PyTorch's) weight layout as it is; "same" padding
     becomes explicit ``pads`` (top, left, bottom, right), the odd zero below and to the
@@ -313,7 +313,7 @@ def _conv_products(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dt
 
 def _pool_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
                 l: int) -> str:
-    """a = AveragePool or MaxPool of a_in over p×q blocks, stride (p, q); no parameters.
+    """Pooling: a = AveragePool or MaxPool of a_in over p×q blocks, stride (p, q); no parameters.
 
     No padding and ``ceil_mode`` 0: ⌊H/p⌋ × ⌊W/q⌋ outputs, the rows and columns left
     over dropped, as the pooling layers do. In float64 mean pooling is written out
