@@ -348,8 +348,8 @@ def _conv_net(weight_decay=1e-3):
 @pytest.mark.parametrize("chunks", [300, 70, (50, 130, 120)])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_conv_objective_equals_single_process(client, chunks, weighted):
-    # Fails before DaskObjective's tasks rebuilt their views with Network.views: the
-    # fully connected `layout` they used refuses a network with convolution layers.
+    # Fails where DaskObjective's tasks rebuild their views with the fully connected
+    # `Network.layout`, which refuses a network with convolution layers.
     X, Y = _conv_digits()
     s = np.random.default_rng(1).random(len(X)) * 3 if weighted else None
     net = _conv_net()
