@@ -123,3 +123,19 @@ def test_a_layer_of_a_kind_nablanet_does_not_define_is_refused():
     with pytest.raises(TypeError, match="cannot export a Doubling layer to ONNX; the layers "
                                         "that export are nablanet's Dense, Conv2D"):
         to_onnx(net)
+
+
+@pytest.mark.parametrize("opset", [13, 17, 21])
+def test_every_operator_means_the_same_from_opset_13(opset):
+    # Pad, Slice and ReduceSum read their axes and pads as inputs from opset 13 on, and
+    # AveragePool and MaxPool keep ceil_mode 0 by default: one graph for every opset.
+    layers, shape = CONV_NETWORKS["mean pool 4x3 (rows and columns left over)"]
+    net = random_network([Conv2D(2, (2, 3), padding="same", activation="tanh"), *layers],
+                         shape)
+    X = digit_maps(shape[0])
+    for X_sample, tol in ((None, F32_TOL), (X[:1], F64_TOL)):
+        model = to_onnx(net, X_sample=X_sample, target_opset=opset)
+        assert model.opset_import[0].version == opset
+        real = np.float32 if X_sample is None else np.float64
+        (out,) = run(model, X.astype(real))
+        np.testing.assert_allclose(out, net.forward(X), rtol=0, atol=tol)
