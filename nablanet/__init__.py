@@ -38,6 +38,7 @@ _EXPORTS = {
     "Callback": "nablanet.training",
     "MLPClassifier": "nablanet.estimators",
     "MLPRegressor": "nablanet.estimators",
+    "ConvNetClassifier": "nablanet.estimators.convnet",
     "SparseAutoencoder": "nablanet.estimators.autoencoder",
     "SoftmaxRegression": "nablanet.estimators.softmax_regression",
     "StackedAutoencoderClassifier": "nablanet.estimators.stacked_autoencoder",
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from nablanet.diagnostics import Diagnosis, diagnose
     from nablanet.estimators import MLPClassifier, MLPRegressor
     from nablanet.estimators.autoencoder import SparseAutoencoder
+    from nablanet.estimators.convnet import ConvNetClassifier
     from nablanet.estimators.softmax_regression import SoftmaxRegression
     from nablanet.estimators.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening

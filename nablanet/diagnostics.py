@@ -11,6 +11,13 @@
 - A ReLU unit that is negative for every example is dead: f'(z) = 0 everywhere.
 - A hidden layer whose units do not vary across examples has collapsed, and a network
   whose cost is that of the best constant prediction (the class frequencies) guesses.
+
+A convolution or pooling layer is read per feature map (docs/math.md §8): a map is dead
+when its z is <= 0 at every position of every example, collapsed when it is the same
+map for every example, and a convolution's input map is starved when it is near 0
+everywhere (its filter weights are shared by every position: one zero pixel does not
+stop them, a zero map does). A pooling layer has no parameters: no starved inputs, and
+NaN for ‖∂J/∂b‖ and ‖dW‖/‖W‖.
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ class LayerDiagnosis:
         "hidden" or "output".
     activation : str
     units : int
+        Its units, or its feature maps (``maps``).
     saturated_fraction : float
         Share of (example, unit) pairs with f'(z) < 0.1 · max f' (0 for non-saturating
         activations).
@@ -86,7 +94,7 @@ class LayerDiagnosis:
         saturated and wrong, |a − y| above half the output's range. Only these learn
         slowly under squared error (BP1).
     dead_fraction : float
-        Share of relu-type units whose input is <= 0 on every example.
+        Share of relu-type units (or maps) whose input is <= 0 on every example.
     collapsed_fraction : float
         Share of units whose activation barely varies across the examples (standard
         deviation below 1e-3 of the output range): they pass the next layer the same
@@ -94,18 +102,24 @@ class LayerDiagnosis:
     mean_abs_delta : float
         Mean |δ_i| of the layer's units, δ_i = ∂C_i/∂z_i per example (docs/math.md §6).
     bias_gradient_norm : float
-        ‖∂J/∂b[l]‖, Nielsen's measure of how fast a layer learns (chapter 5).
+        ‖∂J/∂b[l]‖, Nielsen's measure of how fast a layer learns (chapter 5); NaN for a
+        layer without parameters (a pooling).
     mean_abs_input : float
         Mean |a_in| of the activations feeding W[l]: small values mean slow weights.
     grad_weight_ratio : float
-        ‖∂J/∂W[l]‖ / ‖W[l]‖: how fast the layer's weights move relative to their size.
+        ‖∂J/∂W[l]‖ / ‖W[l]‖: how fast the layer's weights move relative to their size
+        (NaN for a layer without weights, a pooling).
     zero_inputs : tuple of str
         The input units of W[l] that are 0 on every example, by name (the data's column
         names for the first layer, else "unit k"): their weights get exactly zero
         gradient (BP4).
     starved_inputs : tuple of str
         The input units, not always 0, whose mean |a| is below 1% of the layer's mean
-        |a_in|: their weights learn that much more slowly.
+        |a_in|: their weights learn that much more slowly. A convolution's are its input
+        maps ("map k").
+    maps : bool
+        Whether the layer's output is feature maps (a convolution or a pooling): then
+        units, dead and collapsed count maps.
     """
 
     layer: int
@@ -122,6 +136,7 @@ class LayerDiagnosis:
     bias_gradient_norm: float = 0.0
     zero_inputs: tuple[str, ...] = ()
     starved_inputs: tuple[str, ...] = ()
+    maps: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,9 +181,19 @@ class Diagnosis:
         return self.data_cost >= (1.0 - GUESSING_MARGIN) * self.constant_cost
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        """The table as a list of plain dictionaries (for JSON)."""
-        return [{**asdict(d), "zero_inputs": list(d.zero_inputs),
-                 "starved_inputs": list(d.starved_inputs)} for d in self.layers]
+        """The table as a list of plain dictionaries (for JSON).
+
+        ``"maps": true`` only on the rows of feature-map layers: a dense network's rows
+        are as they were before convolutions.
+        """
+        rows = []
+        for d in self.layers:
+            row = {**asdict(d), "zero_inputs": list(d.zero_inputs),
+                   "starved_inputs": list(d.starved_inputs)}
+            if not d.maps:
+                del row["maps"]
+            rows.append(row)
+        return rows
 
     def findings(self) -> list[str]:
         """Sentences saying what the numbers mean for learning: only what slows it."""
@@ -250,6 +275,7 @@ def _layer_findings(d: LayerDiagnosis, loss: str, unscaled: bool) -> list[str]:
             f"does not help here: it removes f'(z) at the output only. Smaller initial "
             f"weights or scaled inputs keep z out of the flat ends."
         )
+    units = "feature maps" if d.maps else "units"
     if d.dead_fraction > 0:
         cause = (
             "The unscaled inputs are the likely cause: they make z = Wx + b and the first "
@@ -257,13 +283,13 @@ def _layer_findings(d: LayerDiagnosis, loss: str, unscaled: bool) -> list[str]:
             if unscaled else "A smaller learning rate or leaky_relu avoids this."
         )
         out.append(
-            f"{_where(d)}: {d.dead_fraction:.0%} of its units are dead (z <= 0 on every "
+            f"{_where(d)}: {d.dead_fraction:.0%} of its {units} are dead (z <= 0 on every "
             f"example): f'(z) = 0, so they pass no error back and never learn. {cause}"
         )
     collapsed = d.collapsed_fraction >= 0.5 and d.collapsed_fraction > d.dead_fraction
     if d.role == "hidden" and collapsed:  # not merely dead relu units, reported above
         out.append(
-            f"{_where(d)}: the layer has collapsed: {d.collapsed_fraction:.0%} of its units "
+            f"{_where(d)}: the layer has collapsed: {d.collapsed_fraction:.0%} of its {units} "
             f"take the same value on every example (standard deviation below "
             f"{COLLAPSED_STD:g} of their range), so the layers above see the same features "
             f"whatever the input and can only predict a constant."
@@ -368,9 +394,10 @@ def diagnose(
     tr = net.trace(X, Y)
     assert tr.J is not None
     Y = np.asarray(Y, dtype=np.float64)
-    if feature_names is not None and len(feature_names) != tr.a[0].shape[1]:
+    n_in = int(np.prod(tr.a[0].shape[1:]))  # (m, C, H, W) for feature maps
+    if feature_names is not None and len(feature_names) != n_in:
         raise ValueError(
-            f"feature_names has {len(feature_names)} names for {tr.a[0].shape[1]} input columns"
+            f"feature_names has {len(feature_names)} names for {n_in} input columns"
         )
     layers = [
         _layer(net, tr, l, act, Y, feature_names if l == 0 else None)
@@ -401,10 +428,19 @@ def _layer(
     if output and act.saturating:
         lo, hi = act.output_range
         wrong = float(np.mean(saturated & (np.abs(a - Y) > (hi - lo) / 2)))
+    weighted = net.W[l].size > 0  # a pooling layer has none
     w_norm = float(np.linalg.norm(net.W[l]))
     g_norm = float(np.linalg.norm(tr.dW[l]))
     feeds_dead = l > 0 and net.activations[l - 1].can_die
-    zero, starved = _starved_inputs(tr.a[l], names, skip_zero=feeds_dead)
+    a_in = tr.a[l]
+    zero: tuple[str, ...] = ()  # a pooling layer has no weights to starve
+    starved: tuple[str, ...] = ()
+    if weighted and a.ndim > 2:  # a convolution: its shared filters read whole maps
+        zero, starved = _starved_inputs(_per_map(a_in), None, feeds_dead, label="map")
+    elif weighted:
+        zero, starved = _starved_inputs(_rows(a_in), names, skip_zero=feeds_dead)
+    # Per unit, or per feature map: its examples and positions together.
+    dead = (a <= 0).all(axis=(0, *range(2, a.ndim))) if act.can_die else np.zeros(1)
     return LayerDiagnosis(
         layer=l,
         role="output" if output else "hidden",
@@ -412,15 +448,27 @@ def _layer(
         units=a.shape[1],
         saturated_fraction=float(np.mean(saturated)),
         wrong_saturated_fraction=wrong,
-        dead_fraction=float(np.mean((a <= 0).all(axis=0))) if act.can_die else 0.0,
+        dead_fraction=float(np.mean(dead)),
         collapsed_fraction=_collapsed(act, a),
         mean_abs_delta=float(np.mean(np.abs(tr.delta[l]))),
-        bias_gradient_norm=float(np.linalg.norm(tr.db[l])),
-        mean_abs_input=_mean_abs(tr.a[l]),
-        grad_weight_ratio=g_norm / w_norm if w_norm > 0 else float("inf"),
+        bias_gradient_norm=float(np.linalg.norm(tr.db[l])) if weighted else float("nan"),
+        mean_abs_input=_mean_abs(a_in),
+        grad_weight_ratio=(g_norm / w_norm if w_norm > 0 else float("inf")) if weighted
+        else float("nan"),
         zero_inputs=zero,
         starved_inputs=starved,
+        maps=a.ndim > 2,
     )
+
+
+def _rows(A: Any) -> Any:
+    """Each example's values as one row: (m, C·H·W) for maps, else A itself."""
+    return A.reshape(A.shape[0], -1) if isinstance(A, np.ndarray) and A.ndim > 2 else A
+
+
+def _per_map(A: Array) -> Array:
+    """Feature maps (m, C, H, W) as (m·H·W, C): each map's values in one column."""
+    return np.moveaxis(A, 1, -1).reshape(-1, A.shape[1])
 
 
 def _saturated(act: Activation, a: Array) -> NDArray[np.bool_]:
@@ -433,27 +481,35 @@ def _saturated(act: Activation, a: Array) -> NDArray[np.bool_]:
 
 
 def _collapsed(act: Activation, a: Array) -> float:
-    """Share of units whose activation's standard deviation across examples is ~0."""
+    """Share of units whose activation's standard deviation across examples is ~0.
+
+    A feature map has collapsed when each of its positions has: the same map whatever
+    the example.
+    """
     if a.shape[0] < 2:
         return 0.0
     lo, hi = act.output_range
     span = hi - lo if act.bounded else 1.0
-    return float(np.mean(a.std(axis=0) < COLLAPSED_STD * span))
+    flat = a.std(axis=0) < COLLAPSED_STD * span
+    return float(np.mean(flat.all(axis=tuple(range(1, flat.ndim)))))
 
 
 def _starved_inputs(
-    A: Any, names: Sequence[str] | None, skip_zero: bool
+    A: Any, names: Sequence[str] | None, skip_zero: bool, label: str = "unit"
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Input units that are 0 on every example, and those whose mean |a| is near 0.
+    """Input columns that are 0 on every row, and those whose mean |a| is near 0.
 
     ``skip_zero``: the always-0 units of a relu-type layer are its dead units, reported
-    as such already.
+    as such already. Columns without ``names`` are called "<label> k".
     """
     col = _column_mean_abs(A)
-    label = (lambda k: str(names[k])) if names is not None else (lambda k: f"unit {k}")
+
+    def name(k: Any) -> str:
+        return str(names[k]) if names is not None else f"{label} {k}"
+
     layer_mean = float(col.mean()) if col.size else 0.0
-    zero = () if skip_zero else tuple(label(k) for k in np.flatnonzero(col == 0))
-    near = tuple(label(k) for k in np.flatnonzero((col > 0) & (col < STARVED_INPUT * layer_mean)))
+    zero = () if skip_zero else tuple(name(k) for k in np.flatnonzero(col == 0))
+    near = tuple(name(k) for k in np.flatnonzero((col > 0) & (col < STARVED_INPUT * layer_mean)))
     return zero, near
 
 

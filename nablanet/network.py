@@ -392,7 +392,9 @@ class Network:
         spec : dict
             ``{"layer_sizes", "activations" (hidden layers), "output_activation", "loss",
             "weight_decay", "init", "dtype"}`` (and ``"sparsity"`` when a hidden layer has
-            a penalty), plain JSON values.
+            a penalty), plain JSON values; for a network that is not fully connected,
+            ``{"layers" (each layer's `Layer.to_spec`), "input_shape", "loss",
+            "weight_decay", "dtype"}`` (and ``"sparsity"``).
         arrays : dict
             ``{"theta": copy of theta}``.
 
@@ -406,7 +408,7 @@ class Network:
                 "cannot save a network whose theta contains NaN or infinity (did training "
                 "diverge?): the file could not be loaded"
             )
-        spec = {
+        spec: dict[str, Any] = {
             "layer_sizes": [int(s) for s in self.layer_sizes],
             "activations": [a.name for a in self.activations[:-1]],
             "output_activation": self.activations[-1].name,
@@ -415,6 +417,12 @@ class Network:
             "init": self.init if isinstance(self.init, str) else [str(i) for i in self.init],
             "dtype": self.dtype.name,
         }
+        if len(self.input_shape) > 1 or not all(isinstance(l, Dense) for l in self.layers):
+            # Sizes and activations cannot say what a convolution or a pooling is: the
+            # layers' own specs do, and `nablanet.io.network` reads them back.
+            spec = {"layers": [layer.to_spec() for layer in self.layers],
+                    "input_shape": list(self.input_shape), "loss": spec["loss"],
+                    "weight_decay": spec["weight_decay"], "dtype": spec["dtype"]}
         if self._penalised:  # absent otherwise: older readers agree
             spec["sparsity"] = [
                 None if p is None else {"target": p.target, "weight": p.weight}

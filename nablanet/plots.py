@@ -262,6 +262,84 @@ def weight_images_figure(
     return fig
 
 
+def filter_tiles(W: Any) -> tuple[Array, tuple[int, int]]:
+    """A convolution's filters as rows of pixels for `weight_image_grid`, and the tile shape.
+
+    Parameters
+    ----------
+    W : array-like of shape (filters, channels, height, width)
+        A `Conv2D` layer's W (PyTorch's ``Conv2d.weight`` layout).
+
+    Returns
+    -------
+    rows : ndarray of shape (filters, height * channels * width)
+        Filter f's channels side by side, left to right, as one image per row.
+    tile_shape : (int, int)
+        ``(height, channels * width)``.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 4:
+        raise ValueError(
+            f"filters must have shape (filters, channels, height, width), got {W.shape}"
+        )
+    F, C, h, w = W.shape
+    return W.transpose(0, 2, 1, 3).reshape(F, h * C * w), (h, C * w)
+
+
+def plot_filters(
+    W: Any,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    max_filters: int = MAX_WEIGHT_IMAGES,
+    title: str | None = None,
+) -> bytes:
+    """A convolution's filters drawn as images, one tile per filter (``display_network``).
+
+    Parameters
+    ----------
+    W : array-like of shape (filters, channels, height, width)
+        The first convolution's weights (``net.W[0]``, or a `ConvNetClassifier`'s
+        ``filters_``).
+    path : str or path-like, optional
+        Also write the PNG there.
+    max_filters : int, default 400
+    title : str, optional
+
+    Returns
+    -------
+    bytes
+        The PNG image: each tile is one filter, its channels side by side, with its mean
+        removed and scaled by its largest absolute weight (as `weight_image_grid`): the
+        pattern in the input that excites the filter's feature map most.
+    """
+    return _finish(filters_figure(W, max_filters=max_filters, title=title), path)
+
+
+def filters_figure(
+    W: Any, *, max_filters: int = MAX_WEIGHT_IMAGES, title: str | None = None
+) -> Figure:
+    """The figure of `plot_filters`.
+
+    Parameters
+    ----------
+    W : array-like of shape (filters, channels, height, width)
+    max_filters : int, default 400
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows, tile = filter_tiles(W)
+    n = min(rows.shape[0], max_filters)
+    shown = f"first {n} of {rows.shape[0]}" if n < rows.shape[0] else f"all {n}"
+    h, w = np.shape(W)[2:]
+    return weight_images_figure(
+        rows, tile, max_units=max_filters,
+        title=title or f"first-layer filters ({h}x{w}), {shown}",
+    )
+
+
 def plot_confusion_matrix(
     cm: Any,
     class_names: Sequence[str],

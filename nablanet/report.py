@@ -31,10 +31,12 @@ from nablanet.io.files import write_file
 REPORT_FILE = "report.html"
 CURVES_FILE = "training_curves.png"
 WEIGHTS_FILE = "weights.png"
+FILTERS_FILE = "filters.png"
 CONFUSION_FILE = "confusion_matrix.png"
 EXPLORER_FILE = "explorer.html"
 #: Every file `write_report` may write into its folder.
-REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, CONFUSION_FILE, EXPLORER_FILE)
+REPORT_FILES = (REPORT_FILE, CURVES_FILE, WEIGHTS_FILE, FILTERS_FILE, CONFUSION_FILE,
+                EXPLORER_FILE)
 
 
 def label_names(classes: Sequence[Any], class_names: Sequence[str] | None) -> list[str]:
@@ -284,9 +286,10 @@ def write_report(
     ----------
     directory : str or path-like
         Created if missing. Receives ``report.html`` and the PNG files it embeds:
-        ``training_curves.png`` (when the estimator has a ``history_``), ``weights.png``
-        (when ``image_shape`` is given) and ``confusion_matrix.png`` (for a classifier's
-        ``evaluation``).
+        ``training_curves.png`` (when the estimator has a ``history_``), ``filters.png``
+        (the first convolution's filters, for a convolutional network), else
+        ``weights.png`` (when ``image_shape`` is given), and ``confusion_matrix.png``
+        (for a classifier's ``evaluation``).
     estimator : MLPClassifier or MLPRegressor
         Fitted; its ``net_`` gives the architecture and the first layer's weights.
     title : str
@@ -318,7 +321,10 @@ def write_report(
     if evaluation is not None:
         parts += ["<h2>Test results</h2>", _evaluation_html(evaluation)]
     parts += _curves_section(estimator, out)
-    if image_shape is not None:
+    filters = next((W for W in net.W if W.ndim == 4), None)  # the first convolution's
+    if filters is not None:
+        parts += _filters_section(filters, out)
+    elif image_shape is not None:
         parts += _weights_section(net.W[0], image_shape, out)
     if evaluation is not None and evaluation.get("task") == "classification":
         parts += _confusion_section(evaluation, out)
@@ -405,6 +411,20 @@ def _weights_section(W: Any, image_shape: Sequence[int], out: Path) -> list[str]
         "image (mean removed, scaled to its largest weight, as UFLDL's display_network): "
         "bright pixels excite the unit, dark ones inhibit it.</p>",
         _img(png, "first-layer weights"),
+    ]
+
+
+def _filters_section(W: Any, out: Path) -> list[str]:
+    from nablanet import plots
+
+    png = plots.plot_filters(W, out / FILTERS_FILE)
+    return [
+        "<h2>First-layer filters</h2>",
+        '<p class="note">Each tile is one filter of the first convolution drawn as an '
+        "image (mean removed, scaled to its largest weight): the pattern it looks for at "
+        "every position of the input; its feature map is high where the input resembles "
+        "it (docs/math.md §8).</p>",
+        _img(png, "first-layer filters"),
     ]
 
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from nablanet.cli import _common as c
-from nablanet.cli import cluster
+from nablanet.cli import _layers, cluster
 from nablanet.cli._models import (
     fit,
     model_gradient_check,
@@ -88,8 +88,11 @@ def _add_table_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_network_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--layers", type=c.hidden_layers, default=(100,), metavar="N,N,...",
-                   help="units of each hidden layer, e.g. 256,128")
+    p.add_argument("--layers", type=_layers.layers, default=(100,), metavar="LAYER,...",
+                   help=_layers.HELP)
+    p.add_argument("--input-shape", type=_layers.input_shape, default=None, metavar="C,H,W",
+                   help="channels, height and width of a CSV file's rows, for convolutional "
+                   "--layers (a data set's images have their own)")
     p.add_argument("--activation", type=c.names, default="relu", metavar="NAME[,NAME...]",
                    help="hidden activation: relu, leaky_relu, sigmoid (logistic), tanh, "
                    "identity; or one per hidden layer, e.g. tanh,relu")
@@ -136,6 +139,7 @@ def check_flags(args: argparse.Namespace) -> None:
     from nablanet.activations import get_activation
     from nablanet.losses import get_loss
 
+    _layers.check_flags(args, cluster.requested(args))
     names = [args.activation] if isinstance(args.activation, str) else args.activation
     if len(names) > 1 and len(names) != len(args.layers):
         raise c.UsageError(
@@ -176,10 +180,14 @@ def validation_fraction(args: argparse.Namespace) -> float:
 
 
 def build_estimator(
-    args: argparse.Namespace, regression: bool, n_train: int, callbacks: list[Any]
+    args: argparse.Namespace, regression: bool, n_train: int, callbacks: list[Any],
+    input_shape: tuple[int, int, int] | None = None,
 ) -> Any:
-    """An MLPClassifier or MLPRegressor configured from the train flags."""
-    from nablanet import MLPClassifier, MLPRegressor
+    """An MLPClassifier or MLPRegressor configured from the train flags.
+
+    A ConvNetClassifier with ``input_shape`` when --layers gives convolution layers.
+    """
+    from nablanet import ConvNetClassifier, MLPClassifier, MLPRegressor
 
     solver = {"gd": "sgd"}.get(args.optimizer, args.optimizer)
     learning_rate = args.learning_rate or DEFAULT_LEARNING_RATES[args.optimizer]
@@ -191,9 +199,15 @@ def build_estimator(
         batch_size = n_train  # every sample in each step (clipped to the training part)
     fraction = validation_fraction(args)
     validate = fraction > 0 and args.optimizer != "lbfgs"
-    cls = MLPRegressor if regression else MLPClassifier
+    cls: type[Any]
+    if _layers.convolutional(args):
+        architecture = {"layers": args.layers, "input_shape": input_shape}
+        cls = ConvNetClassifier
+    else:
+        architecture = {"hidden_layer_sizes": args.layers}
+        cls = MLPRegressor if regression else MLPClassifier
     return cls(
-        hidden_layer_sizes=args.layers,
+        **architecture,
         activation=args.activation,
         solver=solver,
         alpha=args.alpha,
@@ -240,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
     if not quiet:
         c.err(f"data: {data.description}")
     progress = progress_callbacks(quiet, args.epochs)
-    est = build_estimator(args, data.regression, int(data.X_train.shape[0]), progress)
+    shape = _layers.shape_of(args, data) if _layers.convolutional(args) else None
+    est = build_estimator(args, data.regression, int(data.X_train.shape[0]), progress, shape)
     target_scaling = _fit(est, data, args)
     for callback in progress:  # an interrupted fit leaves its bar open: close it now
         callback.on_train_end(None)

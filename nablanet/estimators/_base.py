@@ -250,23 +250,54 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _start(self, hidden: list[int], n_in: int, n_out: int, dtype: Any) -> None:
         """Build a fresh network and reset the fitted record."""
-        out = self._output_activation()
-        self.net_ = Network(
-            [n_in, *hidden, n_out],
-            activation=self.activation,
-            output_activation=out,
-            loss=self._loss_name(out),
-            # scikit-learn's scheme (Glorot's uniform range), whatever the activation.
-            init="glorot",
-            seed=int(self._random_state.randint(np.iinfo(np.int32).max)),
-            dtype=dtype,
-        )
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        self.net_ = self._new_network(hidden, n_in, n_out, dtype, seed)
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_: list[float] = []
         self.validation_loss_curve_: list[float] = []
         early = self.early_stopping and self.solver != "lbfgs"
         self._set_stopping(StoppingState.fresh(float(self.learning_rate_init), early))
+
+    def _new_network(
+        self, hidden: Any, n_in: int, n_out: int, dtype: Any, seed: int
+    ) -> Network:
+        """A fresh network: ``hidden`` (what `_check_params` gave), then n_out outputs."""
+        out = self._output_activation()
+        return Network(
+            [n_in, *hidden, n_out],
+            activation=self.activation,
+            output_activation=out,
+            loss=self._loss_name(out),
+            # scikit-learn's scheme (Glorot's uniform range), whatever the activation.
+            init="glorot",
+            seed=seed,
+            dtype=dtype,
+        )
+
+    def _check_architecture(self, net: Network) -> None:
+        """Refuse a network whose hidden layers are not those the parameters describe.
+
+        Raises
+        ------
+        ValueError
+            Naming both.
+        """
+        hidden = self._check_params()
+        if list(net.layer_sizes[1:-1]) != hidden:
+            raise ValueError(
+                f"the network's hidden layers {list(net.layer_sizes[1:-1])} do not match "
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r}"
+            )
+
+    def _architecture_params(self) -> dict[str, Any]:
+        """The parameters that describe the hidden layers, as plain JSON (for model files)."""
+        return {
+            "hidden_layer_sizes": [int(h) for h in np.atleast_1d(self.hidden_layer_sizes)],
+            "activation": (
+                self.activation if isinstance(self.activation, str) else list(self.activation)
+            ),
+        }
 
     def _stopping_state(self, early_stopping: bool) -> StoppingState:
         """scikit-learn's counters as this estimator holds them."""
@@ -388,12 +419,7 @@ class _BaseMLP(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     ) -> Any:
         """The subclasses' ``from_network``: ``set_targets`` codes the targets on the new one."""
         est = cls(**params)
-        hidden = est._check_params()
-        if list(net.layer_sizes[1:-1]) != hidden:
-            raise ValueError(
-                f"the network's hidden layers {list(net.layer_sizes[1:-1])} do not match "
-                f"hidden_layer_sizes={est.hidden_layer_sizes!r}"
-            )
+        est._check_architecture(net)
         set_targets(est)
         out = est._output_activation()
         if net.activations[-1].name != out:

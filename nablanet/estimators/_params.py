@@ -69,20 +69,31 @@ def check_params(est: _BaseMLP) -> list[int]:
     ValueError
         Naming the parameter, what it must be and the value.
     """
-    est._validate_params()  # the declarations, with scikit-learn's wording
-    for name, constraints in PARAMETER_CONSTRAINTS.items():
-        value = getattr(est, name)
-        for c in constraints:
-            if isinstance(c, Interval) and c.is_satisfied_by(value):
-                _strict(c, value, name)
+    check_declared(est)
     sizes = np.atleast_1d(est.hidden_layer_sizes).tolist()
     hidden = [integer(h, "hidden_layer_sizes") for h in sizes]
     names = [est.activation] if isinstance(est.activation, str) else est.activation
     for name in names:
         get_activation(name)
+    return hidden
+
+
+def check_declared(est: Any) -> None:
+    """Validate the parameters ``est`` declares in its ``_parameter_constraints``, and dtype.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, what it must be and the value.
+    """
+    est._validate_params()  # the declarations, with scikit-learn's wording
+    for name, constraints in est._parameter_constraints.items():
+        value = getattr(est, name)
+        for c in constraints:
+            if isinstance(c, Interval) and c.is_satisfied_by(value):
+                _strict(c, value, name)
     if est.dtype is not None:
         check_dtype(est.dtype)
-    return hidden
 
 
 def _strict(c: Interval, value: Any, name: str) -> None:

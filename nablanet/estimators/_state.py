@@ -59,10 +59,7 @@ def to_state(est: _BaseMLP) -> tuple[dict[str, Any], dict[str, Array]]:
     spec, arrays = network_state(est.net_)
     params = est.get_params()
     params["callbacks"] = None  # callbacks are code: they are never written to a file
-    params["hidden_layer_sizes"] = [int(h) for h in np.atleast_1d(est.hidden_layer_sizes)]
-    params["activation"] = (
-        est.activation if isinstance(est.activation, str) else list(est.activation)
-    )
+    params.update(est._architecture_params())
     params["dtype"] = None if est.dtype is None else np.dtype(est.dtype).name
     if not isinstance(est.random_state, int | type(None)):
         params["random_state"] = None
@@ -92,16 +89,20 @@ def from_state(
             f"{source}: params.callbacks must be null (code is never loaded from a file)"
         )
     est = cls(**params)
-    hidden = est._check_params()
+    est._check_params()
     _restore_fitted(est, io.check_field(header, "fitted", dict, source=source), source)
     net = io.network_from_state(
         header["network"], arrays, source=source, format_version=header["format_version"]
     )
-    if list(net.layer_sizes[1:-1]) != hidden or net.layer_sizes[0] != est.n_features_in_:
+    if net.layer_sizes[0] != est.n_features_in_:
         raise io.ModelFileError(
-            f"{source}: the network's layers {list(net.layer_sizes)} do not match "
-            f"n_features_in_={est.n_features_in_} and hidden_layer_sizes={hidden}"
+            f"{source}: the network's {net.layer_sizes[0]} inputs do not match "
+            f"n_features_in_={est.n_features_in_}"
         )
+    try:
+        est._check_architecture(net)
+    except ValueError as exc:
+        raise io.ModelFileError(f"{source}: {exc}") from None
     est.net_ = net
     est._random_state = check_random_state(est.random_state)
     fitted = header["fitted"]

@@ -37,6 +37,12 @@ def _regressor() -> type:
     return MLPRegressor
 
 
+def _convnet_classifier() -> type:
+    from nablanet import ConvNetClassifier
+
+    return ConvNetClassifier
+
+
 def _sparse_autoencoder() -> type:
     from nablanet import SparseAutoencoder
 
@@ -59,6 +65,7 @@ def _stacked_autoencoder() -> type:
 ESTIMATOR_KINDS: dict[str, Callable[[], type]] = {
     "MLPClassifier": _classifier,
     "MLPRegressor": _regressor,
+    "ConvNetClassifier": _convnet_classifier,
     "SparseAutoencoder": _sparse_autoencoder,
     "SoftmaxRegression": _softmax_regression,
     "StackedAutoencoderClassifier": _stacked_autoencoder,

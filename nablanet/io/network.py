@@ -9,7 +9,14 @@ field, before it builds anything, then copies ``theta`` into the new network's b
      "loss": "cross_entropy", "weight_decay": 0.0001, "init": "auto", "dtype": "float64"}
 
 plus, for a network with a sparsity penalty, ``"sparsity"``: one ``{"target", "weight"}``
-or null per hidden layer.
+or null per hidden layer. A network that is not fully connected (a convolution, pooling)
+is written as its layers instead (`nablanet.network_state`)::
+
+    {"layers": [{"kind": "Dense", "units": 5, "activation": "tanh", "init": "auto"}, ...],
+     "input_shape": [1, 28, 28], "loss": "cross_entropy", "weight_decay": 0.0,
+     "dtype": "float32"}
+
+Each layer's kind is looked up in `nablanet.layers.LAYERS`, never imported by name.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from numpy.typing import NDArray
 from nablanet.activations import ACTIVATIONS
 from nablanet.io.container import fail, type_name
 from nablanet.io.fields import check_array, check_field, check_keys, layers_label, name_from
+from nablanet.layers import Layer, layer_from_spec
 from nablanet.layout import INITIALIZERS, Layout, from_row_major
 from nablanet.losses import LOSSES
 from nablanet.network import Network
@@ -39,6 +47,7 @@ SPEC_FIELDS = (
     "dtype",
 )
 FLOAT_DTYPES = ("float32", "float64")
+LAYERS_FIELDS = ("layers", "input_shape", "loss", "weight_decay", "dtype")
 
 
 def network_state(net: Network) -> tuple[dict[str, Any], dict[str, Array]]:
@@ -205,6 +214,8 @@ def network_from_state(
     if not isinstance(spec, dict):
         raise fail(source, f"header field {where!r} must be object, got {type_name(spec)}")
     at = _Spec(source, where)
+    if "layers" in spec:
+        return _network_of_layers(spec, arrays, at)
     check_keys(spec, SPEC_FIELDS, ("sparsity",), source=source, where=f"header field {where!r}")
     sizes = _layer_sizes(spec, at)
     layout = Layout(sizes)
@@ -228,4 +239,53 @@ def network_from_state(
     if format_version == 1:
         theta = from_row_major(theta, layout)
     net.theta = theta  # copies into the network's buffer: same dtype, so the same bits
+    return net
+
+
+def _layers(spec: dict[str, Any], at: _Spec) -> tuple[list[Layer], tuple[int, ...]]:
+    """The ``layers`` and ``input_shape`` fields, each layer built (sized, nothing allocated)."""
+    entries = check_field(spec, "layers", list, source=at.source, where=at.where)
+    shape = check_field(spec, "input_shape", list, source=at.source, where=at.where)
+    if not entries:
+        raise fail(at.source, f"header field '{at.field('layers')}' is empty")
+    if not shape or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape
+    ):
+        raise fail(
+            at.source,
+            f"header field '{at.field('input_shape')}' must be a list of integers >= 1, "
+            f"got {shape!r:.60}",
+        )
+    layers = []
+    size: tuple[int, ...] = tuple(shape)
+    for i, entry in enumerate(entries):
+        try:
+            layer = layer_from_spec(entry)
+            size = layer.build(size)
+        except ValueError as exc:
+            raise fail(at.source, f"header field '{at.field('layers')}[{i}]': {exc}") from None
+        layers.append(layer)
+    return layers, tuple(shape)
+
+
+def _network_of_layers(spec: dict[str, Any], arrays: Mapping[str, Array], at: _Spec) -> Network:
+    """A network written as its layers (`Layer.to_spec`), checked before anything is allocated."""
+    optional = ("sparsity",)
+    check_keys(spec, LAYERS_FIELDS, optional, source=at.source, where=f"header field {at.where!r}")
+    layers, input_shape = _layers(spec, at)
+    loss = name_from(LOSSES, spec["loss"], at.field("loss"), "loss", at.source)
+    decay, dtype = _weight_decay(spec, at), _dtype(spec, at)
+    n_params = sum(layer.n_weights + layer.n_biases for layer in layers)
+    theta = check_array(
+        arrays, "theta", source=at.source, shape=(n_params,), dtype=dtype, finite=True,
+        context=f"for its {len(layers)} layers",
+    )
+    try:
+        net = Network(
+            layers, input_shape=input_shape, loss=loss, weight_decay=decay, seed=0,
+            dtype=dtype, sparsity=_sparsity(spec, len(layers) - 1, at),
+        )
+    except ValueError as exc:
+        raise fail(at.source, f"header field {at.where!r} is invalid: {exc}") from None
+    net.theta = theta
     return net

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nablanet.layers import Dense
 from nablanet.network import Network
 from nablanet.optim import Minimizer, Status
 from nablanet.training.blas_threads import ThreadChoice
@@ -69,19 +70,30 @@ class RunLoop:
 
     # --- the pieces of an epoch ----------------------------------------------------
 
-    def _masks(self, m: int, cache: dict[int, list[Array]]) -> list[Array | None] | None:
-        """Fresh inverted-dropout masks for a batch of m rows (buffers reused per m)."""
+    def _masks(
+        self, m: int, cache: dict[int, list[Array | None]]
+    ) -> list[Array | None] | None:
+        """Fresh inverted-dropout masks for a batch of m rows (buffers reused per m).
+
+        Dense hidden layers only (None for the others): a convolution's units share
+        their filters (Nielsen, ch. 6), and a pooling layer has no f'(z) to carry the
+        mask into its δ.
+        """
         if not self.dropout:
             return None
         keep = 1.0 - self.dropout
         bufs = cache.get(m)
         if bufs is None:
-            sizes = self.net.layer_sizes[1:-1]
-            bufs = cache[m] = [np.empty((m, k), dtype=self.net.dtype) for k in sizes]
+            bufs = cache[m] = [
+                np.empty((m, layer.n_out), dtype=self.net.dtype)
+                if isinstance(layer, Dense) else None
+                for layer in self.net.layers[:-1]
+            ]
         for mask in bufs:
-            self.rng.random(dtype=mask.dtype, out=mask)
-            np.less(mask, keep, out=mask)
-            mask *= 1.0 / keep
+            if mask is not None:
+                self.rng.random(dtype=mask.dtype, out=mask)
+                np.less(mask, keep, out=mask)
+                mask *= 1.0 / keep
         return list(bufs)
 
     def _end_epoch(self, state: TrainState, train_loss: float, seconds: float, advice: str) -> None:
@@ -234,7 +246,7 @@ class _Epoch:
         self.weight = 1.0 if s is None or batch_size >= m else float(s.sum())
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
-        self.masks: dict[int, list[Array]] = {}
+        self.masks: dict[int, list[Array | None]] = {}
 
     def run(self, state: TrainState) -> float:
         """One pass over the data; returns the mean minibatch cost."""
