@@ -379,3 +379,24 @@ def test_conv_lbfgs_on_the_cluster_gives_the_in_memory_theta(client):
     np.testing.assert_allclose(h1.train_loss, h0.train_loss, rtol=1e-12)
     np.testing.assert_allclose(net.theta, ref.theta, rtol=0, atol=1e-12 * np.abs(ref.theta).max())
     assert np.shares_memory(net.W[0], net.theta)
+
+
+def test_convnet_classifier_lbfgs_on_dask_arrays(client):
+    # The estimators' L-BFGS path (a DaskObjective under `train`) with convolution layers:
+    # the same θ as in memory to 1e-12, for the summation order given above.
+    from nablanet import ConvNetClassifier
+
+    X, Y = _conv_digits()
+    y = Y.argmax(axis=1)
+    kw = dict(layers=["conv3x3:same", "maxpool2", "conv4x2:tanh", "10"], solver="lbfgs",
+              max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at 10 iterations
+        ref = ConvNetClassifier(**kw).fit(X, y)
+        est = ConvNetClassifier(**kw).fit(da.from_array(X, chunks=70), da.from_array(y, chunks=70))
+    assert est.n_iter_ == ref.n_iter_ and est.input_shape_ == (1, 8, 8)
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-12)
+    theta = ref.net_.theta
+    np.testing.assert_allclose(est.net_.theta, theta, rtol=0, atol=1e-12 * np.abs(theta).max())
+    np.testing.assert_array_equal(est.predict(da.from_array(X, chunks=100)).compute(),
+                                  ref.predict(X))

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from export_helpers import CONV_NETWORKS, digit_maps, random_network
+from export_helpers import CONV_NETWORKS, digit_maps, fit, random_network
 from sklearn.datasets import load_digits
 
 from nablanet import Network
@@ -139,3 +139,66 @@ def test_every_operator_means_the_same_from_opset_13(opset):
         real = np.float32 if X_sample is None else np.float64
         (out,) = run(model, X.astype(real))
         np.testing.assert_allclose(out, net.forward(X), rtol=0, atol=tol)
+
+
+# --- the estimator: ConvNetClassifier through the estimators' own export path -----------
+
+
+def fitted_convnet(X, y, **kw):
+    from nablanet import ConvNetClassifier
+
+    return fit(ConvNetClassifier(["conv4x3:same", "maxpool2", "meanpool2x1", "16"],
+                                 solver="lbfgs", max_iter=40, random_state=0, **kw), X, y)
+
+
+def test_convnet_classifier_labels_and_probabilities_in_onnxruntime():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    est = fitted_convnet(X[:500], y[:500])
+    X_test = X[500:]
+    assert est.score(X_test, y[500:]) > 0.8  # a trained model, not noise
+    label, proba = run(to_onnx(est), X_test.astype(np.float32))
+    np.testing.assert_array_equal(label, est.predict(X_test))
+    np.testing.assert_allclose(proba, est.predict_proba(X_test), rtol=0, atol=F32_TOL)
+    label, proba = run(to_onnx(est, X_sample=X_test[:1]), X_test)
+    assert proba.dtype == np.float64
+    np.testing.assert_array_equal(label, est.predict(X_test))
+    np.testing.assert_allclose(proba, est.predict_proba(X_test), rtol=0, atol=F64_TOL)
+
+
+def test_binary_convnet_classifier_with_string_classes():
+    X, y = load_digits(n_class=2, return_X_y=True)
+    names = np.array(["zero", "one"])[y]
+    est = fitted_convnet(X / 16.0, names)
+    assert est.net_.layer_sizes[-1] == 1  # one sigmoid unit: p(second class)
+    label, proba = run(to_onnx(est), (X / 16.0).astype(np.float32))
+    np.testing.assert_array_equal(label, est.predict(X / 16.0))
+    np.testing.assert_allclose(proba, est.predict_proba(X / 16.0), rtol=0, atol=F32_TOL)
+
+
+def test_a_pipeline_holding_a_convnet_classifier_exports_whole():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from nablanet import ConvNetClassifier
+
+    X, y = load_digits(return_X_y=True)
+    pipe = fit(make_pipeline(MinMaxScaler(), ConvNetClassifier(
+        ["conv4x3", "maxpool2", "16"], input_shape=(1, 8, 8), solver="lbfgs", max_iter=30,
+        random_state=0)), X[:400], y[:400])
+    label, proba = run(to_onnx(pipe, X_sample=X[:5]), X[400:].astype(np.float32))
+    np.testing.assert_array_equal(label, pipe.predict(X[400:]))
+    np.testing.assert_allclose(proba, pipe.predict_proba(X[400:]), rtol=0, atol=F32_TOL)
+
+
+def test_nablanet_export_writes_a_convnet_model_file_as_onnx(tmp_path):
+    from nablanet.cli.main import main
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    est = fitted_convnet(X[:300], y[:300])
+    est.save(tmp_path / "conv.npz")
+    assert main(["export", str(tmp_path / "conv.npz"), "--onnx", str(tmp_path / "conv.onnx")]) == 0
+    label, proba = run(onnx.load(tmp_path / "conv.onnx"), X[300:].astype(np.float32))
+    np.testing.assert_array_equal(label, est.predict(X[300:]))
+    np.testing.assert_allclose(proba, est.predict_proba(X[300:]), rtol=0, atol=F32_TOL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from export_helpers import CONV_NETWORKS, digit_maps, random_network
+from export_helpers import CONV_NETWORKS, digit_maps, fit, random_network
 from optional import import_torch
 
 from nablanet import Network
@@ -89,3 +89,17 @@ def test_a_layer_of_a_kind_nablanet_does_not_define_is_refused():
     net = Network([Conv2D(2, 3), Doubling(3)], input_shape=(1, 8, 8), seed=0)
     with pytest.raises(TypeError, match="cannot export a Doubling layer to PyTorch"):
         to_torch(net)
+
+
+def test_convnet_classifier_to_torch_gives_predict_proba():
+    from sklearn.datasets import load_digits
+
+    from nablanet import ConvNetClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    est = fit(ConvNetClassifier(["conv4x3", "maxpool2", "16"], solver="lbfgs", max_iter=20,
+                                random_state=0), X, y[:300])
+    seq = est.to_torch()
+    assert type(seq[0]).__name__ == "Unflatten" and type(seq[-1]).__name__ == "Softmax"
+    np.testing.assert_allclose(outputs(seq, X), est.predict_proba(X), rtol=0, atol=1e-12)

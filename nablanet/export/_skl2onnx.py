@@ -33,7 +33,7 @@ with requires_extra("onnx"):
     )
 
 #: The estimators registered (names in the nablanet namespace).
-_ESTIMATORS = ("MLPClassifier", "MLPRegressor", "SoftmaxRegression",
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor", "SoftmaxRegression", "ConvNetClassifier",
                "StackedAutoencoderClassifier", "SparseAutoencoder")
 
 _TYPES: dict[int, Any] = {
@@ -137,8 +137,9 @@ def _whitening_converter(scope: Any, operator: Any, container: Any) -> None:
 def register_skl2onnx() -> None:
     """Register nablanet's estimators with skl2onnx.
 
-    `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `StackedAutoencoderClassifier`
-    and `SparseAutoencoder` (a transformer: its output is ``transform``'s features), and
+    `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `ConvNetClassifier`,
+    `StackedAutoencoderClassifier` and `SparseAutoencoder` (a transformer: its output is
+    ``transform``'s features), and
     the whitening transformers `ZCAWhitening` and `PCAWhitening`.
     After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
     estimator, and any scikit-learn pipeline that contains one. Calling it again is

@@ -2,9 +2,9 @@
 
 The graph is the one `nablanet.export._graph` describes: per layer a ``Gemm``
 (`Dense`), ``Conv`` (`Conv2D`), ``AveragePool`` (`MeanPool2D`) or ``MaxPool``
-(`MaxPool2D`) node and the activation's, then the estimator's own prediction steps. It is built with
-``onnx.helper`` alone (skl2onnx is only needed to convert scikit-learn pipelines; see
-`nablanet.export.register_skl2onnx`).
+(`MaxPool2D`) node and the activation's, then the estimator's own prediction steps.
+It is built with ``onnx.helper`` alone (skl2onnx is only needed to convert
+scikit-learn pipelines; see `nablanet.export.register_skl2onnx`).
 
 Inputs and outputs
 ------------------
@@ -138,7 +138,8 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
     ----------
     model : Network, estimator or pipeline
         A network, or a fitted `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`,
-        `StackedAutoencoderClassifier` or `SparseAutoencoder`; or a fitted scikit-learn
+        `ConvNetClassifier`, `StackedAutoencoderClassifier` or `SparseAutoencoder`
+        (through its network ``net_``, as every estimator); or a fitted scikit-learn
         `Pipeline`/`ColumnTransformer` of them and preprocessors, exported whole through
         skl2onnx (see `nablanet.export.pipelines`: float32, one input per DataFrame column).
     X_sample : ndarray, sparse matrix or DataFrame of shape (n_samples, n_features), optional

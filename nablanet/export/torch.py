@@ -73,8 +73,9 @@ def to_torch(model: Any) -> Any:
 
     Parameters
     ----------
-    model : Network, MLPClassifier or MLPRegressor
-        A network, or a fitted estimator.
+    model : Network or estimator
+        A network, or a fitted estimator (`MLPClassifier`, `MLPRegressor`,
+        `ConvNetClassifier`, ...): its network ``net_``.
 
     Returns
     -------
