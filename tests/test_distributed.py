@@ -324,3 +324,79 @@ def test_bounded_regressor_on_dask_arrays_ignores_rows_of_weight_zero(client):
     with pytest.raises(ValueError, match="sample_weight sums to zero"):
         MLPRegressor(**kw).fit(da.from_array(X, chunks=150), da.from_array(y, chunks=150),
                                sample_weight=da.from_array(0.0 * s, chunks=150))
+
+
+# --- convolutional networks: the same objective and the same L-BFGS, unchanged ---------
+
+
+def _conv_digits(n=300):
+    X, y = load_digits(return_X_y=True)
+    return X[:n] / 16.0, np.eye(10)[y[:n]]
+
+
+def _conv_net(weight_decay=1e-3):
+    from nablanet.layers import Conv2D, Dense, MaxPool2D, MeanPool2D
+
+    return Network(
+        [Conv2D(3, 3, padding="same", activation="relu"), MaxPool2D(2),
+         Conv2D(4, 2, stride=(1, 2), activation="tanh"), MeanPool2D((1, 1)),
+         Dense(10, "softmax")],
+        input_shape=(1, 8, 8), weight_decay=weight_decay, seed=0,
+    )
+
+
+@pytest.mark.parametrize("chunks", [300, 70, (50, 130, 120)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_conv_objective_equals_single_process(client, chunks, weighted):
+    # Fails where DaskObjective's tasks rebuild their views with the fully connected
+    # `Network.layout`, which refuses a network with convolution layers.
+    X, Y = _conv_digits()
+    s = np.random.default_rng(1).random(len(X)) * 3 if weighted else None
+    net = _conv_net()
+    obj = DaskObjective(net, da.from_array(X, chunks=(chunks, 64)),
+                        da.from_array(Y, chunks=100),
+                        None if s is None else da.from_array(s, chunks=60))
+    for theta in (net.theta, net.theta + 0.05):
+        J, g = obj(theta)
+        J0, g0 = net.loss_and_grad(X, Y, theta, sample_weight=s)
+        assert abs(J - J0) <= 1e-12 * abs(J0)
+        assert _rel(g, g0) <= 1e-12
+        assert abs(obj.cost(theta) - J0) <= 1e-12 * abs(J0)
+
+
+def test_conv_lbfgs_on_the_cluster_gives_the_in_memory_theta(client):
+    # Not bit for bit: in memory the convolution's ∂J/∂W adds all 300 examples' terms in
+    # one sequence, on the cluster each block adds its own and the blocks are added in a
+    # tree, so each gradient differs in its last bits (~1e-16) and ten L-BFGS epochs
+    # carry that to ~1e-15 in θ (measured); 1e-12 leaves room for another BLAS.
+    X, Y = _conv_digits()
+    net = _conv_net()
+    ref = net.copy()
+    kw = dict(optimizer="lbfgs", epochs=10, seed=0)
+    h0 = train(ref, X, Y, **kw)
+    h1 = train(net, da.from_array(X, chunks=70), da.from_array(Y, chunks=70), **kw)
+    assert h1.train_loss[-1] < 0.5 * h1.train_loss[0]  # it learnt
+    np.testing.assert_allclose(h1.train_loss, h0.train_loss, rtol=1e-12)
+    np.testing.assert_allclose(net.theta, ref.theta, rtol=0, atol=1e-12 * np.abs(ref.theta).max())
+    assert np.shares_memory(net.W[0], net.theta)
+
+
+def test_convnet_classifier_lbfgs_on_dask_arrays(client):
+    # The estimators' L-BFGS path (a DaskObjective under `train`) with convolution layers:
+    # the same θ as in memory to 1e-12, for the summation order given above.
+    from nablanet import ConvNetClassifier
+
+    X, Y = _conv_digits()
+    y = Y.argmax(axis=1)
+    kw = dict(layers=["conv3x3:same", "maxpool2", "conv4x2:tanh", "10"], solver="lbfgs",
+              max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning at 10 iterations
+        ref = ConvNetClassifier(**kw).fit(X, y)
+        est = ConvNetClassifier(**kw).fit(da.from_array(X, chunks=70), da.from_array(y, chunks=70))
+    assert est.n_iter_ == ref.n_iter_ and est.input_shape_ == (1, 8, 8)
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-12)
+    theta = ref.net_.theta
+    np.testing.assert_allclose(est.net_.theta, theta, rtol=0, atol=1e-12 * np.abs(theta).max())
+    np.testing.assert_array_equal(est.predict(da.from_array(X, chunks=100)).compute(),
+                                  ref.predict(X))

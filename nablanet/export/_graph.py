@@ -6,11 +6,22 @@ interface (``constant``, ``node``) that `nablanet.export.onnx` implements with p
 model converts to the same graph whether it is exported alone or inside a pipeline.
 `outputs_of` states the outputs' names, element types and shapes.
 
-The graph, for a network of L weight layers and an input X of shape (N, s_1)::
+The graph, for a network of L layers and an input X of shape (N, s_1), one or two
+nodes per layer (forward propagation)::
 
-    z(l+1) = Gemm(a(l), W(l), b(l), transB=1)     = a(l) W(l)ᵀ + b(l)   (forward propagation)
-    a(l+1) = f(z(l+1))                             Sigmoid, Tanh, Relu, LeakyRelu, Exp,
-                                                   Softmax(axis=-1); identity: no node
+    Dense       z(l+1) = Gemm(a(l), W(l), b(l), transB=1)  = a(l) W(l)ᵀ + b(l)
+    Conv2D      z(l+1) = Conv(a(l), W(l), b(l), strides, pads)   (cross-correlation)
+    MeanPool2D  a(l+1) = AveragePool(a(l), kernel = stride = size)
+    MaxPool2D   a(l+1) = MaxPool(a(l), kernel = stride = size)
+                a(l+1) = f(z(l+1))          Sigmoid, Tanh, Relu, LeakyRelu, Exp,
+                                            Softmax(axis=-1); identity: no node
+
+A network over feature maps (``input_shape`` (C, H, W)) still reads rows (N, C·H·W):
+a ``Reshape`` makes them (N, C, H, W), and a ``Flatten`` before a Dense layer (and at
+the end) makes rows again in (channel, row, column) order, the order of nablanet's rows.
+onnxruntime has no float64 ``Conv`` or ``AveragePool``: a float64 graph writes them out
+as the layers compute them, a convolution as ``Pad``, ``Gather`` (im2col) and ``MatMul``,
+mean pooling as ``Slice``, ``Reshape``, ``ReduceSum`` and ``Mul`` by 1/(pq).
 
 followed by what the estimator's ``predict`` / ``predict_proba`` do with a(L+1)
 (`SoftmaxRegression` is a classifier of one layer; `StackedAutoencoderClassifier`
@@ -40,6 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 from nablanet._checks import lookup
 from nablanet._optional import requires_extra
 from nablanet.activations import LEAKY_SLOPE, Activation
+from nablanet.layers.conv import output_size
 
 with requires_extra("onnx"):
     from onnx import TensorProto
@@ -211,19 +223,167 @@ def emit(g: Graph, model: Any, x: str, real: np.dtype[Any]) -> list[str]:
 def network_nodes(
     g: Graph, net: Any, x: str, real: np.dtype[Any], n_layers: int | None = None
 ) -> str:
-    """Forward propagation: one Gemm and one activation per layer; returns the last a.
+    """Forward propagation, one layer after the other; returns the last a, (N, s) rows.
 
-    ``n_layers`` stops after that many weight layers (all by default).
+    ``n_layers`` stops after that many layers (all by default). A network whose input is
+    feature maps (C, H, W) first reshapes the rows (N, C·H·W) into (N, C, H, W); a
+    `Dense` layer after feature maps, and the end of the graph, flatten them back in
+    (channel, row, column) order, the order nablanet's rows hold them in.
     """
     a = x
-    layers = list(zip(net.W, net.b, net.activations, strict=True))
-    for l, (W, b, act) in enumerate(layers[:n_layers]):
-        # Gemm keeps W in the mathematics' (out, in) orientation: z = a Wᵀ + b.
+    if len(net.input_shape) > 1:
+        # 0 copies N from the input: the shape holds for any number of rows, 0 included.
+        shape = g.constant("image_shape", np.array([0, *net.input_shape], dtype=np.int64))
+        a = g.node("Reshape", [x, shape], "images")
+    maps = len(net.input_shape) > 1
+    layers = list(zip(net.layers, net.W, net.b, strict=True))
+    for l, (layer, W, b) in enumerate(layers[:n_layers]):
+        emit_layer = _layer_nodes(layer)
+        if maps and not emit_layer.reads_maps:
+            a = g.node("Flatten", [a], f"flat{l + 1}", axis=1)
+        a = emit_layer.nodes(g, layer, W, b, a, real, l)
+        maps = len(layer.output_shape) > 1
+    if maps:
+        a = g.node("Flatten", [a], "flat_output", axis=1)
+    return a
+
+
+def _dense_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
+                 l: int) -> str:
+    """z(l+1) = Gemm(a(l), W(l), b(l), transB=1) = a Wᵀ + b, then a(l+1) = f(z(l+1))."""
+    # Gemm keeps W in the mathematics' (out, in) orientation: z = a Wᵀ + b.
+    W_name = g.constant(f"W{l + 1}", np.asarray(W, dtype=real))
+    b_name = g.constant(f"b{l + 1}", np.asarray(b, dtype=real))
+    z = g.node("Gemm", [a, W_name, b_name], f"z{l + 2}", transB=1)
+    return activation_node(g, layer.activation, z, real, f"a{l + 2}")
+
+
+def _conv_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
+                l: int) -> str:
+    """The convolution z = Conv(a, W, b): the cross-correlation `Conv2D` computes.
+
+    W (F, C, kh, kw) is ONNX's (and PyTorch's) weight layout as it is; "same" padding
+    becomes explicit ``pads`` (top, left, bottom, right), the odd zero below and to the
+    right as the layer puts it. In float64 the product is written out (`_conv_products`):
+    onnxruntime has no float64 Conv.
+    """
+    (_, H, W_in), (kh, kw), (sh, sw) = layer.input_shape, layer.kernel_size, layer.stride
+    _, top, bottom = output_size(H, kh, sh, layer.padding)
+    _, left, right = output_size(W_in, kw, sw, layer.padding)
+    pads = [top, left, bottom, right]
+    if real == np.float64:
+        z = _conv_products(g, layer, W, b, a, real, l, pads)
+    else:
         W_name = g.constant(f"W{l + 1}", np.asarray(W, dtype=real))
         b_name = g.constant(f"b{l + 1}", np.asarray(b, dtype=real))
-        z = g.node("Gemm", [a, W_name, b_name], f"z{l + 2}", transB=1)
-        a = activation_node(g, act, z, real, f"a{l + 2}")
-    return a
+        z = g.node("Conv", [a, W_name, b_name], f"z{l + 2}", kernel_shape=[kh, kw],
+                   strides=[sh, sw], pads=pads)
+    return activation_node(g, layer.activation, z, real, f"a{l + 2}")
+
+
+def _conv_products(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
+                   l: int, pads: list[int]) -> str:
+    """The convolution as the layer computes it: im2col as a ``Gather``, then a ``MatMul``.
+
+    The maps are padded (``Pad``) and flattened to rows of C·Hp·Wp values; a ``Gather``
+    with a constant index (C·kh·kw, Ho·Wo) copies each example's patches into columns,
+    ``cols[(k·kh + u)·kw + v, r·Wo + c] = x_pad[k, r·sh + u, c·sw + v]``, and z is
+    W (F, C·kh·kw) times them, plus b: every operator here runs in float64.
+    """
+    C, H, W_in = layer.input_shape
+    F, Ho, Wo = layer.output_shape
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    top, left, bottom, right = pads
+    if any(pads):
+        where = g.constant("pads", np.array([0, 0, top, left, 0, 0, bottom, right], np.int64))
+        a = g.node("Pad", [a, where], f"padded{l + 1}")
+    Hp, Wp = H + top + bottom, W_in + left + right
+    k, u, v, r, c = np.ix_(range(C), range(kh), range(kw), range(Ho), range(Wo))
+    index = ((k * Hp + r * sh + u) * Wp + c * sw + v).reshape(C * kh * kw, Ho * Wo)
+    rows = g.node("Flatten", [a], f"rows{l + 1}", axis=1)
+    cols = g.node("Gather", [rows, g.constant(f"patches{l + 1}", index.astype(np.int64))],
+                  f"cols{l + 1}", axis=1)
+    W_rows = g.constant(f"W{l + 1}_rows", np.asarray(W, dtype=real).reshape(F, -1))
+    product = g.node("MatMul", [W_rows, cols], f"Wcols{l + 1}")
+    b_column = g.constant(f"b{l + 1}", np.asarray(b, dtype=real).reshape(F, 1))
+    z = g.node("Add", [product, b_column], f"z{l + 2}_rows")
+    shape = g.constant(f"maps{l + 2}", np.array([0, F, Ho, Wo], dtype=np.int64))
+    return g.node("Reshape", [z, shape], f"z{l + 2}")
+
+
+def _pool_nodes(g: Graph, layer: Any, W: Array, b: Array, a: str, real: np.dtype[Any],
+                l: int) -> str:
+    """Pooling: a = AveragePool or MaxPool of a_in over p×q blocks, stride (p, q); no parameters.
+
+    No padding and ``ceil_mode`` 0: ⌊H/p⌋ × ⌊W/q⌋ outputs, the rows and columns left
+    over dropped, as the pooling layers do. In float64 mean pooling is written out
+    (`_block_means`): onnxruntime has no float64 AveragePool.
+    """
+    op = POOL_OPS[type(layer).__name__]
+    if op == "AveragePool" and real == np.float64:
+        return _block_means(g, layer, a, real, l)
+    size = list(layer.size)
+    return g.node(op, [a], f"a{l + 2}", kernel_shape=size, strides=size)
+
+
+def _block_means(g: Graph, layer: Any, a: str, real: np.dtype[Any], l: int) -> str:
+    """Mean pooling as the layer computes it: each p×q block's sum, times 1/(pq).
+
+    The maps are cut to (Ho·p, Wo·q) (``Slice``), seen as (N, C, Ho, p, Wo, q)
+    (``Reshape``) and summed over the block's axes (``ReduceSum``).
+    """
+    C, H, W_in = layer.input_shape
+    _, Ho, Wo = layer.output_shape
+    p, q = layer.size
+    if (Ho * p, Wo * q) != (H, W_in):  # rows or columns left over: dropped
+        starts, ends, axes = (g.constant(f"{n}{l + 1}", np.array(v, dtype=np.int64))
+                              for n, v in (("starts", [0, 0]), ("ends", [Ho * p, Wo * q]),
+                                           ("axes", [2, 3])))
+        a = g.node("Slice", [a, starts, ends, axes], f"whole_blocks{l + 1}")
+    shape = g.constant(f"blocks{l + 1}", np.array([0, C, Ho, p, Wo, q], dtype=np.int64))
+    blocks = g.node("Reshape", [a, shape], f"blocks{l + 1}")
+    block_axes = g.constant(f"block_axes{l + 1}", np.array([3, 5], dtype=np.int64))
+    total = g.node("ReduceSum", [blocks, block_axes], f"block_sums{l + 1}", keepdims=0)
+    scale = g.constant(f"pool_scale{l + 1}", np.array(1.0 / (p * q), dtype=real))
+    return g.node("Mul", [total, scale], f"a{l + 2}")
+
+
+#: The ONNX operator of each pooling layer.
+POOL_OPS = {"MeanPool2D": "AveragePool", "MaxPool2D": "MaxPool"}
+
+
+@dataclass(frozen=True)
+class LayerNodes:
+    """How one kind of layer is written: its nodes, and whether it reads (N, C, H, W)."""
+
+    nodes: Any
+    reads_maps: bool
+
+
+#: Each layer kind's nodes, by class name (the names `nablanet.layers.LAYERS` uses).
+LAYER_NODES: dict[str, LayerNodes] = {
+    "Dense": LayerNodes(nodes=_dense_nodes, reads_maps=False),
+    "Conv2D": LayerNodes(nodes=_conv_nodes, reads_maps=True),
+    "MeanPool2D": LayerNodes(nodes=_pool_nodes, reads_maps=True),
+    "MaxPool2D": LayerNodes(nodes=_pool_nodes, reads_maps=True),
+}
+
+
+def _layer_nodes(layer: Any) -> LayerNodes:
+    """The nodes of ``layer``'s kind.
+
+    Raises
+    ------
+    TypeError
+        For a kind of layer the export does not know (a layer written outside nablanet).
+    """
+    entry = LAYER_NODES.get(type(layer).__name__)
+    if entry is None or type(layer).__module__.split(".")[:2] != ["nablanet", "layers"]:
+        raise TypeError(
+            f"cannot export a {type(layer).__name__} layer to ONNX; the layers that export "
+            f"are nablanet's {', '.join(LAYER_NODES)}"
+        )
+    return entry
 
 
 def activation_node(g: Graph, act: Activation, z: str, real: np.dtype[Any], hint: str) -> str:

@@ -134,8 +134,9 @@ def _whitening_converter(scope: Any, operator: Any, container: Any) -> None:
 def register_skl2onnx() -> None:
     """Register nablanet's estimators with skl2onnx.
 
-    `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `StackedAutoencoderClassifier`
-    and `SparseAutoencoder` (a transformer: its output is ``transform``'s features), and
+    `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`, `ConvNetClassifier`,
+    `StackedAutoencoderClassifier` and `SparseAutoencoder` (a transformer: its output is
+    ``transform``'s features), and
     the whitening transformers `ZCAWhitening` and `PCAWhitening`.
     After this call ``skl2onnx.to_onnx(est, X[:1])`` converts a fitted nablanet
     estimator, and any scikit-learn pipeline that contains one. Calling it again is
@@ -144,6 +145,7 @@ def register_skl2onnx() -> None:
     """
     from nablanet.estimators import MLPClassifier, MLPRegressor
     from nablanet.estimators.autoencoder import SparseAutoencoder
+    from nablanet.estimators.convnet import ConvNetClassifier
     from nablanet.estimators.softmax_regression import SoftmaxRegression
     from nablanet.estimators.stacked_autoencoder import StackedAutoencoderClassifier
     from nablanet.estimators.whitening import PCAWhitening, ZCAWhitening
@@ -154,8 +156,8 @@ def register_skl2onnx() -> None:
     # skl2onnx's ZipMap asks every classifier for "nocl" (labels replaced by their
     # indices); these graphs always hold the classes, so only False is accepted.
     classifier_options = {"zipmap": [True, False, "columns"], "nocl": [False]}
-    for cls in (MLPClassifier, MLPRegressor, SoftmaxRegression, StackedAutoencoderClassifier,
-                SparseAutoencoder):
+    for cls in (MLPClassifier, MLPRegressor, SoftmaxRegression, ConvNetClassifier,
+                StackedAutoencoderClassifier, SparseAutoencoder):
         name = cls.__name__
         is_classifier = cls().__sklearn_tags__().estimator_type == "classifier"
         options = classifier_options if is_classifier else None

@@ -1,13 +1,18 @@
 """`to_onnx`: a nablanet model as an ONNX graph that onnxruntime (or any ONNX runtime) runs.
 
-The graph is the one `nablanet.export._graph` describes: one ``Gemm`` and one
-activation per layer, then the estimator's own prediction steps. It is built with
-``onnx.helper`` alone (skl2onnx is only needed to convert scikit-learn pipelines; see
-`nablanet.export.register_skl2onnx`).
+The graph is the one `nablanet.export._graph` describes: per layer a ``Gemm``
+(`Dense`), ``Conv`` (`Conv2D`), ``AveragePool`` (`MeanPool2D`) or ``MaxPool``
+(`MaxPool2D`) node and the activation's, then the estimator's own prediction steps.
+It is built with ``onnx.helper`` alone (skl2onnx is only needed to convert
+scikit-learn pipelines; see `nablanet.export.register_skl2onnx`).
 
 Inputs and outputs
 ------------------
-- input ``X``: (N, n_features), float32 by default;
+- input ``X``: (N, n_features), float32 by default. A network over images
+  (``input_shape`` (C, H, W)) reads them as rows too, (N, C·H·W) in C order, exactly
+  what its ``predict`` reads (``images.reshape(len(images), -1)``): the graph reshapes
+  them itself. One input shape keeps every export alike (estimators, pipelines,
+  skl2onnx's converters all give 2-D inputs);
 - classifier: ``label`` (N,) int64 or string (uint64 when a uint64 class is 2**63 or
   more, which int64 cannot hold; an int64 (N, n_classes) indicator for multi-label
   problems) and ``probabilities`` (N, n_classes), both plain tensors (no
@@ -78,21 +83,28 @@ class _ModelGraph:
         return out
 
 
-def graph_dtype(X_sample: Any, n_features: int) -> np.dtype[Any]:
+def graph_dtype(X_sample: Any, net: Any) -> np.dtype[Any]:
     """The dtype the graph computes in: X_sample's if float64, else float32.
 
     Raises
     ------
     ValueError
-        If ``X_sample`` is not a float32/float64 matrix with ``n_features`` columns.
+        If ``X_sample`` is not a float32/float64 matrix with one column per input value
+        of ``net`` (images flattened into rows, as the graph reads them).
     """
     if X_sample is None:
         return np.dtype(np.float32)
+    n_features = net.layer_sizes[0]
     # only its width and dtype matter: a sparse matrix is read as it is, never densified
     X = X_sample if is_sparse(X_sample) else np.asarray(X_sample)
     if X.ndim != 2 or X.shape[1] != n_features:
+        images = (
+            f" (images of shape {tuple(net.input_shape)} as rows in (channel, row, column) "
+            "order, X.reshape(len(X), -1): the graph's input X is 2-D)"
+            if len(net.input_shape) > 1 else ""
+        )
         raise ValueError(
-            f"X_sample must have shape (n_samples, {n_features}), got {X.shape}"
+            f"X_sample must have shape (n_samples, {n_features}){images}, got {X.shape}"
         )
     if X.dtype not in (np.float32, np.float64):
         raise ValueError(
@@ -126,7 +138,8 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
     ----------
     model : Network, estimator or pipeline
         A network, or a fitted `MLPClassifier`, `MLPRegressor`, `SoftmaxRegression`,
-        `StackedAutoencoderClassifier` or `SparseAutoencoder`; or a fitted scikit-learn
+        `ConvNetClassifier`, `StackedAutoencoderClassifier` or `SparseAutoencoder`
+        (through its network ``net_``, as every estimator); or a fitted scikit-learn
         `Pipeline`/`ColumnTransformer` of them and preprocessors, exported whole through
         skl2onnx (see `nablanet.export.pipelines`: float32, one input per DataFrame column).
     X_sample : ndarray, sparse matrix or DataFrame of shape (n_samples, n_features), optional
@@ -155,9 +168,15 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
 
     Notes
     -----
-    Layer l is ``Gemm(a, W(l), b(l), transB=1)`` = a W(l)ᵀ + b(l) followed by its
-    activation's operator; a classifier then computes ``predict_proba`` and ``predict``
-    in the graph, a regressor scales its outputs back to the targets' range.
+    A `Dense` layer l is ``Gemm(a, W(l), b(l), transB=1)`` = a W(l)ᵀ + b(l), a `Conv2D`
+    layer ``Conv`` with its strides and (for "same") explicit pads, each followed by its
+    activation's operator; pooling layers are ``AveragePool`` / ``MaxPool`` with kernel =
+    stride = size. A classifier then computes ``predict_proba`` and ``predict`` in the
+    graph, a regressor scales its outputs back to the targets' range.
+
+    onnxruntime has no float64 ``Conv`` or ``AveragePool``: a float64 graph writes a
+    convolution as ``Pad``, ``Gather`` (im2col) and ``MatMul``, and mean pooling as a
+    ``ReduceSum`` over each block times 1/(pq), which it runs.
     """
     from nablanet import __version__
     from nablanet.export.pipelines import is_pipeline, pipeline_to_onnx
@@ -166,7 +185,7 @@ def to_onnx(model: Any, X_sample: Any = None, target_opset: int | None = None) -
         return pipeline_to_onnx(model, X_sample, DEFAULT_OPSET if target_opset is None
                                 else target_opset)
     net = network_of(model)
-    real = graph_dtype(X_sample, net.layer_sizes[0])
+    real = graph_dtype(X_sample, net)
     opset = DEFAULT_OPSET if target_opset is None else target_opset
     check_opset(opset)
     outputs = outputs_of(model, real)

@@ -1,11 +1,23 @@
 """`to_torch`: a nablanet network as a ``torch.nn.Sequential`` with the same weights.
 
-The Sequential holds, for each layer l, ``nn.Linear(s_l, s_{l+1})`` whose ``weight`` is
-W(l) (PyTorch stores it in the same (out, in) orientation as the mathematics) and whose
-``bias`` is b(l), followed by the layer's activation module (none for identity):
+The Sequential holds, for each layer, its PyTorch module with the layer's parameters
+copied as they are (PyTorch stores them in the mathematics' orientation), followed by
+the layer's activation module (none for identity):
+
+    Dense       nn.Linear(s_l, s_{l+1}): weight W(l) (out, in), bias b(l)
+    Conv2D      nn.Conv2d(C, F, (kh, kw), stride): weight W (F, C, kh, kw), bias b (F,);
+                "same" padding as ``padding=(top, left)``, or an ``nn.ZeroPad2d`` before
+                the convolution where the zeros are uneven (the odd one below and right)
+    MeanPool2D  nn.AvgPool2d(size)     MaxPool2D  nn.MaxPool2d(size)   (stride = size)
 
     sigmoid → nn.Sigmoid   tanh → nn.Tanh   relu → nn.ReLU
     leaky_relu → nn.LeakyReLU(negative_slope=0.01)   softmax → nn.Softmax(dim=-1)
+
+A network over images (``input_shape`` (C, H, W)) reads rows (N, C·H·W) as nablanet
+does: the Sequential starts with ``nn.Unflatten(1, (C, H, W))``, so ``seq[1:]`` reads
+(N, C, H, W) tensors. Before a Linear layer, and at the end, ``nn.Flatten()`` makes
+rows again in (channel, row, column) order, the order a `Dense` layer reads: the
+weights need no permutation.
 
 For an estimator, the Sequential is its network ``est.net_``: its outputs are the
 network's h(X). For a softmax classifier or a sigmoid multi-label classifier these are
@@ -30,6 +42,7 @@ import numpy as np
 from nablanet._checks import lookup
 from nablanet.activations import LEAKY_SLOPE
 from nablanet.export._graph import kind_of, network_of, predictor_of, target_scaling
+from nablanet.layers.conv import output_size
 
 INSTALL_HINT = (
     "to_torch needs PyTorch, which is not installed; install the CPU build with "
@@ -60,16 +73,17 @@ def to_torch(model: Any) -> Any:
 
     Parameters
     ----------
-    model : Network, MLPClassifier or MLPRegressor
-        A network, or a fitted estimator.
+    model : Network or estimator
+        A network, or a fitted estimator (`MLPClassifier`, `MLPRegressor`,
+        `ConvNetClassifier`, ...): its network ``net_``.
 
     Returns
     -------
     torch.nn.Sequential
-        ``Linear`` + activation per layer (see the module notes), parameters copied (not
-        shared) in the network's dtype, in evaluation mode. For X of shape (N, s_1) it
-        returns (N, s_{n_l}) equal to ``net.forward(X)`` (to about 1e-15 in float64); a
-        scaled regressor's Sequential returns ``predict``'s targets.
+        One module per layer and one per activation (see the module notes), parameters
+        copied (not shared) in the network's dtype, in evaluation mode. For X of shape
+        (N, s_1) it returns (N, s_{n_l}) equal to ``net.forward(X)`` (to about 1e-15 in
+        float64); a scaled regressor's Sequential returns ``predict``'s targets.
 
     Raises
     ------
@@ -77,26 +91,87 @@ def to_torch(model: Any) -> Any:
         If torch is not installed (the message says how to install it).
     sklearn.exceptions.NotFittedError
         For an estimator that was not fitted.
+    TypeError
+        For a layer of a kind nablanet does not define.
     """
     net = network_of(model)
     torch = _import_torch()
     nn = torch.nn
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
-    layers: list[Any] = []
-    for W, b, act in zip(net.W, net.b, net.activations, strict=True):
-        linear = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.array(W, dtype=net.dtype)))
-            linear.bias.copy_(torch.from_numpy(np.array(b, dtype=net.dtype)))
-        layers.append(linear)
-        module = lookup(TORCH_MODULES, act.name, "activation")
-        if module is not None:
-            name, kwargs = module
-            layers.append(getattr(nn, name)(**kwargs))
+    modules: list[Any] = []
+    maps = len(net.input_shape) > 1
+    if maps:
+        modules.append(nn.Unflatten(1, tuple(net.input_shape)))
+    for layer, W, b in zip(net.layers, net.W, net.b, strict=True):
+        make, reads_maps = _torch_layer(layer)
+        if maps and not reads_maps:
+            modules.append(nn.Flatten())
+        modules.extend(make(nn, layer, dtype))
+        _copy_parameters(torch, modules[-1], W, b, net.dtype)
+        activation = lookup(TORCH_MODULES, layer.activation.name, "activation")
+        if activation is not None:
+            name, kwargs = activation
+            modules.append(getattr(nn, name)(**kwargs))
+        maps = len(layer.output_shape) > 1
+    if maps:
+        modules.append(nn.Flatten())
     predictor = predictor_of(model)
     if kind_of(predictor) == "regressor":
-        layers.extend(_scaling(predictor, torch, dtype))
-    return nn.Sequential(*layers).eval()
+        modules.extend(_scaling(predictor, torch, dtype))
+    return nn.Sequential(*modules).eval()
+
+
+def _copy_parameters(torch: Any, module: Any, W: Any, b: Any, real: Any) -> None:
+    """Copy W and b into a module's ``weight`` and ``bias`` (none for pooling)."""
+    if getattr(module, "weight", None) is None:
+        return
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(np.array(W, dtype=real)))
+        module.bias.copy_(torch.from_numpy(np.array(b, dtype=real)))
+
+
+def _linear(nn: Any, layer: Any, dtype: Any) -> list[Any]:
+    return [nn.Linear(layer.n_in, layer.units, dtype=dtype)]
+
+
+def _conv(nn: Any, layer: Any, dtype: Any) -> list[Any]:
+    # PyTorch pads both sides alike; "same" with an even total of zeros is its padding
+    # argument, an odd total a ZeroPad2d (left, right, top, bottom) before the Conv2d.
+    (C, H, W), (kh, kw), (sh, sw) = layer.input_shape, layer.kernel_size, layer.stride
+    _, top, bottom = output_size(H, kh, sh, layer.padding)
+    _, left, right = output_size(W, kw, sw, layer.padding)
+    even = (top, left) == (bottom, right)
+    conv = nn.Conv2d(C, layer.filters, (kh, kw), stride=(sh, sw),
+                     padding=(top, left) if even else 0, dtype=dtype)
+    return [conv] if even else [nn.ZeroPad2d((left, right, top, bottom)), conv]
+
+
+def _avg_pool(nn: Any, layer: Any, dtype: Any) -> list[Any]:
+    return [nn.AvgPool2d(layer.size)]  # stride = size, floor: the rest is dropped
+
+
+def _max_pool(nn: Any, layer: Any, dtype: Any) -> list[Any]:
+    return [nn.MaxPool2d(layer.size)]
+
+
+#: Each layer kind's modules (the last one holds W and b), and whether it reads maps.
+TORCH_LAYERS: dict[str, tuple[Any, bool]] = {
+    "Dense": (_linear, False),
+    "Conv2D": (_conv, True),
+    "MeanPool2D": (_avg_pool, True),
+    "MaxPool2D": (_max_pool, True),
+}
+
+
+def _torch_layer(layer: Any) -> tuple[Any, bool]:
+    """The module maker of ``layer``'s kind and whether the kind reads (N, C, H, W)."""
+    entry = TORCH_LAYERS.get(type(layer).__name__)
+    if entry is None or type(layer).__module__.split(".")[:2] != ["nablanet", "layers"]:
+        raise TypeError(
+            f"cannot export a {type(layer).__name__} layer to PyTorch; the layers that "
+            f"export are nablanet's {', '.join(TORCH_LAYERS)}"
+        )
+    return entry
 
 
 def _scaling(est: Any, torch: Any, dtype: Any) -> list[Any]:
