@@ -197,7 +197,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """
         X = self.check_inputs(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):
+        for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):
             out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
         return out
 
@@ -220,7 +220,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         X = self.check_inputs(X)
         l = range(n_hidden)[layer]
         H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):  # as in forward
+        for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):  # as in forward
             ws = self._workspace(len(H[rows]))
             self._forward(X[rows], self.W, self.b, ws, output=False)
             H[rows] = ws.buffers[l].A
@@ -325,7 +325,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """
         total = 0.0
         penalty = self._penalty()
-        for rows in chunks(X.shape[0], self.layers, self.dtype.itemsize):
+        for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
             if sample_weight is None:

@@ -29,6 +29,10 @@ class NetworkConfig:
     if TYPE_CHECKING:  # what the network gives this mixin
         dtype: np.dtype[Any]
 
+    # Defaults for networks pickled before these were set in `_build`.
+    splits_batch = False
+    scratch_values = 0
+
     def _configure(
         self,
         layers: Sequence[int] | Sequence[Layer],
@@ -69,6 +73,8 @@ class NetworkConfig:
         # Whether a pass holds BLAS to one thread and splits the batch (`layers.chunks.held`):
         # asked on every pass, so answered once here.
         self.splits_batch = any(getattr(layer, "splits_batch", False) for layer in layers)
+        # Values of the layers' scratch per example: evaluation chunks are sized by it.
+        self.scratch_values = sum(layer.scratch_values for layer in layers)
 
     @property
     def init_names(self) -> list[str]:
@@ -125,7 +131,7 @@ class NetworkConfig:
                     f"arrays or (m, {self.layer_sizes[0]}) rows"
                 )
             X = X.reshape(X.shape[0], -1)  # (m, channels, height, width): one row each
-        if is_sparse(X) and not self.layers[0].accepts_sparse:
+        if not self.layers[0].accepts_sparse and is_sparse(X):
             raise ValueError(
                 f"a {type(self.layers[0]).__name__} first layer cannot read a scipy.sparse "
                 "X; pass X.toarray()"

@@ -26,15 +26,16 @@ CHUNK_ROWS = 4096
 CHUNK_SCRATCH_BYTES = 16 << 20
 
 
-def chunks(m: int, layers: Sequence[Layer] = (), itemsize: int = 8) -> list[slice]:
+def chunks(m: int, scratch_bytes: int = 0) -> list[slice]:
     """Row slices covering ``range(m)``, one workspace each.
 
-    At most `CHUNK_ROWS` rows, and fewer where the layers' scratch would pass
-    `CHUNK_SCRATCH_BYTES` (a convolution keeps its patches: tens of values per output
-    value, per example).
+    At most `CHUNK_ROWS` rows, and fewer where the layers' scratch, ``scratch_bytes`` per
+    row, would pass `CHUNK_SCRATCH_BYTES` (a convolution keeps its patches: tens of values
+    per output value, per example).
     """
-    scratch = sum(layer.scratch_values for layer in layers) * itemsize
-    rows = CHUNK_ROWS if not scratch else max(1, min(CHUNK_ROWS, CHUNK_SCRATCH_BYTES // scratch))
+    rows = CHUNK_ROWS
+    if scratch_bytes:
+        rows = max(1, min(CHUNK_ROWS, CHUNK_SCRATCH_BYTES // scratch_bytes))
     return [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
 
 
