@@ -90,6 +90,13 @@ class SGD:
         check_theta(theta)
         return SGDState(velocity=np.zeros_like(theta))
 
+    def momentum_at(self, step: int) -> float:
+        """μ of step ``step`` (counted from 1): ``momentum`` throughout.
+
+        A schedule of μ overrides it (`nablanet.optim.momentum_switch.MomentumSwitchSGD`).
+        """
+        return self.momentum
+
     def step(
         self,
         theta: FloatArray,
@@ -111,7 +118,7 @@ class SGD:
             Overrides ``self.learning_rate`` for this step (a schedule's value).
         """
         alpha = step_learning_rate(self.learning_rate, learning_rate)
-        mu = self.momentum
+        mu = self.momentum_at(state.t + 1)
         check_grad(theta, grad)
         check_state(theta, velocity=state.velocity)
         # One fused pass (`nablanet.kernels.momentum`): v = μ v − α g, then θ = θ + v, or

@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nablanet import kernels
 from nablanet._checks import integer
-from nablanet.optim._inplace import (
-    TINY,
-    FloatArray,
-    check_grad,
-    check_state,
-    in_unit_interval,
-    step_learning_rate,
-)
-from nablanet.optim.momentum import SGD, SGDState
+from nablanet.optim._inplace import in_unit_interval
+from nablanet.optim.momentum import SGD
 
 
 @dataclass
@@ -66,22 +58,3 @@ class MomentumSwitchSGD(SGD):
     def momentum_at(self, step: int) -> float:
         """μ of step ``step`` (counted from 1)."""
         return self.momentum if step >= self.switch_at else self.initial_momentum
-
-    def step(
-        self,
-        theta: FloatArray,
-        grad: FloatArray,
-        state: SGDState,
-        learning_rate: float | None = None,
-    ) -> None:
-        """Take one step with the momentum of step ``state.t + 1``; see `SGD.step`."""
-        alpha = step_learning_rate(self.learning_rate, learning_rate)
-        mu = self.momentum_at(state.t + 1)
-        check_grad(theta, grad)
-        check_state(theta, velocity=state.velocity)
-        real = theta.dtype.type
-        kernels.momentum(
-            theta, grad, state.velocity, real(mu), real(alpha), self.nesterov,
-            TINY[theta.dtype],
-        )
-        state.t += 1
