@@ -86,8 +86,10 @@ def check_matrix(
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     _check_shape(arr.shape, name, n_columns)
     source = arr
-    with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
-        arr = np.ascontiguousarray(arr, dtype=check_dtype(dtype))
+    dtype = check_dtype(dtype)
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        with np.errstate(over="ignore"):  # a float64 too large for float32 becomes inf: refused
+            arr = np.ascontiguousarray(arr, dtype=dtype)
     if not _all_finite(arr):
         row, col = np.argwhere(~np.isfinite(arr))[0]
         raise _not_finite(name, source[row, col], arr.dtype, int(row), int(col))
@@ -150,6 +152,8 @@ def _check_sparse(
 
 def _all_finite(arr: NDArray[Any], rows_per_block: int = 4096) -> bool:
     """Whether every entry is finite, checked in blocks of rows (no full-size temporary)."""
+    if arr.shape[0] <= rows_per_block:  # one block (a single prediction: no generator)
+        return bool(np.isfinite(arr).all())
     return all(
         np.isfinite(arr[start : start + rows_per_block]).all()
         for start in range(0, arr.shape[0], rows_per_block)

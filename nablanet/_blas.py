@@ -20,3 +20,9 @@ def numpy_blas() -> Any:
     if numpy_libs:
         return ThreadpoolController().select(filepath=numpy_libs[0].filepath)
     return blas if blas.lib_controllers else None
+
+
+#: OpenBLAS runs a product of fewer multiply-adds than this on one thread whatever its
+#: thread count (its SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD): below it there is
+#: no thread count to choose, and the result is the same bits on any.
+ONE_THREAD_PRODUCT = 65536 * 4

@@ -33,14 +33,14 @@ from nablanet import kernels
 from nablanet._arrays import check_dtype, check_theta, optional_sample_weight
 from nablanet._checks import number
 from nablanet.layers import Layer, theta_views
-from nablanet.layers.chunks import held
+from nablanet.layers.chunks import held, map_rows
 from nablanet.network_checks import NetworkChecks
 from nablanet.network_config import NetworkConfig
 from nablanet.network_display import NetworkDisplay
 from nablanet.network_state import NetworkState
 from nablanet.sparsity import SparsityPass
 from nablanet.trace import Trace, TraceLayer, trace_of  # noqa: F401  (TraceLayer: an old path)
-from nablanet.workspace import ThreadSafety, Workspace, chunks
+from nablanet.workspace import ThreadSafety, Workspace, chunk_rows, chunks
 
 Array = NDArray[Any]
 
@@ -165,12 +165,12 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         -------
         W, b : list of ndarray
             One entry per layer, of the layer's shapes (`Layer.weight_view`).
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` is not of shape (n_params,).
         """
-        if theta.ndim != 1 or theta.shape[0] != self.n_params:
-            raise ValueError(
-                f"theta must have shape ({self.n_params},) for layers {self.layer_sizes}, "
-                f"got {theta.shape}"
-            )
         return theta_views(self.layers, theta, self.n_weights)
 
     def reset(self, seed: int | np.random.Generator | None = None) -> None:
@@ -195,11 +195,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         -------
         ndarray of shape (m, s_{n_l})
         """
-        X = self.check_inputs(X)
-        out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):
-            out[rows] = self._forward(X[rows], self.W, self.b, self._workspace(len(out[rows])))
-        return out
+        return self._activations(self.check_inputs(X), len(self.layers) - 1)
 
     def hidden(self, X: Any, layer: int = -1) -> Array:
         """Activations of a hidden layer (default: the last one) for inputs X.
@@ -217,14 +213,21 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         n_hidden = len(self.layers) - 1
         if n_hidden == 0:
             raise ValueError("this network has no hidden layer")
-        X = self.check_inputs(X)
-        l = range(n_hidden)[layer]
-        H = np.empty((X.shape[0], self.layer_sizes[l + 1]), dtype=self.dtype)
-        for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):  # as in forward
-            ws = self._workspace(len(H[rows]))
-            self._forward(X[rows], self.W, self.b, ws, output=False)
-            H[rows] = ws.buffers[l].A
-        return H
+        return self._activations(self.check_inputs(X), range(n_hidden)[layer])
+
+    def _activations(self, X: Any, l: int) -> Array:
+        """A(l+1) for checked inputs X, a pass per part of the rows (`map_rows`)."""
+        output = l == len(self.layers) - 1
+        W, b = self.W, self.b
+
+        def part(rows: slice) -> Array:
+            ws = self._workspace(rows.stop - rows.start)
+            self._forward(X[rows], W, b, ws, output=output)
+            return ws.buffers[l].A
+
+        return map_rows(part, X.shape[0], self.layer_sizes[l + 1], self.dtype,
+                        self.largest_product, chunk_rows(self.scratch_values * self.dtype.itemsize),
+                        split=not self.splits_batch)
 
     @held  # convolutions: BLAS on one thread, the batch split over threads instead
     def _forward(
@@ -328,17 +331,11 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         for rows in chunks(X.shape[0], self.scratch_values * self.dtype.itemsize):
             Xc = X[rows]
             ws = self._workspace(Xc.shape[0])
-            if sample_weight is None:
-                weight = ws.ones
-            else:
-                weight = sample_weight[rows].astype(self.dtype)
+            weight = ws.ones if sample_weight is None else sample_weight[rows].astype(self.dtype)
             self._forward(Xc, self.W, self.b, ws, penalty=penalty, sample_weight=weight)
             out = ws.buffers[-1]
             C = self.loss.per_example(out.Z, out.A, Y[rows])
-            if sample_weight is None:
-                total += float(C.sum())
-            else:
-                total += float(np.dot(sample_weight[rows], C))
+            total += float(C.sum() if sample_weight is None else np.dot(sample_weight[rows], C))
         m = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         J = total / m + self.weight_decay_cost(self._theta)
         return J if penalty is None else J + penalty.cost()

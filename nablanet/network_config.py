@@ -29,9 +29,6 @@ class NetworkConfig:
     if TYPE_CHECKING:  # what the network gives this mixin
         dtype: np.dtype[Any]
 
-    # Defaults for networks pickled before these were set in `_build`.
-    splits_batch = False
-    scratch_values = 0
 
     def _configure(
         self,
@@ -70,11 +67,18 @@ class NetworkConfig:
         self.activations: list[Activation] = [layer.activation for layer in layers]
         self.n_weights = sum(layer.n_weights for layer in layers)
         self.n_params = self.n_weights + sum(layer.n_biases for layer in layers)
-        # Whether a pass holds BLAS to one thread and splits the batch (`layers.chunks.held`):
-        # asked on every pass, so answered once here.
+        self._count_work()
+
+    def _count_work(self) -> None:
+        """What every pass asks of the layers, answered once (also for an unpickled network)."""
+        layers = self.layers
+        # Whether a pass holds BLAS to one thread and splits the batch (`layers.chunks.held`).
         self.splits_batch = any(getattr(layer, "splits_batch", False) for layer in layers)
         # Values of the layers' scratch per example: evaluation chunks are sized by it.
         self.scratch_values = sum(layer.scratch_values for layer in layers)
+        # Multiply-adds per example of the largest layer (a dense layer's product): whether
+        # a prediction is large enough for BLAS's threads (`layers.chunks.map_rows`).
+        self.largest_product = max(layer.n_in * layer.n_out for layer in layers)
 
     @property
     def init_names(self) -> list[str]:

@@ -60,6 +60,7 @@ class NetworkState:
 
         layer_sizes: tuple[int, ...]
         def _build(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None: ...
+        def _count_work(self) -> None: ...
         def _init_threads(self) -> None: ...
         def views(self, theta: Array) -> tuple[list[Array], list[Array]]: ...  # noqa: D102
 
@@ -107,6 +108,7 @@ class NetworkState:
         if self.__dict__.pop("theta_layout", 1) == 1:  # pickled before W was column-major
             self._theta = from_row_major(self._theta, self.layout)
         self.W, self.b = self.views(self._theta)
+        self._count_work()  # pickled before some of these counts existed
         self._init_threads()
 
     @property

@@ -26,16 +26,21 @@ CHUNK_ROWS = 4096
 CHUNK_SCRATCH_BYTES = 16 << 20
 
 
-def chunks(m: int, scratch_bytes: int = 0) -> list[slice]:
-    """Row slices covering ``range(m)``, one workspace each.
+def chunk_rows(scratch_bytes: int = 0) -> int:
+    """The most rows of one workspace.
 
-    At most `CHUNK_ROWS` rows, and fewer where the layers' scratch, ``scratch_bytes`` per
-    row, would pass `CHUNK_SCRATCH_BYTES` (a convolution keeps its patches: tens of values
-    per output value, per example).
+    `CHUNK_ROWS`, or fewer where the layers' scratch, ``scratch_bytes`` per row, would pass
+    `CHUNK_SCRATCH_BYTES` (a convolution keeps its patches: tens of values per output
+    value, per example).
     """
-    rows = CHUNK_ROWS
-    if scratch_bytes:
-        rows = max(1, min(CHUNK_ROWS, CHUNK_SCRATCH_BYTES // scratch_bytes))
+    if not scratch_bytes:
+        return CHUNK_ROWS
+    return max(1, min(CHUNK_ROWS, CHUNK_SCRATCH_BYTES // scratch_bytes))
+
+
+def chunks(m: int, scratch_bytes: int = 0) -> list[slice]:
+    """Row slices covering ``range(m)``, one workspace each (`chunk_rows` rows at most)."""
+    rows = chunk_rows(scratch_bytes)
     return [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
 
 

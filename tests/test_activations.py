@@ -293,3 +293,17 @@ def test_activation_object_passes_through():
     act = ACTIVATIONS["tanh"]
     assert get_activation(act) is act
     assert isinstance(act, Activation) and act.name == "tanh"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_of_one_row_is_the_same_bits_as_that_row_in_a_batch(dtype):
+    # One row takes whole-array reductions (a single prediction's latency); a batch
+    # reduces along its rows: the same arithmetic in the same order.
+    rng = np.random.default_rng(0)
+    softmax = get_activation("softmax")
+    for k in (2, 3, 8, 9, 10, 17, 100):
+        Z = (rng.normal(size=(50, k)) * rng.uniform(0.1, 40, size=(50, 1))).astype(dtype)
+        batch = softmax.f(Z, np.empty_like(Z))
+        for i in range(len(Z)):
+            row = softmax.f(Z[i : i + 1], np.empty_like(Z[i : i + 1]))
+            np.testing.assert_array_equal(row, batch[i : i + 1])

@@ -83,6 +83,11 @@ def _softmax_loop(z: Any, out: Any) -> None:  # pragma: no cover - compiled
 
 
 def _softmax_numpy(z: Any, out: Any) -> None:
+    if z.shape[0] == 1:  # one prediction: whole-array reductions, a third cheaper, same bits
+        np.subtract(z, z.max(), out=out)
+        np.exp(out, out=out)
+        out *= 1.0 / out.sum()
+        return
     np.subtract(z, z.max(axis=1, keepdims=True), out=out)
     np.exp(out, out=out)
     out *= 1.0 / out.sum(axis=1, keepdims=True)

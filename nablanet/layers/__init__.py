@@ -93,7 +93,14 @@ def theta_views(
     """Each layer's ``(W, b)`` seen through ``theta``: all weights first, then all biases.
 
     ``n_weights`` is where the biases start (the layers' weights together); no copy.
+    A ``theta`` of another shape is refused (ValueError).
     """
+    n_params = n_weights + sum(layer.n_biases for layer in layers)
+    if theta.ndim != 1 or theta.shape[0] != n_params:
+        sizes = (layers[0].n_in, *(layer.n_out for layer in layers))
+        raise ValueError(
+            f"theta must have shape ({n_params},) for layers {sizes}, got {theta.shape}"
+        )
     W, b = [], []
     w_at, b_at = 0, n_weights
     for layer in layers:

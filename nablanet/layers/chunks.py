@@ -17,6 +17,12 @@ count (examples 0-31, 32-63, …), each chunk's work is the same sequence of ope
 on one BLAS thread, and what is summed over the examples (∂J/∂W) is summed within each
 chunk, then chunk after chunk in order: the same bits on 1 thread or 16, as long as no
 other Python thread changes BLAS's thread count while a pass runs.
+
+A prediction (`map_rows`) is split the same way one level up: its rows in fixed parts,
+each part a whole pass on one BLAS thread, the parts shared among the pool's threads.
+A thread that gets less of the CPU (another process shares its core) then simply takes
+fewer parts, where OpenBLAS's fixed split would wait for it at every product (issue 25);
+and a row's outputs are the same bits whatever the thread count.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from nablanet._blas import numpy_blas
+import numpy as np
+
+from nablanet._blas import ONE_THREAD_PRODUCT, numpy_blas
 
 T = TypeVar("T")
 
@@ -39,6 +47,12 @@ T = TypeVar("T")
 #: small enough that a batch of 256 gives 8 chunks to share among threads, large enough
 #: that a chunk's work (~1 ms) dwarfs handing it to a thread (~20 µs).
 CHUNK = 32
+#: A prediction's rows go in this many parts (fewer where parts would be smaller than
+#: `MIN_PART_ROWS`), whatever the thread count: enough to keep 2-4 threads evenly busy
+#: and to let a thread that gets less of the CPU take fewer.
+PARTS = 8
+#: Rows below which a part is not worth handing to a thread (~20 µs to hand over).
+MIN_PART_ROWS = 256
 
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
@@ -143,6 +157,44 @@ def run_chunks(work: Callable[[int, slice], None], m: int) -> None:
         return
     with holding_blas():
         _share(work, parts, n)
+
+
+def map_rows(
+    part: Callable[[slice], Any],
+    m: int,
+    width: int,
+    dtype: Any,
+    product: int,
+    max_rows: int,
+    split: bool = True,
+) -> Any:
+    """Stack ``part(rows)`` over the rows of a batch of m: a prediction, part by part.
+
+    ``part(rows)`` runs one pass on ``rows`` and returns its (len, width) result (a
+    buffer, copied here). ``product`` is the multiply-adds per row of the pass's largest
+    product, ``max_rows`` the most rows one pass may take (its buffers are bounded).
+    Below `ONE_THREAD_PRODUCT` OpenBLAS uses one thread anyway: one pass, nothing held
+    (a single row's latency). Above it BLAS is held to one thread and the rows go in
+    fixed parts (`PARTS`) shared among `threads` threads; with ``split=False`` (a network
+    whose layers split each batch themselves) the parts run in turn.
+    """
+    if m <= max_rows and m * product < ONE_THREAD_PRODUCT:
+        return part(slice(0, m)).copy()
+    rows = min(max_rows, max(MIN_PART_ROWS, -(-m // PARTS)))
+    parts = [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
+    out = np.empty((m, width), dtype)
+
+    def work(j: int, s: slice) -> None:
+        out[s] = part(s)
+
+    with holding_blas():
+        n = min(threads(), len(parts)) if split else 1
+        if n > 1:
+            _share(work, parts, n)
+        else:
+            for j, s in enumerate(parts):
+                work(j, s)
+    return out
 
 
 def _share(work: Callable[[int, slice], None], parts: list[slice], n: int) -> None:

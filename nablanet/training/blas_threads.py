@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from nablanet._blas import ONE_THREAD_PRODUCT
 from nablanet._blas import numpy_blas as _numpy_blas
 
 #: Steps timed with each setting in one probe; their median is compared (robust to the
@@ -53,10 +54,6 @@ MIN_RECHECK_SECONDS = 1.0
 #: a step, against 0.6 ms when it was made, until the next probe).
 SLOW_FACTOR = 3.0
 SLOW_STEPS = 3
-#: OpenBLAS runs a product of fewer multiply-adds than this on one thread whatever the
-#: count (its SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD): a fit whose largest product
-#: is smaller has nothing to choose.
-MIN_PRODUCT = 65536 * 4
 
 _adaptive: ContextVar[bool] = ContextVar("nablanet_adaptive_threads", default=True)
 #: The thread count is the process's, not the fit's: of fits running at once in several
@@ -92,7 +89,7 @@ class ThreadChoice:
     def __init__(self, layer_sizes: Sequence[int], rows: int) -> None:
         self.limiter: Any = None
         largest = rows * max(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
-        self.blas = _numpy_blas() if _adaptive.get() and largest >= MIN_PRODUCT else None
+        self.blas = _numpy_blas() if _adaptive.get() and largest >= ONE_THREAD_PRODUCT else None
         n = 1
         self.owns_lock = self.blas is not None and _choosing.acquire(blocking=False)
         if self.owns_lock and self.blas is not None:
