@@ -11,19 +11,40 @@ depend on which worker finishes first.
 
 from __future__ import annotations
 
+import functools
 import pickle
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._arrays import _not_finite  # the message local data get, for a block
 from nablanet._optional import requires_extra
+from nablanet.layers.chunks import holding_blas
 
 Array = NDArray[Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_thread(task: F) -> F:
+    """``task`` run with BLAS, and nablanet's own splits of a batch, on the calling thread.
+
+    For the tasks that run a network on a row block. A cluster's parallelism is its
+    workers and their threads: a worker that a Dask nanny starts already runs BLAS on one
+    thread (distributed's default environment), but the tasks of dask's local threaded
+    scheduler, or of in-process workers, share one process, where each task's BLAS
+    threads would spin while waiting for a core another task holds (issue 25).
+    """
+
+    @functools.wraps(task)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with holding_blas(threads=1):
+            return task(*args, **kwargs)
+
+    return cast(F, run)
 
 
 class ScatteredDataWarning(UserWarning):

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._optional import requires_extra
-from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
+from nablanet.distributed._blocks import aligned, one_thread, row_data, ship, tree_sum
 from nablanet.distributed.objective import unpickle_network
 from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
@@ -117,6 +117,7 @@ def _batches(m: int, batch_size: int, seed: int, epoch: int, block: int) -> list
     return [order[i : i + batch_size] for i in range(0, m, batch_size)]
 
 
+@one_thread
 def _local_steps(blob: bytes, X: Array, Y: Array, s: Array | None, job: Job) -> dict[str, Any]:
     """One block's K steps from the round's (net, optimizer, state, learning rate).
 

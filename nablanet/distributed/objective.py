@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._optional import requires_extra
-from nablanet.distributed._blocks import aligned, row_data, ship, tree_sum
+from nablanet.distributed._blocks import aligned, one_thread, row_data, ship, tree_sum
 from nablanet.kernels import fit_kernels, use_compiled
 from nablanet.network import Network
 
@@ -42,6 +42,7 @@ def unpickle_network(blob: bytes) -> Network:
     return net
 
 
+@one_thread
 def block_sums(
     net_bytes: bytes,
     X: Array,

@@ -20,13 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet._optional import requires_extra
-from nablanet.distributed._blocks import align, as_rows, blocks, ship, tree_sum
+from nablanet.distributed._blocks import align, as_rows, blocks, one_thread, ship, tree_sum
 from nablanet.network import Network
 
 Array = NDArray[Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@one_thread
 def _apply(X: Array, blob: bytes, method: str) -> Array:
     """``method`` of the unpickled model on one row block."""
     return np.asarray(getattr(pickle.loads(blob), method)(X))
@@ -63,6 +64,7 @@ def predict_rows(model: Any, method: str, X: Any) -> Any:
 # --- scores: sums per block, one number at the end -------------------------------------
 
 
+@one_thread
 def _score_sums(blob: bytes, X: Array, y: Array, s: Array | None, classifier: bool) -> Array:
     """One block's sums for accuracy [Σ s·hit, Σ s] or R² [Σ s, Σ s y, Σ s y², Σ s (y−ŷ)²]."""
     model = pickle.loads(blob)
@@ -119,6 +121,7 @@ def score(model: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
     return float(np.mean(r2))
 
 
+@one_thread
 def _block_score(blob: bytes, X: Array, Y: Array, score: Callable[..., float]) -> Array:
     net: Network = pickle.loads(blob)
     Y = np.asarray(Y).reshape(len(Y), -1)

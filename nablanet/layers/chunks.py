@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from nablanet._blas import ONE_THREAD_PRODUCT, numpy_blas
+from nablanet._blas import ONE_THREAD_PRODUCT, blas_threads, one_blas_thread
 
 T = TypeVar("T")
 
@@ -60,10 +60,7 @@ _pool_pid = 0
 #: The chunk threads of the pass running in this context, while BLAS is held to one thread
 #: (`holding_blas`); None outside.
 _held: ContextVar[int | None] = ContextVar("nablanet_chunk_threads", default=None)
-#: Python threads inside `holding_blas` now, and the BLAS thread counts the first found.
-_lock = threading.Lock()
-_holders = 0
-_saved: list[int] = []
+_lock = threading.Lock()  # guards the pool
 
 
 def chunks(m: int) -> list[slice]:
@@ -77,17 +74,15 @@ def threads() -> int:
     Inside `holding_blas`, the count BLAS had when it was held.
     """
     held = _held.get()
-    if held is not None:
-        return held
-    blas = numpy_blas()
-    if blas is None:
-        return 1
-    return max((lib.num_threads for lib in blas.lib_controllers), default=1)
+    return blas_threads() if held is None else held
 
 
 @contextmanager
-def holding_blas() -> Iterator[None]:
+def holding_blas(threads: int | None = None) -> Iterator[None]:
     """BLAS on one thread inside; the chunks (`run_chunks`) on the threads it had.
+
+    Or, with ``threads``, on that many (1: everything inside on the calling thread, as a
+    Dask task runs, its cluster's workers being the parallelism).
 
     A network with layers that split the batch holds BLAS around a whole pass (`held`),
     not only around each layer: OpenBLAS's idle threads spin for a while after each
@@ -96,31 +91,18 @@ def holding_blas() -> Iterator[None]:
     UFLDL's network: 54 ms of CPU a step against 25). With every product of the pass on
     one thread the pass's numbers are also the same whatever the thread count.
 
-    Nested and concurrent holds share one setting: the first saves BLAS's count and sets
-    one thread, the last out restores it.
+    Nested and concurrent holds, from any Python threads, share one setting
+    (`nablanet._blas.one_blas_thread`).
     """
-    global _holders, _saved
     if _held.get() is not None:
         yield
         return
-    blas = numpy_blas()
-    with _lock:
-        if _holders == 0:
-            _saved = [] if blas is None else [lib.num_threads for lib in blas.lib_controllers]
-            for lib in [] if blas is None else blas.lib_controllers:
-                lib.set_num_threads(1)
-        _holders += 1
-        n = max(_saved, default=1)
-    token = _held.set(n)
-    try:
-        yield
-    finally:
-        _held.reset(token)
-        with _lock:
-            _holders -= 1
-            if _holders == 0 and blas is not None:
-                for lib, count in zip(blas.lib_controllers, _saved, strict=True):
-                    lib.set_num_threads(count)
+    with one_blas_thread() as had:
+        token = _held.set(had if threads is None else threads)
+        try:
+            yield
+        finally:
+            _held.reset(token)
 
 
 def held(method: Callable[..., T]) -> Callable[..., T]:

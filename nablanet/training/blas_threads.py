@@ -34,10 +34,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
-from nablanet._blas import ONE_THREAD_PRODUCT
-from nablanet._blas import numpy_blas as _numpy_blas
+from nablanet._blas import ONE_THREAD_PRODUCT, available_threads, choose_threads
 
 #: Steps timed with each setting in one probe; their median is compared (robust to the
 #: single step that another process's burst slows or a quiet moment speeds up).
@@ -87,13 +85,13 @@ class ThreadChoice:
     """
 
     def __init__(self, layer_sizes: Sequence[int], rows: int) -> None:
-        self.limiter: Any = None
+        self.chose = False  # whether the count in force is this fit's choice
         largest = rows * max(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
-        self.blas = _numpy_blas() if _adaptive.get() and largest >= ONE_THREAD_PRODUCT else None
         n = 1
-        self.owns_lock = self.blas is not None and _choosing.acquire(blocking=False)
-        if self.owns_lock and self.blas is not None:
-            n = max((lib.num_threads for lib in self.blas.lib_controllers), default=1)
+        self.owns_lock = (_adaptive.get() and largest >= ONE_THREAD_PRODUCT
+                          and _choosing.acquire(blocking=False))
+        if self.owns_lock:
+            n = available_threads()
             if n == 1:  # nothing to choose
                 self.close()
         self.options = (n, 1) if n > 1 else ()
@@ -147,9 +145,9 @@ class ThreadChoice:
             _choosing.release()
 
     def _restore(self) -> None:
-        if self.limiter is not None:
-            self.limiter.restore_original_limits()
-            self.limiter = None
+        if self.chose:
+            choose_threads(None)
+            self.chose = False
 
     def _start_probe(self) -> None:
         self.probing = True
@@ -172,9 +170,8 @@ class ThreadChoice:
     def _use(self, threads: int) -> None:
         if threads == self.threads:
             return
-        self._restore()
-        assert self.blas is not None
-        self.limiter = self.blas.limit(limits=threads)
+        choose_threads(threads)  # from any Python thread (`nablanet._blas`)
+        self.chose = True
         self.threads = threads
 
 
