@@ -1,20 +1,20 @@
-"""NumPy's BLAS and its thread count: one place sets it, from whichever Python thread asks.
+"""NumPy's (and scipy's) BLAS thread count: one place sets it, from any Python thread.
 
 The count is the process's, and two kinds of request change it (issue 25):
 
-- holds (`one_blas_thread`): a pass that splits its own work among threads (a
-  prediction's parts, a convolution's chunks, a Dask task) runs BLAS on one thread, so
-  that no BLAS thread spins beside its own threads and the numbers do not depend on the
-  count. While any hold is active, BLAS runs on one thread;
-- a fit's choice (`choose_threads`, from `nablanet.training.blas_threads`): the count
-  when no hold is active.
+- holds (`Knob.hold`; `one_blas_thread` for NumPy's BLAS): a pass that splits its own
+  work among threads (a prediction's parts, a convolution's chunks, a Dask task) runs
+  BLAS on one thread, so that no BLAS thread spins beside its own threads and the numbers
+  do not depend on the count. While any hold is active, BLAS runs on one thread;
+- a fit's choice (`Knob.choose`; `choose_threads`, from `nablanet.training.blas_threads`):
+  the count when no hold is active.
 
 The count found before the first request is restored when the last one ends. All of it
 goes through one lock, and the count is set directly: threadpoolctl (3.x) lets only the
 first Python thread that sets OpenBLAS's count change it while that thread lives, and
-silently ignores every other thread (measured: a prediction from a second thread ran
-its "held" products on two BLAS threads, and its last bits differed from the same
-prediction made by the main thread).
+silently ignores every other thread (measured: a prediction from a second thread ran its
+"held" products on two BLAS threads, and its last bits differed from the same prediction
+made by the main thread).
 """
 
 from __future__ import annotations
@@ -47,89 +47,109 @@ def numpy_blas() -> Any:
     return blas if blas.lib_controllers else None
 
 
-def blas_threads() -> int:
-    """BLAS's thread count now (1 without a BLAS threadpoolctl knows)."""
-    blas = numpy_blas()
-    if blas is None:
-        return 1
-    return max((lib.num_threads for lib in blas.lib_controllers), default=1)
-
-
-class _Requests:
-    """nablanet's requests on the count, and the counts to restore when none is left."""
-
-    lock = threading.Lock()
-    holds = 0
-    choice: int | None = None
-    saved: list[int] | None = None
+@cache
+def scipy_blas() -> Any:
+    """The handle on scipy's own BLAS where its wheels bundle a second one, else None."""
+    libs = ThreadpoolController().select(user_api="blas").lib_controllers
+    own = [lib for lib in libs if "scipy.libs" in lib.filepath]
+    return ThreadpoolController().select(filepath=own[0].filepath) if own else None
 
 
 def _set(lib: Any, n: int) -> None:
     # threadpoolctl's public setter ignores all but one Python thread (module docstring);
-    # its unguarded form sets the library's count whoever calls. The lock above is the
-    # guard that keeps nablanet's requests from fighting.
+    # its unguarded form sets the library's count whoever calls. `Knob.lock` is the guard
+    # that keeps nablanet's requests from fighting.
     getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n)
 
 
-def _apply() -> None:
-    """Set the count the requests call for (caller holds the lock)."""
-    blas = numpy_blas()
-    if blas is None:
-        return
-    libs = blas.lib_controllers
-    r = _Requests
-    if r.holds == 0 and r.choice is None:
-        if r.saved is not None:  # the last request ended: the count found before the first
-            for lib, n in zip(libs, r.saved, strict=True):
-                _set(lib, n)
-            r.saved = None
-        return
-    if r.saved is None:
-        r.saved = [lib.num_threads for lib in libs]
-    target = 1 if r.holds or r.choice is None else r.choice
-    for lib in libs:
-        if lib.num_threads != target:
-            _set(lib, target)
+class Knob:
+    """One BLAS library's thread count and nablanet's requests on it (module docstring).
 
-
-def _available() -> int:
-    """A fit's choice, else the count found before the first request (caller holds the lock)."""
-    if _Requests.choice is not None:
-        return _Requests.choice
-    if _Requests.saved is not None:
-        return max(_Requests.saved, default=1)
-    return blas_threads()
-
-
-def available_threads() -> int:
-    """BLAS's thread count as it is when no hold is active (`one_blas_thread`)."""
-    with _Requests.lock:
-        return _available()
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[int]:
-    """BLAS on one thread inside, from any Python thread; yields `available_threads`.
-
-    Holds nest and overlap: BLAS runs on one thread while any is active.
+    Parameters
+    ----------
+    find : callable
+        Returns the library's threadpoolctl handle, or None where there is none.
     """
-    with _Requests.lock:
-        had = _available()
-        _Requests.holds += 1
-        _apply()
-    try:
-        yield had
-    finally:
-        with _Requests.lock:
-            _Requests.holds -= 1
-            _apply()
+
+    lock = threading.Lock()  # one for every library: requests are rare and short
+
+    def __init__(self, find: Any) -> None:
+        self.find = find
+        self.holds = 0
+        self.choice: int | None = None
+        self.saved: list[int] | None = None  # the counts found before the first request
+
+    def count(self) -> int:
+        """The library's thread count now (1 without the library)."""
+        blas = self.find()
+        if blas is None:
+            return 1
+        return max((lib.num_threads for lib in blas.lib_controllers), default=1)
+
+    def available(self) -> int:
+        """The count as it is when no hold is active: a fit's choice, or the count found."""
+        with self.lock:
+            return self._available()
+
+    def _available(self) -> int:
+        if self.choice is not None:
+            return self.choice
+        if self.saved is not None:
+            return max(self.saved, default=1)
+        return self.count()
+
+    @contextmanager
+    def hold(self) -> Iterator[int]:
+        """One thread inside, from any Python thread; yields `available`.
+
+        Holds nest and overlap: the library runs on one thread while any is active.
+        """
+        with self.lock:
+            had = self._available()
+            self.holds += 1
+            self._apply()
+        try:
+            yield had
+        finally:
+            with self.lock:
+                self.holds -= 1
+                self._apply()
+
+    def choose(self, n: int | None) -> None:
+        """A fit's choice of threads (None: no choice, the count found before comes back).
+
+        Takes effect at once unless a hold is active, then when the last hold ends.
+        """
+        with self.lock:
+            self.choice = n
+            self._apply()
+
+    def _apply(self) -> None:
+        """Set the count the requests call for (the caller holds the lock)."""
+        blas = self.find()
+        if blas is None:
+            return
+        libs = blas.lib_controllers
+        if self.holds == 0 and self.choice is None:
+            if self.saved is not None:  # the last request ended: the counts found before
+                for lib, n in zip(libs, self.saved, strict=True):
+                    _set(lib, n)
+                self.saved = None
+            return
+        if self.saved is None:
+            self.saved = [lib.num_threads for lib in libs]
+        target = 1 if self.holds or self.choice is None else self.choice
+        for lib in libs:
+            if lib.num_threads != target:
+                _set(lib, target)
 
 
-def choose_threads(n: int | None) -> None:
-    """A fit's choice of BLAS threads (None: no choice, the count found before comes back).
+#: NumPy's BLAS, which every product of a network calls.
+NUMPY = Knob(numpy_blas)
+#: scipy's own BLAS (its wheels bundle a second OpenBLAS), which L-BFGS's vector work calls.
+SCIPY = Knob(scipy_blas)
 
-    Takes effect at once unless a hold is active, then when the last hold ends.
-    """
-    with _Requests.lock:
-        _Requests.choice = n
-        _apply()
+blas_threads = NUMPY.count
+available_threads = NUMPY.available
+one_blas_thread = NUMPY.hold
+choose_threads = NUMPY.choose

@@ -12,7 +12,15 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from nablanet import Network
-from nablanet._blas import available_threads, blas_threads, choose_threads, one_blas_thread
+from nablanet._blas import (
+    SCIPY,
+    available_threads,
+    blas_threads,
+    choose_threads,
+    one_blas_thread,
+    scipy_blas,
+)
+from nablanet.optim.scipy_min import LBFGS
 from nablanet.training import blas_threads as fit_threads
 
 
@@ -109,6 +117,23 @@ def test_overlapping_holds_from_two_threads_keep_one_thread_until_the_last_ends(
 
 
 def test_an_exception_inside_a_hold_gives_the_count_back():
-    with pytest.raises(KeyError), one_blas_thread():
+    with pytest.raises(KeyError, match="inside"), one_blas_thread():
         raise KeyError("inside")
     assert blas_threads() == 2
+
+
+def test_lbfgs_runs_scipys_own_blas_on_one_thread_also_from_another_thread():
+    if scipy_blas() is None:
+        pytest.skip("scipy shares NumPy's BLAS here")
+    seen = []
+
+    def fun(x):
+        seen.append(SCIPY.count())
+        return float(x @ x), 2 * x
+
+    def run():
+        LBFGS(max_iter=3).minimize(fun, np.ones(3))
+
+    _in_thread(run)
+    assert seen and set(seen) == {1}
+    assert SCIPY.count() == 2

@@ -13,16 +13,15 @@ gradient instead of a line search that wanders through NaNs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import scipy.optimize
-from threadpoolctl import ThreadpoolController
 
+from nablanet._blas import SCIPY
 from nablanet._checks import integer, number
 from nablanet.optim._inplace import FloatArray, check_theta
 
@@ -127,24 +126,6 @@ class _Run:
             raise StopIteration
 
 
-@contextmanager
-def _scipy_blas_single_threaded() -> Iterator[None]:
-    """Run scipy's own BLAS (wheels bundle a second OpenBLAS) on one thread meanwhile.
-
-    The minimizer's vector operations gain nothing from threads, and an idle OpenBLAS
-    pool keeps spinning after each call: two pools of spinning threads on the same
-    cores made every matrix product of the cost (NumPy's BLAS) wait for CPU time, which
-    doubled the time per L-BFGS iteration here. NumPy's BLAS keeps its threads.
-    """
-    controller = ThreadpoolController()
-    scipy_blas = [lib for lib in controller.lib_controllers if "scipy.libs" in lib.filepath]
-    if not scipy_blas:  # scipy shares NumPy's BLAS: leave it alone
-        yield
-        return
-    with controller.select(filepath=scipy_blas[0].filepath).limit(limits=1):
-        yield
-
-
 def _minimize(
     fun: Objective,
     theta: FloatArray,
@@ -156,7 +137,10 @@ def _minimize(
     x0 = np.array(theta, dtype=np.float64)  # a copy, float64 whatever theta's dtype
     run = _Run(fun, x0, callback)
     try:
-        with _scipy_blas_single_threaded():
+        # scipy's own BLAS (its wheels bundle a second OpenBLAS) on one thread meanwhile:
+        # the minimizer's vector work gains nothing from threads, and an idle OpenBLAS
+        # pool spinning after each call beside NumPy's doubled the time per iteration here.
+        with SCIPY.hold():
             res = scipy.optimize.minimize(
                 run.objective,
                 x0,
