@@ -17,12 +17,13 @@ cannot set it; and it would not stop the waiting inside a product, which is what
 core slows. threadpoolctl's thread count, by contrast, can change between any two steps.
 
 The numbers. OpenBLAS splits a product's rows among its threads, and with several threads
-it also blocks the inner (summed) dimension differently once that is larger than about
-400: such a product (the input layer's ``X W`` of a 784-input network) then differs in
-the last bit from the one-thread product. So a fit that switches can end with weights
-that differ from a fit that did not in the last bits of float32 or float64 rounding, as
-any change of thread count does with OpenBLAS. Products whose inner dimension is smaller
-are bit-identical whatever the count. For results that are bit-for-bit the same on every
+it also blocks the inner (summed) dimension differently once that is longer than one of
+its blocks (measured here: a 784-long sum in float32, a 200-long one in float64): such a
+product (the input layer's ``X W`` of a 784-input network; ∂J/∂W over a batch of 200 in
+float64) then differs in the last bit from the one-thread product; shorter sums are
+bit-identical whatever the count. So a fit that switches can end with weights that differ
+from a fit that did not in the last bits of float32 or float64 rounding, as any change of
+thread count does with OpenBLAS. For results that are bit-for-bit the same on every
 run, fix the count: ``adaptive_threads(False)``, or ``threadpoolctl.threadpool_limits(n)``
 around the fit, which leaves nothing to choose when n is 1.
 """
