@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # 784-100-10 at batch 200 on 20k rows, and more
     python benchmarks/run.py --frameworks nablanet,torch --cases b200,b32 --json out.json
     python benchmarks/run.py --busy 1 --cases b200 --epochs 3   # quiet and with 1 core busy
+    python benchmarks/run.py --busy 1 --cases b200,lbfgs --busy-epochs 3   # loaded runs shorter
 
 See benchmarks/README.md for what each number means and how the lower bound is computed.
 Progress goes to stderr, the tables and the bars to stdout.
