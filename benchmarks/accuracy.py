@@ -14,6 +14,7 @@ import time
 import warnings
 
 import numpy as np
+from _machine import cpu_model, load_average, numpy_blas
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
     warnings.simplefilter("ignore", ConvergenceWarning)
+    print(f"CPU: {cpu_model()}; BLAS {numpy_blas()}; load average {load_average()}")
     for name, (X, y), classify, params in small_sets():
         parts = train_test_split(
             X, y, test_size=0.25, random_state=0, stratify=y if classify else None

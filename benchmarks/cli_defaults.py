@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from _machine import cpu_model
+from _machine import cpu_model, load_average, numpy_blas
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -80,7 +80,7 @@ def main_() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
-    print(f"CPU: {cpu_model()}")
+    print(f"CPU: {cpu_model()}; BLAS {numpy_blas()}; load average {load_average()}")
     print(f"{'table':<15} {'seed':>4} {'nablanet CLI':>13} {'sklearn':>9} {'ratio':>7}")
     with tempfile.TemporaryDirectory() as folder:
         for name, (loader, target, regression) in TABLES.items():

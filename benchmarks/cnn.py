@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import cpu_model
+from _machine import cpu_model, load_average
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from nablanet import Network
@@ -453,6 +453,7 @@ def main() -> None:
     import jax
     import torch
 
+    load = load_average()  # before this run adds its own
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     m = args.batch
@@ -509,7 +510,7 @@ def main() -> None:
 
     flops = step_flops(net, m)
     peak = gemm_peak(args.threads)
-    print(f"CPU: {cpu_model()}; {args.threads} thread(s)")
+    print(f"CPU: {cpu_model()}; {args.threads} thread(s); load average {load} at the start")
     for info in threadpool_info():
         print(f"BLAS: {info.get('internal_api')} {info.get('version')} "
               f"({info.get('architecture', '-')}): {info.get('filepath')}")

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _machine import cpu_model
+from _machine import cpu_model, load_average
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import nablanet
@@ -78,6 +78,7 @@ def header(args: argparse.Namespace) -> None:
     for info in threadpool_info():
         print(f"BLAS: {info.get('internal_api')} {info.get('version')} "
               f"({info.get('architecture', '-')})")
+    print(f"load average: {load_average()} at the start")
     print("config: " + ", ".join(f"{k}={v}" for k, v in sorted(vars(args).items())))
 
 

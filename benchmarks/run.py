@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # 784-100-10 at batch 200 on 20k rows, and more
     python benchmarks/run.py --frameworks nablanet,torch --cases b200,b32 --json out.json
     python benchmarks/run.py --busy 1 --cases b200 --epochs 3   # quiet and with 1 core busy
+    python benchmarks/run.py --busy 1 --cases b200,lbfgs --busy-epochs 3   # loaded runs shorter
 
 See benchmarks/README.md for what each number means and how the lower bound is computed.
 Progress goes to stderr, the tables and the bars to stdout.
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _busy import Spinners, passes
 from _machine import cpu_model as _cpu_model
 
 HERE = Path(__file__).resolve().parent
@@ -104,7 +106,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--busy",
         type=int,
         default=0,
-        help="also time each training case with N cores kept busy by spinning processes (0)",
+        help="also time each training case and lbfgs with N cores kept busy by spinning "
+        "processes (0)",
+    )
+    p.add_argument(
+        "--busy-epochs",
+        type=int,
+        default=None,
+        help="epochs per loaded training run, the first a warm-up (default: as --epochs); "
+        "fewer bound the loaded passes, where peers run many times slower",
     )
     p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -122,6 +132,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--threads must be at least 1")
     if args.busy < 0:
         p.error("--busy must be 0 or more")
+    if args.busy_epochs is not None and args.busy_epochs < 2:
+        p.error("--busy-epochs must be at least 2 (the first epoch is not timed)")
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.samples = args.samples or (20000 if args.quick else 60000)
     args.lbfgs_iter = args.lbfgs_iter or (30 if args.quick else 100)
@@ -188,42 +200,6 @@ def rss_mib(field: str = "VmHWM") -> float:
         pass
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
-# --- other work on the machine (--busy) ------------------------------------------------------
-
-#: Each spinning process stops by itself after this many seconds, should it outlive the
-#: benchmark (which kills them as soon as a loaded pass ends).
-SPIN_LIMIT_S = 900
-SPIN = "import time\nend = time.monotonic() + {limit}\nwhile time.monotonic() < end: pass"
-
-
-class Spinners:
-    """N processes that each keep one core busy, as a browser or another job would."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def __enter__(self) -> Spinners:
-        code = SPIN.format(limit=SPIN_LIMIT_S)
-        # Each in a session of its own, as another program would be: Linux's autogroup
-        # scheduling shares the CPU fairly between sessions first, so a spinner left in
-        # the benchmark's session would take half of the benchmark's own share instead
-        # (measured: 4x slower under other load, where a separate session costs far less).
-        self.procs = [
-            subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
-            for _ in range(self.n)
-        ]
-        time.sleep(0.2)  # let them start spinning before anything is timed
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for proc in self.procs:
-            proc.kill()
-        for proc in self.procs:
-            proc.wait()
-        self.procs = []
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -475,9 +451,14 @@ class Bench:
             )
         if self.args.busy:
             print(
-                f"  busy      : each training case also runs with {self.args.busy} core(s) kept "
-                "busy by plain spinning processes (started before and killed after each loaded "
-                "pass); quiet and loaded passes alternate"
+                f"  busy      : each training case and lbfgs also run with {self.args.busy} "
+                "core(s) kept busy by plain spinning processes (started before and killed "
+                "after each loaded pass); quiet and loaded passes alternate"
+                + (
+                    f"; loaded training runs {self.args.busy_epochs} epochs"
+                    if self.args.busy_epochs
+                    else ""
+                )
             )
         for n in self.notes:
             print(f"  note      : {n}")
@@ -525,8 +506,8 @@ class Bench:
         fws = list(self.frameworks)
         # measure the GEMMs of this case now (cached; re-measured at the end)
         self.gemm32.epoch_seconds(case.sizes, m, case.batch_size)
-        passes = [(res.results, 0)] + ([(res.busy, args.busy)] if args.busy else [])
-        for results, _ in passes:
+        kinds = [res.results, res.busy] if args.busy else [res.results]
+        for results in kinds:
             for fw in fws:
                 results[fw] = {
                     "label": LABELS[fw],
@@ -535,14 +516,11 @@ class Bench:
                     "accuracies": [],
                     "errors": [],
                 }
-        for r in range(args.repeats):
+        for r, busy in passes(args.repeats, args.busy):
             order = fws[r % len(fws) :] + fws[: r % len(fws)] if fws else []
-            # quiet and loaded passes alternate too, so that the machine's other load
-            # (which no benchmark controls) falls on both alike
-            for results, busy in passes if r % 2 == 0 else passes[::-1]:
-                with Spinners(busy):
-                    self.train_pass(case, r, order, results, busy)
-        for results, _ in passes:
+            with Spinners(busy):
+                self.train_pass(case, r, order, res.busy if busy else res.results, busy)
+        for results in kinds:
             for entry in results.values():
                 entry["seconds"] = quantiles(entry["timed"])
                 entry["accuracy"] = quantiles(entry["accuracies"])
@@ -562,7 +540,8 @@ class Bench:
         args, data = self.args, self.data
         where = f"{case.name} {r + 1}/{args.repeats}" + (f" busy {busy}" if busy else "")
         for fw in order:
-            spec = Spec(case.sizes, case.batch_size, case.epochs, args.seed + r)
+            epochs = args.busy_epochs if busy and args.busy_epochs else case.epochs
+            spec = Spec(case.sizes, case.batch_size, epochs, args.seed + r)
             entry = results[fw]
             gc.collect()
             try:
@@ -611,7 +590,6 @@ class Bench:
 
     def lbfgs_case(self) -> dict[str, Any]:
         import numpy as np
-        from peers import lbfgs_nablanet, lbfgs_sklearn
 
         args = self.args
         out: dict[str, Any] = {"sizes": [784, 100, 10], "m": 0, "runs": []}
@@ -621,48 +599,42 @@ class Bench:
         m = min(10000, self.data.X_train.shape[0])
         X, y, Y = self.data.X_train[:m], self.data.y_train[:m], self.data.Y_train[:m]
         out["m"] = m
-        Y64 = Y.astype(np.float64)
-        n = args.lbfgs_iter
-        out["sklearn_max_iter"] = n
-        for r in range(args.repeats):
-            seed = args.seed + r
-            gc.collect()
-            sk = lbfgs_sklearn(X, y, (100,), n, seed)
-            gc.collect()
-            nb = lbfgs_nablanet(X, Y, (784, 100, 10), sk["loss"], sk["n_iter"], 3 * n, seed)
-            gc.collect()
-            nb64 = lbfgs_nablanet(
-                X, Y64, (784, 100, 10), sk["loss"], sk["n_iter"], 3 * n, seed, np.float64
-            )
-            out["runs"].append({"sklearn": sk, "nablanet": nb, "nablanet_float64": nb64})
-            say(
-                f"[lbfgs {r + 1}/{args.repeats}] sklearn {sk['n_iter']} iter {sk['seconds']:.2f} s "
-                f"-> loss {sk['loss']:.5f}; nablanet reached it in "
-                f"{fmt(nb['seconds_to_target'], '.2f')} s ({nb['iter_to_target']} iter), loss "
-                f"{nb['loss_at_equal_iter']:.5f} at iter {sk['n_iter']}"
-            )
-        sk_t = [r["sklearn"]["seconds"] for r in out["runs"]]
-        nb_t = [r["nablanet"]["seconds_to_target"] or math.inf for r in out["runs"]]
-        out["sklearn_seconds"] = float(np.median(sk_t))
-        out["nablanet_seconds_to_target"] = float(np.median(nb_t))
-        out["sklearn_per_iter"] = float(
-            np.median(
-                [r["sklearn"]["seconds"] / max(r["sklearn"]["n_iter"], 1) for r in out["runs"]]
-            )
-        )
-        out["nablanet_per_iter"] = float(
-            np.median(
-                [
-                    r["nablanet"]["seconds_total"] / max(r["nablanet"]["n_iter"], 1)
-                    for r in out["runs"]
-                ]
-            )
-        )
-        out["nablanet_float64_seconds_to_target"] = float(
-            np.median([r["nablanet_float64"]["seconds_to_target"] or math.inf for r in out["runs"]])
-        )
-        out["sklearn_dtype"] = out["runs"][0]["sklearn"]["dtype"]
+        out["sklearn_max_iter"] = args.lbfgs_iter
+        loaded: list[dict[str, Any]] = []
+        for r, busy in passes(args.repeats, args.busy):
+            with Spinners(busy):
+                run = self.lbfgs_run(X, y, Y, Y.astype(np.float64), r, busy)
+            (loaded if busy else out["runs"]).append(run)
+        out.update(lbfgs_summary(out["runs"]))
+        if args.busy:
+            out["busy_cores"] = args.busy
+            out["busy"] = {"runs": loaded, **lbfgs_summary(loaded)}
         return out
+
+    def lbfgs_run(
+        self, X: Any, y: Any, Y: Any, Y64: Any, r: int, busy: int
+    ) -> dict[str, dict[str, Any]]:
+        """Repeat r: scikit-learn's lbfgs sets the target, nablanet (float32, float64) chases it."""
+        import numpy as np
+        from peers import lbfgs_nablanet, lbfgs_sklearn
+
+        n, seed = self.args.lbfgs_iter, self.args.seed + r
+        gc.collect()
+        sk = lbfgs_sklearn(X, y, (100,), n, seed)
+        gc.collect()
+        nb = lbfgs_nablanet(X, Y, (784, 100, 10), sk["loss"], sk["n_iter"], 3 * n, seed)
+        gc.collect()
+        nb64 = lbfgs_nablanet(
+            X, Y64, (784, 100, 10), sk["loss"], sk["n_iter"], 3 * n, seed, np.float64
+        )
+        where = f"lbfgs {r + 1}/{self.args.repeats}" + (f" busy {busy}" if busy else "")
+        say(
+            f"[{where}] sklearn {sk['n_iter']} iter {sk['seconds']:.2f} s "
+            f"-> loss {sk['loss']:.5f}; nablanet reached it in "
+            f"{fmt(nb['seconds_to_target'], '.2f')} s ({nb['iter_to_target']} iter), loss "
+            f"{nb['loss_at_equal_iter']:.5f} at iter {sk['n_iter']}"
+        )
+        return {"sklearn": sk, "nablanet": nb, "nablanet_float64": nb64}
 
     # -- loss_and_grad throughput --
 
@@ -882,6 +854,7 @@ class Bench:
             "lower_bound": lb,
             "results": res.results,
             "busy_cores": self.args.busy,
+            "busy_epochs_per_run": self.args.busy_epochs or case.epochs,
             "results_busy": res.busy,
         }
 
@@ -890,7 +863,9 @@ class Bench:
         n = self.args.busy
         print(
             f"  with {n} core{'s' if n > 1 else ''} kept busy by spinning processes (the same "
-            "runs, alternating with the quiet ones):"
+            "runs, alternating with the quiet ones"
+            + (f", {self.args.busy_epochs} epochs each" if self.args.busy_epochs else "")
+            + "):"
         )
         nab = res.median("nablanet", busy=True)
         rows = []
@@ -968,6 +943,66 @@ class Bench:
             f"per iteration sklearn {1e3 * out['sklearn_per_iter']:.1f} ms, nablanet "
             f"{1e3 * out['nablanet_per_iter']:.1f} ms"
         )
+        if out.get("busy"):
+            self.print_lbfgs_busy(out)
+
+    def print_lbfgs_busy(self, out: dict[str, Any]) -> None:
+        """The L-BFGS times quiet and loaded side by side (--busy)."""
+        n, loaded = out["busy_cores"], out["busy"]
+        print(
+            f"  with {n} core{'s' if n > 1 else ''} kept busy by spinning processes (the same "
+            "runs, alternating with the quiet ones; each loaded run chases the loss of "
+            "scikit-learn's loaded run):"
+        )
+
+        def spread(values: list[float]) -> str:
+            return f"{fmt(min(values), '.2f')}-{fmt(max(values), '.2f')}"
+
+        def seconds(runs: list[dict[str, Any]], who: str) -> list[float]:
+            if who == "sklearn":
+                return [r["sklearn"]["seconds"] for r in runs]
+            return [r[who]["seconds_to_target"] or math.inf for r in runs]
+
+        sk_busy = loaded["sklearn_seconds"]
+        rows = []
+        for who, label, key in (
+            ("sklearn", "scikit-learn lbfgs, its max_iter", "sklearn_seconds"),
+            ("nablanet", "nablanet float32, to the target", "nablanet_seconds_to_target"),
+            (
+                "nablanet_float64",
+                "nablanet float64, to the target",
+                "nablanet_float64_seconds_to_target",
+            ),
+        ):
+            quiet, busy = out[key], loaded[key]
+            rows.append(
+                [
+                    label,
+                    fmt(quiet, ".2f", "not reached"),
+                    fmt(busy, ".2f", "not reached"),
+                    spread(seconds(loaded["runs"], who)),
+                    fmt(busy / quiet, ".2f") + "x",
+                    "-" if who == "sklearn" else fmt(sk_busy / busy, ".2f") + "x",
+                ]
+            )
+        print(
+            table(
+                [
+                    "",
+                    "quiet s",
+                    f"busy {n} s",
+                    "busy min-max",
+                    "slowdown",
+                    "nablanet speed-up busy",
+                ],
+                rows,
+            )
+        )
+        print(
+            f"  per iteration, quiet / busy: sklearn {1e3 * out['sklearn_per_iter']:.1f} / "
+            f"{1e3 * loaded['sklearn_per_iter']:.1f} ms, nablanet "
+            f"{1e3 * out['nablanet_per_iter']:.1f} / {1e3 * loaded['nablanet_per_iter']:.1f} ms"
+        )
 
     def print_grad(self, out: dict[str, Any]) -> None:
         print(
@@ -1023,6 +1058,27 @@ class Bench:
                 s >= factor if math.isfinite(s) else None,
                 f"{s:.2f}x" if math.isfinite(s) else "not measured",
             )
+
+    def lbfgs_busy_bars(self, out: dict[str, Any], add: Any) -> None:
+        """The b200 bars of issue 25, applied to L-BFGS's full-batch products (--busy)."""
+        n = out["busy_cores"]
+        quiet, busy = out["nablanet_seconds_to_target"], out["busy"]["nablanet_seconds_to_target"]
+        ratio = busy / quiet
+        add(
+            f"L-BFGS, {n} core(s) busy: nablanet within 1.6x of its quiet time",
+            ratio <= 1.6 if math.isfinite(ratio) else None,
+            f"{ratio:.2f}x ({busy:.2f} s vs {quiet:.2f} s)"
+            if math.isfinite(ratio)
+            else "nablanet did not reach sklearn's loss",
+        )
+        sk = out["busy"]["sklearn_seconds"]
+        add(
+            f"L-BFGS, {n} core(s) busy: faster than scikit-learn's lbfgs to the same loss",
+            busy < sk,
+            f"{busy:.2f} s vs {sk:.2f} s ({sk / busy:.2f}x)"
+            if math.isfinite(busy)
+            else "nablanet did not reach sklearn's loss",
+        )
 
     def bars(self) -> list[dict[str, Any]]:
         bars: list[dict[str, Any]] = []
@@ -1101,6 +1157,8 @@ class Bench:
             )
         else:
             add("L-BFGS: faster than scikit-learn's lbfgs to the same loss", None, "not measured")
+        if lb.get("busy"):
+            self.lbfgs_busy_bars(lb, add)
         mem = self.out.get("memory") or {}
         if mem:
             ok = mem["load_peak_MiB"] < 2 * mem["X_train_MiB"] and (
@@ -1134,6 +1192,32 @@ class Bench:
         for b in bars:
             print(f"  [{b['verdict']}] {b['bar'].ljust(width)}  {b['measured']}")
         return bars
+
+
+def lbfgs_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the L-BFGS runs: seconds to the target, per iteration, sklearn's dtype."""
+    import numpy as np
+
+    def median(values: list[float]) -> float:
+        return float(np.median(values))
+
+    def to_target(run: dict[str, Any]) -> float:
+        return run["seconds_to_target"] or math.inf  # None: never reached
+
+    return {
+        "sklearn_seconds": median([r["sklearn"]["seconds"] for r in runs]),
+        "nablanet_seconds_to_target": median([to_target(r["nablanet"]) for r in runs]),
+        "sklearn_per_iter": median(
+            [r["sklearn"]["seconds"] / max(r["sklearn"]["n_iter"], 1) for r in runs]
+        ),
+        "nablanet_per_iter": median(
+            [r["nablanet"]["seconds_total"] / max(r["nablanet"]["n_iter"], 1) for r in runs]
+        ),
+        "nablanet_float64_seconds_to_target": median(
+            [to_target(r["nablanet_float64"]) for r in runs]
+        ),
+        "sklearn_dtype": runs[0]["sklearn"]["dtype"],
+    }
 
 
 # --- the memory run, in its own process ------------------------------------------------------

@@ -7,7 +7,9 @@ Usage: .venv/bin/python benchmarks/ufldl.py [--quick] [flags below]
    patches, L-BFGS: nablanet against the same J written in PyTorch (autograd, float64) and
    in plain NumPy (UFLDL's sparseAutoencoderCost), all three from the same θ₀ and driven
    by the same scipy L-BFGS-B settings, so that time and final J compare the cost and
-   gradient evaluations only.
+   gradient evaluations only. With --busy N, also with N cores kept busy by spinning
+   processes (issue 25), and nablanet's SparseAutoencoder estimator too: each run's
+   seconds quiet and loaded, and their ratio.
 3. Softmax regression (λ = 1e-4, 100 L-BFGS iterations) against scikit-learn's
    LogisticRegression at the same penalty, C = 1/(λ m): LogisticRegression minimises
    ½‖W‖² + C Σ_i log-loss_i, which is (C m) · [(1/m) Σ_i log-loss_i + (λ/2)‖W‖²] exactly
@@ -25,13 +27,15 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import time
 import warnings
 from typing import Any
 
 import numpy as np
 import scipy
-from _machine import cpu_model
+from _busy import Spinners, describe, passes, slowdown_table
+from _machine import cpu_model, load_average
 from scipy.optimize import minimize
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -70,7 +74,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS and PyTorch threads (1 on a shared machine)")
+    p.add_argument("--busy", type=int, default=0,
+                   help="also run the sparse autoencoder with N cores kept busy (0)")
+    p.add_argument("--busy-rounds", type=int, default=2,
+                   help="quiet and loaded runs each of the sparse autoencoder with --busy")
     args = p.parse_args()
+    if args.busy < 0:
+        p.error("--busy must be 0 or more")
     if args.quick:
         args.patches, args.ae_iters, args.fashion_rows = 2000, 50, 5000
         args.stl_rows, args.stl_iters, args.stl_hidden = 2000, 30, 49
@@ -90,6 +100,7 @@ def header(args: argparse.Namespace) -> None:
           f"SciPy {scipy.__version__}, PyTorch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
     print(f"BLAS: {'; '.join(blas)}")
+    print(f"load average: {load_average()} at the start")
     print(f"configuration: {vars(args)}")
 
 
@@ -189,32 +200,64 @@ def autoencoder_exercise(args: argparse.Namespace) -> None:
             f"{args.ae_iters} L-BFGS iterations (ρ=0.01, β=3, λ=1e-4), same θ₀")
     X = natural_image_patches(args.patches, 8, seed=0)
     v, h, lam, rho, beta = 64, 25, 1e-4, 0.01, 3.0
-    net = Network([v, h, v], weight_decay=lam, sparsity=(rho, beta), init="ufldl", seed=0)
-    theta0 = net.theta.copy()
-    J0_ours = net.cost(X, X)
+
+    def network() -> Network:
+        return Network([v, h, v], weight_decay=lam, sparsity=(rho, beta), init="ufldl", seed=0)
+
+    theta0 = network().theta.copy()
     options = {"maxiter": args.ae_iters, "gtol": 1e-9, "maxfun": 15000}
-    rows = []
-    start = time.perf_counter()
-    hist = train(net, X, X, optimizer=LBFGS(max_iter=args.ae_iters, tol=1e-9),
-                 epochs=args.ae_iters, batch_size=None, shuffle=False, seed=0)
-    rows.append(("nablanet (Network + LBFGS)", time.perf_counter() - start,
-                 net.cost(X, X), len(hist.train_loss)))
-    for name, fun in (
-        ("PyTorch autograd, float64", torch_cost_factory(X, v, h, lam, rho, beta)),
-        ("NumPy + scipy (UFLDL's recipe)",
-         lambda t: numpy_cost(t, X, v, h, lam, rho, beta)),
-    ):
-        start = time.perf_counter()
-        res = minimize(fun, theta0.copy(), jac=True, method="L-BFGS-B", options=options)
-        rows.append((name, time.perf_counter() - start, float(res.fun), int(res.nit)))
+
+    def ours() -> tuple[float, int]:
+        net = network()
+        hist = train(net, X, X, optimizer=LBFGS(max_iter=args.ae_iters, tol=1e-9),
+                     epochs=args.ae_iters, batch_size=None, shuffle=False, seed=0)
+        return net.cost(X, X), len(hist.train_loss)
+
+    def scipy_driven(fun: Any) -> Any:
+        def run() -> tuple[float, int]:
+            res = minimize(fun, theta0.copy(), jac=True, method="L-BFGS-B", options=options)
+            return float(res.fun), int(res.nit)
+        return run
+
+    def estimator() -> tuple[float, int]:  # the same L-BFGS, through the public estimator
+        ae = SparseAutoencoder(h, sparsity_target=rho, sparsity_weight=beta, weight_decay=lam,
+                               max_iter=args.ae_iters, random_state=0).fit(X)
+        return ae.net_.cost(X, X), ae.n_iter_
+
+    runs: dict[str, Any] = {
+        "nablanet (Network + LBFGS)": ours,
+        "PyTorch autograd, float64": scipy_driven(torch_cost_factory(X, v, h, lam, rho, beta)),
+        "NumPy + scipy (UFLDL's recipe)": scipy_driven(
+            lambda t: numpy_cost(t, X, v, h, lam, rho, beta)),
+    }
+    if args.busy:
+        runs["nablanet SparseAutoencoder.fit"] = estimator
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runs}
+    first: dict[str, tuple[float, int]] = {}  # final J and iterations of the first quiet run
+    for r, busy in passes(args.busy_rounds if args.busy else 1, args.busy):
+        names = list(runs)
+        with Spinners(busy):
+            for name in names[r % len(names):] + names[: r % len(names)]:
+                start = time.perf_counter()
+                J, nit = runs[name]()
+                times[name][1 if busy else 0].append(time.perf_counter() - start)
+                if not busy:
+                    first.setdefault(name, (J, nit))
     J0 = numpy_cost(theta0, X, v, h, lam, rho, beta)[0]
     J0_torch = torch_cost_factory(X, v, h, lam, rho, beta)(theta0.copy())[0]
-    print(f"J(θ₀): nablanet {J0_ours:.10f}, PyTorch {J0_torch:.10f}, NumPy {J0:.10f}")
-    base = rows[0][1]
+    print(f"J(θ₀): nablanet {network().cost(X, X):.10f}, PyTorch {J0_torch:.10f}, "
+          f"NumPy {J0:.10f}")
+    quiet = {name: statistics.median(q) for name, (q, _) in times.items()}
+    base = quiet["nablanet (Network + LBFGS)"]
     print(f"{'implementation':<34}{'seconds':>9}{'final J':>12}{'iterations':>11}"
           f"{'time / nablanet':>17}")
-    for name, seconds, J, nit in rows:
-        print(f"{name:<34}{seconds:>9.2f}{J:>12.6f}{nit:>11}{seconds / base:>17.2f}")
+    for name, (J, nit) in first.items():
+        print(f"{name:<34}{quiet[name]:>9.2f}{J:>12.6f}{nit:>11}{quiet[name] / base:>17.2f}")
+    if args.busy:
+        print(f"\n{describe(args.busy)}; {args.busy_rounds} run(s) of each; {args.threads} BLAS "
+              "thread(s)" + ("" if args.threads > 1 else
+                             " (one thread cannot spin-wait: --threads 2 for the default)"))
+        print(slowdown_table(times, args.busy))
 
 
 # --- 3. softmax regression ------------------------------------------------------------------
