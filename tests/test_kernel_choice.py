@@ -102,7 +102,6 @@ def test_the_iteration_limit_does_not_change_the_weights():
     # A fit that stops early at the same epoch ends with the same bits, whatever its
     # max_iter: the choice of kernels depends on an epoch's size, not on the limit.
     from nablanet import MLPClassifier
-
     from nablanet.training import adaptive_threads
 
     X, y = load_digits(return_X_y=True)
