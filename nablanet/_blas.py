@@ -19,6 +19,7 @@ made by the main thread).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,7 +113,7 @@ class Knob:
             yield had
         finally:
             with self.lock:
-                self.holds -= 1
+                self.holds = max(0, self.holds - 1)  # 0 if a fork reset it meanwhile
                 self._apply()
 
     def choose(self, n: int | None) -> None:
@@ -144,10 +145,19 @@ class Knob:
                 _set(lib, target)
 
 
+    def after_fork(self) -> None:
+        """In a forked child: the parent's other threads, and their requests, are gone."""
+        Knob.lock = threading.Lock()  # perhaps copied while another thread held it
+        self.holds, self.choice = 0, None
+        self._apply()  # back to the counts found before the first request
+
+
 #: NumPy's BLAS, which every product of a network calls.
 NUMPY = Knob(numpy_blas)
 #: scipy's own BLAS (its wheels bundle a second OpenBLAS), which L-BFGS's vector work calls.
 SCIPY = Knob(scipy_blas)
+for _knob in (NUMPY, SCIPY):
+    os.register_at_fork(after_in_child=_knob.after_fork)
 
 blas_threads = NUMPY.count
 available_threads = NUMPY.available

@@ -40,7 +40,7 @@ from nablanet.network_display import NetworkDisplay
 from nablanet.network_state import NetworkState
 from nablanet.sparsity import SparsityPass
 from nablanet.trace import Trace, TraceLayer, trace_of  # noqa: F401  (TraceLayer: an old path)
-from nablanet.workspace import ThreadSafety, Workspace, chunk_rows, chunks
+from nablanet.workspace import PartBuffers, ThreadSafety, Workspace, chunk_rows, chunks
 
 Array = NDArray[Any]
 
@@ -217,11 +217,10 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
 
     def _activations(self, X: Any, l: int) -> Array:
         """A(l+1) for checked inputs X, a pass per part of the rows (`map_rows`)."""
-        output = l == len(self.layers) - 1
-        W, b = self.W, self.b
+        output, W, b, buffers = l == len(self.layers) - 1, self.W, self.b, PartBuffers(self)
 
         def part(rows: slice) -> Array:
-            ws = self._workspace(rows.stop - rows.start)
+            ws = buffers(rows.stop - rows.start)
             self._forward(X[rows], W, b, ws, output=output)
             return ws.buffers[l].A
 

@@ -103,6 +103,33 @@ class PerThread(threading.local):
         return ws
 
 
+class PartBuffers:
+    """Workspaces for the parts of one prediction shared among threads (`chunks.map_rows`).
+
+    ``buffers(m)`` gives the calling thread its own (the network's per-thread cache) and a
+    pool thread buffers lent for this call only, dropped with it: kept for good, the pool
+    threads' buffers would make what a network holds after predicting grow with the
+    thread count.
+    """
+
+    __slots__ = ("caller", "lent", "net")
+
+    def __init__(self, net: ThreadSafety) -> None:
+        self.net = net
+        self.caller = threading.get_ident()
+        self.lent: dict[tuple[int, int], Workspace] = {}
+
+    def __call__(self, m: int) -> Workspace:
+        """The buffers of m rows for the thread that asks."""
+        me = threading.get_ident()
+        if me == self.caller:
+            return self.net._workspace(m)
+        ws = self.lent.get((me, m))
+        if ws is None:
+            ws = self.lent[me, m] = Workspace(self.net.layers, m, self.net.dtype, False)
+        return ws
+
+
 class ThreadSafety:
     """The network's per-thread buffers and its training hold (a `Network` mixin)."""
 

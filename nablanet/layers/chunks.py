@@ -63,6 +63,15 @@ _held: ContextVar[int | None] = ContextVar("nablanet_chunk_threads", default=Non
 _lock = threading.Lock()  # guards the pool
 
 
+def _after_fork() -> None:
+    # A fork copies the lock as it was, perhaps held by a thread the child does not have.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def chunks(m: int) -> list[slice]:
     """The chunks of a batch of m examples: ``slice(0, 32), slice(32, 64), …``."""
     return [slice(start, min(start + CHUNK, m)) for start in range(0, m, CHUNK)]
@@ -180,35 +189,76 @@ def map_rows(
 
 
 def _share(work: Callable[[int, slice], None], parts: list[slice], n: int) -> None:
-    """Run the chunks on n threads of the pool, each taking the next chunk when free."""
+    """Run the chunks on n threads of the pool, each taking the next chunk when free.
+
+    The first failure anywhere (a chunk's error, the caller's Ctrl-C) stops the sharing:
+    the chunks that run finish, no other starts, and the error is raised once they have,
+    so that nothing is still writing when the call returns.
+    """
     lock = threading.Lock()
     queue = iter(enumerate(parts))
+    stop = threading.Event()
 
     def worker() -> None:
-        while True:
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                return
-            work(*item)
+        try:
+            while not stop.is_set():
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                work(*item)
+        except BaseException:
+            stop.set()
+            raise
 
-    # n − 1 pool threads and the caller itself, which would otherwise only wait.
-    futures: list[Future[None]] = [
-        _executor().submit(contextvars.copy_context().run, worker) for _ in range(n - 1)
-    ]
+    futures = _submit(worker, n - 1)  # n − 1 pool threads, and the caller itself
     try:
         worker()
     finally:
-        wait(futures)  # every thread done before BLAS's setting is restored
+        for future in futures:
+            future.cancel()  # not started (its thread busy elsewhere): nothing left for it
+        _settle(futures, stop)
     for future in futures:
-        future.result()  # re-raises a worker's exception here
+        if not future.cancelled():
+            future.result()  # re-raises a worker's exception here
+
+
+def _submit(worker: Callable[[], None], k: int) -> list[Future[None]]:
+    """``worker`` on up to k pool threads, in the caller's context (the kernels' choice).
+
+    None once the interpreter is shutting down (after the main thread ended, in ``atexit``
+    handlers), when the pool takes no new work: the caller then does it all.
+    """
+    futures: list[Future[None]] = []
+    try:
+        for _ in range(k):
+            futures.append(_executor().submit(contextvars.copy_context().run, worker))
+    except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+        pass
+    return futures
+
+
+def _settle(futures: list[Future[None]], stop: threading.Event) -> None:
+    """Wait for the running workers; a Ctrl-C meanwhile stops the others and is raised after."""
+    interrupted: BaseException | None = None
+    # A cancelled future counts as done only once a pool thread dequeues it: not waited for.
+    running = [future for future in futures if not future.cancelled()]
+    while True:
+        try:
+            wait(running)
+            break
+        except KeyboardInterrupt as exc:
+            stop.set()
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _executor() -> ThreadPoolExecutor:
+    """The pool (a process forked from one with a pool makes its own)."""
     global _pool, _pool_pid
     with _lock:
-        # A process forked from one with a pool inherits the pool without its threads
-        # (tasks would wait forever): it makes its own.
+        # A forked process inherits the pool without its threads: tasks would wait forever.
         if _pool is None or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
                                        thread_name_prefix="nablanet-chunks")

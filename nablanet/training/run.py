@@ -148,7 +148,7 @@ class RunLoop:
         """Run epochs of minibatch steps until ``state.total_epochs`` or a stop."""
         m = self.data.X.shape[0]
         bs = m if batch_size is None else min(int(batch_size), m)
-        epoch = _Epoch(self, opt, bs, shuffle and bs < m, self._threads(bs))
+        epoch = _Epoch(self, opt, bs, shuffle and bs < m)
         try:
             for cb in callbacks:
                 cb.on_train_begin(state)
@@ -228,11 +228,8 @@ class RunLoop:
 class _Epoch:
     """The minibatch steps of one epoch, with the buffers they reuse from epoch to epoch."""
 
-    def __init__(
-        self, loop: RunLoop, opt: Any, batch_size: int, shuffle: bool, threads: ThreadChoice
-    ) -> None:
+    def __init__(self, loop: RunLoop, opt: Any, batch_size: int, shuffle: bool) -> None:
         self.loop, self.opt, self.bs, self.shuffle = loop, opt, batch_size, shuffle
-        self.threads = threads
         self.opt_state = opt.init(loop.net.theta)
         m = loop.data.X.shape[0]
         self.order = np.arange(m)
@@ -242,6 +239,8 @@ class _Epoch:
         # Row buffers per batch size (the last batch of an epoch may be smaller).
         self.buffers: dict[int, tuple[Array, Array, Array | None]] = {}
         self.masks: dict[int, list[Array | None]] = {}
+        # Last: it takes the process's thread choice, which only `close` gives back.
+        self.threads = loop._threads(batch_size)
 
     def run(self, state: TrainState) -> float:
         """One pass over the data; returns the mean minibatch cost."""
