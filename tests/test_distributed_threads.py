@@ -82,3 +82,26 @@ def test_tasks_of_the_threaded_scheduler_run_on_one_thread(seen):
     assert abs(J - J0) <= 1e-12 * abs(J0)
     np.testing.assert_allclose(g, g0, rtol=0, atol=1e-12 * np.abs(g0).max())
     np.testing.assert_allclose(proba, est.predict_proba(X), rtol=0, atol=1e-15)
+
+
+def test_a_fit_on_the_cluster_does_not_choose_the_drivers_threads(monkeypatch):
+    # Its products run in the tasks (one BLAS thread each): timing them against the
+    # driver's BLAS thread count would switch a count that no step of the fit uses.
+    from nablanet import train
+    from nablanet.training import blas_threads
+
+    monkeypatch.setattr(blas_threads, "WARMUP_STEPS", 0)
+    monkeypatch.setattr(blas_threads, "PROBE_STEPS", 1)
+    switches = []
+    monkeypatch.setattr(blas_threads, "choose_threads", switches.append)
+    rng = np.random.default_rng(0)
+    X = rng.random((2000, 200))  # products large enough to choose for, in one process
+    Y = np.eye(3)[rng.integers(0, 3, 2000)]
+    net = Network([200, 100, 3], output_activation="softmax", seed=0)
+    with threadpool_limits(limits=2), dask.config.set(scheduler="threads", num_workers=2):
+        train(net.copy(), X, Y, optimizer="lbfgs", epochs=4)
+        assert switches, "the in-memory fit did not choose: nothing is tested below"
+        switches.clear()
+        train(net, da.from_array(X, chunks=500), da.from_array(Y, chunks=500),
+              optimizer="lbfgs", epochs=4)
+    assert switches == []

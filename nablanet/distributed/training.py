@@ -17,6 +17,7 @@ import numpy as np
 from nablanet.distributed.objective import DaskObjective
 from nablanet.distributed.predict import mean_block_score
 from nablanet.network import Network
+from nablanet.training.blas_threads import ThreadChoice
 from nablanet.training.history import History
 from nablanet.training.run import MakeLoop, RunLoop, Score, TrainingData
 
@@ -45,6 +46,11 @@ class ClusterLoop(RunLoop):
         )
         super().__init__(net, data, score, 0.0, rng, history)
         self.objective, self.validation = objective, validation
+
+    def _threads(self, rows: int) -> ThreadChoice:
+        # The steps' products run on the workers (each task on one BLAS thread): the
+        # driver has none whose threads a measurement could choose.
+        return ThreadChoice(self.net.layer_sizes, rows=0)
 
     def _full_batch(self, theta: Array, grad: Array) -> float:
         J, _ = self.objective.loss_and_grad(theta, grad)

@@ -48,9 +48,11 @@ T = TypeVar("T")
 #: that a chunk's work (~1 ms) dwarfs handing it to a thread (~20 µs).
 CHUNK = 32
 #: A prediction's rows go in this many parts (fewer where parts would be smaller than
-#: `MIN_PART_ROWS`), whatever the thread count: enough to keep 2-4 threads evenly busy
-#: and to let a thread that gets less of the CPU take fewer.
-PARTS = 8
+#: `MIN_PART_ROWS`, more where larger than a workspace's rows), whatever the thread count
+#: or the load: enough to keep a few threads evenly busy and to let a thread that gets less
+#: of the CPU take fewer, and one part per CPU on a larger machine. (The machine is fixed
+#: for a process; its BLAS kernels already make its last bits its own.)
+PARTS = max(8, os.cpu_count() or 1)
 #: Rows below which a part is not worth handing to a thread (~20 µs to hand over).
 MIN_PART_ROWS = 256
 
