@@ -135,21 +135,36 @@ def held(method: Callable[..., T]) -> Callable[..., T]:
 
 
 def run_chunks(work: Callable[[int, slice], None], m: int) -> None:
-    """Call ``work(j, s)`` for each chunk s (the j-th) of a batch of m examples.
+    """Call ``work(j, s)`` for each chunk s (the j-th) of a batch of m examples (`run_parts`)."""
+    run_parts(work, chunks(m))
 
-    On one thread, in order; on n > 1 (`threads`), the chunks go to n threads of the pool
-    as each becomes free, with BLAS held to one thread meanwhile (`holding_blas`). Each
-    call must write only what belongs to its chunk. The caller's context
-    (`nablanet.kernels`' choice of loops or twins) holds in every thread.
+
+def row_parts(m: int, max_rows: int) -> list[slice]:
+    """The fixed parts of a pass over m rows; they depend on m alone.
+
+    `PARTS` of them, each of `MIN_PART_ROWS` to ``max_rows`` rows (the most one workspace
+    may take).
     """
-    parts = chunks(m)
-    n = min(threads(), len(parts))
-    if n <= 1:
-        for j, s in enumerate(parts):
-            work(j, s)
-        return
+    rows = min(max_rows, max(MIN_PART_ROWS, -(-m // PARTS)))
+    return [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
+
+
+def run_parts(work: Callable[[int, slice], None], parts: list[slice], split: bool = True) -> None:
+    """Call ``work(j, s)`` for each part s (the j-th), with BLAS held to one thread.
+
+    On n > 1 threads (`threads`) the parts go to n threads of the pool as each becomes
+    free; on one, or with ``split=False``, in order in the caller. Either way every
+    product runs on one BLAS thread, so the numbers do not depend on n. Each call must
+    write only what belongs to its part. The caller's context (`nablanet.kernels`'
+    choice of loops or twins) holds in every thread.
+    """
     with holding_blas():
-        _share(work, parts, n)
+        n = min(threads(), len(parts)) if split else 1
+        if n > 1:
+            _share(work, parts, n)
+        else:
+            for j, s in enumerate(parts):
+                work(j, s)
 
 
 def map_rows(
@@ -167,26 +182,17 @@ def map_rows(
     buffer, copied here). ``product`` is the multiply-adds per row of the pass's largest
     product, ``max_rows`` the most rows one pass may take (its buffers are bounded).
     Below `ONE_THREAD_PRODUCT` OpenBLAS uses one thread anyway: one pass, nothing held
-    (a single row's latency). Above it BLAS is held to one thread and the rows go in
-    fixed parts (`PARTS`) shared among `threads` threads; with ``split=False`` (a network
-    whose layers split each batch themselves) the parts run in turn.
+    (a single row's latency). Above it the rows go in fixed parts (`row_parts`, `run_parts`);
+    with ``split=False`` (a network whose layers split each batch themselves) in turn.
     """
     if m <= max_rows and m * product < ONE_THREAD_PRODUCT:
         return part(slice(0, m)).copy()
-    rows = min(max_rows, max(MIN_PART_ROWS, -(-m // PARTS)))
-    parts = [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
     out = np.empty((m, width), dtype)
 
     def work(j: int, s: slice) -> None:
         out[s] = part(s)
 
-    with holding_blas():
-        n = min(threads(), len(parts)) if split else 1
-        if n > 1:
-            _share(work, parts, n)
-        else:
-            for j, s in enumerate(parts):
-                work(j, s)
+    run_parts(work, row_parts(m, max_rows), split)
     return out
 
 
