@@ -159,17 +159,12 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
 
         Parameters
         ----------
-        theta : ndarray of shape (n_params,)
+        theta : ndarray of shape (n_params,), else ValueError
 
         Returns
         -------
         W, b : list of ndarray
             One entry per layer, of the layer's shapes (`Layer.weight_view`).
-
-        Raises
-        ------
-        ValueError
-            If ``theta`` is not of shape (n_params,).
         """
         return theta_views(self.layers, theta, self.n_weights)
 
@@ -374,20 +369,26 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         sample_weight: Array | None,
         dropout_masks: Sequence[Array | None] | None,
         ws: Workspace | None = None,
+        share: Array | None = None,
     ) -> float:
-        """Forward, BP1 from the loss, then each layer's backward, top down (§4)."""
+        """Forward, BP1 from the loss, then each layer's backward, top down (§4).
+
+        Given ``share``, w_i of rows that are a part of a larger batch: the part's sums
+        Σ w_i C_i and Σ w_i ∇C_i, without the weight decay (`nablanet.network_parts`).
+        """
         W, b = (self.W, self.b) if theta is self._theta else self.views(theta)
         dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
-        share = self._shares(ws, sample_weight)
+        decay = share is None
+        share = self._shares(ws, sample_weight) if share is None else share
         penalty = self._penalty()
         self._forward(X, W, b, ws, True, dropout_masks, False, penalty, share)
         out = ws.buffers[-1]
         # BP1: the output activation, the cost and Δ = w_i ∂C_i/∂z in one call; weighting
         # Δ here makes every gradient below an average for free.
         J = self.loss.cost_and_delta(self.activations[-1], out.Z, out.A, Y, share, out.delta)
-        J += self.weight_decay_cost(theta)
+        J += self.weight_decay_cost(theta) if decay else 0.0
         if penalty is not None:
             J += penalty.cost()
 
@@ -403,7 +404,7 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
                 if penalty is not None and l - 1 in penalty.terms:  # the sparsity term
                     below.delta += penalty.terms[l - 1]
 
-        if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
+        if self.weight_decay and decay:  # ∂/∂W of (λ/2)ΣW² = λW; biases are not decayed
             n = self.n_weights
             kernels.axpy(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
         return J

@@ -99,7 +99,7 @@ def test_a_fit_on_the_cluster_does_not_choose_the_drivers_threads(monkeypatch):
     Y = np.eye(3)[rng.integers(0, 3, 2000)]
     net = Network([200, 100, 3], output_activation="softmax", seed=0)
     with threadpool_limits(limits=2), dask.config.set(scheduler="threads", num_workers=2):
-        train(net.copy(), X, Y, optimizer="lbfgs", epochs=4)
+        train(net.copy(), X, Y, optimizer="adam", batch_size=500, epochs=2)
         assert switches, "the in-memory fit did not choose: nothing is tested below"
         switches.clear()
         train(net, da.from_array(X, chunks=500), da.from_array(Y, chunks=500),

@@ -52,6 +52,7 @@ ORDER = [
     ["workspace"],
     ["trace", "network_config", "network_state", "network_display", "network_checks"],
     ["network"],
+    ["network_parts"],  # a large batch's pass in parts of rows, over the network's pass
     ["training", "io.network"],
     ["estimators", "explorer"],
     # io: save and load by kind, which knows every estimator; report: the explorer beside it

@@ -142,10 +142,11 @@ def run_chunks(work: Callable[[int, slice], None], m: int) -> None:
 def row_parts(m: int, max_rows: int) -> list[slice]:
     """The fixed parts of a pass over m rows; they depend on m alone.
 
-    `PARTS` of them, each of `MIN_PART_ROWS` to ``max_rows`` rows (the most one workspace
-    may take).
+    `PARTS` of them (fewer where a part would have fewer than `MIN_PART_ROWS` rows, more
+    where it would have more than ``max_rows``, the most one workspace may take), of equal
+    size but the last.
     """
-    rows = min(max_rows, max(MIN_PART_ROWS, -(-m // PARTS)))
+    rows = min(max_rows, -(-m // max(1, min(PARTS, m // MIN_PART_ROWS))))
     return [slice(start, min(start + rows, m)) for start in range(0, m, rows)]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nablanet.network import Network
+from nablanet.network_parts import PartedPass
 from nablanet.optim import Minimizer, Status
 from nablanet.training.blas_threads import ThreadChoice
 from nablanet.training.callbacks import Callback
@@ -66,6 +67,9 @@ class RunLoop:
         self.dropout, self.rng = dropout, rng
         self.grad = np.empty(net.n_params, dtype=net.dtype)
         self.guard = Guard(net, data.X, data.Y, history, self._cost_at)
+        # The whole set's J and ∂J/∂θ in fixed parts of rows, where it is large enough
+        # (built at the first full-batch step: a loop over data held elsewhere has none).
+        self.parted: PartedPass | None = None
 
     # --- the pieces of an epoch ----------------------------------------------------
 
@@ -116,6 +120,10 @@ class RunLoop:
     def _full_batch(self, theta: Array, grad: Array) -> float:
         """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
         d = self.data
+        if self.parted is None:
+            self.parted = PartedPass.for_rows(self.net, d.X.shape[0])
+        if self.parted is not None:
+            return self.parted(d.X, d.Y, theta, grad, d.sample_weight)
         return self.net.loss_and_grad_into(d.X, d.Y, theta, grad, sample_weight=d.sample_weight)
 
     def _cost_at(self, theta: Array) -> float:
@@ -168,7 +176,13 @@ class RunLoop:
             cb.on_train_end(state)
 
     def _threads(self, rows: int) -> ThreadChoice:
-        """The run's choice of BLAS threads for steps of ``rows`` rows (`blas_threads`)."""
+        """The run's choice of BLAS threads for steps of ``rows`` rows (`blas_threads`).
+
+        Nothing to choose for full-batch steps split in parts: each part runs on one BLAS
+        thread, the parts shared among threads that sleep (`nablanet.network_parts`).
+        """
+        if rows == self.data.X.shape[0] and PartedPass.parts_for(self.net, rows):
+            rows = 0
         return ThreadChoice(self.net.layer_sizes, rows)
 
     # --- quasi-Newton / conjugate gradient on the flat vector ------------------------

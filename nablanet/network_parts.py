@@ -1,0 +1,97 @@
+"""A large batch's cost and gradient in fixed parts of rows, on threads that sleep (issue 25).
+
+J and ∂J/∂θ are sums over the examples of w_i C_i and w_i ∇C_i, w_i being example i's
+share of the mean (docs/math.md §6), plus the weight decay. So the batch's rows go in
+fixed parts (`nablanet.layers.chunks.row_parts`); each part computes its rows' sums with
+the shares of the whole batch, every product on one BLAS thread, the parts shared among
+the pool's threads as each becomes free (a thread that gets less of the CPU takes fewer);
+then the parts' sums are added in part order and the weight decay once.
+
+The parts depend on the number of rows alone, so the result is the same bits whatever the
+thread count or the load. It differs from one unsplit pass only in the order of the
+additions over the examples (about 1e-16 relative in float64).
+
+Not split: a network whose layers split each batch themselves (convolution, pooling) and
+one with a sparsity penalty, whose gradient needs every example's activation at once
+(ρ̂ is a mean over all of them); those keep the measured choice of BLAS threads
+(`nablanet.training.blas_threads`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nablanet import kernels
+from nablanet._blas import ONE_THREAD_PRODUCT
+from nablanet.layers.chunks import row_parts, run_parts
+from nablanet.network import Network
+from nablanet.workspace import Workspace
+
+Array = NDArray[Any]
+
+
+class PartedPass:
+    """J and ∂J/∂θ of batches of m rows, part by part; keeps its buffers for its life.
+
+    Build it with `for_rows`, which says None where a batch of m rows is not split.
+    Memory: the buffers of the whole batch (as one unsplit pass takes) and one gradient
+    vector per part.
+    """
+
+    def __init__(self, net: Network, parts: list[slice]) -> None:
+        self.net, self.parts = net, parts
+        self.workspaces = [Workspace(net.layers, s.stop - s.start, net.dtype, False) for s in parts]
+        self.grads = np.empty((len(parts), net.n_params), net.dtype)
+        self.costs = np.empty(len(parts))
+        m = parts[-1].stop
+        self.uniform = np.full(m, 1.0 / m, net.dtype)  # as `Workspace.uniform`: the same w_i
+
+    @staticmethod
+    def parts_for(net: Network, m: int) -> list[slice] | None:
+        """The parts of a batch of m rows, or None where it is not split (module docstring).
+
+        Also None below `ONE_THREAD_PRODUCT`, where OpenBLAS uses one thread anyway, and
+        where the batch makes a single part. At most `nablanet.layers.chunks.PARTS` parts:
+        the whole batch's buffers are what one unsplit pass takes, and the parts' gradient
+        vectors stay few.
+        """
+        if net.splits_batch or any(p is not None for p in net.sparsity):
+            return None
+        if m * net.largest_product < ONE_THREAD_PRODUCT:
+            return None
+        parts = row_parts(m, max_rows=m)
+        return parts if len(parts) > 1 else None
+
+    @classmethod
+    def for_rows(cls, net: Network, m: int) -> PartedPass | None:
+        """The pass for batches of m rows, or None where they are not split (`parts_for`)."""
+        parts = cls.parts_for(net, m)
+        return None if parts is None else cls(net, parts)
+
+    def __call__(
+        self, X: Any, Y: Array, theta: Array, grad: Array, sample_weight: Array | None = None
+    ) -> float:
+        """J at ``theta``, ∂J/∂θ into ``grad``: `Network.loss_and_grad_into` (checks nothing)."""
+        net = self.net
+        if sample_weight is None:
+            share = self.uniform
+        else:  # as the network's own shares: s_i / Σ s over the whole batch
+            share = (sample_weight / sample_weight.sum()).astype(net.dtype)
+
+        def part(j: int, rows: slice) -> None:
+            self.costs[j] = net._backpropagate(  # private: the network's own pass, on a part
+                X[rows], Y[rows], theta, self.grads[j], None, None, self.workspaces[j], share[rows]
+            )
+
+        run_parts(part, self.parts)
+        np.copyto(grad, self.grads[0])
+        for g in self.grads[1:]:  # in part order: the same bits whatever ran where
+            grad += g
+        J = float(np.sum(self.costs)) + net.weight_decay_cost(theta)
+        if net.weight_decay:  # λW, once; the biases are not decayed
+            n = net.n_weights
+            kernels.axpy(net.dtype.type(net.weight_decay), theta[:n], grad[:n])
+        return J
