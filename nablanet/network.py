@@ -374,10 +374,11 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         """Forward, BP1 from the loss, then each layer's backward, top down (§4).
 
         Given ``share``, w_i of rows that are a part of a larger batch: the part's sums
-        Σ w_i C_i and Σ w_i ∇C_i, without the weight decay (`nablanet.network_parts`).
+        Σ w_i C_i and Σ w_i ∇C_i, without the weight decay (`nablanet.network_parts`);
+        views of such a gradient are not cached (they would keep it alive).
         """
         W, b = (self.W, self.b) if theta is self._theta else self.views(theta)
-        dW, db = self._gradient_views(grad)
+        dW, db = self._gradient_views(grad) if share is None else self.views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
         decay = share is None

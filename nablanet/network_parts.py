@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from nablanet import kernels
 from nablanet._blas import ONE_THREAD_PRODUCT
-from nablanet.layers.chunks import row_parts, run_parts
+from nablanet.layers.chunks import holding_blas, row_parts, run_parts
 from nablanet.network import Network
 from nablanet.workspace import Workspace
 
@@ -53,8 +53,9 @@ class PartedPass:
     def parts_for(net: Network, m: int) -> list[slice] | None:
         """The parts of a batch of m rows, or None where it is not split (module docstring).
 
-        Also None below `ONE_THREAD_PRODUCT`, where OpenBLAS uses one thread anyway, and
-        where the batch makes a single part. At most `nablanet.layers.chunks.PARTS` parts:
+        Also None below `ONE_THREAD_PRODUCT`, where OpenBLAS uses one thread anyway. A
+        batch too small for two parts is one part, still on one BLAS thread: its bits too
+        must not depend on the thread count. At most `nablanet.layers.chunks.PARTS` parts:
         the whole batch's buffers are what one unsplit pass takes, and the parts' gradient
         vectors stay few.
         """
@@ -62,8 +63,7 @@ class PartedPass:
             return None
         if m * net.largest_product < ONE_THREAD_PRODUCT:
             return None
-        parts = row_parts(m, max_rows=m)
-        return parts if len(parts) > 1 else None
+        return row_parts(m, max_rows=m)
 
     @classmethod
     def for_rows(cls, net: Network, m: int) -> PartedPass | None:
@@ -86,12 +86,15 @@ class PartedPass:
                 X[rows], Y[rows], theta, self.grads[j], None, None, self.workspaces[j], share[rows]
             )
 
-        run_parts(part, self.parts)
-        np.copyto(grad, self.grads[0])
-        for g in self.grads[1:]:  # in part order: the same bits whatever ran where
-            grad += g
-        J = float(np.sum(self.costs)) + net.weight_decay_cost(theta)
-        if net.weight_decay:  # λW, once; the biases are not decayed
-            n = net.n_weights
-            kernels.axpy(net.dtype.type(net.weight_decay), theta[:n], grad[:n])
+        # All of it on one BLAS thread, the decay's Σ W² too (a long dot product is summed
+        # in another order on several threads).
+        with holding_blas():
+            run_parts(part, self.parts)
+            np.copyto(grad, self.grads[0])
+            for g in self.grads[1:]:  # in part order: the same bits whatever ran where
+                grad += g
+            J = float(np.sum(self.costs)) + net.weight_decay_cost(theta)
+            if net.weight_decay:  # λW, once; the biases are not decayed
+                n = net.n_weights
+                kernels.axpy(net.dtype.type(net.weight_decay), theta[:n], grad[:n])
         return J

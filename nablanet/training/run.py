@@ -181,7 +181,8 @@ class RunLoop:
         Nothing to choose for full-batch steps split in parts: each part runs on one BLAS
         thread, the parts shared among threads that sleep (`nablanet.network_parts`).
         """
-        if rows == self.data.X.shape[0] and PartedPass.parts_for(self.net, rows):
+        whole = rows == self.data.X.shape[0] and not self.dropout  # dropout: unsplit steps
+        if whole and PartedPass.parts_for(self.net, rows):
             rows = 0
         return ThreadChoice(self.net.layer_sizes, rows)
 
