@@ -9,7 +9,6 @@ import threading
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 from nablanet import Network
 from nablanet._blas import (
@@ -23,13 +22,9 @@ from nablanet._blas import (
 from nablanet.optim.scipy_min import LBFGS
 from nablanet.training import blas_threads as fit_threads
 
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    with threadpool_limits(limits=2):  # the main thread now controls threadpoolctl's limits
-        if blas_threads() != 2:
-            pytest.skip("numpy's BLAS cannot run 2 threads here")
-        yield
+# The main thread sets the count first, as after its first prediction: threadpoolctl then
+# ignores every other thread's limits.
+pytestmark = pytest.mark.usefixtures("two_blas_threads")
 
 
 def _in_thread(f):

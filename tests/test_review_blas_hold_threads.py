@@ -29,23 +29,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from nablanet import Network
+from nablanet._blas import blas_threads as _count
 from nablanet._blas import numpy_blas
 from nablanet.layers import chunks
 from nablanet.training import blas_threads
-
-
-def _count():
-    return numpy_blas().lib_controllers[0].num_threads
-
-
-@pytest.fixture
-def two_blas_threads():
-    # The main thread sets 2 threads (and so controls OpenBLAS, as it does after its first
-    # prediction anyway); the block gives the count and the control back at the end.
-    with threadpool_limits(limits=2):
-        if _count() != 2:
-            pytest.skip("cannot give numpy's BLAS two threads here")
-        yield
 
 
 def _in_thread(fn):

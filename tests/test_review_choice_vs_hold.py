@@ -28,23 +28,11 @@ hold is in progress the choice is recorded, not applied), and reads ``_saved`` w
 import threading
 
 import pytest
-from threadpoolctl import OpenBLASController, threadpool_limits
+from threadpoolctl import OpenBLASController
 
-from nablanet._blas import numpy_blas
+from nablanet._blas import blas_threads as _count
 from nablanet.layers import chunks
 from nablanet.training import blas_threads
-
-
-def _count():
-    return numpy_blas().lib_controllers[0].num_threads
-
-
-@pytest.fixture
-def two_blas_threads():
-    with threadpool_limits(limits=2):
-        if _count() != 2:
-            pytest.skip("cannot give numpy's BLAS two threads here")
-        yield
 
 
 @pytest.fixture
