@@ -369,30 +369,34 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
         sample_weight: Array | None,
         dropout_masks: Sequence[Array | None] | None,
         ws: Workspace | None = None,
-        share: Array | None = None,
     ) -> float:
-        """Forward, BP1 from the loss, then each layer's backward, top down (§4).
-
-        Given ``share``, w_i of rows that are a part of a larger batch: the part's sums
-        Σ w_i C_i and Σ w_i ∇C_i, without the weight decay (`nablanet.network_parts`);
-        views of such a gradient are not cached (they would keep it alive).
-        """
+        """Forward, BP1 from the loss, then each layer's backward, top down (§4)."""
         W, b = (self.W, self.b) if theta is self._theta else self.views(theta)
-        dW, db = self._gradient_views(grad) if share is None else self.views(grad)
+        dW, db = self._gradient_views(grad)
         if ws is None:
             ws = self._workspace(X.shape[0])
-        decay = share is None
-        share = self._shares(ws, sample_weight) if share is None else share
+        share = self._shares(ws, sample_weight)
         penalty = self._penalty()
         self._forward(X, W, b, ws, True, dropout_masks, False, penalty, share)
         out = ws.buffers[-1]
         # BP1: the output activation, the cost and Δ = w_i ∂C_i/∂z in one call; weighting
         # Δ here makes every gradient below an average for free.
         J = self.loss.cost_and_delta(self.activations[-1], out.Z, out.A, Y, share, out.delta)
-        J += self.weight_decay_cost(theta) if decay else 0.0
+        J += self.weight_decay_cost(theta)
         if penalty is not None:
             J += penalty.cost()
+        self._backward(X, W, ws, dW, db, None if penalty is None else penalty.terms)
+        if self.weight_decay:  # ∂/∂W of (λ/2)ΣW² = λW, one pass; biases are not decayed
+            n = self.n_weights
+            kernels.axpy(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
+        return J
 
+    def _backward(self, X: Any, W: list[Array], ws: Workspace, dW: list[Array],
+                  db: list[Array], terms: dict[int, Array] | None) -> None:
+        """Each layer's backward, top down, from the output layer's Δ in ``ws`` (BP2–BP4).
+
+        ``terms``: the sparsity penalty's δ term of each penalised hidden layer, if any.
+        """
         buffers = ws.buffers
         for l in range(len(self.layers) - 1, -1, -1):
             below = buffers[l - 1] if l > 0 else None  # the input layer needs no δ
@@ -402,13 +406,8 @@ class Network(NetworkConfig, NetworkState, ThreadSafety, NetworkDisplay, Network
             if below is not None:  # BP2: Δ(l) = op_lᵀ(Δ(l+1)) ⊙ f'(Z(l))
                 if below.D is not None:
                     below.delta *= below.D
-                if penalty is not None and l - 1 in penalty.terms:  # the sparsity term
-                    below.delta += penalty.terms[l - 1]
-
-        if self.weight_decay and decay:  # ∂/∂W of (λ/2)ΣW² = λW; biases are not decayed
-            n = self.n_weights
-            kernels.axpy(self.dtype.type(self.weight_decay), theta[:n], grad[:n])
-        return J
+                if terms is not None and l - 1 in terms:  # the sparsity term
+                    below.delta += terms[l - 1]
 
     def _shares(self, ws: Workspace, sample_weight: Array | None) -> Array:
         """Each example's share w_i of J: 1/m, or s_i / Σ s with sample weights s."""

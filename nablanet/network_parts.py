@@ -2,19 +2,22 @@
 
 J and ∂J/∂θ are sums over the examples of w_i C_i and w_i ∇C_i, w_i being example i's
 share of the mean (docs/math.md §6), plus the weight decay. So the batch's rows go in
-fixed parts (`nablanet.layers.chunks.row_parts`); each part computes its rows' sums with
-the shares of the whole batch, every product on one BLAS thread, the parts shared among
-the pool's threads as each becomes free (a thread that gets less of the CPU takes fewer);
-then the parts' sums are added in part order and the weight decay once.
+fixed parts (`nablanet.layers.chunks.row_parts`), every product on one BLAS thread, the
+parts shared among the pool's threads as each becomes free (a thread that gets less of the
+CPU takes fewer), in two rounds:
 
-The parts depend on the number of rows alone, so the result is the same bits whatever the
-thread count or the load. It differs from one unsplit pass only in the order of the
-additions over the examples (about 1e-16 relative in float64).
+1. each part's forward pass and BP1, with the shares of the whole batch: its Σ w_i C_i,
+   and for a sparsity penalty its Σ w_i a_i of each penalised layer;
+2. once ρ̂ = Σ w_i a_i / Σ w_i is known from every part (added in part order), each
+   part's δ terms of the penalty and its backward pass: its Σ w_i ∇C_i.
 
-Not split: a network whose layers split each batch themselves (convolution, pooling) and
-one with a sparsity penalty, whose gradient needs every example's activation at once
-(ρ̂ is a mean over all of them); those keep the measured choice of BLAS threads
-(`nablanet.training.blas_threads`).
+The parts' sums are added in part order, then the penalty's cost and the weight decay
+once. The parts depend on the number of rows alone, so the result is the same bits
+whatever the thread count or the load. It differs from one unsplit pass only in the order
+of the additions over the examples (about 1e-16 relative in float64).
+
+Not split: a network whose layers split each batch themselves (convolution, pooling);
+it keeps one pass and the measured choice of BLAS threads (`nablanet.training.blas_threads`).
 """
 
 from __future__ import annotations
@@ -28,9 +31,18 @@ from nablanet import kernels
 from nablanet._blas import ONE_THREAD_PRODUCT
 from nablanet.layers.chunks import holding_blas, row_parts, run_parts
 from nablanet.network import Network
+from nablanet.sparsity import SparsityPass
 from nablanet.workspace import Workspace
 
 Array = NDArray[Any]
+
+
+class _Sums(SparsityPass):
+    """A part's Σ w_i a_i of each penalised layer, no δ term (ρ̂ needs every part first)."""
+
+    def observe(self, l: int, A: Array, sample_weight: Array, D: Array | None) -> None:
+        """Accumulate the part's sums only (see `SparsityPass.observe`)."""
+        super().observe(l, A, sample_weight, None)
 
 
 class PartedPass:
@@ -59,9 +71,7 @@ class PartedPass:
         the whole batch's buffers are what one unsplit pass takes, and the parts' gradient
         vectors stay few.
         """
-        if net.splits_batch or any(p is not None for p in net.sparsity):
-            return None
-        if m * net.largest_product < ONE_THREAD_PRODUCT:
+        if net.splits_batch or m * net.largest_product < ONE_THREAD_PRODUCT:
             return None
         return row_parts(m, max_rows=m)
 
@@ -80,20 +90,45 @@ class PartedPass:
             share = self.uniform
         else:  # as the network's own shares: s_i / Σ s over the whole batch
             share = (sample_weight / sample_weight.sum()).astype(net.dtype)
+        W, b = (net.W, net.b) if theta is net.theta else net.views(theta)
+        penalised = any(p is not None for p in net.sparsity)
+        penalty = SparsityPass(net.sparsity, net.activations[:-1])
+        sums = [_Sums(net.sparsity, net.activations[:-1]) for _ in self.parts] if penalised else []
 
-        def part(j: int, rows: slice) -> None:
-            self.costs[j] = net._backpropagate(  # private: the network's own pass, on a part
-                X[rows], Y[rows], theta, self.grads[j], None, None, self.workspaces[j], share[rows]
+        def forward(j: int, rows: slice) -> None:  # round 1: forward pass and BP1
+            ws = self.workspaces[j]
+            sums_j = sums[j] if penalised else None
+            net._forward(X[rows], W, b, ws, True, None, False, sums_j, share[rows])  # private: part
+            out = ws.buffers[-1]
+            self.costs[j] = net.loss.cost_and_delta(
+                net.activations[-1], out.Z, out.A, Y[rows], share[rows], out.delta
             )
+
+        def backward(j: int, rows: slice) -> None:  # round 2: the penalty's δ terms, backward
+            ws = self.workspaces[j]
+            terms = {}
+            for l in penalty.ranges:
+                D = ws.buffers[l].D
+                assert D is not None  # a penalised layer's activation has f'
+                terms[l] = penalty.delta_term(l, share[rows], D)
+            dW, db = net.views(self.grads[j])
+            net._backward(X[rows], W, ws, dW, db, terms)  # private: a part's backward pass
 
         # All of it on one BLAS thread, the decay's Σ W² too (a long dot product is summed
         # in another order on several threads).
         with holding_blas():
-            run_parts(part, self.parts)
+            run_parts(forward, self.parts)
+            for part in sums:  # ρ̂ from every part's Σ w_i a_i, added in part order
+                for l, wA in part.sums.items():
+                    penalty.sums[l] = wA if l not in penalty.sums else penalty.sums[l] + wA
+                    penalty.totals[l] = penalty.totals.get(l, 0.0) + part.totals[l]
+            run_parts(backward, self.parts)
             np.copyto(grad, self.grads[0])
             for g in self.grads[1:]:  # in part order: the same bits whatever ran where
                 grad += g
             J = float(np.sum(self.costs)) + net.weight_decay_cost(theta)
+            if penalised:
+                J += penalty.cost()
             if net.weight_decay:  # λW, once; the biases are not decayed
                 n = net.n_weights
                 kernels.axpy(net.dtype.type(net.weight_decay), theta[:n], grad[:n])

@@ -171,7 +171,7 @@ class SparsityPass:
             self.sums[l] = wA
             self.totals[l] = float(sample_weight.sum())
         if D is not None:
-            self.terms[l] = self._delta_term(l, sample_weight, D)
+            self.terms[l] = self.delta_term(l, sample_weight, D)
 
     def rho_hat(self, l: int) -> Array:
         """ρ̂ of layer ``l`` mapped to [0, 1]: (Σ_i w_i a_ij / Σ_i w_i − lo) / (hi − lo)."""
@@ -187,7 +187,7 @@ class SparsityPass:
             total += p.cost(self.rho_hat(l))
         return total
 
-    def _delta_term(self, l: int, share: Array, D: Array) -> Array:
+    def delta_term(self, l: int, share: Array, D: Array) -> Array:
         """w_i · β KL'(ρ̂_j) / (hi − lo) · f'(z_ij), shape (m, s); the shares w sum to 1."""
         p = self.penalties[l]
         assert p is not None

@@ -77,9 +77,46 @@ def test_the_parted_gradient_passes_a_numerical_check():
     assert result.passed, result
 
 
-def test_no_parts_for_a_sparsity_penalty_convolutions_or_little_work():
-    sparse = Network([64, 100, 64], sparsity=(0.05, 3.0), seed=0)  # sigmoid units
-    assert PartedPass.for_rows(sparse, 1797) is None  # ρ̂: a mean over all rows at once
+def _sparse_autoencoder(dtype=np.float64):
+    # UFLDL's: sigmoid units, a KL penalty on the hidden layer's mean activation ρ̂ (a mean
+    # over every row: the parts' Σ w_i a_i are added before any δ term is formed)
+    return Network([64, 30, 64], sparsity=(0.05, 3.0), weight_decay=1e-3, seed=0,
+                   dtype=dtype)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_sparsity_penalty_in_parts_gives_the_one_pass_numbers(weighted):
+    X, _ = _digits()
+    s = np.random.default_rng(1).uniform(0, 2, len(X)) if weighted else None
+    net = _sparse_autoencoder()
+    parted = PartedPass.for_rows(net, len(X))
+    assert parted is not None and len(parted.parts) > 1
+    J0, g0 = net.loss_and_grad(X, X, sample_weight=s)
+    grad = np.empty(net.n_params)
+    assert parted(X, X, net.theta, grad, s) == pytest.approx(J0, rel=1e-13)
+    np.testing.assert_allclose(grad, g0, rtol=0, atol=1e-13 * np.abs(g0).max())
+    for n in (1, 2, 3):  # and the same bits on any number of threads
+        again = np.empty(net.n_params)
+        with threadpool_limits(limits=n):
+            parted(X, X, net.theta, again, s)
+        np.testing.assert_array_equal(again, grad)
+
+
+def test_a_parted_sparse_autoencoder_passes_a_numerical_check():
+    X, _ = _digits()
+    X = X[:600]
+    net = Network([64, 5, 64], sparsity=(0.1, 3.0), weight_decay=1e-2, seed=2)
+    parted = PartedPass(net, [slice(0, 300), slice(300, 600)])
+
+    def fun(theta):
+        grad = np.empty(net.n_params)
+        return parted(X, X, theta, grad), grad
+
+    result = check_gradient(fun, net.theta.copy(), seed=0)
+    assert result.passed, result
+
+
+def test_no_parts_for_convolutions_or_little_work():
     conv = Network([Conv2D(4, 3), Dense(10, "softmax")], input_shape=(1, 8, 8), seed=0)
     assert PartedPass.for_rows(conv, 1797) is None  # its layers split the batch themselves
     assert PartedPass.for_rows(Network([4, 3, 2]), 5000) is None  # OpenBLAS: one thread anyway
