@@ -9,6 +9,7 @@ Around each epoch: the divergence guard (`nablanet.training.guard`), the record
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -67,9 +68,6 @@ class RunLoop:
         self.dropout, self.rng = dropout, rng
         self.grad = np.empty(net.n_params, dtype=net.dtype)
         self.guard = Guard(net, data.X, data.Y, history, self._cost_at)
-        # The whole set's J and ∂J/∂θ in fixed parts of rows, where it is large enough
-        # (built at the first full-batch step: a loop over data held elsewhere has none).
-        self.parted: PartedPass | None = None
 
     # --- the pieces of an epoch ----------------------------------------------------
 
@@ -120,11 +118,17 @@ class RunLoop:
     def _full_batch(self, theta: Array, grad: Array) -> float:
         """J over the whole training set at ``theta``, ∂J/∂θ written into ``grad``."""
         d = self.data
-        if self.parted is None:
-            self.parted = PartedPass.for_rows(self.net, d.X.shape[0])
         if self.parted is not None:
             return self.parted(d.X, d.Y, theta, grad, d.sample_weight)
         return self.net.loss_and_grad_into(d.X, d.Y, theta, grad, sample_weight=d.sample_weight)
+
+    @functools.cached_property
+    def parted(self) -> PartedPass | None:
+        """The whole set's J and ∂J/∂θ in fixed parts of rows, or None where not split.
+
+        Built at the first full-batch step (a loop over data held elsewhere asks for none).
+        """
+        return PartedPass.for_rows(self.net, self.data.X.shape[0])
 
     def _cost_at(self, theta: Array) -> float:
         """J over the whole training set at ``theta`` (the network's θ is left as it was)."""
@@ -182,7 +186,7 @@ class RunLoop:
         thread, the parts shared among threads that sleep (`nablanet.network_parts`).
         """
         whole = rows == self.data.X.shape[0] and not self.dropout  # dropout: unsplit steps
-        if whole and PartedPass.parts_for(self.net, rows):
+        if whole and self.parted is not None:
             rows = 0
         return ThreadChoice(self.net.layer_sizes, rows)
 
