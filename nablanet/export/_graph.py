@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +57,7 @@ with requires_extra("onnx"):
     from onnx import TensorProto
 
 Array = NDArray[Any]
+T = TypeVar("T")
 
 #: The oldest opset whose operators mean what this graph needs: Softmax over the last
 #: axis alone and ReduceSum with its axes as an input both date from opset 13.
@@ -370,18 +371,24 @@ LAYER_NODES: dict[str, LayerNodes] = {
 
 
 def _layer_nodes(layer: Any) -> LayerNodes:
-    """The nodes of ``layer``'s kind.
+    """The nodes of ``layer``'s kind (`layer_entry`)."""
+    return layer_entry(layer, LAYER_NODES, "ONNX")
+
+
+def layer_entry(layer: Any, table: dict[str, T], target: str) -> T:
+    """``table``'s entry for ``layer``'s kind, keyed by the name of one of nablanet's layers.
 
     Raises
     ------
     TypeError
-        For a kind of layer the export does not know (a layer written outside nablanet).
+        For a kind of layer the export to ``target`` does not know (a layer written
+        outside nablanet, even under one of their names).
     """
-    entry = LAYER_NODES.get(type(layer).__name__)
+    entry = table.get(type(layer).__name__)
     if entry is None or type(layer).__module__.split(".")[:2] != ["nablanet", "layers"]:
         raise TypeError(
-            f"cannot export a {type(layer).__name__} layer to ONNX; the layers that export "
-            f"are nablanet's {', '.join(LAYER_NODES)}"
+            f"cannot export a {type(layer).__name__} layer to {target}; the layers that "
+            f"export are nablanet's {', '.join(table)}"
         )
     return entry
 

@@ -41,7 +41,13 @@ import numpy as np
 
 from nablanet._checks import lookup
 from nablanet.activations import LEAKY_SLOPE
-from nablanet.export._graph import kind_of, network_of, predictor_of, target_scaling
+from nablanet.export._graph import (
+    kind_of,
+    layer_entry,
+    network_of,
+    predictor_of,
+    target_scaling,
+)
 from nablanet.layers.conv import output_size
 
 INSTALL_HINT = (
@@ -165,13 +171,7 @@ TORCH_LAYERS: dict[str, tuple[Any, bool]] = {
 
 def _torch_layer(layer: Any) -> tuple[Any, bool]:
     """The module maker of ``layer``'s kind and whether the kind reads (N, C, H, W)."""
-    entry = TORCH_LAYERS.get(type(layer).__name__)
-    if entry is None or type(layer).__module__.split(".")[:2] != ["nablanet", "layers"]:
-        raise TypeError(
-            f"cannot export a {type(layer).__name__} layer to PyTorch; the layers that "
-            f"export are nablanet's {', '.join(TORCH_LAYERS)}"
-        )
-    return entry
+    return layer_entry(layer, TORCH_LAYERS, "PyTorch")
 
 
 def _scaling(est: Any, torch: Any, dtype: Any) -> list[Any]:
