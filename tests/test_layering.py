@@ -43,8 +43,8 @@ UNITS = {
 
 #: The package order, lowest first: a unit imports only units of lower tiers.
 ORDER = [
-    ["_version", "_html", "_checks", "_arrays", "_blas", "_optional", "_remote", "_lent", "layout",
-     "gradcheck", "kernels"],
+    ["_version", "_html", "_checks", "_arrays", "_blas", "_optional", "_remote", "_lent", "_lazy",
+     "layout", "gradcheck", "kernels"],
     ["_fused", "activations", "optim", "io.format"],
     ["losses", "sparsity", "data", "plots"],
     ["layers", "diagnostics"],

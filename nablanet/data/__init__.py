@@ -11,8 +11,9 @@ reader alone, and the command line parses its arguments without NumPy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nablanet._lazy import lazy_names
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -63,16 +64,4 @@ if TYPE_CHECKING:
     from nablanet.data.splitting import split, split_indices
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(
-            f"module 'nablanet.data' has no attribute {name!r}; it has: {', '.join(__all__)}"
-        )
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

@@ -21,8 +21,9 @@ dies: a `ScatteredDataWarning` says so.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nablanet._lazy import lazy_names
 
 _EXPORTS = {
     "DaskObjective": "nablanet.distributed.objective",
@@ -54,17 +55,4 @@ if TYPE_CHECKING:
     from nablanet.distributed.predict import predict_rows, score
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(
-            f"module 'nablanet.distributed' has no attribute {name!r}; "
-            f"it has: {', '.join(__all__)}"
-        )
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())
